@@ -1,0 +1,102 @@
+"""The composition root: turn a validated config into a running ``Engine``.
+
+Everything is built here and handed down (clock, store, backend, sources, pipeline), so no
+module reaches for a global. The CLI and the daemon call ``build_app``; tests may build an
+``Engine`` by hand from the same parts.
+"""
+
+from __future__ import annotations
+
+__all__ = ["App", "adapter_types", "build_app", "load"]
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import pluggy
+
+from connector.clock import Clock, SystemClock
+from connector.config import LoadedConfig, load_config
+from connector.engine import Engine, RetryPolicy
+from connector.interfaces import Backend, BackendType, PluginContext, Source, SourceType
+from connector.pipeline import Pipeline
+from connector.plugin_manager import build_plugin_manager
+from connector.rulebook import RuleBook
+from connector.secrets import Redactor
+from connector.store import Store
+
+log = logging.getLogger("connector")
+
+
+@dataclass
+class App:
+    """A built connector: the engine plus what must be closed at the end."""
+
+    config: LoadedConfig
+    engine: Engine
+    pm: pluggy.PluginManager
+
+    def close(self) -> None:
+        """Close sources, backend and store (in that order); errors are logged, not raised."""
+        for source in self.engine.sources.values():
+            try:
+                source.close()
+            except Exception:  # noqa: BLE001 - shutting down: log and go on
+                log.exception("closing source %s failed", source.name)
+        try:
+            self.engine.backend.close()
+        except Exception:  # noqa: BLE001
+            log.exception("closing backend failed")
+        self.engine.store.close()
+
+
+def adapter_types(pm: pluggy.PluginManager) -> tuple[dict[str, BackendType], dict[str, SourceType]]:
+    """Every backend and source type the loaded plugins offer, by name."""
+    backends = {t.name: t for group in pm.hook.register_backend_types() for t in group}
+    sources = {t.name: t for group in pm.hook.register_source_types() for t in group}
+    return backends, sources
+
+
+def load(path: Path, pm: pluggy.PluginManager | None = None) -> tuple[LoadedConfig, pluggy.PluginManager]:
+    """Validate the config at ``path`` with the plugins it enables; raises ``ConfigError``."""
+    pm = pm or build_plugin_manager()
+    config = load_config(path, *adapter_types(pm))
+    if config.core.plugins.disable:
+        pm = build_plugin_manager(config.core.plugins.disable)
+        config = load_config(path, *adapter_types(pm))
+    return config, pm
+
+
+def build_app(
+    config: LoadedConfig,
+    pm: pluggy.PluginManager,
+    *,
+    clock: Clock | None = None,
+    redactor: Redactor | None = None,
+    rules: RuleBook | None = None,
+) -> App:
+    """Build store, backend, sources, pipeline and engine from a validated config."""
+    clock = clock or SystemClock()
+    redactor = redactor or Redactor()
+    for secret in config.secrets:
+        redactor.add(secret)
+    backend_types, source_types = adapter_types(pm)
+    data_dir = config.path.parent
+    store = Store(config.state_path)
+    ctx = PluginContext(clock=clock, name=config.backend.name, data_dir=data_dir, register_secret=redactor.add)
+    backend: Backend = backend_types[config.backend.type_name].factory(config.backend.settings, ctx)
+    sources: dict[str, Source] = {}
+    for adapter in config.sources:
+        sctx = PluginContext(clock=clock, name=adapter.name, data_dir=data_dir, register_secret=redactor.add)
+        sources[adapter.name] = source_types[adapter.type_name].factory(adapter.settings, sctx)
+    outbox = config.core.outbox
+    engine = Engine(
+        store=store,
+        backend=backend,
+        sources=sources,
+        pipeline=Pipeline.from_manager(pm, rules or RuleBook()),
+        clock=clock,
+        retry=RetryPolicy(outbox.backoff_initial_seconds, outbox.backoff_max_seconds, outbox.max_attempts),
+        batch=outbox.batch,
+    )
+    return App(config=config, engine=engine, pm=pm)

@@ -1,0 +1,172 @@
+"""The ``itsm-connector`` command.
+
+Exit codes: 0 success; 1 the work failed (a server, the store); 2 the config or the command
+line is wrong (the message says where).
+"""
+
+from __future__ import annotations
+
+__all__ = ["main"]
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from connector import __version__
+from connector.errors import ConfigError, ConnectorError, PluginError
+from connector.secrets import Redactor
+
+log = logging.getLogger("connector")
+
+
+def _setup_logging(level: str, redactor: Redactor) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(redactor)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # the pyzabbix and urllib3 loggers print payloads (tokens included) at DEBUG
+    for noisy in ("pyzabbix", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLevelName(level)))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="itsm-connector",
+        description="Runs the ITIL incident process beside GLPI or Redmine, fed by Zabbix and e-mail.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--log-level", default=None, choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--trace-hooks", action="store_true", help="log every plugin hook call (DEBUG)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_config(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--config", "-c", type=Path, required=True, help="connector config (YAML)")
+
+    p = sub.add_parser("demo", help="replay the bundled sample into a local backend and print the tickets")
+    p.add_argument("--keep", type=Path, default=None, help="keep the demo's state and tickets in this folder")
+    p = sub.add_parser("validate", help="check a config file; print file:line: reason per problem")
+    with_config(p)
+    p = sub.add_parser("once", help="poll every source, decide, deliver; then exit")
+    with_config(p)
+    p.add_argument("--retry-now", action="store_true", help="try every owed operation now, ignoring its backoff")
+    p = sub.add_parser("run", help="run the scheduled jobs until SIGTERM/SIGINT")
+    with_config(p)
+    p = sub.add_parser("status", help="what the state file holds: journal, outbox, dead letters")
+    with_config(p)
+    p = sub.add_parser("dead-letters", help="list what could not be processed, with the reasons")
+    with_config(p)
+    p = sub.add_parser("plugins", help="list the loaded plugins and their hooks")
+    p = sub.add_parser("setup", help="check a helpdesk for what the connector needs and print the mapping")
+    p.add_argument("helpdesk", choices=["redmine"])
+    with_config(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = _parser().parse_args(argv)
+    redactor = Redactor()
+    _setup_logging(args.log_level or "INFO", redactor)
+    try:
+        return _dispatch(args, redactor)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    except PluginError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ConnectorError as exc:
+        log.error("%s", exc)
+        return 1
+
+
+def _dispatch(args: argparse.Namespace, redactor: Redactor) -> int:
+    from connector.plugin_manager import build_plugin_manager
+
+    command = args.command
+    if command == "demo":
+        from connector.demo import run_demo
+
+        return run_demo(sys.stdout, args.keep, build_plugin_manager(trace=args.trace_hooks))
+    if command == "plugins":
+        from connector.plugin_manager import plugin_summary
+
+        for name, dist, hooks in plugin_summary(build_plugin_manager()):
+            print(f"{name:16} {dist:28} {', '.join(hooks)}")
+        return 0
+
+    from connector.app import build_app, load
+
+    config, pm = load(args.config, build_plugin_manager(trace=args.trace_hooks))
+    if args.log_level is None:
+        logging.getLogger().setLevel(config.core.logging.level)
+    for secret in config.secrets:
+        redactor.add(secret)
+    if command == "validate":
+        names = ", ".join(f"{s.name} ({s.type_name})" for s in config.sources) or "none"
+        print(f"{args.config}: OK — backend {config.backend.name} ({config.backend.type_name}), sources: {names}")
+        return 0
+    if command == "setup":
+        return _setup(args, config)
+    if command in ("status", "dead-letters"):
+        from connector.store import Store
+
+        store = Store(config.state_path)
+        try:
+            if command == "status":
+                print(f"state: {config.state_path} (schema {store.schema_version})")
+                print(f"journal: {store.journal_counts()}")
+                print(f"outbox: {store.outbox_counts()}")
+                for row in store.outbox_rows("pending"):
+                    print(f"  #{row['id']} {row['op']} {row['ticket_key']} attempts={row['attempts']} "
+                          f"next={row['next_try_at']} last error: {row['last_error'] or '-'}")
+                print(f"dead letters: {len(store.dead_letters())}")
+            else:
+                for row in store.dead_letters():
+                    print(f"#{row['id']} {row['created_at']} {row['kind']} {row['source'] or '-'} "
+                          f"{row['ref'] or '-'}: {row['reason']}")
+        finally:
+            store.close()
+        return 0
+
+    app = build_app(config, pm, redactor=redactor)
+    try:
+        if command == "once":
+            app.engine.run_once(ignore_backoff=args.retry_now)
+            counts = app.engine.store.outbox_counts()
+            if counts.get("pending"):
+                log.warning("%d operation(s) still owed; they are retried on the next run", counts["pending"])
+            return 0
+        if command == "run":
+            from connector.daemon import Daemon
+
+            daemon = Daemon(
+                app.engine, poll_seconds=config.core.daemon.poll_seconds, drain_seconds=config.core.daemon.drain_seconds
+            )
+            return daemon.run()
+    finally:
+        app.close()
+    raise AssertionError(f"unhandled command {command}")
+
+
+def _setup(args: argparse.Namespace, config: object) -> int:
+    from connector.config import LoadedConfig
+
+    assert isinstance(config, LoadedConfig)
+    if config.backend.type_name != args.helpdesk:
+        print(f"{args.config}: the backend is {config.backend.type_name!r}, not {args.helpdesk!r}", file=sys.stderr)
+        return 2
+    from connector.redmine import setup as redmine_setup
+
+    report = redmine_setup.inspect(config.backend.settings)
+    print(report.render())
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

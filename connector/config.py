@@ -1,0 +1,316 @@
+"""The connector's configuration file: load, resolve secrets, validate, report ``file:line``.
+
+Two passes. The core model (``ConnectorConfig``) validates the file's shape; then the
+``backend`` section and each ``sources`` entry are validated against the settings model of the
+plugin type they name. Every problem of both passes is collected, so ``itsm-connector
+validate`` prints them all at once, one ``file:line: reason`` per line.
+
+Secrets: ``${VAR}`` is replaced by the environment variable, ``<key>_file: PATH`` by the
+file's content (as ``<key>``). Fields typed ``Secret`` accept nothing else.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AdapterConfig",
+    "ConnectorConfig",
+    "LoadedConfig",
+    "load_config",
+]
+
+import difflib
+import os
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from connector.errors import ConfigError, ConfigProblem
+from connector.interfaces import BackendType, SourceType
+from connector.secrets import SecretSource
+from connector.yamlfile import LineDict, LineList, line_of, load_yaml
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StateSettings(_Strict):
+    """Where the connector keeps what makes it safe (journal, outbox, ticket map)."""
+
+    path: Path = Field(description="SQLite file; relative paths are relative to the config file")
+
+
+class OutboxSettings(_Strict):
+    """How failed helpdesk writes are retried."""
+
+    backoff_initial_seconds: float = Field(5.0, gt=0, description="wait after the first failure")
+    backoff_max_seconds: float = Field(900.0, gt=0, description="longest wait between two attempts")
+    batch: int = Field(200, ge=1, description="operations tried per drain")
+    max_attempts: int | None = Field(
+        None, ge=1, description="dead-letter an operation after this many failures; none: retry forever"
+    )
+
+
+class DaemonSettings(_Strict):
+    """How often the scheduled jobs run."""
+
+    poll_seconds: float = Field(60.0, gt=0, description="how often every source is polled")
+    drain_seconds: float = Field(10.0, gt=0, description="how often the outbox is drained")
+
+
+class LoggingSettings(_Strict):
+    """Log level and format."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class PluginSettings(_Strict):
+    """Plugins to leave out (entry-point names), e.g. a built-in a site plugin replaces."""
+
+    disable: list[str] = Field(default_factory=list)
+
+
+class AdapterConfig(BaseModel):
+    """A ``backend`` or ``sources`` entry: ``type`` picks the plugin, the rest is its settings."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(min_length=1)
+    name: str | None = Field(None, min_length=1, description="instance name; defaults to the type")
+
+
+class ConnectorConfig(_Strict):
+    """The whole file."""
+
+    state: StateSettings
+    backend: AdapterConfig
+    sources: list[AdapterConfig] = Field(default_factory=list)
+    outbox: OutboxSettings = Field(default_factory=OutboxSettings)  # type: ignore[arg-type]
+    daemon: DaemonSettings = Field(default_factory=DaemonSettings)  # type: ignore[arg-type]
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)  # type: ignore[arg-type]
+    plugins: PluginSettings = Field(default_factory=PluginSettings)
+    rules_dir: Path | None = Field(None, description="directory of rule files; default: the shipped rules")
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """One validated adapter: its instance name, its plugin type and its settings object."""
+
+    name: str
+    type_name: str
+    settings: Any
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A validated configuration, ready for the composition root."""
+
+    path: Path
+    core: ConnectorConfig
+    backend: Adapter
+    sources: list[Adapter]
+    secrets: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def state_path(self) -> Path:
+        """The state database path, relative paths taken from the config file's folder."""
+        path = self.core.state.path
+        return path if path.is_absolute() else (self.path.parent / path)
+
+
+def load_config(
+    path: Path,
+    backend_types: dict[str, BackendType],
+    source_types: dict[str, SourceType],
+    env: typing.Mapping[str, str] | None = None,
+) -> LoadedConfig:
+    """Load and validate ``path``; raise ``ConfigError`` listing every problem found."""
+    env = os.environ if env is None else env
+    data = load_yaml(path)
+    name = str(path)
+    if not isinstance(data, LineDict):
+        raise ConfigError([ConfigProblem(name, None, "the file must be a mapping of sections")])
+    problems: list[ConfigProblem] = []
+    secrets: set[str] = set()
+    _resolve_references(data, path.parent, env, name, problems, secrets)
+    try:
+        core = ConnectorConfig.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_problems(exc, data, ConnectorConfig, name, ()))
+        raise ConfigError(problems) from exc
+    backend = _adapter(core.backend, data["backend"], ("backend",), backend_types, "backend", name, problems)
+    sources: list[Adapter] = []
+    seen: dict[str, int] = {}
+    for index, entry in enumerate(core.sources):
+        raw = data["sources"][index]
+        adapter = _adapter(entry, raw, ("sources", index), source_types, "source", name, problems)
+        if adapter is None:
+            continue
+        if adapter.name in seen:
+            problems.append(
+                ConfigProblem(name, line_of(data, ("sources", index)), f"two sources named {adapter.name!r}")
+            )
+        seen[adapter.name] = index
+        sources.append(adapter)
+    if problems:
+        raise ConfigError(problems)
+    assert backend is not None
+    return LoadedConfig(path=path, core=core, backend=backend, sources=sources, secrets=frozenset(secrets))
+
+
+def _adapter(
+    entry: AdapterConfig,
+    raw: Any,
+    loc: tuple[Any, ...],
+    types_: dict[str, BackendType] | dict[str, SourceType],
+    kind: str,
+    file: str,
+    problems: list[ConfigProblem],
+) -> Adapter | None:
+    """Validate one adapter section against its plugin's settings model."""
+    plugin_type = types_.get(entry.type)
+    if plugin_type is None:
+        known = ", ".join(sorted(types_)) or "none installed"
+        hint = _did_you_mean(entry.type, list(types_))
+        problems.append(
+            ConfigProblem(file, line_of(raw, ("type",)), f"unknown {kind} type {entry.type!r}{hint} (known: {known})")
+        )
+        return None
+    settings_data = LineDict({k: v for k, v in raw.items() if k not in ("type", "name")})
+    settings_data.line = getattr(raw, "line", 0)
+    settings_data.lines = {k: v for k, v in getattr(raw, "lines", {}).items() if k not in ("type", "name")}
+    try:
+        settings = plugin_type.settings.model_validate(settings_data)
+    except ValidationError as exc:
+        problems.extend(_problems(exc, settings_data, plugin_type.settings, file, loc))
+        return None
+    return Adapter(name=entry.name or entry.type, type_name=entry.type, settings=settings)
+
+
+def _resolve_references(
+    node: Any, base: Path, env: typing.Mapping[str, str], file: str, problems: list[ConfigProblem], secrets: set[str]
+) -> None:
+    """Replace ``${VAR}`` and ``*_file`` references in place, recording problems with lines."""
+    if isinstance(node, LineDict):
+        for key in list(node.keys()):
+            value = node[key]
+            line = node.lines.get(key)
+            if isinstance(key, str) and key.endswith("_file") and isinstance(value, str):
+                target = key[: -len("_file")]
+                if target in node:
+                    problems.append(ConfigProblem(file, line, f"give either {target} or {key}, not both"))
+                    continue
+                resolved = _substitute(value, env, file, line, problems)
+                file_path = Path(resolved)
+                file_path = file_path if file_path.is_absolute() else base / file_path
+                try:
+                    content = file_path.read_text(encoding="utf-8").strip()
+                except OSError as exc:
+                    problems.append(ConfigProblem(file, line, f"{key}: cannot read {file_path}: {exc.strerror or exc}"))
+                    continue
+                del node[key]
+                node[target] = SecretSource(content)
+                node.lines[target] = line or node.line
+                secrets.add(content)
+            elif isinstance(value, str):
+                node[key] = _substitute(value, env, file, line, problems, secrets)
+            else:
+                _resolve_references(value, base, env, file, problems, secrets)
+    elif isinstance(node, LineList):
+        for index, value in enumerate(node):
+            if isinstance(value, str):
+                node[index] = _substitute(value, env, file, node.lines[index], problems, secrets)
+            else:
+                _resolve_references(value, base, env, file, problems, secrets)
+
+
+def _substitute(
+    value: str,
+    env: typing.Mapping[str, str],
+    file: str,
+    line: int | None,
+    problems: list[ConfigProblem],
+    secrets: set[str] | None = None,
+) -> str:
+    """``value`` with ``${VAR}`` replaced; a whole-value reference becomes a ``SecretSource``."""
+    refs = _ENV_REF.findall(value)
+    if not refs:
+        return value
+    missing = [ref for ref in refs if ref not in env]
+    if missing:
+        problems.append(
+            ConfigProblem(file, line, "environment variable " + ", ".join(missing) + " is not set")
+        )
+        return value
+    text = _ENV_REF.sub(lambda match: env[match.group(1)], value)
+    if _ENV_REF.fullmatch(value):
+        if secrets is not None:
+            secrets.add(text)
+        return SecretSource(text)
+    return text
+
+
+def _problems(
+    exc: ValidationError, data: Any, model: type[BaseModel], file: str, prefix: tuple[Any, ...]
+) -> list[ConfigProblem]:
+    """Turn pydantic's errors into ``file:line: reason`` problems, with did-you-mean hints."""
+    out = []
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        dotted = ".".join(str(part) for part in (*prefix, *loc))
+        kind = error["type"]
+        if kind == "extra_forbidden":
+            owner = _model_at(model, loc[:-1])
+            hint = _did_you_mean(str(loc[-1]), list(owner.model_fields) if owner else [])
+            reason = f"unknown key {dotted!r}{hint}"
+        elif kind == "missing":
+            reason = f"missing required key {dotted!r}"
+        else:
+            message = str(error["msg"]).removeprefix("Value error, ")
+            reason = f"{dotted}: {message}"
+            if "input" in error and not isinstance(error["input"], dict | list) and kind != "string_too_short":
+                shown = error["input"]
+                if not isinstance(shown, SecretSource):
+                    reason += f" (got {shown!r})"
+        out.append(ConfigProblem(file, line_of(data, loc), reason))
+    return out
+
+
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The nested model that owns the key at ``loc`` (for did-you-mean), if it can be found."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        field_info = current.model_fields.get(str(part))
+        if field_info is None:
+            return None
+        current = _inner_model(field_info.annotation)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _inner_model(annotation: Any) -> Any:
+    """Unwrap Optional/list/dict annotations to the model inside, if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType, list, tuple, dict):
+        for arg in typing.get_args(annotation):
+            found = _inner_model(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def _did_you_mean(word: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

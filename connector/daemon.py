@@ -1,0 +1,98 @@
+"""``itsm-connector run``: the scheduled jobs, until SIGTERM/SIGINT.
+
+The daemon owns its own ``schedule.Scheduler`` (never the module default). Each job is a
+one-line call into the engine, wrapped so an exception is logged with its traceback and the
+loop goes on. A signal only sets a flag: the operation in flight finishes, then ``run``
+returns 0. Jobs catch up from the store (journal, outbox), so a missed run loses nothing.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Daemon"]
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from types import FrameType
+
+import schedule
+
+from connector.engine import Engine
+from connector.errors import SourceError
+
+log = logging.getLogger("connector.daemon")
+
+
+class Daemon:
+    """Runs poll and drain jobs for one engine on its own scheduler."""
+
+    def __init__(self, engine: Engine, *, poll_seconds: float, drain_seconds: float) -> None:
+        self.engine = engine
+        self.poll_seconds = poll_seconds
+        self.drain_seconds = drain_seconds
+        self.scheduler = schedule.Scheduler()
+        self._stop = engine.stopping
+
+    def stop(self) -> None:
+        """Ask the loop to finish what it is doing and return."""
+        self._stop.set()
+
+    def _guard(self, name: str, job: Callable[[], object]) -> Callable[[], None]:
+        def run() -> None:
+            if self._stop.is_set():
+                return
+            try:
+                job()
+            except Exception:  # noqa: BLE001 - a failing job must not stop the daemon
+                log.exception("job %s failed; it runs again at its next time", name)
+
+        return run
+
+    def poll_all(self) -> None:
+        """Poll every source, then decide what the new alerts mean."""
+        for name in self.engine.sources:
+            if self._stop.is_set():
+                return
+            try:
+                new = self.engine.poll(name)
+                if new:
+                    log.info("source %s: %d new event(s)", name, new)
+            except SourceError as exc:
+                log.warning("%s (will try again in %.0fs)", exc, self.poll_seconds)
+        self.engine.process_pending()
+
+    def drain(self) -> None:
+        """Deliver what the outbox owes."""
+        self.engine.drain_outbox()
+
+    def run(self, install_signals: bool = True) -> int:
+        """Run until stopped; returns the exit code (0 after a clean stop)."""
+        if install_signals:
+            self._install_signals()
+        poll = self._guard("poll", self.poll_all)
+        drain = self._guard("drain", self.drain)
+        self.scheduler.every(self.poll_seconds).seconds.do(poll)
+        self.scheduler.every(self.drain_seconds).seconds.do(drain)
+        log.info(
+            "running: %d source(s), backend %s, poll every %.0fs, drain every %.0fs",
+            len(self.engine.sources), self.engine.backend.name, self.poll_seconds, self.drain_seconds,
+        )
+        poll()
+        drain()
+        while not self._stop.is_set():
+            self.scheduler.run_pending()
+            idle = self.scheduler.idle_seconds
+            self._stop.wait(timeout=max(0.05, min(1.0, idle if idle is not None else 1.0)))
+        self.scheduler.clear()
+        log.info("stopped cleanly")
+        return 0
+
+    def _install_signals(self) -> None:
+        def handler(signum: int, frame: FrameType | None) -> None:
+            log.info("received %s: finishing the operation in flight", signal.Signals(signum).name)
+            self._stop.set()
+
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, handler)
+            signal.signal(signal.SIGINT, handler)

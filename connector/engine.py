@@ -1,0 +1,425 @@
+"""The connector's work loop, one step at a time: intake → decide → owe → deliver.
+
+1. ``ingest``: alerts (and rejects) from a source are journaled with the source's new cursor in
+   one transaction; a repeat of a journaled event is dropped there.
+2. ``process_pending``: each journaled alert goes through the pipeline; its decision, the
+   backend operations it implies and the journal mark are committed together.
+3. ``drain_outbox``: owed operations are tried in order, per ticket; a transient failure waits
+   with exponential backoff (honouring ``Retry-After``) and blocks only its own target.
+
+Every step is safe to interrupt: what was committed is done, what was not is redone, and a
+helpdesk create is always preceded by a lookup of the connector key, so a crash between the
+helpdesk's answer and the local commit cannot double a ticket.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Engine", "RetryPolicy", "plan_operations"]
+
+import json
+import logging
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from connector.clock import Clock, parse_time
+from connector.decision import Action, Decision
+from connector.errors import BackendRejected, BackendUnavailable, RuleError, SourceError
+from connector.failpoints import failpoint
+from connector.interfaces import Backend, Rejected, Relation, Resolution, Source
+from connector.models import Alert, Ticket, TicketRef, TicketStatus
+from connector.pipeline import Pipeline
+from connector.rulebook import TicketState
+from connector.store import OutboxOp, Store
+
+log = logging.getLogger("connector")
+
+BACKEND = "backend"
+
+
+def _source_target(name: str) -> str:
+    return f"source:{name}"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff for owed operations."""
+
+    initial_seconds: float = 5.0
+    max_seconds: float = 900.0
+    max_attempts: int | None = None
+
+    def delay(self, attempts: int, retry_after: float | None) -> float:
+        """Seconds to wait after the ``attempts``-th failure (1-based), at least ``retry_after``."""
+        backoff = min(self.initial_seconds * (2 ** max(attempts - 1, 0)), self.max_seconds)
+        return max(backoff, retry_after or 0.0)
+
+
+@dataclass(frozen=True)
+class _Planned:
+    target: str
+    op: str
+    ticket_key: str | None
+    payload: dict[str, Any]
+
+
+class _WaitForTicket(Exception):
+    """The operation's ticket (or related ticket) is not in the helpdesk yet."""
+
+
+class _NoTicket(Exception):
+    """The operation's ticket will never exist (its create was dead-lettered)."""
+
+
+def plan_operations(decision: Decision, on_recovery: str = "resolve") -> list[_Planned]:
+    """The backend writes a decision implies, in the order they must land."""
+    alert = decision.alert
+    key = decision.ticket_key
+    ops: list[_Planned] = []
+    if decision.action in (Action.CREATE, Action.DUPLICATE, Action.RECURRENCE):
+        assert decision.ticket is not None and key is not None
+        ops.append(_Planned(BACKEND, "create", key, {"ticket": decision.ticket.model_dump(mode="json")}))
+        if decision.related_key and decision.action is not Action.CREATE:
+            relation = Relation.DUPLICATES if decision.action is Action.DUPLICATE else Relation.RELATES
+            ops.append(
+                _Planned(BACKEND, "link", key, {"related_key": decision.related_key, "relation": relation.value})
+            )
+            ops.append(_Planned(BACKEND, "note", key, {"text": f"{decision.reason} (rule {decision.rule})"}))
+        if alert.recovered_at is not None:
+            ops.append(_Planned(BACKEND, "resolve", key, _resolution_payload(alert, on_recovery)))
+    elif decision.action is Action.APPEND:
+        assert decision.related_key is not None
+        ops.append(_Planned(BACKEND, "note", decision.related_key, {"text": f"{decision.reason} (rule {decision.rule})"}))
+    elif decision.action is Action.RESOLVE:
+        assert key is not None
+        if on_recovery == "note":
+            note = f"The source reported recovery at {_when(alert.recovered_at)}; resolve the ticket when confirmed."
+            ops.append(_Planned(BACKEND, "update", key, {"changes": {"outage_end": _when(alert.recovered_at)}, "note": note}))
+        else:
+            ops.append(_Planned(BACKEND, "resolve", key, _resolution_payload(alert, on_recovery)))
+    return ops
+
+
+def _when(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _resolution_payload(alert: Alert, on_recovery: str) -> dict[str, Any]:
+    return {
+        "at": _when(alert.recovered_at),
+        "outage_end": _when(alert.recovered_at),
+        "note": f"{alert.source} reported the problem recovered at {_when(alert.recovered_at)}.",
+    }
+
+
+class Engine:
+    """Owns the store, the backend, the sources and the pipeline; each method is one step."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        backend: Backend,
+        sources: Mapping[str, Source],
+        pipeline: Pipeline,
+        clock: Clock,
+        retry: RetryPolicy | None = None,
+        batch: int = 200,
+    ) -> None:
+        self.store = store
+        self.backend = backend
+        self.sources = dict(sources)
+        self.pipeline = pipeline
+        self.clock = clock
+        self.retry = retry or RetryPolicy()
+        self.batch = batch
+        #: set by the daemon on SIGTERM: loops finish the item in flight and return
+        self.stopping = threading.Event()
+
+    # --- 1. intake -----------------------------------------------------------------------------
+
+    def poll(self, source_name: str) -> int:
+        """Poll one source and journal what it returned; returns how many events were new.
+
+        A source that cannot be read raises ``SourceError``; the caller logs it and goes on.
+        """
+        source = self.sources[source_name]
+        cursor = self.store.get_cursor(source_name)
+        result = source.poll(cursor, self.store.open_external_ids(source_name))
+        return self.ingest(source_name, result.items, cursor=result.cursor, update_cursor=True)
+
+    def ingest(
+        self,
+        source_name: str,
+        items: Iterable[Alert | Rejected],
+        *,
+        cursor: str | None = None,
+        update_cursor: bool = False,
+    ) -> int:
+        """Journal alerts and rejects (and the new cursor) in one transaction; returns the new count."""
+        now = self.clock.now()
+        new = 0
+        with self.store.transaction():
+            for item in items:
+                if isinstance(item, Rejected):
+                    payload = json.dumps(item.raw, ensure_ascii=False, default=str)
+                    event_key = f"rejected:{item.external_id or _digest(payload)}"
+                    if self.store.journal_dead(item.source, event_key, item.external_id, payload, item.reason, now):
+                        log.warning("%s:%s → dead letter: %s", item.source, item.external_id or "?", item.reason)
+                    continue
+                payload = item.model_dump_json()
+                if self.store.journal_add(item.source, item.event_key, item.external_id, payload, now):
+                    new += 1
+                else:
+                    log.info("%s → skipped because it was already received", _label(item))
+            if update_cursor:
+                self.store.set_cursor(source_name, cursor, now)
+        return new
+
+    # --- 2. decide -----------------------------------------------------------------------------
+
+    def process_pending(self) -> list[Decision]:
+        """Run every journaled alert through the pipeline and commit what it decided."""
+        decisions: list[Decision] = []
+        while True:
+            entries = self.store.journal_pending(self.batch)
+            if not entries:
+                return decisions
+            for entry in entries:
+                if self.stopping.is_set():
+                    return decisions
+                now = self.clock.now()
+                try:
+                    alert = Alert.model_validate_json(entry.payload)
+                except ValidationError as exc:
+                    reason = f"journaled payload no longer validates: {exc.errors()[0]['msg']}"
+                    with self.store.transaction():
+                        self.store.journal_finish(entry.id, "dead", reason, now)
+                        self.store.dead_letter("intake", entry.source, entry.event_key, reason, entry.payload, now)
+                    log.error("%s:%s → dead letter: %s", entry.source, entry.event_key, reason)
+                    continue
+                try:
+                    decision = self.pipeline.decide(alert, self.store, now)
+                except RuleError as exc:
+                    with self.store.transaction():
+                        self.store.journal_finish(entry.id, "dead", str(exc), now)
+                        self.store.dead_letter("rule", alert.source, alert.key, str(exc), entry.payload, now)
+                    log.error("%s → dead letter: %s", _label(alert), exc)
+                    continue
+                self._commit(entry.id, decision, now)
+                decisions.append(decision)
+
+    def _commit(self, entry_id: int, decision: Decision, now: datetime) -> None:
+        alert = decision.alert
+        source = self.sources.get(alert.source)
+        on_recovery = str(getattr(source, "on_recovery", "resolve"))
+        ops = plan_operations(decision, on_recovery)
+        with self.store.transaction():
+            if decision.ticket is not None and decision.action in (Action.CREATE, Action.DUPLICATE, Action.RECURRENCE):
+                assert decision.ticket_key is not None
+                self.store.ticket_add(
+                    TicketState(
+                        key=decision.ticket_key,
+                        ticket_id=None,
+                        status=TicketStatus.OPEN,
+                        fingerprint=decision.ticket.fingerprint,
+                        created_at=now,
+                        master_key=decision.related_key if decision.action is Action.DUPLICATE else None,
+                    ),
+                    backend=self.backend.name,
+                    source=alert.source,
+                    external_id=alert.external_id,
+                )
+            resolved = decision.action is Action.RESOLVE or (
+                decision.action is not Action.IGNORED and decision.ticket is not None and alert.recovered_at is not None
+            )
+            if resolved and decision.ticket_key is not None:
+                self.store.ticket_set_status(decision.ticket_key, TicketStatus.RESOLVED, now)
+            for op in ops:
+                self.store.enqueue(op.target, op.op, op.ticket_key, op.payload, now)
+            self.store.journal_finish(entry_id, "done", f"{decision.action.value}: {decision.reason}", now)
+        _log_decision(decision)
+
+    # --- 3. deliver ----------------------------------------------------------------------------
+
+    def drain_outbox(self, *, ignore_backoff: bool = False) -> int:
+        """Try the owed operations that are due; returns how many landed."""
+        now = self.clock.now()
+        landed = 0
+        blocked_keys: set[str] = set()
+        blocked_targets: dict[str, str] = {}
+        waiting = 0
+        for op in self.store.pending_ops(self.batch):
+            if self.stopping.is_set():
+                break
+            if op.target in blocked_targets or (op.ticket_key and op.ticket_key in blocked_keys):
+                waiting += 1
+                continue
+            if not ignore_backoff and op.next_try_at > now:
+                if op.ticket_key:
+                    blocked_keys.add(op.ticket_key)
+                continue
+            try:
+                self._execute(op, now)
+            except _WaitForTicket:
+                if op.ticket_key:
+                    blocked_keys.add(op.ticket_key)
+                continue
+            except _NoTicket as exc:
+                with self.store.transaction():
+                    self.store.op_dead(op, str(exc), now)
+                log.error("outbox #%d %s %s → dead letter: %s", op.id, op.op, op.ticket_key, exc)
+                continue
+            except (BackendUnavailable, SourceError) as exc:
+                retry_after = exc.retry_after if isinstance(exc, BackendUnavailable) else None
+                attempts = op.attempts + 1
+                if self.retry.max_attempts is not None and attempts >= self.retry.max_attempts:
+                    with self.store.transaction():
+                        self.store.op_dead(op, f"gave up after {attempts} attempts: {exc}", now)
+                    log.error("outbox #%d %s %s → dead letter after %d attempts: %s", op.id, op.op, op.ticket_key, attempts, exc)
+                    continue
+                delay = self.retry.delay(attempts, retry_after)
+                with self.store.transaction():
+                    self.store.op_retry(op.id, now + timedelta(seconds=delay), str(exc))
+                blocked_targets[op.target] = str(exc)
+                if op.ticket_key:
+                    blocked_keys.add(op.ticket_key)
+                log.warning(
+                    "outbox #%d %s %s waits %.0fs (attempt %d): %s",
+                    op.id, op.op, op.ticket_key or "", delay, attempts, exc,
+                )
+                continue
+            except BackendRejected as exc:
+                with self.store.transaction():
+                    self.store.op_dead(op, str(exc), now)
+                log.error("outbox #%d %s %s → dead letter: %s", op.id, op.op, op.ticket_key, exc)
+                continue
+            landed += 1
+        for target, reason in blocked_targets.items():
+            log.warning("outbox: %s unavailable, its other operations wait for the next drain: %s", target, reason)
+        if waiting:
+            log.info("outbox: %d operation(s) wait behind an earlier one for the same ticket or target", waiting)
+        return landed
+
+    def _ref(self, key: str) -> TicketRef:
+        found = self.store.ticket_ref(key)
+        if found is not None:
+            return TicketRef(ticket_id=found[0], url=found[1])
+        if self.store.get(key) is None:
+            raise _NoTicket(f"the connector made no ticket {key}")
+        if not self.store.has_pending_op(key, "create"):
+            raise _NoTicket(f"ticket {key} was never created (its create operation was dead-lettered)")
+        raise _WaitForTicket(key)
+
+    def _execute(self, op: OutboxOp, now: datetime) -> None:
+        if op.target == BACKEND:
+            self._execute_backend(op, now)
+        elif op.target.startswith("source:"):
+            self._execute_source(op, now)
+        else:
+            raise _NoTicket(f"unknown outbox target {op.target!r}")
+
+    def _execute_backend(self, op: OutboxOp, now: datetime) -> None:
+        assert op.ticket_key is not None
+        key = op.ticket_key
+        backend = self.backend
+        if op.op == "create":
+            ticket = Ticket.model_validate(op.payload["ticket"])
+            ref = backend.find_by_key(key)
+            if ref is not None:
+                log.info("%s → found existing %s #%s, not creating it again", key, backend.name, ref.ticket_id)
+            else:
+                ref = backend.create_ticket(ticket)
+                failpoint("outbox.after_create")
+            with self.store.transaction():
+                self.store.ticket_set_ref(key, ref.ticket_id, ref.url)
+                self.store.op_done(op.id, now)
+                source_name = key.split(":", 1)[0]
+                source = self.sources.get(source_name)
+                if source is not None and getattr(source, "acknowledge_enabled", True) and ticket.external_id:
+                    self.store.enqueue(
+                        _source_target(source_name), "ack", key, {"external_id": ticket.external_id}, now
+                    )
+            log.info("%s → created %s #%s %s", key, backend.name, ref.ticket_id, ref.url)
+            return
+        ref = self._ref(key)
+        if op.op == "link":
+            other = self._ref(str(op.payload["related_key"]))
+            backend.add_relation(ref.ticket_id, other.ticket_id, Relation(op.payload["relation"]))
+            log.info("%s → #%s %s #%s", key, ref.ticket_id, op.payload["relation"], other.ticket_id)
+        elif op.op == "note":
+            backend.add_note(ref.ticket_id, str(op.payload["text"]))
+        elif op.op == "update":
+            backend.update_ticket(ref.ticket_id, dict(op.payload["changes"]), op.payload.get("note"))
+        elif op.op == "resolve":
+            payload = op.payload
+            resolution = Resolution(
+                at=parse_time(payload["at"]) if payload.get("at") else now,
+                note=str(payload["note"]),
+                outage_end=parse_time(payload["outage_end"]) if payload.get("outage_end") else None,
+            )
+            backend.resolve_ticket(ref.ticket_id, resolution)
+            log.info("%s → resolved %s #%s", key, backend.name, ref.ticket_id)
+        else:
+            raise _NoTicket(f"unknown backend operation {op.op!r}")
+        with self.store.transaction():
+            self.store.op_done(op.id, now)
+
+    def _execute_source(self, op: OutboxOp, now: datetime) -> None:
+        name = op.target.split(":", 1)[1]
+        source = self.sources.get(name)
+        if source is None:
+            raise _NoTicket(f"source {name!r} is no longer configured")
+        assert op.ticket_key is not None
+        ref = self._ref(op.ticket_key)
+        if op.op != "ack":
+            raise _NoTicket(f"unknown source operation {op.op!r}")
+        message = f"[itsm-connector] ticket #{ref.ticket_id}: {ref.url}"
+        source.acknowledge(str(op.payload["external_id"]), ref, message)
+        with self.store.transaction():
+            self.store.op_done(op.id, now)
+        log.info("%s → acknowledged in %s with ticket #%s", op.ticket_key, name, ref.ticket_id)
+
+    # --- one cycle -----------------------------------------------------------------------------
+
+    def run_once(self, *, ignore_backoff: bool = False) -> None:
+        """Poll every source, decide, and deliver: what ``itsm-connector once`` does."""
+        for name in self.sources:
+            if self.stopping.is_set():
+                return
+            try:
+                new = self.poll(name)
+                log.info("source %s: %d new event(s)", name, new)
+            except SourceError as exc:
+                log.warning("%s (will try again next cycle)", exc)
+        self.process_pending()
+        self.drain_outbox(ignore_backoff=ignore_backoff)
+
+
+def _digest(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _label(alert: Alert) -> str:
+    suffix = " (recovery)" if alert.recovered_at is not None else ""
+    return f"{alert.key}{suffix}"
+
+
+def _log_decision(decision: Decision) -> None:
+    alert = decision.alert
+    ticket = decision.ticket
+    if decision.action is Action.IGNORED:
+        log.info("%s → skipped because %s", _label(alert), decision.reason)
+    elif ticket is not None:
+        log.info(
+            "%s → %s P%d %r (rule %s: %s)",
+            _label(alert), decision.action.value, int(ticket.priority), ticket.title, decision.rule, decision.reason,
+        )
+    else:
+        log.info("%s → %s %s (rule %s: %s)", _label(alert), decision.action.value, decision.ticket_key, decision.rule, decision.reason)

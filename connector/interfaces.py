@@ -1,0 +1,175 @@
+"""The shapes of the stateful adapters: sources (where alerts come from) and backends (helpdesks).
+
+Plugins hand the host a *type* (``SourceType`` / ``BackendType``): a name, a pydantic model of
+its config section, and a factory. The host validates the section against the model (so errors
+name file:line) and calls the factory only when the config asks for that type — nothing is
+built for an adapter nobody configured.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "Backend",
+    "BackendType",
+    "PluginContext",
+    "PollResult",
+    "Rejected",
+    "Relation",
+    "Resolution",
+    "Source",
+    "SourceType",
+    "TicketSnapshot",
+]
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from connector.clock import Clock
+from connector.models import Alert, ResolutionCode, Ticket, TicketRef, TicketStatus
+
+
+class Relation(StrEnum):
+    """How two tickets are linked."""
+
+    DUPLICATES = "duplicates"  # this ticket duplicates the other (the master)
+    RELATES = "relates"  # a recurrence relates to the closed original
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What the connector says when it resolves a ticket (e.g. Zabbix reported recovery)."""
+
+    at: datetime
+    note: str
+    outage_end: datetime | None = None
+    resolution_code: ResolutionCode | None = None
+    solution: str | None = None
+
+
+@dataclass(frozen=True)
+class TicketSnapshot:
+    """A ticket as read back from the helpdesk by ``Backend.changed_since``."""
+
+    ticket_id: str
+    key: str | None
+    status: TicketStatus | None
+    updated_at: datetime
+    assignee: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """An input a source could not turn into an Alert; it goes to the dead-letter table."""
+
+    source: str
+    external_id: str | None
+    reason: str
+    raw: Any
+
+
+@dataclass(frozen=True)
+class PollResult:
+    """What one poll produced, and the cursor to persist once it is journaled."""
+
+    items: Sequence[Alert | Rejected]
+    cursor: str | None
+
+
+@dataclass(frozen=True)
+class PluginContext:
+    """What the host gives an adapter factory: the clock, its instance name, a state dir,
+    and a way to register secret values so the log redactor hides them."""
+
+    clock: Clock
+    name: str
+    data_dir: Path
+    register_secret: Callable[[str], None]
+
+
+class Backend(Protocol):
+    """A helpdesk the connector writes tickets into.
+
+    Every method is one logical operation; raise ``BackendUnavailable`` when retrying later can
+    help and ``BackendRejected`` when it cannot. Methods must be safe to repeat after a crash:
+    ``create_ticket`` is always preceded by ``find_by_key``.
+    """
+
+    name: str
+
+    def find_by_key(self, key: str) -> TicketRef | None:
+        """Return the ticket that carries the connector key ``key``, if one exists."""
+        ...
+
+    def create_ticket(self, ticket: Ticket) -> TicketRef:
+        """Create the ticket with every field the helpdesk can hold; return where it lives."""
+        ...
+
+    def update_ticket(self, ticket_id: str, changes: dict[str, Any], note: str | None = None) -> None:
+        """Set the named ``Ticket`` fields (and add ``note`` in the same change, if given)."""
+        ...
+
+    def add_note(self, ticket_id: str, text: str) -> None:
+        """Append a note (journal / follow-up) to the ticket."""
+        ...
+
+    def add_relation(self, ticket_id: str, other_id: str, relation: Relation) -> None:
+        """Link ``ticket_id`` to ``other_id``; linking twice is not an error."""
+        ...
+
+    def resolve_ticket(self, ticket_id: str, resolution: Resolution) -> None:
+        """Move the ticket to resolved, with the outage end and a note saying why."""
+        ...
+
+    def changed_since(self, since: datetime) -> Iterator[TicketSnapshot]:
+        """Yield the tickets changed in the helpdesk at or after ``since``."""
+        ...
+
+    def close(self) -> None:
+        """Release sessions and connections."""
+        ...
+
+
+class Source(Protocol):
+    """Where alerts come from (a Zabbix server, a mailbox, a file)."""
+
+    name: str
+
+    def poll(self, cursor: str | None, open_ids: Sequence[str]) -> PollResult:
+        """Return what is new since ``cursor``, and recoveries among ``open_ids`` (the external
+        ids of problems this source reported that have not recovered yet)."""
+        ...
+
+    def acknowledge(self, external_id: str, ref: TicketRef, message: str) -> None:
+        """Tell the source that a ticket exists for its problem (e.g. Zabbix event.acknowledge)."""
+        ...
+
+    def close(self) -> None:
+        """Release sessions and connections."""
+        ...
+
+
+@dataclass(frozen=True)
+class BackendType:
+    """A kind of helpdesk a plugin can build, and the config section it reads."""
+
+    name: str
+    settings: type[BaseModel]
+    factory: Callable[[Any, PluginContext], Backend]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class SourceType:
+    """A kind of source a plugin can build, and the config section it reads."""
+
+    name: str
+    settings: type[BaseModel]
+    factory: Callable[[Any, PluginContext], Source]
+    description: str = ""

@@ -1,0 +1,85 @@
+"""Alert → Decision: the stage order lives here, and only here.
+
+``classify → prioritize → correlate → sla``: one hook call per stage, each a firstresult hook
+whose built-in default is ``trylast``. A stage that raises (or returns nothing at all) becomes a
+``RuleError`` naming the stage, so the engine dead-letters that one alert and goes on.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Pipeline", "draft_ticket"]
+
+from datetime import datetime
+from typing import Any
+
+import pluggy
+
+from connector.decision import Action, Decision
+from connector.errors import RuleError
+from connector.models import Alert, Ticket, TicketSource
+from connector.rulebook import RuleBook, TicketIndex
+
+
+def draft_ticket(alert: Alert, rules: RuleBook, now: datetime) -> Ticket:
+    """The ticket an alert would become before any rule runs: what the source itself said."""
+    origin = alert.origin or rules.source_kinds.get(alert.source, TicketSource.MONITORING)
+    return Ticket(
+        key=alert.key,
+        external_id=alert.external_id,
+        title=alert.title,
+        description=alert.description or alert.title,
+        source=origin,
+        ci=alert.ci,
+        service=alert.service,
+        location=alert.location,
+        reporter=alert.reporter,
+        contact=alert.reporter,
+        outage_start=alert.occurred_at,
+        outage_end=alert.recovered_at,
+        registered_at=now,
+    )
+
+
+class Pipeline:
+    """Runs the rule stages for one alert at a time against a ticket index."""
+
+    def __init__(self, hook: Any, rules: RuleBook) -> None:
+        self._hook = hook
+        self.rules = rules
+
+    @classmethod
+    def from_manager(cls, pm: pluggy.PluginManager, rules: RuleBook) -> Pipeline:
+        """A pipeline calling the hooks of ``pm``."""
+        return cls(pm.hook, rules)
+
+    def decide(self, alert: Alert, index: TicketIndex, now: datetime) -> Decision:
+        """Return what to do with ``alert`` at ``now``; raises ``RuleError`` if a stage fails."""
+        draft = draft_ticket(alert, self.rules, now)
+        draft = self._stage("rule_classify", alert.key, alert=alert, draft=draft, rules=self.rules)
+        draft = self._stage("rule_prioritize", alert.key, alert=alert, draft=draft, rules=self.rules)
+        decision = self._stage(
+            "rule_correlate", alert.key, alert=alert, draft=draft, rules=self.rules, index=index, now=now
+        )
+        if decision.action in (Action.CREATE, Action.DUPLICATE, Action.RECURRENCE) and decision.ticket is not None:
+            with_sla = self._stage("rule_sla", alert.key, draft=decision.ticket, rules=self.rules, now=now)
+            decision = Decision(
+                action=decision.action,
+                alert=decision.alert,
+                ticket_key=decision.ticket_key,
+                rule=decision.rule,
+                reason=decision.reason,
+                ticket=with_sla,
+                related_key=decision.related_key,
+            )
+        return decision
+
+    def _stage(self, name: str, alert_key: str, /, **kwargs: Any) -> Any:
+        try:
+            result = getattr(self._hook, name)(**kwargs)
+        except RuleError:
+            raise
+        except Exception as exc:
+            raise RuleError(f"{type(exc).__name__}: {exc}", rule=name, alert=alert_key) from exc
+        if result is None:
+            raise RuleError("no plugin returned a result (is the default rules plugin disabled?)", rule=name, alert=alert_key)
+        return result

@@ -1,0 +1,178 @@
+"""Built-in ``local`` backend: tickets in a SQLite file, for the demo and for sites trying the
+connector before pointing it at a helpdesk.
+
+Plugs in ``register_backend_types`` (type ``local``). Reads ``backend: {type: local, path: …}``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from connector import hookimpl
+from connector.clock import Clock, parse_time
+from connector.errors import BackendRejected, BackendUnavailable
+from connector.interfaces import BackendType, PluginContext, Relation, Resolution, TicketSnapshot
+from connector.models import Ticket, TicketRef, TicketStatus
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tickets (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL,
+    data TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS notes (ticket_id INTEGER NOT NULL, at TEXT NOT NULL, text TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS relations (
+    ticket_id INTEGER NOT NULL, other_id INTEGER NOT NULL, relation TEXT NOT NULL,
+    UNIQUE (ticket_id, other_id, relation)
+);
+"""
+
+
+class LocalSettings(BaseModel):
+    """Settings of the ``local`` backend."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: Path = Field(description="SQLite file holding the tickets; relative to the config file")
+
+
+class LocalBackend:
+    """A helpdesk in one SQLite file, with the same operations as the real ones."""
+
+    def __init__(self, path: Path | str, clock: Clock, name: str = "local") -> None:
+        self.name = name
+        self._clock = clock
+        self._path = str(path)
+        try:
+            if self._path != ":memory:":
+                Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self._path, isolation_level=None)
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise BackendUnavailable(str(exc), backend=name, operation="open") from exc
+
+    def _now(self) -> str:
+        return self._clock.now().isoformat()
+
+    def _row(self, ticket_id: str) -> tuple[int, dict[str, Any]]:
+        row = self._db.execute("SELECT id, data FROM tickets WHERE id = ?", (int(ticket_id),)).fetchone()
+        if row is None:
+            raise BackendRejected(f"no ticket #{ticket_id}", backend=self.name, operation="read")
+        return int(row[0]), json.loads(row[1])
+
+    def ticket_url(self, ticket_id: str) -> str:
+        """A file URL people can read (the demo prints the table instead)."""
+        return f"local:{self._path}#{ticket_id}"
+
+    def find_by_key(self, key: str) -> TicketRef | None:
+        row = self._db.execute("SELECT id FROM tickets WHERE key = ?", (key,)).fetchone()
+        return None if row is None else TicketRef(ticket_id=str(row[0]), url=self.ticket_url(str(row[0])))
+
+    def create_ticket(self, ticket: Ticket) -> TicketRef:
+        now = self._now()
+        data = ticket.model_dump(mode="json")
+        cursor = self._db.execute(
+            "INSERT INTO tickets (key, status, data, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+            (ticket.key, ticket.status.value, json.dumps(data, ensure_ascii=False), now, now),
+        )
+        ticket_id = str(cursor.lastrowid)
+        return TicketRef(ticket_id=ticket_id, url=self.ticket_url(ticket_id))
+
+    def update_ticket(self, ticket_id: str, changes: dict[str, Any], note: str | None = None) -> None:
+        row_id, data = self._row(ticket_id)
+        unknown = set(changes) - set(Ticket.model_fields)
+        if unknown:
+            raise BackendRejected(f"unknown ticket fields {sorted(unknown)}", backend=self.name, operation="update")
+        data.update(changes)
+        Ticket.model_validate(data)
+        with self._db:
+            self._db.execute(
+                "UPDATE tickets SET data = ?, status = ?, updated_at = ? WHERE id = ?",
+                (json.dumps(data, ensure_ascii=False, default=str), data["status"], self._now(), row_id),
+            )
+            if note:
+                self._db.execute("INSERT INTO notes VALUES (?, ?, ?)", (row_id, self._now(), note))
+
+    def add_note(self, ticket_id: str, text: str) -> None:
+        row_id, _ = self._row(ticket_id)
+        self._db.execute("INSERT INTO notes VALUES (?, ?, ?)", (row_id, self._now(), text))
+        self._db.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", (self._now(), row_id))
+
+    def add_relation(self, ticket_id: str, other_id: str, relation: Relation) -> None:
+        row_id, _ = self._row(ticket_id)
+        other_row, _ = self._row(other_id)
+        self._db.execute("INSERT OR IGNORE INTO relations VALUES (?, ?, ?)", (row_id, other_row, relation.value))
+
+    def resolve_ticket(self, ticket_id: str, resolution: Resolution) -> None:
+        changes: dict[str, Any] = {"status": TicketStatus.RESOLVED.value}
+        if resolution.outage_end is not None:
+            changes["outage_end"] = resolution.outage_end.isoformat()
+        if resolution.resolution_code is not None:
+            changes["resolution_code"] = resolution.resolution_code.value
+        if resolution.solution is not None:
+            changes["solution"] = resolution.solution
+        self.update_ticket(ticket_id, changes, resolution.note)
+        # resolving a master resolves its duplicates, as a helpdesk with native duplicate links does
+        for (dup_id,) in self._db.execute(
+            "SELECT ticket_id FROM relations WHERE other_id = ? AND relation = ?", (int(ticket_id), Relation.DUPLICATES.value)
+        ).fetchall():
+            _, dup = self._row(str(dup_id))
+            if dup["status"] not in (TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value):
+                self.update_ticket(str(dup_id), {"status": TicketStatus.RESOLVED.value}, f"Resolved with its master #{ticket_id}.")
+
+    def changed_since(self, since: datetime) -> Iterator[TicketSnapshot]:
+        for row_id, key, status, data, updated in self._db.execute(
+            "SELECT id, key, status, data, updated_at FROM tickets WHERE updated_at >= ? ORDER BY updated_at, id",
+            (since.isoformat(),),
+        ).fetchall():
+            fields = json.loads(data)
+            yield TicketSnapshot(
+                ticket_id=str(row_id), key=key, status=TicketStatus(status), updated_at=parse_time(updated),
+                assignee=fields.get("assignee"), fields=fields,
+            )
+
+    def tickets(self) -> list[dict[str, Any]]:
+        """Every ticket with its notes and relations (for the demo table and tests)."""
+        out = []
+        for row_id, data in self._db.execute("SELECT id, data FROM tickets ORDER BY id").fetchall():
+            fields = json.loads(data)
+            fields["id"] = row_id
+            fields["notes"] = [n for (n,) in self._db.execute("SELECT text FROM notes WHERE ticket_id = ?", (row_id,))]
+            fields["relations"] = [
+                (rel, other) for rel, other in self._db.execute(
+                    "SELECT relation, other_id FROM relations WHERE ticket_id = ?", (row_id,)
+                )
+            ]
+            out.append(fields)
+        return out
+
+    def close(self) -> None:
+        self._db.close()
+
+
+@hookimpl(trylast=True)
+def register_backend_types() -> list[BackendType]:
+    """The ``local`` backend type."""
+    return [
+        BackendType(
+            name="local",
+            settings=LocalSettings,
+            factory=_build,
+            description="tickets in a local SQLite file (demo, trials)",
+        )
+    ]
+
+
+def _build(settings: LocalSettings, ctx: PluginContext) -> LocalBackend:
+    path = settings.path if settings.path.is_absolute() else ctx.data_dir / settings.path
+    return LocalBackend(path, ctx.clock, name=ctx.name)

@@ -1,0 +1,414 @@
+"""The connector's own state, in one SQLite file (WAL): only what makes it safe.
+
+- ``journal``: every intake event, keyed by (source, event key). An event is journaled before
+  it is acknowledged to anyone, and a second arrival of the same key is ignored.
+- ``outbox``: helpdesk and source writes still owed, with attempts, next try and last error.
+- ``tickets``: connector key → helpdesk id, fingerprint and status, for correlation.
+- ``dead_letter``: inputs and operations that cannot be processed, with the reason.
+- ``cursors``: how far each source has been read.
+
+The helpdesk stays the source of truth for ticket content. Schema changes are numbered
+migrations applied in order inside a transaction.
+"""
+
+from __future__ import annotations
+
+__all__ = ["JournalEntry", "OutboxOp", "Store"]
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from connector.clock import parse_time
+from connector.errors import StoreError
+from connector.models import TicketStatus
+from connector.rulebook import TicketState
+
+MIGRATIONS: Sequence[str] = (
+    # 1: the foundation
+    """
+    CREATE TABLE journal (
+        id INTEGER PRIMARY KEY,
+        source TEXT NOT NULL,
+        event_key TEXT NOT NULL,
+        external_id TEXT,
+        payload TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'done', 'dead')),
+        outcome TEXT,
+        processed_at TEXT,
+        UNIQUE (source, event_key)
+    );
+    CREATE INDEX journal_pending ON journal (status, id);
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        target TEXT NOT NULL,
+        op TEXT NOT NULL,
+        ticket_key TEXT,
+        payload TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_try_at TEXT NOT NULL,
+        last_error TEXT,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'done', 'dead')),
+        done_at TEXT
+    );
+    CREATE INDEX outbox_pending ON outbox (status, id);
+    CREATE INDEX outbox_by_ticket ON outbox (ticket_key, op, status);
+    CREATE TABLE tickets (
+        key TEXT PRIMARY KEY,
+        backend TEXT NOT NULL,
+        ticket_id TEXT,
+        url TEXT,
+        source TEXT NOT NULL,
+        external_id TEXT,
+        fingerprint TEXT,
+        status TEXT NOT NULL,
+        master_key TEXT,
+        created_at TEXT NOT NULL,
+        resolved_at TEXT,
+        closed_at TEXT
+    );
+    CREATE INDEX tickets_fingerprint ON tickets (fingerprint, created_at);
+    CREATE INDEX tickets_open_by_source ON tickets (source, status);
+    CREATE TABLE dead_letter (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        source TEXT,
+        ref TEXT,
+        reason TEXT NOT NULL,
+        payload TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE cursors (
+        source TEXT PRIMARY KEY,
+        cursor TEXT,
+        updated_at TEXT NOT NULL
+    );
+    """,
+)
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One journaled intake event waiting to be (or already) processed."""
+
+    id: int
+    source: str
+    event_key: str
+    payload: str
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class OutboxOp:
+    """One write still owed to a backend or a source."""
+
+    id: int
+    target: str
+    op: str
+    ticket_key: str | None
+    payload: dict[str, Any]
+    attempts: int
+    next_try_at: datetime
+    last_error: str | None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+class Store:
+    """The SQLite state file. One instance per process; not shared between threads."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._depth = 0
+            self._migrate()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open state database {self.path}: {exc}") from exc
+
+    # --- plumbing ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic unit of work (nesting joins the outer transaction)."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot start a transaction on {self.path}: {exc}") from exc
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        else:
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StoreError(f"commit failed on {self.path}: {exc}") from exc
+        finally:
+            self._depth = 0
+
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        try:
+            return self._db.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: {exc} in {sql.split()[0]} statement") from exc
+
+    def _migrate(self) -> None:
+        self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = self._db.execute("SELECT max(version) FROM schema_version").fetchone()
+        current = row[0] or 0
+        if current > len(MIGRATIONS):
+            raise StoreError(
+                f"{self.path} has schema version {current}, newer than this connector knows ({len(MIGRATIONS)})"
+            )
+        for version in range(current + 1, len(MIGRATIONS) + 1):
+            with self.transaction():
+                for statement in MIGRATIONS[version - 1].split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+
+    @property
+    def schema_version(self) -> int:
+        """The migration the file is at."""
+        return int(self._exec("SELECT max(version) FROM schema_version").fetchone()[0] or 0)
+
+    # --- journal -------------------------------------------------------------------------------
+
+    def journal_add(
+        self, source: str, event_key: str, external_id: str | None, payload: str, now: datetime
+    ) -> bool:
+        """Journal one intake event; False when that (source, event key) was seen before."""
+        cursor = self._exec(
+            "INSERT OR IGNORE INTO journal (source, event_key, external_id, payload, received_at, status)"
+            " VALUES (?, ?, ?, ?, ?, 'pending')",
+            (source, event_key, external_id, payload, now.isoformat()),
+        )
+        return cursor.rowcount == 1
+
+    def journal_dead(
+        self, source: str, event_key: str, external_id: str | None, payload: str, reason: str, now: datetime
+    ) -> bool:
+        """Journal an input that cannot be processed (so it is not retried) and dead-letter it."""
+        cursor = self._exec(
+            "INSERT OR IGNORE INTO journal (source, event_key, external_id, payload, received_at, status,"
+            " outcome, processed_at) VALUES (?, ?, ?, ?, ?, 'dead', ?, ?)",
+            (source, event_key, external_id, payload, now.isoformat(), reason, now.isoformat()),
+        )
+        if cursor.rowcount == 1:
+            self.dead_letter("intake", source, external_id, reason, payload, now)
+            return True
+        return False
+
+    def journal_pending(self, limit: int = 1000) -> list[JournalEntry]:
+        """Events journaled but not processed yet, oldest first."""
+        rows = self._exec(
+            "SELECT id, source, event_key, payload, received_at FROM journal WHERE status = 'pending'"
+            " ORDER BY id LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [JournalEntry(r[0], r[1], r[2], r[3], parse_time(r[4])) for r in rows]
+
+    def journal_finish(self, entry_id: int, status: str, outcome: str, now: datetime) -> None:
+        """Mark a journal entry processed (``done``) or given up (``dead``)."""
+        self._exec(
+            "UPDATE journal SET status = ?, outcome = ?, processed_at = ? WHERE id = ?",
+            (status, outcome, now.isoformat(), entry_id),
+        )
+
+    def journal_counts(self) -> dict[str, int]:
+        """Journal rows per status."""
+        return dict(self._exec("SELECT status, count(*) FROM journal GROUP BY status").fetchall())
+
+    # --- cursors -------------------------------------------------------------------------------
+
+    def get_cursor(self, source: str) -> str | None:
+        """How far ``source`` has been read, as the source itself encoded it."""
+        row = self._exec("SELECT cursor FROM cursors WHERE source = ?", (source,)).fetchone()
+        return None if row is None else row[0]
+
+    def set_cursor(self, source: str, cursor: str | None, now: datetime) -> None:
+        """Remember how far ``source`` has been read."""
+        self._exec(
+            "INSERT INTO cursors (source, cursor, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+            (source, cursor, now.isoformat()),
+        )
+
+    # --- tickets -------------------------------------------------------------------------------
+
+    def ticket_add(self, state: TicketState, backend: str, source: str, external_id: str | None) -> None:
+        """Record a ticket the pipeline decided to create (its helpdesk id comes later)."""
+        self._exec(
+            "INSERT OR IGNORE INTO tickets (key, backend, ticket_id, source, external_id, fingerprint, status,"
+            " master_key, created_at, resolved_at, closed_at) VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                state.key,
+                backend,
+                source,
+                external_id,
+                state.fingerprint,
+                state.status.value,
+                state.master_key,
+                state.created_at.isoformat(),
+                _iso(state.resolved_at),
+                _iso(state.closed_at),
+            ),
+        )
+
+    def ticket_set_ref(self, key: str, ticket_id: str, url: str) -> None:
+        """Record the helpdesk id of a created ticket."""
+        self._exec("UPDATE tickets SET ticket_id = ?, url = ? WHERE key = ?", (ticket_id, url, key))
+
+    def ticket_set_status(self, key: str, status: TicketStatus, now: datetime) -> None:
+        """Record a status change the connector made or saw."""
+        column = {TicketStatus.RESOLVED: "resolved_at", TicketStatus.CLOSED: "closed_at"}.get(status)
+        if column:
+            self._exec(f"UPDATE tickets SET status = ?, {column} = ? WHERE key = ?", (status.value, now.isoformat(), key))
+        else:
+            self._exec("UPDATE tickets SET status = ? WHERE key = ?", (status.value, key))
+
+    def get(self, key: str) -> TicketState | None:
+        """The ticket with this connector key (``TicketIndex``)."""
+        row = self._exec(
+            "SELECT key, ticket_id, status, fingerprint, created_at, resolved_at, closed_at, master_key"
+            " FROM tickets WHERE key = ?",
+            (key,),
+        ).fetchone()
+        return None if row is None else _ticket_state(row)
+
+    def ticket_ref(self, key: str) -> tuple[str, str] | None:
+        """(helpdesk id, url) of a created ticket, or None while it is not created yet."""
+        row = self._exec("SELECT ticket_id, url FROM tickets WHERE key = ?", (key,)).fetchone()
+        return None if row is None or row[0] is None else (row[0], row[1] or "")
+
+    def open_external_ids(self, source: str, limit: int = 10000) -> list[str]:
+        """External ids of ``source``'s problems whose tickets the connector has not seen resolved."""
+        rows = self._exec(
+            "SELECT external_id FROM tickets WHERE source = ? AND status NOT IN ('resolved', 'closed')"
+            " AND external_id IS NOT NULL ORDER BY created_at LIMIT ?",
+            (source, limit),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def all_tickets(self) -> list[dict[str, Any]]:
+        """Every ticket row, for status output and tests."""
+        cursor = self._exec("SELECT * FROM tickets ORDER BY created_at, key")
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    # --- outbox --------------------------------------------------------------------------------
+
+    def enqueue(self, target: str, op: str, ticket_key: str | None, payload: dict[str, Any], now: datetime) -> int:
+        """Owe one write to ``target``; returns the operation id."""
+        cursor = self._exec(
+            "INSERT INTO outbox (target, op, ticket_key, payload, created_at, next_try_at, status)"
+            " VALUES (?, ?, ?, ?, ?, ?, 'pending')",
+            (target, op, ticket_key, json.dumps(payload, ensure_ascii=False), now.isoformat(), now.isoformat()),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def pending_ops(self, limit: int) -> list[OutboxOp]:
+        """Every pending operation in order (due or not): the drain decides what to try."""
+        rows = self._exec(
+            "SELECT id, target, op, ticket_key, payload, attempts, next_try_at, last_error FROM outbox"
+            " WHERE status = 'pending' ORDER BY id LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [OutboxOp(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], parse_time(r[6]), r[7]) for r in rows]
+
+    def op_done(self, op_id: int, now: datetime) -> None:
+        """The write landed."""
+        self._exec("UPDATE outbox SET status = 'done', done_at = ?, last_error = NULL WHERE id = ?", (now.isoformat(), op_id))
+
+    def op_retry(self, op_id: int, next_try: datetime, error: str) -> None:
+        """The write failed for now; try again at ``next_try``."""
+        self._exec(
+            "UPDATE outbox SET attempts = attempts + 1, next_try_at = ?, last_error = ? WHERE id = ?",
+            (next_try.isoformat(), error, op_id),
+        )
+
+    def op_dead(self, op: OutboxOp, reason: str, now: datetime) -> None:
+        """The write can never land; keep it in the dead-letter table."""
+        self._exec(
+            "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = ?, done_at = ? WHERE id = ?",
+            (reason, now.isoformat(), op.id),
+        )
+        self.dead_letter(
+            "outbox", op.target, op.ticket_key, f"{op.op}: {reason}", json.dumps(op.payload, ensure_ascii=False), now
+        )
+
+    def has_pending_op(self, ticket_key: str, op: str) -> bool:
+        """Whether an operation ``op`` for ``ticket_key`` is still owed."""
+        row = self._exec(
+            "SELECT 1 FROM outbox WHERE ticket_key = ? AND op = ? AND status = 'pending' LIMIT 1", (ticket_key, op)
+        ).fetchone()
+        return row is not None
+
+    def outbox_counts(self) -> dict[str, int]:
+        """Outbox rows per status."""
+        return dict(self._exec("SELECT status, count(*) FROM outbox GROUP BY status").fetchall())
+
+    def outbox_rows(self, status: str | None = None) -> list[dict[str, Any]]:
+        """Outbox rows (optionally of one status), for status output and tests."""
+        sql = "SELECT * FROM outbox" + (" WHERE status = ?" if status else "") + " ORDER BY id"
+        cursor = self._exec(sql, (status,) if status else ())
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    # --- dead letters --------------------------------------------------------------------------
+
+    def dead_letter(
+        self, kind: str, source: str | None, ref: str | None, reason: str, payload: str | None, now: datetime
+    ) -> None:
+        """Keep something that cannot be processed, with the reason, for a person to look at."""
+        self._exec(
+            "INSERT INTO dead_letter (kind, source, ref, reason, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (kind, source, ref, reason, payload, now.isoformat()),
+        )
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """Every dead-letter row, oldest first."""
+        cursor = self._exec("SELECT id, kind, source, ref, reason, payload, created_at FROM dead_letter ORDER BY id")
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _ticket_state(row: Sequence[Any]) -> TicketState:
+    return TicketState(
+        key=row[0],
+        ticket_id=row[1],
+        status=TicketStatus(row[2]),
+        fingerprint=row[3],
+        created_at=parse_time(row[4]),
+        resolved_at=parse_time(row[5]) if row[5] else None,
+        closed_at=parse_time(row[6]) if row[6] else None,
+        master_key=row[7],
+    )

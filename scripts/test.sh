@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Run every test, real servers included, on a fresh Debian 12 machine (as root: it apt-installs
+# Redmine, Zabbix and PostgreSQL and starts them on 127.0.0.1).
+#
+#   sudo scripts/test.sh [pytest args...]
+#
+# Steps: python venv (.venv) with the package and its test deps; ruff; mypy --strict; the test
+# servers (scripts/services/*.sh install + start, idempotent); pytest. Exits non-zero on any
+# failure. ITSM_SKIP_SERVERS=1 skips the real-server tests (for a quick local loop only).
+set -euo pipefail
+cd "$(dirname "$(readlink -f "$0")")/.."
+VENV=${ITSM_VENV:-.venv}
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "python environment ($VENV)"
+if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
+  apt-get -o DPkg::Lock::Timeout=600 update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv
+fi
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+"$VENV/bin/pip" install -q --disable-pip-version-check -e '.[test]'
+
+step "ruff"
+"$VENV/bin/ruff" check connector tests bench
+step "mypy --strict"
+"$VENV/bin/mypy"
+
+if [ "${ITSM_SKIP_SERVERS:-0}" != 1 ]; then
+  step "test servers"
+  bash scripts/services/redmine.sh install
+  bash scripts/services/zabbix.sh install
+  bash scripts/services/redmine.sh start
+  ITSM_PYTHON="$VENV/bin/python" bash scripts/services/redmine.sh fields
+  bash scripts/services/zabbix.sh start
+fi
+
+step "pytest"
+export ITSM_PYTHON="$VENV/bin/python"
+"$VENV/bin/pytest" -q -p no:cacheprovider "$@"
