@@ -41,11 +41,11 @@ class App:
         for source in self.engine.sources.values():
             try:
                 source.close()
-            except Exception:  # noqa: BLE001 - shutting down: log and go on
+            except Exception:
                 log.exception("closing source %s failed", source.name)
         try:
             self.engine.backend.close()
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("closing backend failed")
         self.engine.store.close()
 

@@ -123,13 +123,17 @@ def _dispatch(args: argparse.Namespace, redactor: Redactor) -> int:
                 print(f"journal: {store.journal_counts()}")
                 print(f"outbox: {store.outbox_counts()}")
                 for row in store.outbox_rows("pending"):
-                    print(f"  #{row['id']} {row['op']} {row['ticket_key']} attempts={row['attempts']} "
-                          f"next={row['next_try_at']} last error: {row['last_error'] or '-'}")
+                    print(
+                        f"  #{row['id']} {row['op']} {row['ticket_key']} attempts={row['attempts']} "
+                        f"next={row['next_try_at']} last error: {row['last_error'] or '-'}"
+                    )
                 print(f"dead letters: {len(store.dead_letters())}")
             else:
                 for row in store.dead_letters():
-                    print(f"#{row['id']} {row['created_at']} {row['kind']} {row['source'] or '-'} "
-                          f"{row['ref'] or '-'}: {row['reason']}")
+                    print(
+                        f"#{row['id']} {row['created_at']} {row['kind']} {row['source'] or '-'} "
+                        f"{row['ref'] or '-'}: {row['reason']}"
+                    )
         finally:
             store.close()
         return 0

@@ -35,6 +35,14 @@ from connector.secrets import SecretSource
 from connector.yamlfile import LineDict, LineList, line_of, load_yaml
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SENSITIVE = re.compile(r"key|token|password|secret", re.IGNORECASE)
+
+
+class _Unresolved(SecretSource):
+    """Stands in for a reference that could not be resolved (already reported), so the model
+    pass does not report the same line a second time."""
+
+    __slots__ = ()
 
 
 class _Strict(BaseModel):
@@ -92,9 +100,9 @@ class ConnectorConfig(_Strict):
     state: StateSettings
     backend: AdapterConfig
     sources: list[AdapterConfig] = Field(default_factory=list)
-    outbox: OutboxSettings = Field(default_factory=OutboxSettings)  # type: ignore[arg-type]
-    daemon: DaemonSettings = Field(default_factory=DaemonSettings)  # type: ignore[arg-type]
-    logging: LoggingSettings = Field(default_factory=LoggingSettings)  # type: ignore[arg-type]
+    outbox: OutboxSettings = Field(default_factory=lambda: OutboxSettings())
+    daemon: DaemonSettings = Field(default_factory=lambda: DaemonSettings())
+    logging: LoggingSettings = Field(default_factory=lambda: LoggingSettings())
     plugins: PluginSettings = Field(default_factory=PluginSettings)
     rules_dir: Path | None = Field(None, description="directory of rule files; default: the shipped rules")
 
@@ -145,12 +153,11 @@ def load_config(
     except ValidationError as exc:
         problems.extend(_problems(exc, data, ConnectorConfig, name, ()))
         raise ConfigError(problems) from exc
-    backend = _adapter(core.backend, data["backend"], ("backend",), backend_types, "backend", name, problems)
+    backend = _adapter(core.backend, data, ("backend",), backend_types, "backend", name, problems)
     sources: list[Adapter] = []
     seen: dict[str, int] = {}
     for index, entry in enumerate(core.sources):
-        raw = data["sources"][index]
-        adapter = _adapter(entry, raw, ("sources", index), source_types, "source", name, problems)
+        adapter = _adapter(entry, data, ("sources", index), source_types, "source", name, problems)
         if adapter is None:
             continue
         if adapter.name in seen:
@@ -167,7 +174,7 @@ def load_config(
 
 def _adapter(
     entry: AdapterConfig,
-    raw: Any,
+    root: LineDict,
     loc: tuple[Any, ...],
     types_: dict[str, BackendType] | dict[str, SourceType],
     kind: str,
@@ -175,12 +182,17 @@ def _adapter(
     problems: list[ConfigProblem],
 ) -> Adapter | None:
     """Validate one adapter section against its plugin's settings model."""
+    raw: Any = root
+    for part in loc:
+        raw = raw[part]
     plugin_type = types_.get(entry.type)
     if plugin_type is None:
         known = ", ".join(sorted(types_)) or "none installed"
         hint = _did_you_mean(entry.type, list(types_))
         problems.append(
-            ConfigProblem(file, line_of(raw, ("type",)), f"unknown {kind} type {entry.type!r}{hint} (known: {known})")
+            ConfigProblem(
+                file, line_of(root, (*loc, "type")), f"unknown {kind} type {entry.type!r}{hint} (known: {known})"
+            )
         )
         return None
     settings_data = LineDict({k: v for k, v in raw.items() if k not in ("type", "name")})
@@ -189,7 +201,7 @@ def _adapter(
     try:
         settings = plugin_type.settings.model_validate(settings_data)
     except ValidationError as exc:
-        problems.extend(_problems(exc, settings_data, plugin_type.settings, file, loc))
+        problems.extend(_problems(exc, root, plugin_type.settings, file, loc))
         return None
     return Adapter(name=entry.name or entry.type, type_name=entry.type, settings=settings)
 
@@ -214,11 +226,12 @@ def _resolve_references(
                     content = file_path.read_text(encoding="utf-8").strip()
                 except OSError as exc:
                     problems.append(ConfigProblem(file, line, f"{key}: cannot read {file_path}: {exc.strerror or exc}"))
-                    continue
+                    content = _Unresolved("")
                 del node[key]
-                node[target] = SecretSource(content)
+                node[target] = content if isinstance(content, _Unresolved) else SecretSource(content)
                 node.lines[target] = line or node.line
-                secrets.add(content)
+                if content:
+                    secrets.add(content)
             elif isinstance(value, str):
                 node[key] = _substitute(value, env, file, line, problems, secrets)
             else:
@@ -245,10 +258,8 @@ def _substitute(
         return value
     missing = [ref for ref in refs if ref not in env]
     if missing:
-        problems.append(
-            ConfigProblem(file, line, "environment variable " + ", ".join(missing) + " is not set")
-        )
-        return value
+        problems.append(ConfigProblem(file, line, "environment variable " + ", ".join(missing) + " is not set"))
+        return _Unresolved("")
     text = _ENV_REF.sub(lambda match: env[match.group(1)], value)
     if _ENV_REF.fullmatch(value):
         if secrets is not None:
@@ -275,11 +286,11 @@ def _problems(
         else:
             message = str(error["msg"]).removeprefix("Value error, ")
             reason = f"{dotted}: {message}"
-            if "input" in error and not isinstance(error["input"], dict | list) and kind != "string_too_short":
-                shown = error["input"]
-                if not isinstance(shown, SecretSource):
-                    reason += f" (got {shown!r})"
-        out.append(ConfigProblem(file, line_of(data, loc), reason))
+            shown = error.get("input")
+            sensitive = isinstance(shown, SecretSource) or "secret" in message or _SENSITIVE.search(dotted)
+            if shown is not None and not isinstance(shown, dict | list) and not sensitive:
+                reason += f" (got {shown!r})"
+        out.append(ConfigProblem(file, line_of(data, (*prefix, *loc)), reason))
     return out
 
 

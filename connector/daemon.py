@@ -44,7 +44,7 @@ class Daemon:
                 return
             try:
                 job()
-            except Exception:  # noqa: BLE001 - a failing job must not stop the daemon
+            except Exception:
                 log.exception("job %s failed; it runs again at its next time", name)
 
         return run
@@ -72,11 +72,14 @@ class Daemon:
             self._install_signals()
         poll = self._guard("poll", self.poll_all)
         drain = self._guard("drain", self.drain)
-        self.scheduler.every(self.poll_seconds).seconds.do(poll)
-        self.scheduler.every(self.drain_seconds).seconds.do(drain)
+        self.scheduler.every(self.poll_seconds).seconds.do(poll)  # type: ignore[arg-type]  # floats work
+        self.scheduler.every(self.drain_seconds).seconds.do(drain)  # type: ignore[arg-type]
         log.info(
             "running: %d source(s), backend %s, poll every %.0fs, drain every %.0fs",
-            len(self.engine.sources), self.engine.backend.name, self.poll_seconds, self.drain_seconds,
+            len(self.engine.sources),
+            self.engine.backend.name,
+            self.poll_seconds,
+            self.drain_seconds,
         )
         poll()
         drain()

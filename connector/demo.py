@@ -7,7 +7,7 @@ line is processed at its own time on a fake clock, so the output is the same on 
 
 from __future__ import annotations
 
-__all__ = ["run_demo", "replay_into"]
+__all__ = ["replay_into", "run_demo"]
 
 import tempfile
 import unicodedata
@@ -59,7 +59,9 @@ def run_demo(out: TextIO, workdir: Path | None = None, pm: pluggy.PluginManager 
         clock = FakeClock(first)
         store = Store(base / "state.db")
         backend = LocalBackend(base / "tickets.db", clock)
-        engine = Engine(store=store, backend=backend, sources={}, pipeline=Pipeline.from_manager(pm, RuleBook()), clock=clock)
+        engine = Engine(
+            store=store, backend=backend, sources={}, pipeline=Pipeline.from_manager(pm, RuleBook()), clock=clock
+        )
         replay_into(engine, clock, items)
         tickets = backend.tickets()
         _print_table(out, tickets)
@@ -93,7 +95,15 @@ def _cell(text: str, width: int) -> str:
 
 
 def _print_table(out: TextIO, tickets: list[dict[str, Any]]) -> None:
-    columns = [("#", 4), ("priority", 10), ("status", 10), ("CI", 18), ("service", 16), ("title", 52), ("links/notes", 24)]
+    columns = [
+        ("#", 4),
+        ("priority", 10),
+        ("status", 10),
+        ("CI", 18),
+        ("service", 16),
+        ("title", 52),
+        ("links/notes", 24),
+    ]
     out.write(" ".join(_cell(name, width) for name, width in columns).rstrip() + "\n")
     out.write(" ".join("-" * (width - 1) + " " for _, width in columns).rstrip() + "\n")
     for t in tickets:

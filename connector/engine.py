@@ -55,8 +55,8 @@ class RetryPolicy:
 
     def delay(self, attempts: int, retry_after: float | None) -> float:
         """Seconds to wait after the ``attempts``-th failure (1-based), at least ``retry_after``."""
-        backoff = min(self.initial_seconds * (2 ** max(attempts - 1, 0)), self.max_seconds)
-        return max(backoff, retry_after or 0.0)
+        backoff = min(self.initial_seconds * (2.0 ** max(attempts - 1, 0)), self.max_seconds)
+        return float(max(backoff, retry_after or 0.0))
 
 
 @dataclass(frozen=True)
@@ -93,12 +93,16 @@ def plan_operations(decision: Decision, on_recovery: str = "resolve") -> list[_P
             ops.append(_Planned(BACKEND, "resolve", key, _resolution_payload(alert, on_recovery)))
     elif decision.action is Action.APPEND:
         assert decision.related_key is not None
-        ops.append(_Planned(BACKEND, "note", decision.related_key, {"text": f"{decision.reason} (rule {decision.rule})"}))
+        ops.append(
+            _Planned(BACKEND, "note", decision.related_key, {"text": f"{decision.reason} (rule {decision.rule})"})
+        )
     elif decision.action is Action.RESOLVE:
         assert key is not None
         if on_recovery == "note":
             note = f"The source reported recovery at {_when(alert.recovered_at)}; resolve the ticket when confirmed."
-            ops.append(_Planned(BACKEND, "update", key, {"changes": {"outage_end": _when(alert.recovered_at)}, "note": note}))
+            ops.append(
+                _Planned(BACKEND, "update", key, {"changes": {"outage_end": _when(alert.recovered_at)}, "note": note})
+            )
         else:
             ops.append(_Planned(BACKEND, "resolve", key, _resolution_payload(alert, on_recovery)))
     return ops
@@ -280,7 +284,14 @@ class Engine:
                 if self.retry.max_attempts is not None and attempts >= self.retry.max_attempts:
                     with self.store.transaction():
                         self.store.op_dead(op, f"gave up after {attempts} attempts: {exc}", now)
-                    log.error("outbox #%d %s %s → dead letter after %d attempts: %s", op.id, op.op, op.ticket_key, attempts, exc)
+                    log.error(
+                        "outbox #%d %s %s → dead letter after %d attempts: %s",
+                        op.id,
+                        op.op,
+                        op.ticket_key,
+                        attempts,
+                        exc,
+                    )
                     continue
                 delay = self.retry.delay(attempts, retry_after)
                 with self.store.transaction():
@@ -290,7 +301,12 @@ class Engine:
                     blocked_keys.add(op.ticket_key)
                 log.warning(
                     "outbox #%d %s %s waits %.0fs (attempt %d): %s",
-                    op.id, op.op, op.ticket_key or "", delay, attempts, exc,
+                    op.id,
+                    op.op,
+                    op.ticket_key or "",
+                    delay,
+                    attempts,
+                    exc,
                 )
                 continue
             except BackendRejected as exc:
@@ -378,8 +394,8 @@ class Engine:
         ref = self._ref(op.ticket_key)
         if op.op != "ack":
             raise _NoTicket(f"unknown source operation {op.op!r}")
-        message = f"[itsm-connector] ticket #{ref.ticket_id}: {ref.url}"
-        source.acknowledge(str(op.payload["external_id"]), ref, message)
+        # an empty message lets the source use its configured text (Zabbix: ack_message)
+        source.acknowledge(str(op.payload["external_id"]), ref, "")
         with self.store.transaction():
             self.store.op_done(op.id, now)
         log.info("%s → acknowledged in %s with ticket #%s", op.ticket_key, name, ref.ticket_id)
@@ -419,7 +435,19 @@ def _log_decision(decision: Decision) -> None:
     elif ticket is not None:
         log.info(
             "%s → %s P%d %r (rule %s: %s)",
-            _label(alert), decision.action.value, int(ticket.priority), ticket.title, decision.rule, decision.reason,
+            _label(alert),
+            decision.action.value,
+            int(ticket.priority),
+            ticket.title,
+            decision.rule,
+            decision.reason,
         )
     else:
-        log.info("%s → %s %s (rule %s: %s)", _label(alert), decision.action.value, decision.ticket_key, decision.rule, decision.reason)
+        log.info(
+            "%s → %s %s (rule %s: %s)",
+            _label(alert),
+            decision.action.value,
+            decision.ticket_key,
+            decision.rule,
+            decision.reason,
+        )

@@ -115,9 +115,7 @@ class BackendUnavailable(BackendError):
     ``retry_after`` is the server's ``Retry-After`` in seconds when it sent one.
     """
 
-    def __init__(
-        self, message: str, *, backend: str, operation: str, retry_after: float | None = None
-    ) -> None:
+    def __init__(self, message: str, *, backend: str, operation: str, retry_after: float | None = None) -> None:
         self.retry_after = retry_after
         super().__init__(message, backend=backend, operation=operation)
 

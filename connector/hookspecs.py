@@ -97,9 +97,7 @@ def rule_prioritize(alert: Alert, draft: Ticket, rules: RuleBook) -> Ticket | No
 
 
 @hookspec(firstresult=True)
-def rule_correlate(
-    alert: Alert, draft: Ticket, rules: RuleBook, index: TicketIndex, now: datetime
-) -> Decision | None:
+def rule_correlate(alert: Alert, draft: Ticket, rules: RuleBook, index: TicketIndex, now: datetime) -> Decision | None:
     """Decide what the alert means against the tickets already made.
 
     Called once per alert, after prioritization: a new ticket, a duplicate of an open master,

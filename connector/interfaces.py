@@ -147,7 +147,9 @@ class Source(Protocol):
         ...
 
     def acknowledge(self, external_id: str, ref: TicketRef, message: str) -> None:
-        """Tell the source that a ticket exists for its problem (e.g. Zabbix event.acknowledge)."""
+        """Tell the source that a ticket exists for its problem (e.g. Zabbix event.acknowledge).
+
+        An empty ``message`` means: use the source's own configured text for ``ref``."""
         ...
 
     def close(self) -> None:

@@ -57,7 +57,7 @@ class Pipeline:
         draft = draft_ticket(alert, self.rules, now)
         draft = self._stage("rule_classify", alert.key, alert=alert, draft=draft, rules=self.rules)
         draft = self._stage("rule_prioritize", alert.key, alert=alert, draft=draft, rules=self.rules)
-        decision = self._stage(
+        decision: Decision = self._stage(
             "rule_correlate", alert.key, alert=alert, draft=draft, rules=self.rules, index=index, now=now
         )
         if decision.action in (Action.CREATE, Action.DUPLICATE, Action.RECURRENCE) and decision.ticket is not None:
@@ -81,5 +81,7 @@ class Pipeline:
         except Exception as exc:
             raise RuleError(f"{type(exc).__name__}: {exc}", rule=name, alert=alert_key) from exc
         if result is None:
-            raise RuleError("no plugin returned a result (is the default rules plugin disabled?)", rule=name, alert=alert_key)
+            raise RuleError(
+                "no plugin returned a result (is the default rules plugin disabled?)", rule=name, alert=alert_key
+            )
         return result

@@ -55,7 +55,9 @@ def parse_line(text: str, lineno: int, default_source: str = "replay") -> Alert 
         try:
             at = parse_time(str(data.get("at")))
         except ValueError:
-            return Rejected(source, external_id, f"line {lineno}: control line has a bad time 'at': {data.get('at')!r}", data)
+            return Rejected(
+                source, external_id, f"line {lineno}: control line has a bad time 'at': {data.get('at')!r}", data
+            )
         return Control(kind, external_id, at, data)
     try:
         return Alert.model_validate(data)
@@ -68,7 +70,9 @@ def parse_line(text: str, lineno: int, default_source: str = "replay") -> Alert 
         return Rejected(source, external_id, reason, data)
 
 
-def read_lines(path: Path, default_source: str = "replay", start: int = 0) -> Iterator[tuple[int, Alert | Control | Rejected]]:
+def read_lines(
+    path: Path, default_source: str = "replay", start: int = 0
+) -> Iterator[tuple[int, Alert | Control | Rejected]]:
     """(line number, parsed item) for each line after the first ``start`` lines."""
     with path.open(encoding="utf-8", errors="replace") as handle:
         for lineno, text in enumerate(handle, start=1):

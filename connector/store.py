@@ -202,9 +202,7 @@ class Store:
 
     # --- journal -------------------------------------------------------------------------------
 
-    def journal_add(
-        self, source: str, event_key: str, external_id: str | None, payload: str, now: datetime
-    ) -> bool:
+    def journal_add(self, source: str, event_key: str, external_id: str | None, payload: str, now: datetime) -> bool:
         """Journal one intake event; False when that (source, event key) was seen before."""
         cursor = self._exec(
             "INSERT OR IGNORE INTO journal (source, event_key, external_id, payload, received_at, status)"
@@ -291,7 +289,9 @@ class Store:
         """Record a status change the connector made or saw."""
         column = {TicketStatus.RESOLVED: "resolved_at", TicketStatus.CLOSED: "closed_at"}.get(status)
         if column:
-            self._exec(f"UPDATE tickets SET status = ?, {column} = ? WHERE key = ?", (status.value, now.isoformat(), key))
+            self._exec(
+                f"UPDATE tickets SET status = ?, {column} = ? WHERE key = ?", (status.value, now.isoformat(), key)
+            )
         else:
             self._exec("UPDATE tickets SET status = ? WHERE key = ?", (status.value, key))
 
@@ -346,7 +346,9 @@ class Store:
 
     def op_done(self, op_id: int, now: datetime) -> None:
         """The write landed."""
-        self._exec("UPDATE outbox SET status = 'done', done_at = ?, last_error = NULL WHERE id = ?", (now.isoformat(), op_id))
+        self._exec(
+            "UPDATE outbox SET status = 'done', done_at = ?, last_error = NULL WHERE id = ?", (now.isoformat(), op_id)
+        )
 
     def op_retry(self, op_id: int, next_try: datetime, error: str) -> None:
         """The write failed for now; try again at ``next_try``."""

@@ -124,11 +124,14 @@ class LocalBackend:
         self.update_ticket(ticket_id, changes, resolution.note)
         # resolving a master resolves its duplicates, as a helpdesk with native duplicate links does
         for (dup_id,) in self._db.execute(
-            "SELECT ticket_id FROM relations WHERE other_id = ? AND relation = ?", (int(ticket_id), Relation.DUPLICATES.value)
+            "SELECT ticket_id FROM relations WHERE other_id = ? AND relation = ?",
+            (int(ticket_id), Relation.DUPLICATES.value),
         ).fetchall():
             _, dup = self._row(str(dup_id))
             if dup["status"] not in (TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value):
-                self.update_ticket(str(dup_id), {"status": TicketStatus.RESOLVED.value}, f"Resolved with its master #{ticket_id}.")
+                self.update_ticket(
+                    str(dup_id), {"status": TicketStatus.RESOLVED.value}, f"Resolved with its master #{ticket_id}."
+                )
 
     def changed_since(self, since: datetime) -> Iterator[TicketSnapshot]:
         for row_id, key, status, data, updated in self._db.execute(
@@ -137,8 +140,12 @@ class LocalBackend:
         ).fetchall():
             fields = json.loads(data)
             yield TicketSnapshot(
-                ticket_id=str(row_id), key=key, status=TicketStatus(status), updated_at=parse_time(updated),
-                assignee=fields.get("assignee"), fields=fields,
+                ticket_id=str(row_id),
+                key=key,
+                status=TicketStatus(status),
+                updated_at=parse_time(updated),
+                assignee=fields.get("assignee"),
+                fields=fields,
             )
 
     def tickets(self) -> list[dict[str, Any]]:
@@ -149,7 +156,8 @@ class LocalBackend:
             fields["id"] = row_id
             fields["notes"] = [n for (n,) in self._db.execute("SELECT text FROM notes WHERE ticket_id = ?", (row_id,))]
             fields["relations"] = [
-                (rel, other) for rel, other in self._db.execute(
+                (rel, other)
+                for rel, other in self._db.execute(
                     "SELECT relation, other_id FROM relations WHERE ticket_id = ?", (row_id,)
                 )
             ]

@@ -59,7 +59,9 @@ class ReplaySource:
 @hookimpl(trylast=True)
 def register_source_types() -> list[SourceType]:
     """The ``replay`` source type."""
-    return [SourceType(name="replay", settings=ReplaySettings, factory=_build, description="alerts from a JSON-lines file")]
+    return [
+        SourceType(name="replay", settings=ReplaySettings, factory=_build, description="alerts from a JSON-lines file")
+    ]
 
 
 def _build(settings: ReplaySettings, ctx: PluginContext) -> ReplaySource:

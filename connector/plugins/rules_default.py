@@ -56,7 +56,11 @@ def rule_correlate(alert: Alert, draft: Ticket, rules: RuleBook, index: TicketIn
         if existing.status.is_done:
             return Decision(Action.IGNORED, alert, existing.key, "default", f"ticket already {existing.status.value}")
         return Decision(
-            Action.RESOLVE, alert, existing.key, "default", f"the source reported recovery at {alert.recovered_at.isoformat()}"
+            Action.RESOLVE,
+            alert,
+            existing.key,
+            "default",
+            f"the source reported recovery at {alert.recovered_at.isoformat()}",
         )
     if existing is not None:
         return Decision(Action.IGNORED, alert, existing.key, "default", "a ticket already exists for this problem")

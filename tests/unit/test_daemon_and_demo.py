@@ -1,0 +1,94 @@
+"""The daemon stops cleanly on a signal; ``once`` and ``demo`` do their job from the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from connector.cli import main
+
+CONFIG = """\
+state: {path: state.db}
+backend: {type: local, path: tickets.db}
+sources: [{type: replay, name: feed, path: alerts.jsonl}]
+daemon: {poll_seconds: 0.2, drain_seconds: 0.2}
+"""
+
+
+def _alerts(path: Path, *ids: str) -> None:
+    with path.open("a", encoding="utf-8") as handle:
+        for eid in ids:
+            handle.write(
+                json.dumps(
+                    {
+                        "source": "feed",
+                        "external_id": eid,
+                        "title": f"Problem {eid}",
+                        "ci": "web01",
+                        "severity": 3,
+                        "occurred_at": "2026-11-26T02:40:00Z",
+                    }
+                )
+                + "\n"
+            )
+
+
+def _titles(db: Path) -> list[str]:
+    if not db.exists():
+        return []
+    with sqlite3.connect(db) as conn:
+        try:
+            return [json.loads(d)["title"] for (d,) in conn.execute("SELECT data FROM tickets ORDER BY id")]
+        except sqlite3.OperationalError:
+            return []
+
+
+def test_once_twice_creates_one_ticket(tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_text(CONFIG)
+    _alerts(tmp_path / "alerts.jsonl", "1")
+    assert main(["once", "--config", str(tmp_path / "c.yaml")]) == 0
+    assert main(["once", "--config", str(tmp_path / "c.yaml")]) == 0
+    assert _titles(tmp_path / "tickets.db") == ["Problem 1"]
+
+
+def test_run_stops_on_sigterm_with_exit_0(tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_text(CONFIG)
+    _alerts(tmp_path / "alerts.jsonl", "1")
+    env = {k: v for k, v in os.environ.items() if k != "ITSM_CONNECTOR_FAILPOINT"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "connector.cli", "run", "--config", str(tmp_path / "c.yaml")],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while _titles(tmp_path / "tickets.db") != ["Problem 1"] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        _alerts(tmp_path / "alerts.jsonl", "2")  # appended while running: picked up by the next poll
+        while len(_titles(tmp_path / "tickets.db")) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert _titles(tmp_path / "tickets.db") == ["Problem 1", "Problem 2"]
+    assert "received SIGTERM" in err and "stopped cleanly" in err
+
+
+def test_demo_prints_tickets_and_dead_letter(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "P1 最高" in out and "core-sw01" in out and "afc-db01" in out
+    assert "财务系统无法登录" in out
+    assert "dead letter (intake): line 18: occurred_at: Field required" in out
