@@ -250,8 +250,21 @@ class Engine:
 
     # --- 3. deliver ----------------------------------------------------------------------------
 
-    def drain_outbox(self, *, ignore_backoff: bool = False) -> int:
-        """Try the owed operations that are due; returns how many landed."""
+    def drain_outbox(self, *, ignore_backoff: bool = False, max_passes: int = 5) -> int:
+        """Try the owed operations that are due; returns how many landed.
+
+        A landed operation may owe a follow-up (a create owes the source's acknowledgement), so
+        passes repeat while they make progress, at most ``max_passes`` times.
+        """
+        total = 0
+        for _ in range(max_passes):
+            landed = self._drain_pass(ignore_backoff)
+            total += landed
+            if not landed or self.stopping.is_set():
+                break
+        return total
+
+    def _drain_pass(self, ignore_backoff: bool) -> int:
         now = self.clock.now()
         landed = 0
         blocked_keys: set[str] = set()

@@ -1,0 +1,207 @@
+"""The shapes of the Redmine answers the backend reads, validated where they enter.
+
+Only the keys the connector uses are declared; everything else is ignored, so a newer Redmine
+that adds keys keeps working. A missing required key is a malformed answer, which the client
+reports as ``BackendUnavailable`` (a proxy or a broken upgrade, not a reason to drop work).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CustomFieldDef",
+    "CustomFieldDefs",
+    "CustomValue",
+    "Issue",
+    "IssueEnvelope",
+    "IssueList",
+    "IssueRelation",
+    "IssueRelations",
+    "IssueStatus",
+    "IssueStatuses",
+    "NamedRef",
+    "PriorityDef",
+    "PriorityDefs",
+    "Project",
+    "ProjectEnvelope",
+    "RelationEnvelope",
+    "TrackerDef",
+    "Trackers",
+    "User",
+    "UserEnvelope",
+]
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class NamedRef(_Answer):
+    """``{"id": 3, "name": "Support"}`` as Redmine nests it."""
+
+    id: int
+    name: str = ""
+
+
+class IssueStatus(NamedRef):
+    """A status, with whether it closes the issue."""
+
+    is_closed: bool = False
+
+
+class CustomValue(_Answer):
+    """One custom field value on an issue; ``value`` is a list for multi-valued fields."""
+
+    id: int
+    name: str = ""
+    value: str | list[str] | None = None
+
+
+class IssueRelation(_Answer):
+    """A relation as stored (normalised: reverse types flipped, ``relates`` ordered by id)."""
+
+    id: int
+    issue_id: int
+    issue_to_id: int
+    relation_type: str
+    delay: int | None = None
+
+
+class Issue(_Answer):
+    """An issue as Show and List return it."""
+
+    id: int
+    project: NamedRef | None = None
+    tracker: NamedRef | None = None
+    status: IssueStatus | None = None
+    priority: NamedRef | None = None
+    assigned_to: NamedRef | None = None
+    subject: str = ""
+    description: str | None = None
+    custom_fields: list[CustomValue] = Field(default_factory=list)
+    created_on: datetime | None = None
+    updated_on: datetime
+    closed_on: datetime | None = None
+    allowed_statuses: list[IssueStatus] | None = None
+    relations: list[IssueRelation] = Field(default_factory=list)
+
+    def custom_value(self, field_id: int) -> str | list[str] | None:
+        """The value of custom field ``field_id``; ``None`` when the issue does not carry it."""
+        for value in self.custom_fields:
+            if value.id == field_id:
+                return value.value
+        return None
+
+    def has_custom_field(self, field_id: int) -> bool:
+        """Whether the field applies to this issue at all (Redmine lists every applicable one)."""
+        return any(value.id == field_id for value in self.custom_fields)
+
+
+class IssueEnvelope(_Answer):
+    """``{"issue": {...}}``."""
+
+    issue: Issue
+
+
+class IssueList(_Answer):
+    """``GET /issues.json``: one page and the paging meta."""
+
+    issues: list[Issue]
+    total_count: int = 0
+    offset: int = 0
+    limit: int = 25
+
+
+class IssueRelations(_Answer):
+    """``GET /issues/<id>/relations.json``."""
+
+    relations: list[IssueRelation] = Field(default_factory=list)
+
+
+class RelationEnvelope(_Answer):
+    """``{"relation": {...}}`` answered by a relation create."""
+
+    relation: IssueRelation
+
+
+class TrackerDef(NamedRef):
+    """A tracker and its default status."""
+
+    default_status: NamedRef | None = None
+
+
+class Trackers(_Answer):
+    """``GET /trackers.json``."""
+
+    trackers: list[TrackerDef]
+
+
+class IssueStatuses(_Answer):
+    """``GET /issue_statuses.json``."""
+
+    issue_statuses: list[IssueStatus]
+
+
+class PriorityDef(NamedRef):
+    """An issue priority; inactive ones cannot be set."""
+
+    is_default: bool = False
+    active: bool = True
+
+
+class PriorityDefs(_Answer):
+    """``GET /enumerations/issue_priorities.json``."""
+
+    issue_priorities: list[PriorityDef]
+
+
+class CustomFieldDef(NamedRef):
+    """A custom field definition (``GET /custom_fields.json``, admin only)."""
+
+    customized_type: str = "issue"
+    field_format: str = "string"
+    is_filter: bool = False
+    multiple: bool = False
+    visible: bool = True
+    trackers: list[NamedRef] = Field(default_factory=list)
+
+
+class CustomFieldDefs(_Answer):
+    """``GET /custom_fields.json``."""
+
+    custom_fields: list[CustomFieldDef]
+
+
+class Project(NamedRef):
+    """A project with ``include=trackers,issue_custom_fields``.
+
+    ``issue_custom_fields`` lists only fields enabled for this project one by one; fields
+    "For all projects" are not in it (Redmine 5.0).
+    """
+
+    identifier: str = ""
+    trackers: list[NamedRef] = Field(default_factory=list)
+    issue_custom_fields: list[NamedRef] = Field(default_factory=list)
+
+
+class ProjectEnvelope(_Answer):
+    """``{"project": {...}}``."""
+
+    project: Project
+
+
+class User(_Answer):
+    """The API key's user (``GET /users/current.json``)."""
+
+    id: int
+    login: str = ""
+    admin: bool = False
+
+
+class UserEnvelope(_Answer):
+    """``{"user": {...}}``."""
+
+    user: User
