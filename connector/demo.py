@@ -66,12 +66,11 @@ def run_demo(out: TextIO, workdir: Path | None = None, pm: pluggy.PluginManager 
         tickets = backend.tickets()
         _print_table(out, tickets)
         dead = store.dead_letters()
-        journal = store.journal_counts()
+        resolved = sum(1 for t in tickets if t["status"] == TicketStatus.RESOLVED.value)
+        others = len(items) - len(tickets) - len(dead)
         out.write(
-            f"\n{len(items)} inputs: {len(tickets)} tickets, "
-            f"{sum(1 for t in tickets if t['status'] == TicketStatus.RESOLVED.value)} resolved, "
-            f"{journal.get('done', 0) - len(tickets)} handled without a new ticket (repeats, recoveries, notes), "
-            f"{len(dead)} dead-lettered\n"
+            f"\n{len(items)} inputs: {len(tickets)} tickets ({resolved} resolved), "
+            f"{others} handled without a new ticket (exact repeats, recoveries), {len(dead)} dead-lettered\n"
         )
         for row in dead:
             out.write(f"  dead letter ({row['kind']}): {row['reason']}\n")
