@@ -21,7 +21,7 @@ fi
 "$VENV/bin/pip" install -q --disable-pip-version-check -e '.[test]'
 
 step "ruff"
-"$VENV/bin/ruff" check connector tests bench
+"$VENV/bin/ruff" check .
 step "mypy --strict"
 "$VENV/bin/mypy"
 
