@@ -62,7 +62,9 @@ def load(path: Path, pm: pluggy.PluginManager | None = None) -> tuple[LoadedConf
     pm = pm or build_plugin_manager()
     config = load_config(path, *adapter_types(pm))
     if config.core.plugins.disable:
-        pm = build_plugin_manager(config.core.plugins.disable)
+        # set_blocked unregisters a loaded plugin; validate again, since its types are gone now
+        for name in config.core.plugins.disable:
+            pm.set_blocked(name)
         config = load_config(path, *adapter_types(pm))
     return config, pm
 

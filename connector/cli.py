@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from connector import __version__
+from connector.config import LoadedConfig
 from connector.errors import ConfigError, ConnectorError, PluginError
 from connector.secrets import Redactor
 
@@ -158,10 +159,7 @@ def _dispatch(args: argparse.Namespace, redactor: Redactor) -> int:
     raise AssertionError(f"unhandled command {command}")
 
 
-def _setup(args: argparse.Namespace, config: object) -> int:
-    from connector.config import LoadedConfig
-
-    assert isinstance(config, LoadedConfig)
+def _setup(args: argparse.Namespace, config: LoadedConfig) -> int:
     if config.backend.type_name != args.helpdesk:
         print(f"{args.config}: the backend is {config.backend.type_name!r}, not {args.helpdesk!r}", file=sys.stderr)
         return 2

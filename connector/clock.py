@@ -7,7 +7,7 @@ keep ``datetime.now`` and ``time.time`` out of every other module.
 
 from __future__ import annotations
 
-__all__ = ["Clock", "FakeClock", "SystemClock", "ensure_utc", "parse_time"]
+__all__ = ["Clock", "FakeClock", "SystemClock", "ensure_utc", "isoformat", "parse_time"]
 
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -62,3 +62,8 @@ def parse_time(text: str) -> datetime:
     if not isinstance(text, str) or not text:
         raise ValueError(f"not an ISO 8601 time: {text!r}")
     return ensure_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+
+
+def isoformat(value: datetime | None) -> str | None:
+    """``value`` as ISO 8601 text, or ``None`` for ``None`` (how the store and outbox keep times)."""
+    return None if value is None else value.isoformat()

@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from connector.clock import Clock, parse_time
+from connector.clock import Clock, isoformat, parse_time
 from connector.decision import Action, Decision
 from connector.errors import BackendRejected, BackendUnavailable, RuleError, SourceError
 from connector.failpoints import failpoint
@@ -99,24 +99,24 @@ def plan_operations(decision: Decision, on_recovery: str = "resolve") -> list[_P
     elif decision.action is Action.RESOLVE:
         assert key is not None
         if on_recovery == "note":
-            note = f"The source reported recovery at {_when(alert.recovered_at)}; resolve the ticket when confirmed."
+            note = (
+                f"The source reported recovery at {isoformat(alert.recovered_at)}; resolve the ticket when confirmed."
+            )
             ops.append(
-                _Planned(BACKEND, "update", key, {"changes": {"outage_end": _when(alert.recovered_at)}, "note": note})
+                _Planned(
+                    BACKEND, "update", key, {"changes": {"outage_end": isoformat(alert.recovered_at)}, "note": note}
+                )
             )
         else:
             ops.append(_Planned(BACKEND, "resolve", key, _resolution_payload(alert, on_recovery)))
     return ops
 
 
-def _when(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
 def _resolution_payload(alert: Alert, on_recovery: str) -> dict[str, Any]:
     return {
-        "at": _when(alert.recovered_at),
-        "outage_end": _when(alert.recovered_at),
-        "note": f"{alert.source} reported the problem recovered at {_when(alert.recovered_at)}.",
+        "at": isoformat(alert.recovered_at),
+        "outage_end": isoformat(alert.recovered_at),
+        "note": f"{alert.source} reported the problem recovered at {isoformat(alert.recovered_at)}.",
     }
 
 

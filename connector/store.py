@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from connector.clock import parse_time
+from connector.clock import isoformat, parse_time
 from connector.errors import StoreError
 from connector.models import TicketStatus
 from connector.rulebook import TicketState
@@ -117,10 +117,6 @@ class OutboxOp:
     attempts: int
     next_try_at: datetime
     last_error: str | None
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
 
 
 class Store:
@@ -276,8 +272,8 @@ class Store:
                 state.status.value,
                 state.master_key,
                 state.created_at.isoformat(),
-                _iso(state.resolved_at),
-                _iso(state.closed_at),
+                isoformat(state.resolved_at),
+                isoformat(state.closed_at),
             ),
         )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 
 import pluggy
@@ -23,6 +22,4 @@ def clock() -> FakeClock:
 @pytest.fixture
 def pm() -> pluggy.PluginManager:
     """A fresh plugin manager with every installed plugin."""
-    return build_plugin_manager(
-        os.environ.get("ITSM_TEST_DISABLE", "").split(",") if os.environ.get("ITSM_TEST_DISABLE") else ()
-    )
+    return build_plugin_manager()

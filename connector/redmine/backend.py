@@ -243,36 +243,19 @@ class RedmineBackend:
         operation = "GET /issues.json"
         expression, plausible = _key_filter(key, backend=self.name, operation=operation)
         matches: list[int] = []
-        offset = 0
-        while True:
-            page = self._client.get(
-                "/issues.json",
-                IssueList,
-                {
-                    "project_id": ids.project_id,
-                    "status_id": "*",
-                    f"cf_{field_id}": expression,
-                    "sort": "id",
-                    "offset": offset,
-                    "limit": PAGE_SIZE,
-                },
-            )
-            for issue in page.issues:
-                value = issue.custom_value(field_id)
-                if not isinstance(value, str) or not plausible(value):
-                    raise RedmineUnavailable(
-                        f"Redmine ignored the filter cf_{field_id}={expression!r}: it answered issue "
-                        f"#{issue.id} whose {ids.names[KEY_FIELD]!r} is {value!r}. The custom field must be "
-                        "'Used as a filter' and visible to the API user; not guessing, so no duplicate "
-                        "is created",
-                        backend=self.name,
-                        operation=operation,
-                    )
-                if value == key:
-                    matches.append(issue.id)
-            offset += PAGE_SIZE
-            if not page.issues or offset >= page.total_count:
-                break
+        for issue in self._issues(ids, {f"cf_{field_id}": expression}):
+            value = issue.custom_value(field_id)
+            if not isinstance(value, str) or not plausible(value):
+                raise RedmineUnavailable(
+                    f"Redmine ignored the filter cf_{field_id}={expression!r}: it answered issue "
+                    f"#{issue.id} whose {ids.names[KEY_FIELD]!r} is {value!r}. The custom field must be "
+                    "'Used as a filter' and visible to the API user; not guessing, so no duplicate "
+                    "is created",
+                    backend=self.name,
+                    operation=operation,
+                )
+            if value == key:
+                matches.append(issue.id)
         if not matches:
             return None
         first = min(matches)
@@ -390,7 +373,7 @@ class RedmineBackend:
                 issue["description"] = literal_block(str(value), self.settings.text_formatting)
             elif key == "status":
                 issue["status_id"] = ids.statuses[TicketStatus(value)].id
-            if key == "priority":
+            elif key == "priority":
                 issue["priority_id"] = ids.priorities[Priority(value)]
             spec = spec_for(key)
             if spec is not None and key in ids.fields:
@@ -478,7 +461,18 @@ class RedmineBackend:
         """
         ids = self._lookups()
         floor = ensure_utc(since).replace(microsecond=0)
-        offset, seen = 0, set()
+        seen: set[int] = set()
+        for issue in self._issues(ids, {"updated_on": ">=" + _iso(floor)}):
+            # Redmine's ">=" is "> since - 1s" on sub-second values, shown truncated: drop
+            # the issues that are visibly older than asked
+            if issue.id not in seen and ensure_utc(issue.updated_on) >= floor:
+                seen.add(issue.id)
+                yield self._snapshot(issue, ids)
+
+    def _issues(self, ids: _Ids, filters: Mapping[str, str]) -> Iterator[Issue]:
+        """Every issue of the project (any status) matching ``filters``, page by page in id order
+        (an id order cannot skip an issue that changes while we page)."""
+        offset = 0
         while True:
             page = self._client.get(
                 "/issues.json",
@@ -486,18 +480,13 @@ class RedmineBackend:
                 {
                     "project_id": ids.project_id,
                     "status_id": "*",
-                    "updated_on": ">=" + _iso(floor),
+                    **filters,
                     "sort": "id",
                     "offset": offset,
                     "limit": PAGE_SIZE,
                 },
             )
-            for issue in page.issues:
-                # Redmine's ">=" is "> since - 1s" on sub-second values, shown truncated: drop
-                # the issues that are visibly older than asked
-                if issue.id not in seen and ensure_utc(issue.updated_on) >= floor:
-                    seen.add(issue.id)
-                    yield self._snapshot(issue, ids)
+            yield from page.issues
             offset += PAGE_SIZE
             if not page.issues or offset >= page.total_count:
                 return

@@ -87,6 +87,14 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, (ensure_utc(when) - ensure_utc(now)).total_seconds())
 
 
+#: 401/403 are waited out, not dead-lettered: an admin fixes the key or the permission
+_AUTH_HINTS = {
+    401: "Redmine refused the API key (wrong or regenerated key, or its user is locked); fix backend api_key",
+    403: "the API key's user lacks a permission for this (or the REST API is disabled: "
+    "Administration › Settings › API)",
+}
+
+
 def _phrase(status: int, reason: str | None) -> str:
     if reason:
         return reason
@@ -214,18 +222,9 @@ class RedmineClient:
                 operation=operation,
                 status=status,
             )
-        if status == 401:
+        if status in _AUTH_HINTS:
             raise RedmineUnavailable(
-                f"{head}: Redmine refused the API key (wrong or regenerated key, or its user is locked); "
-                "fix backend api_key, the work waits in the outbox",
-                backend=self.backend,
-                operation=operation,
-                status=status,
-            )
-        if status == 403:
-            raise RedmineUnavailable(
-                f"{head}: the API key's user lacks a permission for this (or the REST API is disabled: "
-                "Administration › Settings › API); the work waits in the outbox",
+                f"{head}: {_AUTH_HINTS[status]}; the work waits in the outbox",
                 backend=self.backend,
                 operation=operation,
                 status=status,

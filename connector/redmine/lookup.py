@@ -15,7 +15,7 @@ from __future__ import annotations
 
 __all__ = ["FORMAT_LABELS", "Discovery", "FoundField", "Problem", "discover", "match_name"]
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -37,6 +37,7 @@ from connector.redmine.schema import (
 from connector.redmine.settings import RedmineSettings
 
 _N = TypeVar("_N", bound=NamedRef)
+_K = TypeVar("_K")
 
 #: Redmine's UI name of each field_format ("New custom field" › Format)
 FORMAT_LABELS = {"string": "Text", "text": "Long text", "int": "Integer", "bool": "Boolean"}
@@ -183,40 +184,51 @@ def _tracker(client: RedmineClient, settings: RedmineSettings, project: Project 
         )
 
 
+def _by_name(
+    items: Iterable[_N], wanted: Mapping[_K, str], missing: Callable[[_K, str], Problem], found: Discovery
+) -> dict[_K, _N]:
+    """``wanted`` (process value → Redmine name) resolved against ``items``; each name that is
+    not there adds the problem ``missing`` describes."""
+    candidates = list(items)
+    resolved: dict[_K, _N] = {}
+    for value, name in wanted.items():
+        item = match_name(candidates, name)
+        if item is None:
+            found.problems.append(missing(value, name))
+        else:
+            resolved[value] = item
+    return resolved
+
+
 def _statuses(client: RedmineClient, settings: RedmineSettings, found: Discovery) -> None:
     statuses = client.get("/issue_statuses.json", IssueStatuses).issue_statuses
     found.all_statuses = {status.id: status for status in statuses}
-    for process_status, name in settings.status_map.items():
-        status = match_name(statuses, name)
-        if status is None:
-            found.problems.append(
-                Problem(
-                    what=f"issue status {name!r} (for {process_status.value})",
-                    how=f"Administration › Issue statuses › New status {name!r}, then allow it in "
-                    f"Administration › Workflow; or change backend.status_map.{process_status.value}",
-                    required=True,
-                )
-            )
-        else:
-            found.statuses[process_status] = status
+    found.statuses = _by_name(
+        statuses,
+        settings.status_map,
+        lambda status, name: Problem(
+            what=f"issue status {name!r} (for {status.value})",
+            how=f"Administration › Issue statuses › New status {name!r}, then allow it in "
+            f"Administration › Workflow; or change backend.status_map.{status.value}",
+            required=True,
+        ),
+        found,
+    )
 
 
 def _priorities(client: RedmineClient, settings: RedmineSettings, found: Discovery) -> None:
-    priorities = [p for p in client.get("/enumerations/issue_priorities.json", PriorityDefs).issue_priorities]
-    active = [p for p in priorities if p.active]
-    for process_priority, name in settings.priority_map.items():
-        priority = match_name(active, name)
-        if priority is None:
-            found.problems.append(
-                Problem(
-                    what=f"issue priority {name!r} (for priority {int(process_priority)})",
-                    how=f"Administration › Enumerations › Issue priorities › New value {name!r} (active), "
-                    f"or change backend.priority_map.{int(process_priority)}",
-                    required=True,
-                )
-            )
-        else:
-            found.priorities[process_priority] = priority
+    priorities = client.get("/enumerations/issue_priorities.json", PriorityDefs).issue_priorities
+    found.priorities = _by_name(
+        [p for p in priorities if p.active],
+        settings.priority_map,
+        lambda priority, name: Problem(
+            what=f"issue priority {name!r} (for priority {int(priority)})",
+            how=f"Administration › Enumerations › Issue priorities › New value {name!r} (active), "
+            f"or change backend.priority_map.{int(priority)}",
+            required=True,
+        ),
+        found,
+    )
 
 
 def _custom_fields(client: RedmineClient, settings: RedmineSettings, project: Project | None, found: Discovery) -> None:
@@ -240,7 +252,7 @@ def _custom_fields(client: RedmineClient, settings: RedmineSettings, project: Pr
             sample = {v.id for v in page.issues[0].custom_fields}
 
     try:
-        defs = [d for d in client.get("/custom_fields.json", CustomFieldDefs).custom_fields]
+        defs = client.get("/custom_fields.json", CustomFieldDefs).custom_fields
         definitions = {d.id: d for d in defs if d.customized_type == "issue"}
         known: list[NamedRef] = list(definitions.values())
         found.fields_source = "Administration › Custom fields (admin key)"

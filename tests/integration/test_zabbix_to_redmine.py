@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import requests
 
+from connector.clock import SystemClock
 from connector.failpoints import EXIT_CODE
 from connector.store import Store
 from tests.integration.zabbix_helpers import TrapperTrigger, ZabbixLab
@@ -111,26 +112,26 @@ def raise_problem(lab: ZabbixLab, config: Path, severity: int = 4) -> tuple[Trap
     problem = lab.wait_for_problem(trigger.triggerid)
     eventid = str(problem["eventid"])
     store = Store(config.parent / "state.db")
-    store.set_cursor("zabbix", str(int(eventid) - 1), store_now())
+    store.set_cursor("zabbix", str(int(eventid) - 1), SystemClock().now())
     store.close()
     return trigger, eventid
 
 
-def store_now() -> Any:
-    from connector.clock import SystemClock
-
-    return SystemClock().now()
-
-
-def secrets(zabbix_env: dict[str, str], redmine_env: dict[str, str]) -> dict[str, str]:
+@pytest.fixture(scope="module")
+def env(zabbix_env: dict[str, str], redmine_env: dict[str, str]) -> dict[str, str]:
+    """The secrets the connector process reads from its environment."""
     return {"REDMINE_API_KEY": redmine_env["REDMINE_API_KEY"], "ZABBIX_API_TOKEN": zabbix_env["ZABBIX_API_TOKEN"]}
 
 
 def test_problem_to_issue_ack_and_recovery(
-    tmp_path: Path, lab: ZabbixLab, redmine: Redmine, zabbix_env: dict[str, str], redmine_env: dict[str, str]
+    tmp_path: Path,
+    lab: ZabbixLab,
+    redmine: Redmine,
+    env: dict[str, str],
+    zabbix_env: dict[str, str],
+    redmine_env: dict[str, str],
 ) -> None:
     config = write_config(tmp_path, redmine_env["REDMINE_URL"], zabbix_env, redmine_env)
-    env = secrets(zabbix_env, redmine_env)
     trigger, eventid = raise_problem(lab, config)
     key = f"zabbix:{eventid}"
 
@@ -149,7 +150,7 @@ def test_problem_to_issue_ack_and_recovery(
     for secret in env.values():
         assert secret not in first.stderr + second.stderr
 
-    acks = lab.api.event.get(eventids=eventid, select_acknowledges="extend", output=["eventid"])[0]["acknowledges"]
+    acks = lab.acknowledges(eventid)
     assert any(f"#{issue['id']}" in a["message"] and "/issues/" in a["message"] for a in acks), acks
 
     lab.send(trigger.host, trigger.key, 10)
@@ -164,10 +165,14 @@ def test_problem_to_issue_ack_and_recovery(
 
 
 def test_crash_after_post_before_commit_creates_no_second_issue(
-    tmp_path: Path, lab: ZabbixLab, redmine: Redmine, zabbix_env: dict[str, str], redmine_env: dict[str, str]
+    tmp_path: Path,
+    lab: ZabbixLab,
+    redmine: Redmine,
+    env: dict[str, str],
+    zabbix_env: dict[str, str],
+    redmine_env: dict[str, str],
 ) -> None:
     config = write_config(tmp_path, redmine_env["REDMINE_URL"], zabbix_env, redmine_env)
-    env = secrets(zabbix_env, redmine_env)
     _, eventid = raise_problem(lab, config)
     key = f"zabbix:{eventid}"
 
@@ -252,10 +257,10 @@ def test_redmine_down_loses_nothing(
     tmp_path: Path,
     lab: ZabbixLab,
     redmine: Redmine,
+    env: dict[str, str],
     zabbix_env: dict[str, str],
     redmine_env: dict[str, str],
 ) -> None:
-    env = secrets(zabbix_env, redmine_env)
     proxy = FlakyProxy(redmine_env["REDMINE_URL"])
     try:
         if refusal == "connection refused":

@@ -225,9 +225,7 @@ def test_yaml_syntax_error_and_duplicate_key(tmp_path: Path) -> None:
     assert found.startswith(f"{path}:3: YAML syntax")
     path = write(tmp_path, "state:\n  path: a.db\n  path: b.db\n")
     (found,) = problems(path)
-    assert found == f"{path}:3: YAML syntax: while constructing a mapping duplicate key 'path' (first at line 2)" or (
-        found.startswith(f"{path}:3:") and "duplicate key 'path'" in found
-    )
+    assert found == f"{path}:3: YAML syntax: duplicate key 'path' (first at line 2)"
 
 
 def test_duplicate_source_names(tmp_path: Path) -> None:

@@ -58,7 +58,8 @@ def test_outbox_retry_done_and_dead(tmp_path: Path, clock: FakeClock) -> None:
     store.op_dead(store.pending_ops(10)[0], "HTTP 422: bad", clock.now())
     assert store.outbox_counts() == {"done": 1, "dead": 1}
     (dead,) = store.dead_letters()
-    assert dead["kind"] == "outbox" and dead["reason"] == "note: HTTP 422: bad" and second
+    assert dead["kind"] == "outbox" and dead["reason"] == "note: HTTP 422: bad"
+    assert dead["ref"] == "zabbix:1" and second != first
 
 
 def test_ticket_map_and_open_ids(tmp_path: Path, clock: FakeClock) -> None:
