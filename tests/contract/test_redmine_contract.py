@@ -205,7 +205,6 @@ def test_every_call_has_the_key_header_a_timeout_no_redirects_and_json_suffix(
 ) -> None:
     mock_lookups(rsps)
     rsps.post(f"{URL}/issues.json", json={"issue": issue_json(11)}, status=201)
-    rsps.get(f"{URL}/issues/11.json", json={"issue": issue_json(11)})
     session = RecordingSession()
     backend = make_backend(session=session, timeout_seconds=4.5)
 
@@ -389,7 +388,6 @@ def test_missing_external_id_stops_before_writing_and_is_retried(rsps: responses
     assert not calls_to(rsps, "POST", "/issues.json")
     # not cached: once the admin adds the field, the next call works
     rsps.replace(responses.GET, f"{URL}/custom_fields.json", json={"custom_fields": [cf_def(k) for k in CF_IDS]})
-    rsps.get(f"{URL}/issues/11.json", json={"issue": issue_json(11)})
     assert backend.create_ticket(a_ticket()).ticket_id == "11"
 
 
@@ -508,8 +506,7 @@ def test_find_by_key_pages_through_many_candidates(rsps: responses.RequestsMock)
 
 def test_create_writes_standard_and_custom_fields(rsps: responses.RequestsMock) -> None:
     mock_lookups(rsps)
-    rsps.post(f"{URL}/issues.json", json={"issue": issue_json(11)}, status=201)
-    rsps.get(f"{URL}/issues/11.json", json={"issue": issue_json(11, values={"impact": "2"})})
+    rsps.post(f"{URL}/issues.json", json={"issue": issue_json(11, values={"impact": "2"})}, status=201)
     ticket = a_ticket(title="  Disk\nfull  " + "x" * 300, kb_used=True)
 
     ref = make_backend().create_ticket(ticket)
@@ -534,7 +531,6 @@ def test_create_writes_standard_and_custom_fields(rsps: responses.RequestsMock) 
 def test_create_refuses_when_redmine_silently_dropped_the_key(rsps: responses.RequestsMock) -> None:
     mock_lookups(rsps)
     rsps.post(f"{URL}/issues.json", json={"issue": issue_json(11, omit=(KEY_FIELD,))}, status=201)
-    rsps.get(f"{URL}/issues/11.json", json={"issue": issue_json(11, omit=(KEY_FIELD,))})
     rsps.delete(f"{URL}/issues/11.json", status=204)
     with pytest.raises(BackendRejected) as info:
         make_backend().create_ticket(a_ticket())
@@ -549,7 +545,6 @@ def test_create_refuses_when_redmine_silently_dropped_the_key(rsps: responses.Re
 def test_create_says_so_when_the_orphan_cannot_be_deleted(rsps: responses.RequestsMock) -> None:
     mock_lookups(rsps)
     rsps.post(f"{URL}/issues.json", json={"issue": issue_json(11, key="")}, status=201)
-    rsps.get(f"{URL}/issues/11.json", json={"issue": issue_json(11, key="")})
     rsps.delete(f"{URL}/issues/11.json", status=403)
     with pytest.raises(BackendRejected, match=r"issue #11 could not be deleted .*delete it by hand"):
         make_backend().create_ticket(a_ticket())
@@ -559,8 +554,7 @@ def test_create_warns_once_about_dropped_optional_fields(
     rsps: responses.RequestsMock, caplog: pytest.LogCaptureFixture
 ) -> None:
     mock_lookups(rsps)
-    rsps.post(f"{URL}/issues.json", json={"issue": issue_json(11)}, status=201)
-    rsps.get(f"{URL}/issues/11.json", json={"issue": issue_json(11, omit=("ci",), values={"impact": "2"})})
+    rsps.post(f"{URL}/issues.json", json={"issue": issue_json(11, omit=("ci",), values={"impact": "2"})}, status=201)
     backend = make_backend()
     with caplog.at_level(logging.WARNING, logger="connector.redmine"):
         backend.create_ticket(a_ticket())
@@ -785,3 +779,15 @@ def test_plugin_is_declared_in_the_entry_point_group() -> None:
 
     [ep] = [ep for ep in entry_points(group="itsm_connector") if ep.name == "redmine"]
     assert ep.value == "connector.plugins.redmine"
+
+
+def test_create_is_one_call_once_the_ids_are_known(rsps: responses.RequestsMock) -> None:
+    """The 201 answer is the stored issue: no read-back, so a new ticket costs one POST
+    (plus the connector's find_by_key before it)."""
+    mock_lookups(rsps)
+    rsps.post(f"{URL}/issues.json", json={"issue": issue_json(11)}, status=201)
+    backend = make_backend()
+    backend.create_ticket(a_ticket())
+    before = len(rsps.calls)
+    backend.create_ticket(a_ticket())
+    assert [(c.request.method, urlsplit(c.request.url).path) for c in rsps.calls[before:]] == [("POST", "/issues.json")]
