@@ -28,10 +28,10 @@ from pydantic import ValidationError
 
 from connector.clock import Clock, isoformat, parse_time
 from connector.decision import Action, Decision
-from connector.errors import BackendRejected, BackendUnavailable, RuleError, SourceError
+from connector.errors import BackendRejected, BackendUnavailable, RuleError, SourceError, StoreError
 from connector.failpoints import failpoint
 from connector.interfaces import Backend, Rejected, Relation, Resolution, Source
-from connector.models import Alert, Ticket, TicketRef, TicketStatus
+from connector.models import Alert, Ticket, TicketRef, TicketStatus, ticket_changes
 from connector.pipeline import Pipeline
 from connector.rulebook import TicketState
 from connector.store import OutboxOp, Store
@@ -82,7 +82,8 @@ def plan_operations(decision: Decision, on_recovery: str = "resolve") -> list[_P
     ops: list[_Planned] = []
     if decision.action in (Action.CREATE, Action.DUPLICATE, Action.RECURRENCE):
         assert decision.ticket is not None and key is not None
-        ops.append(_Planned(BACKEND, "create", key, {"ticket": decision.ticket.model_dump(mode="json")}))
+        create = {"ticket": decision.ticket.model_dump(mode="json"), "source": alert.source}
+        ops.append(_Planned(BACKEND, "create", key, create))
         if decision.related_key and decision.action is not Action.CREATE:
             relation = Relation.DUPLICATES if decision.action is Action.DUPLICATE else Relation.RELATES
             ops.append(
@@ -327,6 +328,15 @@ class Engine:
                     self.store.op_dead(op, str(exc), now)
                 log.error("outbox #%d %s %s → dead letter: %s", op.id, op.op, op.ticket_key, exc)
                 continue
+            except StoreError:
+                raise  # the state file itself failed: stop, nothing more can be recorded
+            except Exception as exc:  # a plugin bug, or a payload it cannot take
+                # retrying cannot help, and left pending it would fail first in every drain
+                reason = f"unexpected {type(exc).__name__}: {exc}"
+                with self.store.transaction():
+                    self.store.op_dead(op, reason, now)
+                log.exception("outbox #%d %s %s → dead letter: %s", op.id, op.op, op.ticket_key, reason)
+                continue
             landed += 1
         for target, reason in blocked_targets.items():
             log.warning("outbox: %s unavailable, its other operations wait for the next drain: %s", target, reason)
@@ -367,7 +377,7 @@ class Engine:
             with self.store.transaction():
                 self.store.ticket_set_ref(key, ref.ticket_id, ref.url)
                 self.store.op_done(op.id, now)
-                source_name = key.split(":", 1)[0]
+                source_name = str(op.payload["source"])
                 source = self.sources.get(source_name)
                 if source is not None and getattr(source, "acknowledge_enabled", True) and ticket.external_id:
                     self.store.enqueue(
@@ -383,7 +393,7 @@ class Engine:
         elif op.op == "note":
             backend.add_note(ref.ticket_id, str(op.payload["text"]))
         elif op.op == "update":
-            backend.update_ticket(ref.ticket_id, dict(op.payload["changes"]), op.payload.get("note"))
+            backend.update_ticket(ref.ticket_id, ticket_changes(op.payload["changes"]), op.payload.get("note"))
         elif op.op == "resolve":
             payload = op.payload
             resolution = Resolution(

@@ -19,14 +19,17 @@ __all__ = [
     "TicketSource",
     "TicketStatus",
     "Urgency",
+    "ticket_changes",
     "ticket_key_for",
 ]
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import IntEnum, StrEnum
+from functools import cache
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
 from connector.clock import ensure_utc
 
@@ -290,3 +293,21 @@ class TicketRef(BaseModel):
 
     ticket_id: str
     url: str
+
+
+@cache
+def _field_adapter(name: str) -> TypeAdapter[Any]:
+    annotation = Ticket.model_fields[name].annotation
+    assert annotation is not None  # every Ticket field is annotated
+    return TypeAdapter(annotation)
+
+
+def ticket_changes(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Ticket field values back from their JSON form (as the outbox keeps them) into the
+    types the ``Ticket`` model gives them (datetimes, enums, …), so every backend receives
+    typed values. Raises ``ValueError`` for an unknown field or a value that does not fit."""
+    unknown = sorted(set(raw) - set(Ticket.model_fields))
+    if unknown:
+        raise ValueError(f"not Ticket fields: {unknown}")
+    changes = {name: _field_adapter(name).validate_python(value) for name, value in raw.items()}
+    return {name: ensure_utc(v) if isinstance(v, datetime) else v for name, v in changes.items()}

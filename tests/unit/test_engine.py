@@ -234,3 +234,85 @@ def test_max_attempts_dead_letters(tmp_path: Path, clock: FakeClock, backend: Fa
     engine.drain_outbox()
     (dead,) = engine.store.dead_letters()
     assert dead["reason"].startswith("create: gave up after 2 attempts")
+
+
+class Recording(Faulty):
+    """Records what ``update_ticket`` receives."""
+
+    def __init__(self, path: Path, clock: FakeClock) -> None:
+        super().__init__(path, clock)
+        self.updates: list[dict[str, Any]] = []
+
+    def update_ticket(self, ticket_id: str, changes: dict[str, Any], note: str | None = None) -> None:
+        self.updates.append(dict(changes))
+        super().update_ticket(
+            ticket_id, {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in changes.items()}, note
+        )
+
+
+class StubSource:
+    """A source that only records acknowledgements; its recovery policy is settable."""
+
+    acknowledge_enabled = True
+
+    def __init__(self, name: str, on_recovery: str = "resolve") -> None:
+        self.name = name
+        self.on_recovery = on_recovery
+        self.acks: list[tuple[str, str]] = []
+
+    def poll(self, cursor: str | None, open_ids: Any) -> Any:
+        raise AssertionError("not polled in these tests")
+
+    def acknowledge(self, external_id: str, ref: TicketRef, message: str) -> None:
+        self.acks.append((external_id, ref.ticket_id))
+
+    def close(self) -> None:
+        pass
+
+
+def engine_with(
+    tmp_path: Path, clock: FakeClock, backend: Faulty, pm: pluggy.PluginManager, *sources: StubSource
+) -> Engine:
+    return Engine(
+        store=Store(tmp_path / "s3.db"),
+        backend=backend,
+        sources={s.name: s for s in sources},
+        pipeline=Pipeline.from_manager(pm, RuleBook()),
+        clock=clock,
+    )
+
+
+def test_recovery_as_note_hands_the_backend_typed_values(
+    tmp_path: Path, clock: FakeClock, pm: pluggy.PluginManager
+) -> None:
+    backend = Recording(tmp_path / "t.db", clock)
+    engine = engine_with(tmp_path, clock, backend, pm, StubSource("zabbix", on_recovery="note"))
+    problem = alert(clock)
+    cycle(engine, problem)
+    clock.advance(minutes=7)
+    cycle(engine, alert(clock, occurred_at=problem.occurred_at, recovered_at=clock.now()))
+    assert backend.updates == [{"outage_end": clock.now()}]  # a datetime, not its JSON text
+    (ticket,) = backend.tickets()
+    assert ticket["status"] == TicketStatus.OPEN  # the desk resolves it after checking
+    assert any("resolve the ticket when confirmed" in note for note in ticket["notes"])
+    assert engine.store.dead_letters() == []
+
+
+def test_unexpected_error_in_one_operation_does_not_block_the_next(
+    engine: Engine, clock: FakeClock, backend: Faulty
+) -> None:
+    backend.faults["create"] = [TypeError("ci: expected str, got 7")]
+    cycle(engine, alert(clock, "1"), alert(clock, "2"))
+    assert [t["key"] for t in backend.tickets()] == ["zabbix:2"]
+    (dead,) = engine.store.dead_letters()
+    assert dead["reason"] == "create: unexpected TypeError: ci: expected str, got 7"
+    assert engine.store.outbox_counts().get("pending", 0) == 0
+
+
+def test_ack_goes_to_the_source_even_when_its_name_holds_a_colon(
+    tmp_path: Path, clock: FakeClock, backend: Faulty, pm: pluggy.PluginManager
+) -> None:
+    source = StubSource("zbx:prod")
+    engine = engine_with(tmp_path, clock, backend, pm, source)
+    cycle(engine, alert(clock, "41", source="zbx:prod"))
+    assert source.acks == [("41", "1")]
