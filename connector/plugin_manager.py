@@ -61,9 +61,9 @@ def check_contract(pm: pluggy.PluginManager) -> None:
 
 def plugin_summary(pm: pluggy.PluginManager) -> list[tuple[str, str, list[str]]]:
     """(name, distribution, hooks) for every loaded plugin, for ``itsm-connector plugins``."""
-    dists = {id(plugin): f"{dist.project_name} {dist.version}" for plugin, dist in pm.list_plugin_distinfo()}
+    dists = {ep.name: f"{ep.dist.name} {ep.dist.version}" for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.dist}
     rows = []
     for name, plugin in sorted(pm.list_name_plugin(), key=lambda item: item[0]):
         hooks = sorted(caller.name for caller in pm.get_hookcallers(plugin) or [])
-        rows.append((name, dists.get(id(plugin), "?"), hooks))
+        rows.append((name, dists.get(name, "not from an entry point"), hooks))
     return rows

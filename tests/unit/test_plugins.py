@@ -123,3 +123,15 @@ def test_every_hookspec_has_a_behavioural_test() -> None:
     tests = "\n".join(p.read_text() for p in (ROOT / "tests").rglob("test_*.py"))
     for name in _hookspecs():
         assert f"def test_hook_{name}" in tests, f"no test_hook_{name}"
+
+
+def test_plugins_command_lists_distribution_and_hooks(capsys: pytest.CaptureFixture[str]) -> None:
+    from connector import __version__
+    from connector.cli import main
+
+    assert main(["plugins"]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert set(rows) >= {"local", "redmine", "replay", "rules_default", "zabbix"}
+    assert f"itsm-connector {__version__}" in rows["redmine"]
+    assert "register_backend_types" in rows["redmine"]
+    assert "rule_correlate" in rows["rules_default"]
