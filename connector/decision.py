@@ -21,6 +21,11 @@ class Action(StrEnum):
     IGNORED = "ignored"  # seen before, or nothing to do
     DEAD_LETTER = "dead_letter"  # could not be processed; kept with the reason
 
+    @property
+    def creates_ticket(self) -> bool:
+        """Whether this outcome makes a new ticket."""
+        return self in (Action.CREATE, Action.DUPLICATE, Action.RECURRENCE)
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -37,3 +42,8 @@ class Decision:
     reason: str
     ticket: Ticket | None = None
     related_key: str | None = None
+
+    @property
+    def new_ticket(self) -> Ticket | None:
+        """The ticket to create, when the outcome makes one."""
+        return self.ticket if self.action.creates_ticket else None

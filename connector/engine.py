@@ -80,7 +80,7 @@ def plan_operations(decision: Decision, on_recovery: str = "resolve") -> list[_P
     alert = decision.alert
     key = decision.ticket_key
     ops: list[_Planned] = []
-    if decision.action in (Action.CREATE, Action.DUPLICATE, Action.RECURRENCE):
+    if decision.action.creates_ticket:
         assert decision.ticket is not None and key is not None
         create = {"ticket": decision.ticket.model_dump(mode="json"), "source": alert.source}
         ops.append(_Planned(BACKEND, "create", key, create))
@@ -224,14 +224,15 @@ class Engine:
         on_recovery = str(getattr(source, "on_recovery", "resolve"))
         ops = plan_operations(decision, on_recovery)
         with self.store.transaction():
-            if decision.ticket is not None and decision.action in (Action.CREATE, Action.DUPLICATE, Action.RECURRENCE):
+            new = decision.new_ticket
+            if new is not None:
                 assert decision.ticket_key is not None
                 self.store.ticket_add(
                     TicketState(
                         key=decision.ticket_key,
                         ticket_id=None,
                         status=TicketStatus.OPEN,
-                        fingerprint=decision.ticket.fingerprint,
+                        fingerprint=new.fingerprint,
                         created_at=now,
                         master_key=decision.related_key if decision.action is Action.DUPLICATE else None,
                     ),
@@ -239,9 +240,8 @@ class Engine:
                     source=alert.source,
                     external_id=alert.external_id,
                 )
-            resolved = decision.action is Action.RESOLVE or (
-                decision.action is not Action.IGNORED and decision.ticket is not None and alert.recovered_at is not None
-            )
+            # a recovery resolves the ticket, and so does a new ticket for an already recovered problem
+            resolved = decision.action is Action.RESOLVE or (new is not None and alert.recovered_at is not None)
             if resolved and decision.ticket_key is not None:
                 self.store.ticket_set_status(decision.ticket_key, TicketStatus.RESOLVED, now)
             for op in ops:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 __all__ = ["Pipeline", "draft_ticket"]
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import pluggy
 
-from connector.decision import Action, Decision
+from connector.decision import Decision
 from connector.errors import RuleError
 from connector.models import Alert, Ticket, TicketSource
 from connector.rulebook import RuleBook, TicketIndex
@@ -60,17 +61,9 @@ class Pipeline:
         decision: Decision = self._stage(
             "rule_correlate", alert.key, alert=alert, draft=draft, rules=self.rules, index=index, now=now
         )
-        if decision.action in (Action.CREATE, Action.DUPLICATE, Action.RECURRENCE) and decision.ticket is not None:
-            with_sla = self._stage("rule_sla", alert.key, draft=decision.ticket, rules=self.rules, now=now)
-            decision = Decision(
-                action=decision.action,
-                alert=decision.alert,
-                ticket_key=decision.ticket_key,
-                rule=decision.rule,
-                reason=decision.reason,
-                ticket=with_sla,
-                related_key=decision.related_key,
-            )
+        if decision.new_ticket is not None:
+            with_sla = self._stage("rule_sla", alert.key, draft=decision.new_ticket, rules=self.rules, now=now)
+            decision = replace(decision, ticket=with_sla)
         return decision
 
     def _stage(self, name: str, alert_key: str, /, **kwargs: Any) -> Any:
