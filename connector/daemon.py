@@ -19,7 +19,6 @@ from types import FrameType
 import schedule
 
 from connector.engine import Engine
-from connector.errors import SourceError
 
 log = logging.getLogger("connector.daemon")
 
@@ -49,29 +48,12 @@ class Daemon:
 
         return run
 
-    def poll_all(self) -> None:
-        """Poll every source, then decide what the new alerts mean."""
-        for name in self.engine.sources:
-            if self._stop.is_set():
-                return
-            try:
-                new = self.engine.poll(name)
-                if new:
-                    log.info("source %s: %d new event(s)", name, new)
-            except SourceError as exc:
-                log.warning("%s (will try again in %.0fs)", exc, self.poll_seconds)
-        self.engine.process_pending()
-
-    def drain(self) -> None:
-        """Deliver what the outbox owes."""
-        self.engine.drain_outbox()
-
     def run(self, install_signals: bool = True) -> int:
         """Run until stopped; returns the exit code (0 after a clean stop)."""
         if install_signals:
             self._install_signals()
-        poll = self._guard("poll", self.poll_all)
-        drain = self._guard("drain", self.drain)
+        poll = self._guard("poll", self.engine.poll_sources)
+        drain = self._guard("drain", self.engine.drain_outbox)
         self.scheduler.every(self.poll_seconds).seconds.do(poll)  # type: ignore[arg-type]  # floats work
         self.scheduler.every(self.drain_seconds).seconds.do(drain)  # type: ignore[arg-type]
         log.info(

@@ -425,18 +425,25 @@ class Engine:
 
     # --- one cycle -----------------------------------------------------------------------------
 
-    def run_once(self, *, ignore_backoff: bool = False) -> None:
-        """Poll every source, decide, and deliver: what ``itsm-connector once`` does."""
+    def poll_sources(self) -> None:
+        """Poll every source, then decide what the new alerts mean. A source that cannot be
+        read is logged and skipped; the others and the decisions go on."""
         for name in self.sources:
             if self.stopping.is_set():
                 return
             try:
                 new = self.poll(name)
-                log.info("source %s: %d new event(s)", name, new)
+                # a quiet source every minute is not news: INFO only when something came in
+                log.log(logging.INFO if new else logging.DEBUG, "source %s: %d new event(s)", name, new)
             except SourceError as exc:
                 log.warning("%s (will try again next cycle)", exc)
         self.process_pending()
-        self.drain_outbox(ignore_backoff=ignore_backoff)
+
+    def run_once(self, *, ignore_backoff: bool = False) -> None:
+        """Poll every source, decide, and deliver: what ``itsm-connector once`` does."""
+        self.poll_sources()
+        if not self.stopping.is_set():
+            self.drain_outbox(ignore_backoff=ignore_backoff)
 
 
 def _digest(text: str) -> str:
