@@ -117,6 +117,12 @@ def raise_problem(lab: ZabbixLab, config: Path, severity: int = 4) -> tuple[Trap
     return trigger, eventid
 
 
+@pytest.fixture
+def config(tmp_path: Path, zabbix_env: dict[str, str], redmine_env: dict[str, str]) -> Path:
+    """A connector config for the real Redmine and Zabbix, its state in ``tmp_path``."""
+    return write_config(tmp_path, redmine_env["REDMINE_URL"], zabbix_env, redmine_env)
+
+
 @pytest.fixture(scope="module")
 def env(zabbix_env: dict[str, str], redmine_env: dict[str, str]) -> dict[str, str]:
     """The secrets the connector process reads from its environment."""
@@ -124,14 +130,8 @@ def env(zabbix_env: dict[str, str], redmine_env: dict[str, str]) -> dict[str, st
 
 
 def test_problem_to_issue_ack_and_recovery(
-    tmp_path: Path,
-    lab: ZabbixLab,
-    redmine: Redmine,
-    env: dict[str, str],
-    zabbix_env: dict[str, str],
-    redmine_env: dict[str, str],
+    config: Path, lab: ZabbixLab, redmine: Redmine, env: dict[str, str], redmine_env: dict[str, str]
 ) -> None:
-    config = write_config(tmp_path, redmine_env["REDMINE_URL"], zabbix_env, redmine_env)
     trigger, eventid = raise_problem(lab, config)
     key = f"zabbix:{eventid}"
 
@@ -165,21 +165,15 @@ def test_problem_to_issue_ack_and_recovery(
 
 
 def test_crash_after_post_before_commit_creates_no_second_issue(
-    tmp_path: Path,
-    lab: ZabbixLab,
-    redmine: Redmine,
-    env: dict[str, str],
-    zabbix_env: dict[str, str],
-    redmine_env: dict[str, str],
+    config: Path, lab: ZabbixLab, redmine: Redmine, env: dict[str, str], redmine_env: dict[str, str]
 ) -> None:
-    config = write_config(tmp_path, redmine_env["REDMINE_URL"], zabbix_env, redmine_env)
     _, eventid = raise_problem(lab, config)
     key = f"zabbix:{eventid}"
 
     crashed = run_once(config, env, failpoint="outbox.after_create")
     assert crashed.returncode == EXIT_CODE, crashed.stderr
     assert len(redmine.issues_with_key(key)) == 1  # the POST landed
-    store = Store(tmp_path / "state.db")
+    store = Store(config.parent / "state.db")
     assert store.ticket_ref(key) is None  # … and the local commit did not
     store.close()
 
@@ -187,7 +181,7 @@ def test_crash_after_post_before_commit_creates_no_second_issue(
     assert again.returncode == 0, again.stderr
     (issue,) = redmine.issues_with_key(key)
     assert "found existing" in again.stderr
-    store = Store(tmp_path / "state.db")
+    store = Store(config.parent / "state.db")
     assert store.ticket_ref(key) == (str(issue["id"]), f"{redmine_env['REDMINE_URL']}/issues/{issue['id']}")
     store.close()
 
