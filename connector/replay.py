@@ -71,13 +71,19 @@ def parse_line(text: str, lineno: int, default_source: str = "replay") -> Alert 
 
 
 def read_lines(
-    path: Path, default_source: str = "replay", start: int = 0
+    path: Path, default_source: str = "replay", start: int = 0, *, complete_only: bool = False
 ) -> Iterator[tuple[int, Alert | Control | Rejected]]:
-    """(line number, parsed item) for each line after the first ``start`` lines."""
+    """(line number, parsed item) for each line after the first ``start`` lines.
+
+    With ``complete_only`` a last line without its newline is left for later: a writer may be
+    in the middle of it.
+    """
     with path.open(encoding="utf-8", errors="replace") as handle:
         for lineno, text in enumerate(handle, start=1):
             if lineno <= start:
                 continue
+            if complete_only and not text.endswith("\n"):
+                return
             item = parse_line(text, lineno, default_source)
             if item is not None:
                 yield lineno, item

@@ -41,7 +41,7 @@ class ReplaySource:
         items: list[Alert | Rejected] = []
         last = start
         try:
-            for lineno, item in read_lines(self.path, self.name, start):
+            for lineno, item in read_lines(self.path, self.name, start, complete_only=True):
                 last = lineno
                 if not isinstance(item, Control):
                     items.append(item)

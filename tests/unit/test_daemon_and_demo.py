@@ -92,3 +92,22 @@ def test_demo_prints_tickets_and_dead_letter(capsys: pytest.CaptureFixture[str])
     assert "P1 最高" in out and "core-sw01" in out and "afc-db01" in out
     assert "财务系统无法登录" in out
     assert "dead letter (intake): line 18: occurred_at: Field required" in out
+
+
+def test_replay_source_waits_for_a_line_still_being_written(tmp_path: Path) -> None:
+    from connector.plugins.replay import ReplaySource
+
+    path = tmp_path / "alerts.jsonl"
+    _alerts(path, "1")
+    whole = json.dumps(
+        {"source": "feed", "external_id": "2", "title": "Problem 2", "occurred_at": "2026-11-26T02:41:00Z"}
+    )
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(whole[:20])  # the writer is half-way through line 2
+    source = ReplaySource(path, name="feed")
+    first = source.poll(None, [])
+    assert [getattr(i, "external_id", None) for i in first.items] == ["1"] and first.cursor == "1"
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(whole[20:] + "\n")
+    second = source.poll(first.cursor, [])
+    assert [getattr(i, "external_id", None) for i in second.items] == ["2"] and second.cursor == "2"
