@@ -99,9 +99,14 @@ class Backend(Protocol):
     Every method is one logical operation; raise ``BackendUnavailable`` when retrying later can
     help and ``BackendRejected`` when it cannot. Methods must be safe to repeat after a crash:
     ``create_ticket`` is always preceded by ``find_by_key``.
+
+    ``resolves_duplicates`` says whether resolving a master in this helpdesk resolves the
+    tickets linked to it as ``DUPLICATES`` by itself (GLPI does; Redmine only closes them when
+    the master is *closed*). When it is false the connector resolves them itself.
     """
 
     name: str
+    resolves_duplicates: bool
 
     def find_by_key(self, key: str) -> TicketRef | None:
         """Return the ticket that carries the connector key ``key``, if one exists."""
@@ -125,6 +130,10 @@ class Backend(Protocol):
 
     def resolve_ticket(self, ticket_id: str, resolution: Resolution) -> None:
         """Move the ticket to resolved, with the outage end and a note saying why."""
+        ...
+
+    def add_attachment(self, ticket_id: str, filename: str, content: bytes, content_type: str) -> None:
+        """Attach a file (an e-mail's attachment, a report) to the ticket."""
         ...
 
     def changed_since(self, since: datetime) -> Iterator[TicketSnapshot]:

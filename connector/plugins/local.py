@@ -31,6 +31,9 @@ CREATE TABLE IF NOT EXISTS tickets (
     updated_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS notes (ticket_id INTEGER NOT NULL, at TEXT NOT NULL, text TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS attachments (
+    ticket_id INTEGER NOT NULL, filename TEXT NOT NULL, content_type TEXT NOT NULL, content BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS relations (
     ticket_id INTEGER NOT NULL, other_id INTEGER NOT NULL, relation TEXT NOT NULL,
     UNIQUE (ticket_id, other_id, relation)
@@ -48,6 +51,9 @@ class LocalSettings(BaseModel):
 
 class LocalBackend:
     """A helpdesk in one SQLite file, with the same operations as the real ones."""
+
+    #: resolving a master resolves its duplicates here, as GLPI does natively
+    resolves_duplicates = True
 
     def __init__(self, path: Path | str, clock: Clock, name: str = "local") -> None:
         self.name = name
@@ -133,6 +139,11 @@ class LocalBackend:
                     str(dup_id), {"status": TicketStatus.RESOLVED.value}, f"Resolved with its master #{ticket_id}."
                 )
 
+    def add_attachment(self, ticket_id: str, filename: str, content: bytes, content_type: str) -> None:
+        row_id, _ = self._row(ticket_id)
+        self._db.execute("INSERT INTO attachments VALUES (?, ?, ?, ?)", (row_id, filename, content_type, content))
+        self._db.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", (self._now(), row_id))
+
     def changed_since(self, since: datetime) -> Iterator[TicketSnapshot]:
         for row_id, key, status, data, updated in self._db.execute(
             "SELECT id, key, status, data, updated_at FROM tickets WHERE updated_at >= ? ORDER BY updated_at, id",
@@ -155,6 +166,12 @@ class LocalBackend:
             fields = json.loads(data)
             fields["id"] = row_id
             fields["notes"] = [n for (n,) in self._db.execute("SELECT text FROM notes WHERE ticket_id = ?", (row_id,))]
+            fields["attachments"] = [
+                (name, ctype, len(blob))
+                for name, ctype, blob in self._db.execute(
+                    "SELECT filename, content_type, content FROM attachments WHERE ticket_id = ?", (row_id,)
+                )
+            ]
             fields["relations"] = [
                 (rel, other)
                 for rel, other in self._db.execute(

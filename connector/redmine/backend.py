@@ -45,6 +45,7 @@ from connector.redmine.schema import (
     IssueRelations,
     IssueStatus,
     RelationEnvelope,
+    UploadEnvelope,
     UserEnvelope,
 )
 from connector.redmine.settings import RedmineSettings
@@ -125,6 +126,13 @@ def _canonical(issue_id: int, issue_to_id: int, relation_type: str) -> tuple[int
     return issue_id, issue_to_id, relation_type
 
 
+def _safe_filename(filename: str) -> str:
+    """A file name Redmine stores as given: no path, no control characters, at most 255 chars."""
+    base = re.split(r"[/\\]", filename)[-1]
+    base = "".join(ch for ch in base if ch.isprintable()).strip() or "attachment"
+    return base[-255:]
+
+
 def _iso(value: datetime) -> str:
     return ensure_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -136,6 +144,10 @@ class RedmineBackend:
     id lookup is locked, but ``requests.Session`` is not promised to be thread-safe: use one
     backend per thread.
     """
+
+    #: Redmine closes the duplicates of a master when the master is *closed*, not when it is
+    #: resolved (Resolved is an open status), so the connector resolves them itself
+    resolves_duplicates = False
 
     def __init__(
         self,
@@ -452,6 +464,22 @@ class RedmineBackend:
         if resolution.solution is not None:
             changes["solution"] = resolution.solution
         self.update_ticket(ticket_id, changes, resolution.note)
+
+    def add_attachment(self, ticket_id: str, filename: str, content: bytes, content_type: str) -> None:
+        """Upload the file, then attach it with a journal note naming it (two calls).
+
+        Redmine skips an unknown or used token without a word (the PUT still answers 204),
+        so a retry after a crash between the two calls uploads again rather than reusing one.
+        """
+        operation = f"PUT /issues/{ticket_id}.json"
+        issue_id = _issue_id(ticket_id, backend=self.name, operation=operation)
+        name = _safe_filename(filename)
+        upload = self._client.upload(
+            "/uploads.json", content, {"filename": name, "content_type": content_type}, UploadEnvelope
+        ).upload
+        note = literal_block(f"Attachment 附件: {name} ({len(content)} bytes)", self.settings.text_formatting)
+        entry = {"token": upload.token, "filename": name, "content_type": content_type}
+        self._client.put(f"/issues/{issue_id}.json", {"issue": {"uploads": [entry], "notes": note}})
 
     def changed_since(self, since: datetime) -> Iterator[TicketSnapshot]:
         """Every issue of the project updated at or after ``since`` (whole seconds, UTC).

@@ -144,6 +144,11 @@ class RedmineClient:
         response = self._send("POST", path, payload=payload)
         return self._parse(response, f"POST {path}", model)
 
+    def upload(self, path: str, content: bytes, params: Params, model: type[_M]) -> _M:
+        """POST raw bytes as ``application/octet-stream`` (Redmine answers 406 to anything else)."""
+        response = self._send("POST", path, params=params, data=content)
+        return self._parse(response, f"POST {path}", model)
+
     def put(self, path: str, payload: Mapping[str, Any]) -> None:
         """PUT ``payload`` as JSON; Redmine answers 204 with no body, so nothing is parsed."""
         self._send("PUT", path, payload=payload)
@@ -166,18 +171,21 @@ class RedmineClient:
         *,
         params: Params | None = None,
         payload: Mapping[str, Any] | None = None,
+        data: bytes | None = None,
     ) -> requests.Response:
         if not path.startswith("/") or not path.split("?", 1)[0].endswith(".json"):
             # without .json Redmine treats the call as a browser request (HTML, login redirects)
             raise ValueError(f"Redmine API paths start with / and end in .json: {path!r}")
         operation = f"{method} {path}"
+        headers = self._headers if data is None else {**self._headers, "Content-Type": "application/octet-stream"}
         try:
             response = self._session.request(
                 method,
                 self.base_url + path,
                 params=params,
                 json=payload,
-                headers=self._headers,
+                data=data,
+                headers=headers,
                 timeout=self._timeout,
                 verify=self._verify,
                 allow_redirects=False,

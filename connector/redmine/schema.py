@@ -26,6 +26,8 @@ __all__ = [
     "RelationEnvelope",
     "TrackerDef",
     "Trackers",
+    "Upload",
+    "UploadEnvelope",
     "User",
     "UserEnvelope",
 ]
@@ -125,6 +127,18 @@ class RelationEnvelope(_Answer):
     """``{"relation": {...}}`` answered by a relation create."""
 
     relation: IssueRelation
+
+
+class Upload(_Answer):
+    """A file uploaded to Redmine but not attached yet; the token attaches it once."""
+
+    token: str = Field(min_length=1)
+
+
+class UploadEnvelope(_Answer):
+    """``{"upload": {"id": 42, "token": "42.ab…"}}`` answered by ``POST /uploads.json``."""
+
+    upload: Upload
 
 
 class TrackerDef(NamedRef):

@@ -656,6 +656,30 @@ def test_add_note_is_literal_and_blank_adds_nothing(rsps: responses.RequestsMock
     assert body(puts[0]) == {"issue": {"notes": '<pre>‹/pre>"x":http://evil/</pre>'}}
 
 
+def test_add_attachment_uploads_octet_stream_then_attaches_the_token(rsps: responses.RequestsMock) -> None:
+    mock_lookups(rsps)
+    rsps.post(f"{URL}/uploads.json", json={"upload": {"id": 42, "token": "42.abc"}}, status=201)
+    rsps.put(f"{URL}/issues/5.json", status=204)
+    make_backend().add_attachment("5", "C:\\Users\\zw\\截图.png", b"\x89PNG", "image/png")
+    (upload,) = calls_to(rsps, "POST", "/uploads.json")
+    assert upload.request.headers["Content-Type"] == "application/octet-stream"
+    assert upload.request.body == b"\x89PNG"
+    query = parse_qs(urlsplit(upload.request.url).query)
+    assert query == {"filename": ["截图.png"], "content_type": ["image/png"]}
+    (put,) = calls_to(rsps, "PUT", "/issues/5.json")
+    sent = body(put)["issue"]
+    assert sent["uploads"] == [{"token": "42.abc", "filename": "截图.png", "content_type": "image/png"}]
+    assert "截图.png" in sent["notes"]
+
+
+def test_add_attachment_too_large_is_rejected(rsps: responses.RequestsMock) -> None:
+    mock_lookups(rsps)
+    rsps.post(f"{URL}/uploads.json", json={"errors": ["This file cannot be uploaded because it exceeds"]}, status=422)
+    with pytest.raises(BackendRejected, match="exceeds"):
+        make_backend().add_attachment("5", "big.bin", b"x" * 10, "application/octet-stream")
+    assert calls_to(rsps, "PUT", "/issues/5.json") == []
+
+
 # --- relations -----------------------------------------------------------------------------------
 
 

@@ -213,6 +213,23 @@ def test_add_note(backend: RedmineBackend, redmine_env: dict[str, str]) -> None:
     assert notes == ["<pre>Zabbix: problem still active\nsecond line</pre>"]
 
 
+def test_add_attachment_uploads_the_bytes_and_names_them_in_a_note(
+    backend: RedmineBackend, redmine_env: dict[str, str]
+) -> None:
+    ref = backend.create_ticket(a_ticket(new_key()))
+    content = "磁盘报告\n".encode() + bytes(range(256))
+    backend.add_attachment(ref.ticket_id, "../../etc/报告 disk.bin", content, "application/octet-stream")
+    issue = raw_issue(redmine_env, ref.ticket_id, include="attachments,journals")
+    (attachment,) = issue["attachments"]
+    assert attachment["filename"] == "报告 disk.bin"  # the path part is dropped
+    assert attachment["filesize"] == len(content)
+    download = requests.get(
+        attachment["content_url"], headers={"X-Redmine-API-Key": redmine_env["REDMINE_API_KEY"]}, timeout=30
+    )
+    assert download.content == content
+    assert any("报告 disk.bin" in (j.get("notes") or "") for j in issue["journals"])
+
+
 def test_relations_are_idempotent_in_both_directions(backend: RedmineBackend, redmine_env: dict[str, str]) -> None:
     master = backend.create_ticket(a_ticket(new_key())).ticket_id
     duplicate = backend.create_ticket(a_ticket(new_key())).ticket_id
