@@ -46,8 +46,7 @@ def test_problem_ack_and_recovery_round_trip(zabbix_env: dict[str, str], lab: Za
     source = token_source(zabbix_env, batch_limit=10_000)
     try:
         # 1. the problem
-        lab.send_until_accepted(trap.host, trap.key, 95)
-        event = lab.wait_for_problem(trap.triggerid)
+        event = lab.fire(trap, 95)
         eventid = event["eventid"]
 
         first = source.poll(None, [])
@@ -111,8 +110,7 @@ def test_problem_ack_and_recovery_round_trip(zabbix_env: dict[str, str], lab: Za
 
 def test_already_recovered_problem_arrives_as_problem_then_recovery(zabbix_env: dict[str, str], lab: ZabbixLab) -> None:
     trap = lab.create_trapper_trigger(severity=2)
-    lab.send_until_accepted(trap.host, trap.key, 99)
-    eventid = lab.wait_for_problem(trap.triggerid)["eventid"]
+    eventid = lab.fire(trap, 99)["eventid"]
     assert lab.send(trap.host, trap.key, 1)
     lab.wait_for_recovery(eventid)
     source = token_source(zabbix_env, batch_limit=10_000)
@@ -153,8 +151,7 @@ def test_password_login_relogs_in_after_the_session_is_killed(zabbix_env: dict[s
 
 def test_min_severity_filters_on_the_server(zabbix_env: dict[str, str], lab: ZabbixLab) -> None:
     trap = lab.create_trapper_trigger(severity=1)
-    lab.send_until_accepted(trap.host, trap.key, 95)
-    eventid = lab.wait_for_problem(trap.triggerid)["eventid"]
+    eventid = lab.fire(trap, 95)["eventid"]
     cursor = str(int(eventid) - 1)
 
     high_only = token_source(zabbix_env, min_severity=2, batch_limit=10_000)

@@ -108,8 +108,7 @@ def raise_problem(lab: ZabbixLab, config: Path, severity: int = 4) -> tuple[Trap
     """Fire a new trigger; start the connector's cursor just before its event (so the test
     does not pick up other tests' problems); return the trigger and the problem event id."""
     trigger = lab.create_trapper_trigger(severity=severity, tags={"service": "票务管理系统"})
-    lab.send_until_accepted(trigger.host, trigger.key, 95)
-    problem = lab.wait_for_problem(trigger.triggerid)
+    problem = lab.fire(trigger, 95)
     eventid = str(problem["eventid"])
     store = Store(config.parent / "state.db")
     store.set_cursor("zabbix", str(int(eventid) - 1), SystemClock().now())

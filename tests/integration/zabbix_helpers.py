@@ -11,8 +11,7 @@ Typical use::
     lab = ZabbixLab(zabbix_env)
     try:
         trap = lab.create_trapper_trigger(tags={"service": "mail"})
-        lab.send_until_accepted(trap.host, trap.key, 95)
-        problem = lab.wait_for_problem(trap.triggerid)
+        problem = lab.fire(trap, 95)
         ...
     finally:
         lab.cleanup()
@@ -198,6 +197,24 @@ class ZabbixLab:
             timeout,
             1.0,
         )
+
+    def fire(self, trap: TrapperTrigger, value: float, timeout: float = 90.0) -> dict[str, Any]:
+        """Send ``value`` until Zabbix has made a problem event of ``trap``'s trigger; return it.
+
+        A value can be accepted for a new item before the trigger is in the server's cache (the
+        value then never fires it), so when no event follows within a few seconds the cache is
+        reloaded and the value sent again. A trigger already in PROBLEM makes no second event.
+        """
+        give_up = time.monotonic() + timeout
+        self.send_until_accepted(trap.host, trap.key, value)
+        while True:
+            try:
+                return self.wait_for_problem(trap.triggerid, timeout=10.0)
+            except AssertionError:
+                if time.monotonic() >= give_up:
+                    raise
+            self.reload_config_cache()
+            self.send(trap.host, trap.key, value)
 
     # --- events --------------------------------------------------------------------------------
 
