@@ -23,6 +23,7 @@ from connector.pipeline import Pipeline
 from connector.plugin_manager import build_plugin_manager
 from connector.rulebook import RuleBook
 from connector.secrets import Redactor
+from connector.spool import Spool
 from connector.store import Store
 
 log = logging.getLogger("connector")
@@ -85,11 +86,16 @@ def build_app(
     backend_types, source_types = adapter_types(pm)
     data_dir = config.path.parent
     store = Store(config.state_path)
-    ctx = PluginContext(clock=clock, name=config.backend.name, data_dir=data_dir, register_secret=redactor.add)
+    spool = Spool(config.state_path.parent / "spool")
+    ctx = PluginContext(
+        clock=clock, name=config.backend.name, data_dir=data_dir, register_secret=redactor.add, spool=spool
+    )
     backend: Backend = backend_types[config.backend.type_name].factory(config.backend.settings, ctx)
     sources: dict[str, Source] = {}
     for adapter in config.sources:
-        sctx = PluginContext(clock=clock, name=adapter.name, data_dir=data_dir, register_secret=redactor.add)
+        sctx = PluginContext(
+            clock=clock, name=adapter.name, data_dir=data_dir, register_secret=redactor.add, spool=spool
+        )
         sources[adapter.name] = source_types[adapter.type_name].factory(adapter.settings, sctx)
     outbox = config.core.outbox
     engine = Engine(

@@ -368,10 +368,16 @@ class Engine:
         backend = self.backend
         if op.op == "create":
             ticket = Ticket.model_validate(op.payload["ticket"])
-            ref = backend.find_by_key(key)
+            # only an operation that went out before can have landed (a crash after the
+            # helpdesk's answer, a timeout after it acted): then ask before creating again;
+            # a first attempt is one call
+            ref = backend.find_by_key(key) if op.sent else None
             if ref is not None:
                 log.info("%s → found existing %s #%s, not creating it again", key, backend.name, ref.ticket_id)
             else:
+                if not op.sent:
+                    with self.store.transaction():
+                        self.store.op_mark_sent(op.id)
                 ref = backend.create_ticket(ticket)
                 failpoint("outbox.after_create")
             with self.store.transaction():

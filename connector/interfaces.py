@@ -32,6 +32,7 @@ from pydantic import BaseModel
 
 from connector.clock import Clock
 from connector.models import Alert, ResolutionCode, Ticket, TicketRef, TicketStatus
+from connector.spool import Spool
 
 
 class Relation(StrEnum):
@@ -85,12 +86,14 @@ class PollResult:
 @dataclass(frozen=True)
 class PluginContext:
     """What the host gives an adapter factory: the clock, its instance name, a state dir,
-    and a way to register secret values so the log redactor hides them."""
+    a way to register secret values so the log redactor hides them, and the spool where a
+    source stores the files (attachments) its alerts name before it journals them."""
 
     clock: Clock
     name: str
     data_dir: Path
     register_secret: Callable[[str], None]
+    spool: Spool
 
 
 class Backend(Protocol):

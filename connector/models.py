@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "Alert",
+    "Attachment",
     "ClosureCode",
     "Impact",
     "Priority",
@@ -174,6 +175,18 @@ def ticket_key_for(source: str, external_id: str) -> str:
     return f"{source}:{external_id}"
 
 
+class Attachment(BaseModel):
+    """A file that came with an input (an e-mail's attachment), kept in the connector's spool
+    (``connector.spool``) under its SHA-256 until it is uploaded to the ticket."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    filename: str = Field(min_length=1)
+    content_type: str = "application/octet-stream"
+    size: int = Field(ge=0)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
 class Alert(BaseModel):
     """What a source saw: one Zabbix problem, one e-mail, one replayed line.
 
@@ -199,6 +212,13 @@ class Alert(BaseModel):
     origin: TicketSource | None = Field(default=None, description="monitoring / user report / inspection")
     occurred_at: datetime
     recovered_at: datetime | None = None
+    reply_to: str | None = Field(
+        default=None,
+        min_length=1,
+        description="the helpdesk ticket id this input answers (a reply to a notification, a subject "
+        "naming the ticket): it becomes a note on that ticket instead of a new one",
+    )
+    attachments: tuple[Attachment, ...] = Field(default=(), description="files to upload to the ticket")
     raw: dict[str, Any] = Field(default_factory=dict, description="the payload as received, for audit")
 
     @field_validator("occurred_at", "recovered_at")

@@ -91,6 +91,10 @@ MIGRATIONS: Sequence[str] = (
         updated_at TEXT NOT NULL
     );
     """,
+    # 2: an operation is marked before it is first sent, so only a retry asks "did it land?"
+    """
+    ALTER TABLE outbox ADD COLUMN sent INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 
@@ -117,6 +121,7 @@ class OutboxOp:
     attempts: int
     next_try_at: datetime
     last_error: str | None
+    sent: bool = False  # it went out at least once: the helpdesk may have done it already
 
 
 class Store:
@@ -334,11 +339,17 @@ class Store:
     def pending_ops(self, limit: int) -> list[OutboxOp]:
         """Every pending operation in order (due or not): the drain decides what to try."""
         rows = self._exec(
-            "SELECT id, target, op, ticket_key, payload, attempts, next_try_at, last_error FROM outbox"
+            "SELECT id, target, op, ticket_key, payload, attempts, next_try_at, last_error, sent FROM outbox"
             " WHERE status = 'pending' ORDER BY id LIMIT ?",
             (limit,),
         ).fetchall()
-        return [OutboxOp(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], parse_time(r[6]), r[7]) for r in rows]
+        return [
+            OutboxOp(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], parse_time(r[6]), r[7], bool(r[8])) for r in rows
+        ]
+
+    def op_mark_sent(self, op_id: int) -> None:
+        """Record, before it goes out, that the operation may reach the helpdesk from now on."""
+        self._exec("UPDATE outbox SET sent = 1 WHERE id = ?", (op_id,))
 
     def op_done(self, op_id: int, now: datetime) -> None:
         """The write landed."""

@@ -26,6 +26,7 @@ from connector.models import Impact, Priority, ResolutionCode, Ticket, TicketSou
 from connector.plugins import redmine as plugin
 from connector.redmine import RedmineBackend, RedmineSettings
 from connector.redmine.fields import CATALOGUE, KEY_FIELD
+from connector.spool import Spool
 
 URL = "http://redmine.test"
 KEY = "0123456789abcdef0123456789abcdef01234567"
@@ -789,7 +790,13 @@ def test_plugin_registers_the_type_and_hides_the_key(tmp_path: Path) -> None:
     [backend_type] = plugin.register_backend_types()
     assert backend_type.name == "redmine" and backend_type.settings is RedmineSettings
     secrets: list[str] = []
-    ctx = PluginContext(clock=FakeClock(NOW), name="helpdesk", data_dir=tmp_path, register_secret=secrets.append)
+    ctx = PluginContext(
+        clock=FakeClock(NOW),
+        name="helpdesk",
+        data_dir=tmp_path,
+        register_secret=secrets.append,
+        spool=Spool(tmp_path / "spool"),
+    )
     settings = RedmineSettings.model_validate({"url": URL, "api_key": SecretStr(KEY), "project": "ops"})
     backend = backend_type.factory(settings, ctx)
     assert isinstance(backend, RedmineBackend) and backend.name == "helpdesk"

@@ -30,6 +30,7 @@ from connector.interfaces import PluginContext, Rejected, SourceType
 from connector.models import Alert, TicketRef
 from connector.plugins import zabbix as zabbix_plugin
 from connector.secrets import SecretSource
+from connector.spool import Spool
 from connector.zabbix import ZabbixSettings, ZabbixSource
 
 URL = "http://zabbix.test/api_jsonrpc.php"
@@ -1007,7 +1008,13 @@ def test_bad_settings_are_refused(values: dict[str, Any]) -> None:
 
 def test_plugin_offers_the_zabbix_source_type(tmp_path: Path, api: Any, fake: FakeZabbix) -> None:
     registered: list[str] = []
-    ctx = PluginContext(clock=FakeClock(NOW), name="zbx-prod", data_dir=tmp_path, register_secret=registered.append)
+    ctx = PluginContext(
+        clock=FakeClock(NOW),
+        name="zbx-prod",
+        data_dir=tmp_path,
+        register_secret=registered.append,
+        spool=Spool(tmp_path / "spool"),
+    )
 
     (source_type,) = zabbix_plugin.register_source_types()
     source = source_type.factory(password_settings(on_recovery="note"), ctx)
@@ -1023,7 +1030,13 @@ def test_plugin_offers_the_zabbix_source_type(tmp_path: Path, api: Any, fake: Fa
 
 def test_plugin_registers_the_token(tmp_path: Path) -> None:
     registered: list[str] = []
-    ctx = PluginContext(clock=FakeClock(NOW), name="z", data_dir=tmp_path, register_secret=registered.append)
+    ctx = PluginContext(
+        clock=FakeClock(NOW),
+        name="z",
+        data_dir=tmp_path,
+        register_secret=registered.append,
+        spool=Spool(tmp_path / "spool"),
+    )
 
     zabbix_plugin.build_zabbix_source(settings(), ctx)
 

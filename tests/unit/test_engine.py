@@ -177,7 +177,27 @@ def test_resolve_waits_for_its_create(engine: Engine, clock: FakeClock, backend:
     engine.drain_outbox()
     (ticket,) = backend.tickets()
     assert ticket["status"] == TicketStatus.RESOLVED
-    assert backend.calls == ["find", "create", "find", "create", "resolve"]
+    # the first create went out, so its retry asks first; the resolve is one call
+    assert backend.calls == ["create", "find", "create", "resolve"]
+
+
+def test_a_create_is_one_call_and_a_create_that_may_have_landed_is_looked_up_first(
+    engine: Engine, clock: FakeClock, backend: Faulty
+) -> None:
+    cycle(engine, alert(clock, "1"))
+    assert backend.calls == ["create"]
+
+    def acts_then_times_out(ticket: Ticket) -> TicketRef:
+        LocalBackend.create_ticket(backend, ticket)  # the helpdesk stored it…
+        raise BackendUnavailable("read timeout", backend="faulty", operation="POST")  # …but the answer was lost
+
+    backend.create_ticket = acts_then_times_out  # type: ignore[method-assign]
+    cycle(engine, alert(clock, "2"))
+    del backend.create_ticket
+    clock.advance(seconds=10)
+    engine.drain_outbox()
+    assert [t["key"] for t in backend.tickets()] == ["zabbix:1", "zabbix:2"]  # not doubled
+    assert backend.calls == ["create", "find"]
 
 
 def test_malformed_input_and_failing_rule_are_dead_lettered(
@@ -228,7 +248,8 @@ def test_max_attempts_dead_letters(tmp_path: Path, clock: FakeClock, backend: Fa
         clock=clock,
         retry=RetryPolicy(1, 1, max_attempts=2),
     )
-    backend.faults["find"] = [unavailable(), unavailable()]
+    backend.faults["create"] = [unavailable()]
+    backend.faults["find"] = [unavailable()]
     cycle(engine, alert(clock))
     clock.advance(seconds=1)
     engine.drain_outbox()

@@ -20,6 +20,7 @@ from connector.pipeline import Pipeline
 from connector.plugins.local import LocalBackend
 from connector.plugins.replay import ReplaySource
 from connector.rulebook import RuleBook, TicketIndex
+from connector.spool import Spool
 from connector.store import Store
 
 
@@ -85,7 +86,7 @@ def test_hook_register_backend_types(register: pluggy.PluginManager, tmp_path: P
     register.register(Plugin(), name="desk-plugin")
     backends, _ = adapter_types(register)
     made = backends["sqlite-desk"].factory(
-        Settings(file="d.db"), PluginContext(clock, "desk", tmp_path, lambda s: None)
+        Settings(file="d.db"), PluginContext(clock, "desk", tmp_path, lambda s: None, Spool(tmp_path / "spool"))
     )
     assert made.name == "desk"
 
