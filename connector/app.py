@@ -22,6 +22,7 @@ from connector.interfaces import Backend, BackendType, PluginContext, Source, So
 from connector.pipeline import Pipeline
 from connector.plugin_manager import build_plugin_manager
 from connector.rulebook import RuleBook
+from connector.rulesets import load_rulebook
 from connector.secrets import Redactor
 from connector.spool import Spool
 from connector.store import Store
@@ -98,13 +99,16 @@ def build_app(
         )
         sources[adapter.name] = source_types[adapter.type_name].factory(adapter.settings, sctx)
     outbox = config.core.outbox
+    if rules is None:
+        rules = load_rulebook(config.rules_dir)
     engine = Engine(
         store=store,
         backend=backend,
         sources=sources,
-        pipeline=Pipeline.from_manager(pm, rules or RuleBook()),
+        pipeline=Pipeline.from_manager(pm, rules),
         clock=clock,
         retry=RetryPolicy(outbox.backoff_initial_seconds, outbox.backoff_max_seconds, outbox.max_attempts),
         batch=outbox.batch,
+        spool=spool,
     )
     return App(config=config, engine=engine, pm=pm)

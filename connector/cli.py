@@ -49,8 +49,18 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="replay the bundled sample into a local backend and print the tickets")
     p.add_argument("--keep", type=Path, default=None, help="keep the demo's state and tickets in this folder")
-    p = sub.add_parser("validate", help="check a config file; print file:line: reason per problem")
-    with_config(p)
+    p = sub.add_parser(
+        "validate", help="check a config and its rule files; print file:line: reason per problem (and warnings)"
+    )
+    p.add_argument("--config", "-c", type=Path, default=None, help="connector config (YAML)")
+    p.add_argument("--rules", type=Path, default=None, help="a rules directory (default: the config's, or the shipped)")
+    p = sub.add_parser(
+        "simulate", help="print the pipeline's decision for each line of an alerts file; no helpdesk is touched"
+    )
+    p.add_argument("--input", "-i", required=True, help="JSON-lines alerts (see the README), or - for stdin")
+    p.add_argument("--config", "-c", type=Path, default=None, help="take the rules and plugins of this config")
+    p.add_argument("--rules", type=Path, default=None, help="a rules directory (default: the shipped rules)")
+    p.add_argument("--now", default=None, help="ISO time the clock starts at; a line is never processed before it")
     p = sub.add_parser("once", help="poll every source, decide, deliver; then exit")
     with_config(p)
     p.add_argument("--retry-now", action="store_true", help="try every owed operation now, ignoring its backoff")
@@ -101,6 +111,9 @@ def _dispatch(args: argparse.Namespace, redactor: Redactor) -> int:
             print(f"{name:16} {dist:28} {', '.join(hooks)}")
         return 0
 
+    if command in ("validate", "simulate"):
+        return _rules_command(args)
+
     from connector.app import build_app, load
 
     config, pm = load(args.config, build_plugin_manager(trace=args.trace_hooks))
@@ -108,10 +121,6 @@ def _dispatch(args: argparse.Namespace, redactor: Redactor) -> int:
         logging.getLogger().setLevel(config.core.logging.level)
     for secret in config.secrets:
         redactor.add(secret)
-    if command == "validate":
-        names = ", ".join(f"{s.name} ({s.type_name})" for s in config.sources) or "none"
-        print(f"{args.config}: OK — backend {config.backend.name} ({config.backend.type_name}), sources: {names}")
-        return 0
     if command == "setup":
         return _setup(args, config)
     if command in ("status", "dead-letters"):
@@ -157,6 +166,58 @@ def _dispatch(args: argparse.Namespace, redactor: Redactor) -> int:
     finally:
         app.close()
     raise AssertionError(f"unhandled command {command}")
+
+
+def _rules_command(args: argparse.Namespace) -> int:
+    """``validate`` and ``simulate``: both need the rules (of a config, a directory or shipped)."""
+    from connector.plugin_manager import build_plugin_manager
+    from connector.rulesets import load_rulebook
+
+    if args.command == "validate" and args.config is None and args.rules is None:
+        print("validate: give --config FILE and/or --rules DIR", file=sys.stderr)
+        return 2
+    pm = build_plugin_manager(trace=args.trace_hooks)
+    config = None
+    rules_dir = args.rules
+    if args.config is not None:
+        from connector.app import load
+
+        config, pm = load(args.config, pm)
+        rules_dir = rules_dir or config.rules_dir
+    rules = load_rulebook(rules_dir)
+    for warning in rules.warnings:
+        print(warning, file=sys.stderr)
+    if args.command == "validate":
+        if config is not None:
+            names = ", ".join(f"{s.name} ({s.type_name})" for s in config.sources) or "none"
+            print(f"{args.config}: OK — backend {config.backend.name} ({config.backend.type_name}), sources: {names}")
+        where = rules_dir or "the shipped rules"
+        count = len(rules.classifier.rules)
+        print(f"rules ({where}): OK — {count} classification rules, {len(rules.warnings)} warning(s)")
+        return 0
+    from connector.clock import parse_time
+    from connector.pipeline import Pipeline
+    from connector.simulate import simulate
+
+    try:
+        start = parse_time(args.now) if args.now else None
+    except ValueError:
+        print(f"simulate: --now is not an ISO 8601 time: {args.now!r}", file=sys.stderr)
+        return 2
+    pipeline = Pipeline.from_manager(pm, rules)
+    if args.input == "-":
+        counts = simulate(sys.stdin, pipeline, sys.stdout, start)
+    else:
+        try:
+            handle = open(args.input, encoding="utf-8", errors="replace")  # noqa: SIM115
+        except OSError as exc:
+            print(f"simulate: cannot read {args.input}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        with handle:
+            counts = simulate(handle, pipeline, sys.stdout, start)
+    summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "no lines"
+    print(f"simulate: {summary}", file=sys.stderr)
+    return 0
 
 
 def _setup(args: argparse.Namespace, config: LoadedConfig) -> int:

@@ -104,7 +104,11 @@ class ConnectorConfig(_Strict):
     daemon: DaemonSettings = Field(default_factory=lambda: DaemonSettings())
     logging: LoggingSettings = Field(default_factory=lambda: LoggingSettings())
     plugins: PluginSettings = Field(default_factory=PluginSettings)
-    rules_dir: Path | None = Field(None, description="directory of rule files; default: the shipped rules")
+    rules_dir: Path | None = Field(
+        None,
+        description="directory of rule files (relative to this file); a file it lacks is taken from the "
+        "shipped rules, the seed's tables",
+    )
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,14 @@ class LoadedConfig:
     def state_path(self) -> Path:
         """The state database path, relative paths taken from the config file's folder."""
         path = self.core.state.path
+        return path if path.is_absolute() else (self.path.parent / path)
+
+    @property
+    def rules_dir(self) -> Path | None:
+        """The site's rules directory (relative to the config file), or ``None``: the shipped rules."""
+        path = self.core.rules_dir
+        if path is None:
+            return None
         return path if path.is_absolute() else (self.path.parent / path)
 
 

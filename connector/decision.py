@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-__all__ = ["Action", "Decision"]
+__all__ = ["HELPDESK_KEY_PREFIX", "Action", "Decision", "TicketUpdate", "helpdesk_key"]
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from connector.models import Alert, Ticket
+
+#: a ticket the connector did not make, named by its helpdesk id (a reply to a desk's ticket)
+HELPDESK_KEY_PREFIX = "helpdesk:"
+
+
+def helpdesk_key(ticket_id: str) -> str:
+    """The key naming the helpdesk ticket ``ticket_id`` when the connector has no key for it."""
+    return HELPDESK_KEY_PREFIX + ticket_id
 
 
 class Action(StrEnum):
@@ -16,7 +25,7 @@ class Action(StrEnum):
     CREATE = "create"  # a new ticket
     DUPLICATE = "duplicate"  # a new ticket marked duplicate, linked to its master
     RECURRENCE = "recurrence"  # a new ticket marked recurrence, related to the closed original
-    APPEND = "append"  # a counted note on the master instead of a new ticket (storm guard)
+    APPEND = "append"  # a counted note on the master instead of a new ticket (storm guard), or a reply
     RESOLVE = "resolve"  # the source says the problem is over
     IGNORED = "ignored"  # seen before, or nothing to do
     DEAD_LETTER = "dead_letter"  # could not be processed; kept with the reason
@@ -28,11 +37,22 @@ class Action(StrEnum):
 
 
 @dataclass(frozen=True)
+class TicketUpdate:
+    """A change to an existing ticket that a decision implies (e.g. the master's priority raised
+    by a more severe repeat), with the note that says why; both are written to the ticket."""
+
+    key: str
+    changes: dict[str, Any]
+    note: str
+
+
+@dataclass(frozen=True)
 class Decision:
     """One alert's outcome, with the rule that made it and why (both are written to the ticket).
 
     ``ticket_key`` is the ticket acted on (the new one for create/duplicate/recurrence, the
     master for append, the existing one for resolve); ``related_key`` is the master or original.
+    ``fingerprint`` is what correlation compared (``None``: the alert has none).
     """
 
     action: Action
@@ -42,8 +62,15 @@ class Decision:
     reason: str
     ticket: Ticket | None = None
     related_key: str | None = None
+    fingerprint: str | None = None
+    updates: tuple[TicketUpdate, ...] = field(default=())
 
     @property
     def new_ticket(self) -> Ticket | None:
         """The ticket to create, when the outcome makes one."""
         return self.ticket if self.action.creates_ticket else None
+
+    @property
+    def is_reply(self) -> bool:
+        """A reply to an existing ticket (a note there), not a report of a problem."""
+        return self.action is Action.APPEND and self.alert.reply_to is not None

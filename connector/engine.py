@@ -19,7 +19,7 @@ __all__ = ["Engine", "RetryPolicy", "plan_operations"]
 import json
 import logging
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,13 +27,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from connector.clock import Clock, isoformat, parse_time
-from connector.decision import Action, Decision
+from connector.decision import HELPDESK_KEY_PREFIX, Action, Decision
 from connector.errors import BackendRejected, BackendUnavailable, RuleError, SourceError, StoreError
 from connector.failpoints import failpoint
 from connector.interfaces import Backend, Rejected, Relation, Resolution, Source
-from connector.models import Alert, Ticket, TicketRef, TicketStatus, ticket_changes
+from connector.ledger import apply_decision
+from connector.models import Alert, Attachment, Ticket, TicketRef, ticket_changes
 from connector.pipeline import Pipeline
-from connector.rulebook import TicketState
+from connector.spool import Spool
 from connector.store import OutboxOp, Store
 
 log = logging.getLogger("connector")
@@ -75,8 +76,17 @@ class _NoTicket(Exception):
     """The operation's ticket will never exist (its create was dead-lettered)."""
 
 
-def plan_operations(decision: Decision, on_recovery: str = "resolve") -> list[_Planned]:
-    """The backend writes a decision implies, in the order they must land."""
+def plan_operations(
+    decision: Decision,
+    on_recovery: str = "resolve",
+    cascaded: Sequence[str] = (),
+    backend_resolves_duplicates: bool = True,
+) -> list[_Planned]:
+    """The backend writes a decision implies, in the order they must land.
+
+    ``cascaded`` are the duplicates resolved with their master; they get their own resolve
+    only where the helpdesk does not resolve duplicates itself.
+    """
     alert = decision.alert
     key = decision.ticket_key
     ops: list[_Planned] = []
@@ -90,13 +100,17 @@ def plan_operations(decision: Decision, on_recovery: str = "resolve") -> list[_P
                 _Planned(BACKEND, "link", key, {"related_key": decision.related_key, "relation": relation.value})
             )
             ops.append(_Planned(BACKEND, "note", key, {"text": f"{decision.reason} (rule {decision.rule})"}))
+        ops.extend(_attachments(alert, key))
         if alert.recovered_at is not None:
             ops.append(_Planned(BACKEND, "resolve", key, _resolution_payload(alert, on_recovery)))
     elif decision.action is Action.APPEND:
         assert decision.related_key is not None
-        ops.append(
-            _Planned(BACKEND, "note", decision.related_key, {"text": f"{decision.reason} (rule {decision.rule})"})
-        )
+        if decision.is_reply:
+            text = f"{decision.reason}:\n{alert.title}\n\n{alert.description}".rstrip()
+        else:
+            text = f"{decision.reason} (rule {decision.rule})"
+        ops.append(_Planned(BACKEND, "note", decision.related_key, {"text": text}))
+        ops.extend(_attachments(alert, decision.related_key))
     elif decision.action is Action.RESOLVE:
         assert key is not None
         if on_recovery == "note":
@@ -110,7 +124,20 @@ def plan_operations(decision: Decision, on_recovery: str = "resolve") -> list[_P
             )
         else:
             ops.append(_Planned(BACKEND, "resolve", key, _resolution_payload(alert, on_recovery)))
+            if not backend_resolves_duplicates:
+                for duplicate in cascaded:
+                    payload = {
+                        "at": isoformat(alert.recovered_at),
+                        "note": f"Resolved with its master {key} 随主事件解决: {alert.source} reported it recovered.",
+                    }
+                    ops.append(_Planned(BACKEND, "resolve", duplicate, payload))
+    for update in decision.updates:
+        ops.append(_Planned(BACKEND, "update", update.key, {"changes": update.changes, "note": update.note}))
     return ops
+
+
+def _attachments(alert: Alert, key: str) -> list[_Planned]:
+    return [_Planned(BACKEND, "attach", key, a.model_dump(mode="json")) for a in alert.attachments]
 
 
 def _resolution_payload(alert: Alert, on_recovery: str) -> dict[str, Any]:
@@ -134,6 +161,7 @@ class Engine:
         clock: Clock,
         retry: RetryPolicy | None = None,
         batch: int = 200,
+        spool: Spool | None = None,
     ) -> None:
         self.store = store
         self.backend = backend
@@ -142,6 +170,7 @@ class Engine:
         self.clock = clock
         self.retry = retry or RetryPolicy()
         self.batch = batch
+        self.spool = spool
         #: set by the daemon on SIGTERM: loops finish the item in flight and return
         self.stopping = threading.Event()
 
@@ -222,28 +251,9 @@ class Engine:
         alert = decision.alert
         source = self.sources.get(alert.source)
         on_recovery = str(getattr(source, "on_recovery", "resolve"))
-        ops = plan_operations(decision, on_recovery)
         with self.store.transaction():
-            new = decision.new_ticket
-            if new is not None:
-                assert decision.ticket_key is not None
-                self.store.ticket_add(
-                    TicketState(
-                        key=decision.ticket_key,
-                        ticket_id=None,
-                        status=TicketStatus.OPEN,
-                        fingerprint=new.fingerprint,
-                        created_at=now,
-                        master_key=decision.related_key if decision.action is Action.DUPLICATE else None,
-                    ),
-                    backend=self.backend.name,
-                    source=alert.source,
-                    external_id=alert.external_id,
-                )
-            # a recovery resolves the ticket, and so does a new ticket for an already recovered problem
-            resolved = decision.action is Action.RESOLVE or (new is not None and alert.recovered_at is not None)
-            if resolved and decision.ticket_key is not None:
-                self.store.ticket_set_status(decision.ticket_key, TicketStatus.RESOLVED, now)
+            applied = apply_decision(self.store, decision, now, self.backend.name)
+            ops = plan_operations(decision, on_recovery, applied.cascaded, self.backend.resolves_duplicates)
             for op in ops:
                 self.store.enqueue(op.target, op.op, op.ticket_key, op.payload, now)
             self.store.journal_finish(entry_id, "done", f"{decision.action.value}: {decision.reason}", now)
@@ -345,6 +355,8 @@ class Engine:
         return landed
 
     def _ref(self, key: str) -> TicketRef:
+        if key.startswith(HELPDESK_KEY_PREFIX):  # a helpdesk ticket the connector did not make
+            return TicketRef(ticket_id=key[len(HELPDESK_KEY_PREFIX) :], url="")
         found = self.store.ticket_ref(key)
         if found is not None:
             return TicketRef(ticket_id=found[0], url=found[1])
@@ -398,6 +410,13 @@ class Engine:
             log.info("%s → #%s %s #%s", key, ref.ticket_id, op.payload["relation"], other.ticket_id)
         elif op.op == "note":
             backend.add_note(ref.ticket_id, str(op.payload["text"]))
+        elif op.op == "attach":
+            attachment = Attachment.model_validate(op.payload)
+            if self.spool is None:
+                raise _NoTicket("no spool to read the attachment from (the engine was built without one)")
+            content = self.spool.get(attachment.sha256)
+            backend.add_attachment(ref.ticket_id, attachment.filename, content, attachment.content_type)
+            log.info("%s → attached %s (%d bytes) to #%s", key, attachment.filename, len(content), ref.ticket_id)
         elif op.op == "update":
             backend.update_ticket(ref.ticket_id, ticket_changes(op.payload["changes"]), op.payload.get("note"))
         elif op.op == "resolve":

@@ -31,8 +31,9 @@ import pluggy
 
 from connector.decision import Decision
 from connector.interfaces import BackendType, SourceType
+from connector.ledger import TicketIndex
 from connector.models import Alert, Ticket
-from connector.rulebook import RuleBook, TicketIndex
+from connector.rulebook import RuleBook
 
 PROJECT = "itsm_connector"
 hookspec = pluggy.HookspecMarker(PROJECT)

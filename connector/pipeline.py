@@ -17,13 +17,16 @@ import pluggy
 
 from connector.decision import Decision
 from connector.errors import RuleError
+from connector.ledger import TicketIndex
 from connector.models import Alert, Ticket, TicketSource
-from connector.rulebook import RuleBook, TicketIndex
+from connector.rulebook import RuleBook
 
 
 def draft_ticket(alert: Alert, rules: RuleBook, now: datetime) -> Ticket:
-    """The ticket an alert would become before any rule runs: what the source itself said."""
+    """The ticket an alert would become before any rule runs: what the source itself said,
+    with the impact and urgency it suggests (its own, else its severity's, else the default)."""
     origin = alert.origin or rules.source_kinds.get(alert.source, TicketSource.MONITORING)
+    suggested = rules.priority.suggest(alert)
     return Ticket(
         key=alert.key,
         external_id=alert.external_id,
@@ -38,6 +41,8 @@ def draft_ticket(alert: Alert, rules: RuleBook, now: datetime) -> Ticket:
         outage_start=alert.occurred_at,
         outage_end=alert.recovered_at,
         registered_at=now,
+        impact=suggested.impact,
+        urgency=suggested.urgency,
     )
 
 

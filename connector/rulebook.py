@@ -1,53 +1,56 @@
 """The rules the pipeline applies, as plain data (loaded from ``rules/*.yaml``).
 
 The pipeline's rule hooks receive a ``RuleBook``; they never read files themselves, so one
-loaded, validated book is what every alert sees.
+loaded, validated book is what every alert sees. ``RuleBook()`` is the shipped defaults (the
+seed's tables, loaded once); ``connector.rulesets.load_rulebook(dir)`` loads a site's.
 """
 
 from __future__ import annotations
 
-__all__ = ["RuleBook", "TicketIndex", "TicketState"]
+__all__ = ["RuleBook", "TicketIndex", "TicketState", "default_rulebook"]
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Protocol
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from connector.models import Impact, TicketSource, TicketStatus, Urgency
-from connector.priority import DEFAULT_MATRIX, DEFAULT_SEVERITY_MAP
+from connector.errors import ConfigProblem
+from connector.ledger import TicketIndex, TicketState
+from connector.models import TicketSource
+
+if TYPE_CHECKING:
+    from connector.classify import Classifier
+    from connector.correlate import DedupPolicy
+    from connector.priority import PriorityRules
+    from connector.sla import SlaPolicy
+    from connector.taxonomy import Taxonomy
+
+
+@cache
+def default_rulebook() -> RuleBook:
+    """The shipped rules, loaded and validated once per process."""
+    from connector.rulesets import load_rulebook
+
+    return load_rulebook(None)
+
+
+def _default_source_kinds() -> dict[str, TicketSource]:
+    return {"email": TicketSource.USER_REPORT, "inspection": TicketSource.INSPECTION}
 
 
 @dataclass(frozen=True)
 class RuleBook:
-    """Every table the process needs; the defaults are the seed's."""
+    """Every table the process needs; a field left out takes the shipped default."""
 
-    priority_matrix: Sequence[Sequence[int]] = DEFAULT_MATRIX
-    severity_map: Mapping[int, tuple[Impact, Urgency]] = field(default_factory=lambda: dict(DEFAULT_SEVERITY_MAP))
-    default_impact: Impact = Impact.GENERAL
-    default_urgency: Urgency = Urgency.NORMAL
-    #: which kind of source each source name is (anything else: monitoring)
-    source_kinds: Mapping[str, TicketSource] = field(
-        default_factory=lambda: {"email": TicketSource.USER_REPORT, "inspection": TicketSource.INSPECTION}
-    )
-
-
-@dataclass(frozen=True)
-class TicketState:
-    """What the connector's store knows about a ticket it made."""
-
-    key: str
-    ticket_id: str | None
-    status: TicketStatus
-    fingerprint: str | None
-    created_at: datetime
-    resolved_at: datetime | None = None
-    closed_at: datetime | None = None
-    master_key: str | None = None
-
-
-class TicketIndex(Protocol):
-    """Read-only view of the tickets the connector made, for correlation rules."""
-
-    def get(self, key: str) -> TicketState | None:
-        """The ticket with this connector key, if any."""
-        ...
+    priority: PriorityRules = field(default_factory=lambda: default_rulebook().priority)
+    classifier: Classifier = field(default_factory=lambda: default_rulebook().classifier)
+    dedup: DedupPolicy = field(default_factory=lambda: default_rulebook().dedup)
+    sla: SlaPolicy = field(default_factory=lambda: default_rulebook().sla)
+    taxonomy: Taxonomy = field(default_factory=lambda: default_rulebook().taxonomy)
+    #: which kind of source each source name is, when its alerts do not say (default: monitoring)
+    source_kinds: Mapping[str, TicketSource] = field(default_factory=_default_source_kinds)
+    #: the file each table was read from
+    files: Mapping[str, Path] = field(default_factory=dict)
+    #: what ``validate`` prints as warnings (unreachable or overlapping rules)
+    warnings: tuple[ConfigProblem, ...] = ()

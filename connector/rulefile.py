@@ -7,7 +7,7 @@ does not validate raises ``ConfigError`` and yields nothing, so a typo never hal
 
 from __future__ import annotations
 
-__all__ = ["load_model", "validate_data"]
+__all__ = ["load_model", "load_with_lines", "validate_data"]
 
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,3 +34,10 @@ def validate_data(data: Any, model: type[_M], file: str) -> _M:
 def load_model(path: Path, model: type[_M]) -> _M:
     """Parse and validate the rule file at ``path``; raises ``ConfigError`` with every problem."""
     return validate_data(load_yaml(path), model, str(path))
+
+
+def load_with_lines(path: Path, model: type[_M]) -> tuple[_M, LineDict]:
+    """Like ``load_model``, and also the parsed data, whose line numbers let later checks
+    (across files) name the line they are about."""
+    data = load_yaml(path)
+    return validate_data(data, model, str(path)), data

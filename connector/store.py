@@ -3,7 +3,9 @@
 - ``journal``: every intake event, keyed by (source, event key). An event is journaled before
   it is acknowledged to anyone, and a second arrival of the same key is ignored.
 - ``outbox``: helpdesk and source writes still owed, with attempts, next try and last error.
-- ``tickets``: connector key → helpdesk id, fingerprint and status, for correlation.
+- ``tickets``: connector key → helpdesk id, fingerprint, status, priority, repeats and the content a
+  duplicate or recurrence copies, for correlation (``connector.ledger``); ``aliases``: alerts
+  appended to a master by the storm guard.
 - ``dead_letter``: inputs and operations that cannot be processed, with the reason.
 - ``cursors``: how far each source has been read.
 
@@ -26,8 +28,8 @@ from typing import Any
 
 from connector.clock import isoformat, parse_time
 from connector.errors import StoreError
-from connector.models import TicketStatus
-from connector.rulebook import TicketState
+from connector.ledger import DoneAfter, TicketState
+from connector.models import Impact, Priority, TicketStatus, Urgency
 
 MIGRATIONS: Sequence[str] = (
     # 1: the foundation
@@ -94,6 +96,23 @@ MIGRATIONS: Sequence[str] = (
     # 2: an operation is marked before it is first sent, so only a retry asks "did it land?"
     """
     ALTER TABLE outbox ADD COLUMN sent INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 3: correlation (duplicates, storm guard, recurrence, priority changes)
+    """
+    ALTER TABLE tickets ADD COLUMN occurred_at TEXT;
+    ALTER TABLE tickets ADD COLUMN impact INTEGER;
+    ALTER TABLE tickets ADD COLUMN urgency INTEGER;
+    ALTER TABLE tickets ADD COLUMN priority INTEGER;
+    ALTER TABLE tickets ADD COLUMN repeats INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN recurrence_of TEXT;
+    ALTER TABLE tickets ADD COLUMN content TEXT;
+    CREATE INDEX tickets_master ON tickets (master_key, status);
+    CREATE INDEX tickets_by_helpdesk_id ON tickets (ticket_id);
+    CREATE TABLE aliases (
+        key TEXT PRIMARY KEY,
+        ticket_key TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
     """,
 )
 
@@ -261,24 +280,32 @@ class Store:
             (source, cursor, now.isoformat()),
         )
 
-    # --- tickets -------------------------------------------------------------------------------
+    # --- tickets (connector.ledger.TicketLedger) ----------------------------------------------
 
-    def ticket_add(self, state: TicketState, backend: str, source: str, external_id: str | None) -> None:
+    def ticket_add(self, state: TicketState, backend: str) -> None:
         """Record a ticket the pipeline decided to create (its helpdesk id comes later)."""
         self._exec(
             "INSERT OR IGNORE INTO tickets (key, backend, ticket_id, source, external_id, fingerprint, status,"
-            " master_key, created_at, resolved_at, closed_at) VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " master_key, created_at, resolved_at, closed_at, occurred_at, impact, urgency, priority, repeats,"
+            " recurrence_of, content) VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 state.key,
                 backend,
-                source,
-                external_id,
+                state.source or "",
+                state.external_id,
                 state.fingerprint,
                 state.status.value,
                 state.master_key,
                 state.created_at.isoformat(),
                 isoformat(state.resolved_at),
                 isoformat(state.closed_at),
+                isoformat(state.occurred_at),
+                _int(state.impact),
+                _int(state.urgency),
+                _int(state.priority),
+                state.repeats,
+                state.recurrence_of,
+                json.dumps(dict(state.content), ensure_ascii=False) if state.content else None,
             ),
         )
 
@@ -286,24 +313,81 @@ class Store:
         """Record the helpdesk id of a created ticket."""
         self._exec("UPDATE tickets SET ticket_id = ?, url = ? WHERE key = ?", (ticket_id, url, key))
 
-    def ticket_set_status(self, key: str, status: TicketStatus, now: datetime) -> None:
-        """Record a status change the connector made or saw."""
+    def ticket_set_status(self, key: str, status: TicketStatus, at: datetime) -> None:
+        """Record a status change the connector made or saw (``at``: when it happened)."""
         column = {TicketStatus.RESOLVED: "resolved_at", TicketStatus.CLOSED: "closed_at"}.get(status)
         if column:
             self._exec(
-                f"UPDATE tickets SET status = ?, {column} = ? WHERE key = ?", (status.value, now.isoformat(), key)
+                f"UPDATE tickets SET status = ?, {column} = ? WHERE key = ?", (status.value, at.isoformat(), key)
             )
         else:
             self._exec("UPDATE tickets SET status = ? WHERE key = ?", (status.value, key))
 
+    def ticket_bump_repeats(self, key: str) -> None:
+        """Count one more repeat on a master."""
+        self._exec("UPDATE tickets SET repeats = repeats + 1 WHERE key = ?", (key,))
+
+    def ticket_set_priority(self, key: str, impact: Impact, urgency: Urgency, priority: Priority) -> None:
+        """Record a priority change the connector made."""
+        self._exec(
+            "UPDATE tickets SET impact = ?, urgency = ?, priority = ? WHERE key = ?",
+            (int(impact), int(urgency), int(priority), key),
+        )
+
+    def alias_add(self, key: str, ticket_key: str, at: datetime) -> None:
+        """Remember that the alert ``key`` was appended to ticket ``ticket_key``."""
+        self._exec(
+            "INSERT OR IGNORE INTO aliases (key, ticket_key, created_at) VALUES (?, ?, ?)",
+            (key, ticket_key, at.isoformat()),
+        )
+
+    def open_duplicates(self, master_key: str) -> list[str]:
+        """Keys of the unresolved duplicates of ``master_key``, oldest first."""
+        rows = self._exec(
+            "SELECT key FROM tickets WHERE master_key = ? AND status NOT IN ('resolved', 'closed') ORDER BY rowid",
+            (master_key,),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    # --- tickets (connector.ledger.TicketIndex) ------------------------------------------------
+
     def get(self, key: str) -> TicketState | None:
-        """The ticket with this connector key (``TicketIndex``)."""
+        """The ticket with this connector key."""
+        row = self._exec(f"SELECT {_STATE_COLUMNS} FROM tickets WHERE key = ?", (key,)).fetchone()
+        return None if row is None else _ticket_state(row)
+
+    def alias_of(self, key: str) -> str | None:
+        """The master an alert with this key was appended to, if any."""
+        row = self._exec("SELECT ticket_key FROM aliases WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def open_master(self, fingerprint: str) -> TicketState | None:
+        """The most recently created unresolved non-duplicate ticket with this fingerprint."""
         row = self._exec(
-            "SELECT key, ticket_id, status, fingerprint, created_at, resolved_at, closed_at, master_key"
-            " FROM tickets WHERE key = ?",
-            (key,),
+            f"SELECT {_STATE_COLUMNS} FROM tickets WHERE fingerprint = ? AND master_key IS NULL"
+            " AND status NOT IN ('resolved', 'closed') ORDER BY rowid DESC LIMIT 1",
+            (fingerprint,),
         ).fetchone()
         return None if row is None else _ticket_state(row)
+
+    def last_done(self, fingerprint: str, after: DoneAfter) -> TicketState | None:
+        """The non-duplicate ticket with this fingerprint finished latest (resolved or closed,
+        or only closed)."""
+        if after == "closed":
+            where, done = "status = 'closed' AND closed_at IS NOT NULL", "closed_at"
+        else:
+            where, done = "status IN ('resolved', 'closed')", "coalesce(resolved_at, closed_at)"
+        row = self._exec(
+            f"SELECT {_STATE_COLUMNS} FROM tickets WHERE fingerprint = ? AND master_key IS NULL AND {where}"
+            f" AND {done} IS NOT NULL ORDER BY {done} DESC, rowid DESC LIMIT 1",
+            (fingerprint,),
+        ).fetchone()
+        return None if row is None else _ticket_state(row)
+
+    def key_for_ticket_id(self, ticket_id: str) -> str | None:
+        """The connector key of the helpdesk ticket ``ticket_id``, if the connector made it."""
+        row = self._exec("SELECT key FROM tickets WHERE ticket_id = ? LIMIT 1", (ticket_id,)).fetchone()
+        return None if row is None else str(row[0])
 
     def ticket_ref(self, key: str) -> tuple[str, str] | None:
         """(helpdesk id, url) of a created ticket, or None while it is not created yet."""
@@ -321,7 +405,7 @@ class Store:
 
     def all_tickets(self) -> list[dict[str, Any]]:
         """Every ticket row, for status output and tests."""
-        cursor = self._exec("SELECT * FROM tickets ORDER BY created_at, key")
+        cursor = self._exec("SELECT * FROM tickets ORDER BY rowid")
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
@@ -410,6 +494,20 @@ class Store:
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+_STATE_COLUMNS = (
+    "key, ticket_id, status, fingerprint, created_at, resolved_at, closed_at, master_key, occurred_at, source,"
+    " external_id, impact, urgency, priority, repeats, recurrence_of, content"
+)
+
+
+def _int(value: int | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def _time(text: str | None) -> datetime | None:
+    return parse_time(text) if text else None
+
+
 def _ticket_state(row: Sequence[Any]) -> TicketState:
     return TicketState(
         key=row[0],
@@ -417,7 +515,16 @@ def _ticket_state(row: Sequence[Any]) -> TicketState:
         status=TicketStatus(row[2]),
         fingerprint=row[3],
         created_at=parse_time(row[4]),
-        resolved_at=parse_time(row[5]) if row[5] else None,
-        closed_at=parse_time(row[6]) if row[6] else None,
+        resolved_at=_time(row[5]),
+        closed_at=_time(row[6]),
         master_key=row[7],
+        occurred_at=_time(row[8]),
+        source=row[9] or None,
+        external_id=row[10],
+        impact=Impact(row[11]) if row[11] is not None else None,
+        urgency=Urgency(row[12]) if row[12] is not None else None,
+        priority=Priority(row[13]) if row[13] is not None else None,
+        repeats=int(row[14] or 0),
+        recurrence_of=row[15],
+        content=json.loads(row[16]) if row[16] else {},
     )

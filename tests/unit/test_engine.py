@@ -71,11 +71,12 @@ def engine(tmp_path: Path, clock: FakeClock, backend: Faulty, pm: pluggy.PluginM
 
 
 def alert(clock: FakeClock, eid: str = "101", **changes: Any) -> Alert:
+    """A problem on its own host (so alerts of different ids are different problems)."""
     fields: dict[str, Any] = {
         "source": "zabbix",
         "external_id": eid,
-        "title": "Disk full on web01",
-        "ci": "web01",
+        "title": f"Disk full on web{eid}",
+        "ci": f"web{eid}",
         "severity": 4,
         "occurred_at": clock.now(),
     }

@@ -147,6 +147,6 @@ def test_hook_rule_sla(register: pluggy.PluginManager, clock: FakeClock, tmp_pat
     assert decision.ticket is not None and decision.ticket.sla_due == clock.now() + timedelta(minutes=30)
 
 
-def test_default_sla_is_the_urgency_deadline(pm: pluggy.PluginManager, clock: FakeClock, tmp_path: Path) -> None:
-    decision = decide(pm, clock, tmp_path, alert(clock, severity=5))
-    assert decision.ticket is not None and decision.ticket.sla_due == clock.now() + timedelta(hours=8)
+def test_default_sla_is_the_first_response_deadline(pm: pluggy.PluginManager, clock: FakeClock, tmp_path: Path) -> None:
+    decision = decide(pm, clock, tmp_path, alert(clock, severity=5))  # P1: respond within 10 min
+    assert decision.ticket is not None and decision.ticket.sla_due == clock.now() + timedelta(minutes=10)

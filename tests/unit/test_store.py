@@ -67,11 +67,15 @@ def test_ticket_map_and_open_ids(tmp_path: Path, clock: FakeClock) -> None:
     for eid in ("1", "2"):
         store.ticket_add(
             TicketState(
-                key=f"zabbix:{eid}", ticket_id=None, status=TicketStatus.OPEN, fingerprint="f", created_at=clock.now()
+                key=f"zabbix:{eid}",
+                ticket_id=None,
+                status=TicketStatus.OPEN,
+                fingerprint="f",
+                created_at=clock.now(),
+                source="zabbix",
+                external_id=eid,
             ),
             backend="redmine",
-            source="zabbix",
-            external_id=eid,
         )
     assert store.ticket_ref("zabbix:1") is None
     store.ticket_set_ref("zabbix:1", "42", "http://r/issues/42")
