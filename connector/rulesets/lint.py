@@ -87,12 +87,13 @@ def lint_rules(model: ClassificationFile, data: LineDict, file: str) -> list[Con
     warnings: list[ConfigProblem] = []
     normal = [_normal(rule.match) for rule in model.rules]
     lines = [line_of(data, ("rules", i)) for i in range(len(model.rules))]
+    unreachable: set[int] = set()
     for j, rule in enumerate(model.rules):
         if rule.continue_ and not rule.set.model_dump(exclude_none=True):
             warnings.append(ConfigProblem(file, lines[j], f"warning: rule {rule.id!r} continues but sets nothing"))
         for i in range(j):
             earlier = model.rules[i]
-            if earlier.continue_:
+            if earlier.continue_ or i in unreachable:
                 continue
             if _covers(normal[i], normal[j]):
                 warnings.append(
@@ -103,6 +104,7 @@ def lint_rules(model: ClassificationFile, data: LineDict, file: str) -> list[Con
                         "matches every alert it does, and the first match wins",
                     )
                 )
+                unreachable.add(j)
                 break
             if rule.continue_ or _covers(normal[j], normal[i]):
                 continue
@@ -113,7 +115,7 @@ def lint_rules(model: ClassificationFile, data: LineDict, file: str) -> list[Con
                         file,
                         lines[j],
                         f"warning: rule {rule.id!r} overlaps rule {earlier.id!r} (line {lines[i]}) on {common}: "
-                        f"an alert matching both takes {earlier.id!r}'s settings",
+                        f"an alert matching both is classified by {earlier.id!r} (the first match wins)",
                     )
                 )
     return warnings
