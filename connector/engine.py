@@ -73,7 +73,8 @@ class _WaitForTicket(Exception):
 
 
 class _NoTicket(Exception):
-    """The operation's ticket will never exist (its create was dead-lettered)."""
+    """The operation can never land: its ticket will never exist (its create was dead-lettered),
+    or what it carries is gone."""
 
 
 def plan_operations(
@@ -261,17 +262,19 @@ class Engine:
 
     # --- 3. deliver ----------------------------------------------------------------------------
 
-    def drain_outbox(self, *, ignore_backoff: bool = False, max_passes: int = 5) -> int:
+    def drain_outbox(self, *, ignore_backoff: bool = False) -> int:
         """Try the owed operations that are due; returns how many landed.
 
-        A landed operation may owe a follow-up (a create owes the source's acknowledgement), so
-        passes repeat while they make progress, at most ``max_passes`` times.
+        A pass takes ``batch`` operations in order; passes repeat while they land something (a
+        backlog after an outage, or the follow-up a landed operation owes, such as a create's
+        acknowledgement), so the outbox is drained of everything that can go now. A pass that
+        lands nothing (all waiting or failing) ends it; so does a stop request.
         """
         total = 0
-        for _ in range(max_passes):
+        while not self.stopping.is_set():
             landed = self._drain_pass(ignore_backoff)
             total += landed
-            if not landed or self.stopping.is_set():
+            if not landed:
                 break
         return total
 
@@ -414,7 +417,10 @@ class Engine:
             attachment = Attachment.model_validate(op.payload)
             if self.spool is None:
                 raise _NoTicket("no spool to read the attachment from (the engine was built without one)")
-            content = self.spool.get(attachment.sha256)
+            try:
+                content = self.spool.get(attachment.sha256)
+            except StoreError as exc:  # the file is gone: no retry can bring it back
+                raise _NoTicket(f"attachment {attachment.filename!r}: {exc}") from exc
             backend.add_attachment(ref.ticket_id, attachment.filename, content, attachment.content_type)
             log.info("%s → attached %s (%d bytes) to #%s", key, attachment.filename, len(content), ref.ticket_id)
         elif op.op == "update":

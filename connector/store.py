@@ -261,6 +261,11 @@ class Store:
             (status, outcome, now.isoformat(), entry_id),
         )
 
+    def journal_outcomes(self) -> list[tuple[str, str, str, str | None]]:
+        """(source, event key, status, outcome) of every journal entry, in arrival order."""
+        rows = self._exec("SELECT source, event_key, status, outcome FROM journal ORDER BY id").fetchall()
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
     def journal_counts(self) -> dict[str, int]:
         """Journal rows per status."""
         return dict(self._exec("SELECT status, count(*) FROM journal GROUP BY status").fetchall())

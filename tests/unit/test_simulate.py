@@ -1,0 +1,186 @@
+"""``simulate``: one JSON line per input line, deterministic, the same decisions as the daemon's
+path on the local backend, and a bad line never stops the ones after it."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connector.cli import main
+from connector.clock import FakeClock
+from connector.plugins.local import LocalBackend
+from connector.simulate import FIELDS
+from connector.store import Store
+from connector.synthetic import alert_stream
+
+
+def run_simulate(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict[str, Any]]:
+    assert main(["simulate", *args]) == 0
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def write(path: Path, lines: list[Any]) -> Path:
+    path.write_text(
+        "".join((line if isinstance(line, str) else json.dumps(line, ensure_ascii=False)) + "\n" for line in lines),
+        encoding="utf-8",
+    )
+    return path
+
+
+def down(eid: str, at: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "source": "zabbix",
+        "external_id": eid,
+        "title": "Interface Gi1/0/1 down",
+        "ci": "core-sw01",
+        "host_groups": ["Metro/Network core"],
+        "severity": 5,
+        "occurred_at": at,
+        **extra,
+    }
+
+
+def test_every_line_gets_an_answer_with_every_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(
+        tmp_path / "in.jsonl",
+        [
+            down("1", "2026-11-26T02:43:00+08:00"),
+            down("1", "2026-11-26T02:43:00+08:00"),  # exact repeat
+            "# a comment is not a line of output",
+            down("2", "2026-11-26T02:44:00+08:00"),
+            "{not json",
+            {"source": "zabbix", "external_id": "3", "title": "no time"},
+            down("1", "2026-11-26T02:43:00+08:00", recovered_at="2026-11-26T03:10:00+08:00"),
+            {"type": "close", "external_id": "1", "at": "2026-11-26T04:00:00+08:00"},
+            down("4", "2026-11-27T09:00:00+08:00"),
+            {"type": "close", "external_id": "nope", "at": "2026-11-27T10:00:00+08:00"},
+        ],
+    )
+    out = run_simulate(capsys, "--input", str(path))
+    assert all(list(line) == [*FIELDS, *(["type"] if line["action"] == "close" else [])] for line in out)
+    assert [(o["line"], o["action"]) for o in out] == [
+        (1, "create"),
+        (2, "ignored"),
+        (4, "duplicate"),
+        (5, "dead_letter"),
+        (6, "dead_letter"),
+        (7, "resolve"),
+        (8, "close"),
+        (9, "recurrence"),
+        (10, "dead_letter"),
+    ]
+    first, repeat, dup, not_json, no_time, resolve, close, recurrence, nothing = out
+    assert first["priority"] == 1 and first["category"] == "网络" and first["assignment_group"] == "网络组"
+    assert first["sla_due"] == "2026-11-25T18:53:00+00:00"  # P1: the 1st-line response, 10 minutes
+    assert first["fingerprint"] and first["ticket_id"] == "1"
+    assert repeat["reason"] == "exact repeat of line 1: this event was already received (idempotency)"
+    assert dup["duplicate_of"] == "1" and dup["fingerprint"] == first["fingerprint"] and dup["ticket_id"] == "2"
+    assert not_json["reason"].startswith("line 5: not JSON")
+    assert no_time["reason"] == "line 6: occurred_at: Field required" and no_time["external_id"] == "3"
+    assert resolve["ticket"] == "zabbix:1" and resolve["at"] == "2026-11-25T19:10:00+00:00"
+    assert close["ticket"] == "zabbix:1"
+    assert recurrence["recurrence_of"] == "1" and "closed" in recurrence["reason"]
+    assert nothing["reason"] == "line 10: no ticket was made for 'nope', so there is nothing to close"
+
+
+def test_output_is_the_same_on_every_run_and_now_holds_the_clock_back(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path / "in.jsonl", list(alert_stream(200, hosts=10, triggers=5, seed=7)))
+    once = run_simulate(capsys, "--input", str(path))
+    assert once == run_simulate(capsys, "--input", str(path))
+    late = run_simulate(capsys, "--input", str(path), "--now", "2027-01-01T00:00:00Z")
+    assert {o["at"] for o in late} == {"2027-01-01T00:00:00+00:00"}
+    assert [o["action"] for o in late] == [o["action"] for o in once]  # windows use the events' own times
+
+
+def test_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "--input", str(tmp_path / "missing.jsonl")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+    assert main(["simulate", "--input", "-", "--now", "yesterday"]) == 2
+    assert "--now is not an ISO 8601 time" in capsys.readouterr().err
+
+
+def test_a_rules_directory_changes_the_decisions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "dedup.yaml").write_text("policy: append\n", encoding="utf-8")
+    path = write(tmp_path / "in.jsonl", [down("1", "2026-11-26T02:43:00Z"), down("2", "2026-11-26T02:44:00Z")])
+    out = run_simulate(capsys, "--input", str(path), "--rules", str(rules))
+    assert [o["action"] for o in out] == ["create", "append"]
+    assert out[1]["duplicate_of"] == "1" and out[1]["ticket"] == "zabbix:1"
+
+
+# --- the same decisions as the daemon --------------------------------------------------------------
+
+
+def test_simulate_decides_like_the_daemon_on_the_local_backend(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """1,000 lines with exact repeats, flaps, storms and recoveries: ``once`` against the local
+    backend (journal, SQLite ledger, outbox) and ``simulate`` (memory ledger) agree on every
+    event's action and on every ticket they make."""
+    lines: list[Any] = list(alert_stream(1000, hosts=25, triggers=8, seed=3, mean_gap_seconds=20))
+    lines[100] = "{broken"
+    path = write(tmp_path / "alerts.jsonl", lines)
+    config = tmp_path / "connector.yaml"
+    config.write_text(
+        textwrap.dedent(
+            f"""
+            state: {{path: state.db}}
+            backend: {{type: local, path: tickets.db}}
+            sources:
+              - {{type: replay, name: zabbix, path: {path}}}
+            """
+        ),
+        encoding="utf-8",
+    )
+    assert main(["once", "--config", str(config)]) == 0
+    simulated = run_simulate(capsys, "--input", str(path))
+    actions = {o["action"] for o in simulated}
+    assert {"create", "duplicate", "append", "resolve", "recurrence", "ignored", "dead_letter"} <= actions
+
+    store = Store(tmp_path / "state.db")
+    journal = {(source, key): outcome for source, key, status, outcome in store.journal_outcomes() if status == "done"}
+    expected = {}
+    for line, out in zip(lines, simulated, strict=True):
+        if out["action"] in ("dead_letter",) or "exact repeat" in (out["reason"] or ""):
+            continue
+        event_key = line["external_id"] + ("/recovery" if line.get("recovered_at") else "")
+        expected[(line["source"], event_key)] = out
+    assert set(journal) == set(expected)
+    for key, out in expected.items():
+        assert journal[key].split(":", 1)[0] == out["action"], key
+    assert len(store.dead_letters()) == sum(o["action"] == "dead_letter" for o in simulated) == 1
+
+    backend = LocalBackend(tmp_path / "tickets.db", FakeClock(datetime(2026, 1, 1, tzinfo=UTC)))
+    made = {t["key"]: t for t in backend.tickets()}
+    created = [o for o in simulated if o["action"] in ("create", "duplicate", "recurrence")]
+    assert [o["ticket"] for o in created] == [t["key"] for t in backend.tickets()]  # same tickets, same order
+    for out in created:
+        ticket = made[out["ticket"]]
+        for name in (
+            "category",
+            "area",
+            "subarea",
+            "nature",
+            "service",
+            "ci",
+            "assignment_group",
+            "impact",
+            "urgency",
+            "priority",
+            "fingerprint",
+        ):
+            assert ticket[name] == out[name], (out["ticket"], name)
+        master = ticket["duplicate_of"] and made[ticket["duplicate_of"]]["external_id"]
+        original = ticket["recurrence_of"] and made[ticket["recurrence_of"]]["external_id"]
+        assert (master or None, original or None) == (out["duplicate_of"], out["recurrence_of"])
+        assert str(ticket["id"]) == out["ticket_id"]
+    statuses = {t["key"]: t["status"] for t in made.values()}
+    assert statuses == {row["key"]: row["status"] for row in store.all_tickets()}
