@@ -17,7 +17,7 @@ __all__ = ["TAXONOMY_FIELDS", "Classifier", "FieldRef", "Match", "Rule"]
 import fnmatch
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from connector.errors import RuleError
@@ -64,6 +64,19 @@ class Match:
     description: re.Pattern[str] | None = None
     text: re.Pattern[str] | None = None  # title + description
     sender: re.Pattern[str] | None = None
+    #: host-group patterns without wildcards, looked up in a set; the others as one regex
+    literal_groups: frozenset[str] = field(init=False, repr=False, compare=False)
+    _wild_groups: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+    #: the text conditions that are set, as (where the text is, its regex): only these run
+    _texts: tuple[tuple[str, re.Pattern[str]], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        patterns = self.host_groups or ()
+        wild = [fnmatch.translate(p) for p in patterns if _GLOB.search(p)]
+        object.__setattr__(self, "literal_groups", frozenset(p for p in patterns if not _GLOB.search(p)))
+        object.__setattr__(self, "_wild_groups", re.compile("|".join(wild)) if wild else None)
+        texts = [(name, getattr(self, name)) for name in _TEXT_FIELDS if getattr(self, name) is not None]
+        object.__setattr__(self, "_texts", tuple(texts))
 
     def matches(self, alert: Alert, draft: Ticket) -> bool:
         """Whether this alert (and the draft made from it) meets every condition."""
@@ -73,27 +86,37 @@ class Match:
             return False
         if self.severity is not None and alert.severity not in self.severity:
             return False
-        if self.host_groups is not None and not any(
-            fnmatch.fnmatchcase(group, pattern) for group in alert.host_groups for pattern in self.host_groups
-        ):
+        if self.host_groups is not None and not self._groups_match(alert.host_groups):
             return False
         if self.tags is not None:
             for name, pattern in self.tags.items():
                 value = alert.tags.get(name)
                 if value is None or (pattern is not None and not pattern.search(value)):
                     return False
-        return (
-            _search(self.ci, draft.ci)
-            and _search(self.service, draft.service)
-            and _search(self.title, alert.title)
-            and _search(self.description, alert.description)
-            and _search(self.text, f"{alert.title}\n{alert.description}" if self.text is not None else None)
-            and _search(self.sender, alert.reporter)
-        )
+        for name, pattern in self._texts:
+            text: str | None
+            if name == "text":
+                text = f"{alert.title}\n{alert.description}"
+            elif name in ("ci", "service"):
+                text = getattr(draft, name)
+            elif name == "sender":
+                text = alert.reporter
+            else:
+                text = getattr(alert, name)
+            if text is None or pattern.search(text) is None:
+                return False
+        return True
+
+    def _groups_match(self, groups: tuple[str, ...]) -> bool:
+        if not self.literal_groups.isdisjoint(groups):
+            return True
+        wild = self._wild_groups
+        return wild is not None and any(wild.match(group) for group in groups)
 
 
-def _search(pattern: re.Pattern[str] | None, value: str | None) -> bool:
-    return pattern is None or (value is not None and pattern.search(value) is not None)
+_GLOB = re.compile(r"[*?\[]")
+#: the regex conditions, cheapest first (CI and service are short, a description may be long)
+_TEXT_FIELDS = ("ci", "service", "sender", "title", "description", "text")
 
 
 @dataclass(frozen=True)
@@ -115,6 +138,34 @@ class Classifier:
         self.rules = tuple(rules)
         self.taxonomy = taxonomy
         self._natures = frozenset(taxonomy.nature_values())
+        # An index, so an alert is only tried against rules it could match: per kind of source,
+        # the rules that do not exclude it; among them those gated by literal host groups are
+        # found through the alert's own groups. Order is kept (rule positions).
+        self._open: dict[TicketSource, tuple[int, ...]] = {}
+        self._by_group: dict[TicketSource, dict[str, tuple[int, ...]]] = {}
+        for origin in TicketSource:
+            fits = [
+                i
+                for i, r in enumerate(self.rules)
+                if r.match is None or r.match.origin is None or origin in r.match.origin
+            ]
+            gated = {i for i in fits if _gated_by_groups(self.rules[i])}
+            self._open[origin] = tuple(i for i in fits if i not in gated)
+            index: dict[str, list[int]] = {}
+            for i in sorted(gated):
+                match = self.rules[i].match
+                assert match is not None
+                for group in match.literal_groups:
+                    index.setdefault(group, []).append(i)
+            self._by_group[origin] = {g: tuple(ix) for g, ix in index.items()}
+
+    def candidates(self, alert: Alert, origin: TicketSource) -> list[Rule]:
+        """The rules that could match this alert, in file order."""
+        by_group = self._by_group[origin]
+        hits = [i for group in alert.host_groups for i in by_group.get(group, ())]
+        if not hits:
+            return [self.rules[i] for i in self._open[origin]]
+        return [self.rules[i] for i in sorted({*self._open[origin], *hits})]
 
     def classify(self, alert: Alert, draft: Ticket) -> Ticket:
         """The draft with the fields of every matching rule set; ``rule`` names those rules.
@@ -125,7 +176,7 @@ class Classifier:
         updates: dict[str, Any] = {}
         matched: list[str] = []
         from_alert: set[str] = set()
-        for rule in self.rules:
+        for rule in self.candidates(alert, draft.source):
             if rule.match is not None and not rule.match.matches(alert, draft):
                 continue
             matched.append(rule.id)
@@ -177,6 +228,12 @@ class Classifier:
                 return
             if depth in from_alert:
                 updates[depth] = None
+
+
+def _gated_by_groups(rule: Rule) -> bool:
+    """A rule that can only match an alert in one of its literal host groups."""
+    match = rule.match
+    return match is not None and match.host_groups is not None and match.literal_groups == frozenset(match.host_groups)
 
 
 def _enum(kind: type[Impact] | type[Urgency], value: Any, rule: Rule, alert: Alert, name: str) -> Any:

@@ -65,6 +65,21 @@ class Decision:
     fingerprint: str | None = None
     updates: tuple[TicketUpdate, ...] = field(default=())
 
+    def with_ticket(self, ticket: Ticket) -> Decision:
+        """The same decision about another version of its ticket (``dataclasses.replace``,
+        spelled out: the pipeline does this for every new ticket)."""
+        return Decision(
+            self.action,
+            self.alert,
+            self.ticket_key,
+            self.rule,
+            self.reason,
+            ticket,
+            self.related_key,
+            self.fingerprint,
+            self.updates,
+        )
+
     @property
     def new_ticket(self) -> Ticket | None:
         """The ticket to create, when the outcome makes one."""

@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
@@ -143,10 +143,9 @@ class Applied:
     cascaded: tuple[str, ...] = ()  # duplicates resolved with their master
 
 
-def content_of(ticket: Ticket) -> dict[str, Any]:
-    """The part of a ticket that a duplicate or recurrence of it copies (JSON-ready)."""
-    dumped = ticket.model_dump(mode="json", include=set(CONTENT_FIELDS))
-    return {k: v for k, v in dumped.items() if v is not None}
+def content_of(ticket: Ticket) -> dict[str, str]:
+    """The part of a ticket that a duplicate or recurrence of it copies (all text fields)."""
+    return {name: value for name in CONTENT_FIELDS if (value := getattr(ticket, name)) is not None}
 
 
 def apply_decision(ledger: TicketLedger, decision: Decision, now: datetime, backend: str) -> Applied:
@@ -212,6 +211,9 @@ class MemoryLedger:
     master is the most recently created one, the last finished ticket the one finished
     latest. A duplicate keeps no content (nothing copies from a duplicate). ``prune`` forgets
     finished tickets older than a horizon, so a long stream holds a bounded state.
+
+    The ledger owns its ``TicketState`` records and updates them in place (a copy per change
+    would be most of its cost): a state it returns is current until the next write.
     """
 
     def __init__(self) -> None:
@@ -259,31 +261,32 @@ class MemoryLedger:
             return
         if state.master_key is not None:
             self._duplicates.setdefault(state.master_key, []).append(state.key)
-            state = replace(state, content={})
+            object.__setattr__(state, "content", {})  # nothing copies from a duplicate
         elif state.fingerprint is not None:
             self._masters_by_fp.setdefault(state.fingerprint, []).append(state.key)
         self._tickets[state.key] = state
 
-    def ticket_set_status(self, key: str, status: TicketStatus, at: datetime) -> None:
+    def _update(self, key: str, **changes: Any) -> None:
         state = self._tickets.get(key)
-        if state is None:
-            return
-        changes: dict[str, Any] = {"status": status}
+        if state is not None:
+            for name, value in changes.items():
+                object.__setattr__(state, name, value)  # the ledger's own record (see the class)
+
+    def ticket_set_status(self, key: str, status: TicketStatus, at: datetime) -> None:
         if status is TicketStatus.RESOLVED:
-            changes["resolved_at"] = at
+            self._update(key, status=status, resolved_at=at)
         elif status is TicketStatus.CLOSED:
-            changes["closed_at"] = at
-        self._tickets[key] = replace(state, **changes)
+            self._update(key, status=status, closed_at=at)
+        else:
+            self._update(key, status=status)
 
     def ticket_bump_repeats(self, key: str) -> None:
         state = self._tickets.get(key)
         if state is not None:
-            self._tickets[key] = replace(state, repeats=state.repeats + 1)
+            self._update(key, repeats=state.repeats + 1)
 
     def ticket_set_priority(self, key: str, impact: Impact, urgency: Urgency, priority: Priority) -> None:
-        state = self._tickets.get(key)
-        if state is not None:
-            self._tickets[key] = replace(state, impact=impact, urgency=urgency, priority=priority)
+        self._update(key, impact=impact, urgency=urgency, priority=priority)
 
     def alias_add(self, key: str, ticket_key: str, at: datetime) -> None:
         self._aliases.setdefault(key, ticket_key)
@@ -295,9 +298,8 @@ class MemoryLedger:
 
     def set_ticket_id(self, key: str, ticket_id: str) -> None:
         """Record the helpdesk id of a ticket (``simulate`` numbers its tickets itself)."""
-        state = self._tickets.get(key)
-        if state is not None:
-            self._tickets[key] = replace(state, ticket_id=ticket_id)
+        if key in self._tickets:
+            self._update(key, ticket_id=ticket_id)
             self._by_ticket_id[ticket_id] = key
 
     def prune(self, now: datetime, horizon: timedelta) -> int:

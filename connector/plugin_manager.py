@@ -5,8 +5,9 @@ There is no module-level manager: every caller (the CLI, each test) gets its own
 
 from __future__ import annotations
 
-__all__ = ["ENTRY_POINT_GROUP", "build_plugin_manager", "plugin_summary"]
+__all__ = ["ENTRY_POINT_GROUP", "build_plugin_manager", "is_traced", "plugin_summary"]
 
+import weakref
 from collections.abc import Iterable
 from importlib.metadata import entry_points
 
@@ -16,6 +17,13 @@ from connector import hookspecs
 from connector.errors import PluginError
 
 ENTRY_POINT_GROUP = "itsm_connector"
+#: managers whose hook calls are traced (``--trace-hooks``): callers must go through pluggy
+_TRACED: weakref.WeakSet[pluggy.PluginManager] = weakref.WeakSet()
+
+
+def is_traced(pm: pluggy.PluginManager) -> bool:
+    """Whether ``pm`` logs every hook call, so no call may bypass it."""
+    return pm in _TRACED
 
 
 def build_plugin_manager(disable: Iterable[str] = (), *, trace: bool = False) -> pluggy.PluginManager:
@@ -47,6 +55,7 @@ def build_plugin_manager(disable: Iterable[str] = (), *, trace: bool = False) ->
         log = logging.getLogger("connector.hooks")
         pm.trace.root.setwriter(lambda text: log.debug("%s", text.rstrip()))
         pm.enable_tracing()
+        _TRACED.add(pm)
     return pm
 
 

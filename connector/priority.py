@@ -11,7 +11,7 @@ from __future__ import annotations
 __all__ = ["Level", "PriorityRules", "Suggestion", "priority_of"]
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from connector.models import Alert, Impact, Priority, Urgency
 
@@ -51,6 +51,9 @@ class PriorityRules:
     severity: Mapping[int, tuple[Impact, Urgency]]
     default: tuple[Impact, Urgency]
     levels: Mapping[str, Level]
+    _suggestions: dict[tuple[int | None, Impact | None, Urgency | None], Suggestion] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def priority(self, impact: Impact, urgency: Urgency) -> Priority:
         """The matrix cell for this impact and urgency."""
@@ -63,10 +66,17 @@ class PriorityRules:
 
     def suggest(self, alert: Alert) -> Suggestion:
         """What the source says: its own impact/urgency, else its severity's, else the default."""
-        by_severity = self.severity.get(alert.severity) if alert.severity is not None else None
-        fallback, basis = (by_severity, f"severity {alert.severity}") if by_severity else (self.default, "default")
-        impact, impact_basis = (alert.impact, "source") if alert.impact is not None else (fallback[0], basis)
-        urgency, urgency_basis = (alert.urgency, "source") if alert.urgency is not None else (fallback[1], basis)
+        key = (alert.severity, alert.impact, alert.urgency)
+        found = self._suggestions.get(key)
+        if found is None:  # a handful of combinations: each is worked out once
+            found = self._suggestions[key] = self._suggest(*key)
+        return found
+
+    def _suggest(self, severity: int | None, own_impact: Impact | None, own_urgency: Urgency | None) -> Suggestion:
+        by_severity = self.severity.get(severity) if severity is not None else None
+        fallback, basis = (by_severity, f"severity {severity}") if by_severity else (self.default, "default")
+        impact, impact_basis = (own_impact, "source") if own_impact is not None else (fallback[0], basis)
+        urgency, urgency_basis = (own_urgency, "source") if own_urgency is not None else (fallback[1], basis)
         return Suggestion(impact, urgency, impact_basis, urgency_basis)
 
     def reason(self, impact: Impact, urgency: Urgency, impact_basis: str, urgency_basis: str) -> str:

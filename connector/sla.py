@@ -31,6 +31,7 @@ __all__ = [
     "Timeline",
     "active_time",
     "deadline",
+    "first_due",
     "next_due",
     "stage_statuses",
 ]
@@ -270,3 +271,10 @@ def next_due(
     """
     dues = [s.due_at for s in stage_statuses(timeline, priority, urgency, policy, now) if s.running and s.due_at]
     return min(dues) if dues else None
+
+
+def first_due(priority: Priority, urgency: Urgency, policy: SlaPolicy, registered_at: datetime) -> datetime:
+    """Field 21 of a ticket just registered: ``next_due`` of a timeline with nothing but its
+    registration, computed directly (the pipeline asks this for every new ticket)."""
+    response = policy.targets[priority][Stage.RESPONSE].breach
+    return registered_at + min(response, policy.restore[urgency])

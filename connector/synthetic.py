@@ -58,15 +58,16 @@ def alert_stream(
     triggers: int = 50,
     repeat_ratio: float = 0.7,
     exact_repeat_share: float = 0.1,
-    recovery_share: float = 0.15,
+    recovery_share: float = 0.25,
     seed: int = 1,
     start: datetime = datetime(2026, 10, 1, tzinfo=UTC),
     mean_gap_seconds: float = 2.0,
     source: str = "zabbix",
 ) -> Iterator[dict[str, Any]]:
     """``count`` replay lines (dicts). Of the lines, about ``repeat_ratio`` repeat an active
-    problem — of those ``exact_repeat_share`` send an event again, ``recovery_share`` recover it,
-    the rest are new events of the same trigger (flaps)."""
+    problem, mostly one of the last to start (storms are recent) — of those
+    ``exact_repeat_share`` send an event again, ``recovery_share`` recover it, the rest are new
+    events of the same trigger (flaps)."""
     rng = random.Random(seed)
     now = start
     next_event = 1
@@ -75,7 +76,8 @@ def alert_stream(
     for _ in range(count):
         now += timedelta(seconds=rng.expovariate(1.0 / mean_gap_seconds))
         if active_keys and rng.random() < repeat_ratio:
-            index = rng.randrange(len(active_keys))
+            # storms are recent: a repeat mostly hits one of the last problems to start
+            index = max(0, len(active_keys) - 1 - int(rng.expovariate(1.0 / 25)))
             problem = active_keys[index]
             events = active[problem]
             roll = rng.random()
@@ -86,8 +88,7 @@ def alert_stream(
                 first = events[0]
                 yield {**first, "recovered_at": now.isoformat()}
                 del active[problem]
-                active_keys[index] = active_keys[-1]
-                active_keys.pop()
+                active_keys.pop(index)
                 continue
             host, trig = problem
         else:

@@ -16,7 +16,7 @@ from connector.decision import Decision
 from connector.ledger import TicketIndex
 from connector.models import Alert, Ticket
 from connector.rulebook import RuleBook
-from connector.sla import Timeline, next_due
+from connector.sla import first_due
 
 
 @hookimpl(trylast=True)
@@ -50,6 +50,5 @@ def rule_correlate(alert: Alert, draft: Ticket, rules: RuleBook, index: TicketIn
 @hookimpl(trylast=True)
 def rule_sla(draft: Ticket, rules: RuleBook, now: datetime) -> Ticket:
     """Field 21: the first deadline of the new ticket (``sla.yaml``), its 1st-line response."""
-    registered = draft.registered_at or now
-    due = next_due(Timeline(registered_at=registered), draft.priority, draft.urgency, rules.sla, registered)
+    due = first_due(draft.priority, draft.urgency, rules.sla, draft.registered_at or now)
     return draft.model_copy(update={"sla_due": due})

@@ -17,6 +17,7 @@ from connector.sla import (
     Timeline,
     active_time,
     deadline,
+    first_due,
     next_due,
     stage_statuses,
 )
@@ -128,6 +129,12 @@ def test_next_due_is_the_earliest_running_deadline_even_when_already_missed() ->
     assert next_due(timeline, Priority.HIGH, Urgency.URGENT, DEFAULT_POLICY, at(60)) == at(15)
     assigned = Timeline(registered_at=T0, assigned_at=at(3))
     assert next_due(assigned, Priority.HIGH, Urgency.URGENT, DEFAULT_POLICY, at(4)) == at(33)
+
+
+@pytest.mark.parametrize("priority", list(Priority))
+@pytest.mark.parametrize("urgency", list(Urgency))
+def test_first_due_is_next_due_of_a_fresh_ticket(priority: Priority, urgency: Urgency) -> None:
+    assert first_due(priority, urgency, DEFAULT_POLICY, T0) == next_due(Timeline(T0), priority, urgency, DEFAULT_POLICY, T0)
 
 
 # --- suspension ----------------------------------------------------------------------------------
