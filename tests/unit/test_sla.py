@@ -134,7 +134,9 @@ def test_next_due_is_the_earliest_running_deadline_even_when_already_missed() ->
 @pytest.mark.parametrize("priority", list(Priority))
 @pytest.mark.parametrize("urgency", list(Urgency))
 def test_first_due_is_next_due_of_a_fresh_ticket(priority: Priority, urgency: Urgency) -> None:
-    assert first_due(priority, urgency, DEFAULT_POLICY, T0) == next_due(Timeline(T0), priority, urgency, DEFAULT_POLICY, T0)
+    assert first_due(priority, urgency, DEFAULT_POLICY, T0) == next_due(
+        Timeline(T0), priority, urgency, DEFAULT_POLICY, T0
+    )
 
 
 # --- suspension ----------------------------------------------------------------------------------
