@@ -45,7 +45,7 @@ FORMATS = ("subject", "txt", "html", "md", "sms")
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _MD_INLINE = re.compile(r"([\\`*_\[\]|~])")
-_MD_LINE_START = re.compile(r"^(\s*)([#>+=-]|\d+[.)])")
+_MD_LINE_START = re.compile(r"^(\s*)([#+=-])|^(\s*\d+)([.)])")
 _SUBJECT_MAX = 200
 
 _STATUS_LABELS = {
@@ -73,7 +73,13 @@ def md_escape(value: Any) -> Any:
     text = " ".join(_clean(str(value)).split("\n"))
     text = text.replace("<", "＜").replace(">", "＞")
     text = _MD_INLINE.sub(r"\\\1", text)
-    return _MD_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
+    return _MD_LINE_START.sub(_escape_line_start, text)
+
+
+def _escape_line_start(match: re.Match[str]) -> str:
+    lead = match.group(1) if match.group(2) is not None else match.group(3)
+    mark = match.group(2) if match.group(2) is not None else match.group(4)
+    return f"{lead}\\{mark}"
 
 
 def _text_finalize(value: Any) -> Any:
@@ -239,8 +245,10 @@ class Renderer:
             markdown = self._render("md", "md", view)
             short = _one_line(self._render("text", "sms", view))
         except TemplateError as exc:
+            file, line = _where(exc)
+            at = f" at {file}:{line}" if file else ""
             raise NotifierRejected(
-                f"template failed: {type(exc).__name__}: {exc}", notifier="templates", operation="render"
+                f"template failed{at}: {type(exc).__name__}: {exc}", notifier="templates", operation="render"
             ) from exc
         return OutgoingMessage(
             subject=subject,
@@ -264,11 +272,27 @@ class Renderer:
                 try:
                     self.render(_sample(kind, lang))
                 except NotifierRejected as exc:
-                    cause = exc.__cause__
-                    name = getattr(cause, "filename", None) or getattr(cause, "name", None) or f"{lang}/{kind}"
-                    problems.append(ConfigProblem(str(name), getattr(cause, "lineno", None), str(cause)))
+                    assert isinstance(exc.__cause__, TemplateError)
+                    file, line = _where(exc.__cause__)
+                    problems.append(ConfigProblem(file or f"{lang}/{kind} notice", line, str(exc.__cause__)))
         if problems:
             raise ConfigError(problems)
+
+
+def _where(exc: TemplateError) -> tuple[str | None, int | None]:
+    """The template file and line an error happened in: a syntax error knows them; for a
+    render error jinja2 puts the template's frames, with their template lines, in the
+    traceback, and the innermost one is where it failed."""
+    filename = getattr(exc, "filename", None)
+    if filename:
+        return str(filename), getattr(exc, "lineno", None)
+    found: tuple[str | None, int | None] = (None, None)
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith(".j2"):
+            found = (tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+        tb = tb.tb_next
+    return found
 
 
 def _sample(kind: NoticeKind, lang: str) -> Notice:
