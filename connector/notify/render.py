@@ -274,7 +274,9 @@ class Renderer:
                 except NotifierRejected as exc:
                     assert isinstance(exc.__cause__, TemplateError)
                     file, line = _where(exc.__cause__)
-                    problems.append(ConfigProblem(file or f"{lang}/{kind} notice", line, str(exc.__cause__)))
+                    problem = ConfigProblem(file or f"{lang}/{kind} notice", line, str(exc.__cause__))
+                    if problem not in problems:
+                        problems.append(problem)
         if problems:
             raise ConfigError(problems)
 
