@@ -9,9 +9,12 @@
     ├── StoreError                  the state database failed: stop, nothing is acknowledged
     ├── RuleError                   a rule failed on one alert: dead-letter that alert, go on
     ├── MalformedInput              an input cannot become an Alert: dead-letter it, go on
-    └── BackendError                a helpdesk call failed
-        ├── BackendUnavailable      transient (refused, timeout, 5xx, 429): retry from the outbox
-        └── BackendRejected         permanent for this operation (4xx): dead-letter the operation
+    ├── BackendError                a helpdesk call failed
+    │   ├── BackendUnavailable      transient (refused, timeout, 5xx, 429): retry from the outbox
+    │   └── BackendRejected         permanent for this operation (4xx): dead-letter the operation
+    └── NotifierError               a notice could not be sent (e-mail, phone gateway, robot)
+        ├── NotifierUnavailable     transient (refused, timeout, 5xx, rate limited): retry later
+        └── NotifierRejected        permanent (bad recipient, invalid key): dead-letter the notice
 
 Context is passed as keyword-only arguments and kept as attributes; the full text goes to
 ``Exception.__init__`` so ``str(exc)`` is exactly what the log shows.
@@ -27,6 +30,9 @@ __all__ = [
     "ConfigProblem",
     "ConnectorError",
     "MalformedInput",
+    "NotifierError",
+    "NotifierRejected",
+    "NotifierUnavailable",
     "PluginError",
     "RuleError",
     "SourceError",
@@ -122,3 +128,28 @@ class BackendUnavailable(BackendError):
 
 class BackendRejected(BackendError):
     """Raised when the helpdesk refuses this operation for good (4xx); it is dead-lettered."""
+
+
+class NotifierError(ConnectorError):
+    """A notice could not be sent through one channel; the subclass says whether retrying can help."""
+
+    def __init__(self, message: str, *, notifier: str, operation: str) -> None:
+        self.notifier = notifier
+        self.operation = operation
+        super().__init__(f"{notifier} {operation}: {message}")
+
+
+class NotifierUnavailable(NotifierError):
+    """Raised when the channel cannot take the notice now (refused, timeout, 5xx, rate limited).
+
+    ``retry_after`` is how long the server asked us to wait, in seconds, when it said so.
+    """
+
+    def __init__(self, message: str, *, notifier: str, operation: str, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, notifier=notifier, operation=operation)
+
+
+class NotifierRejected(NotifierError):
+    """Raised when the channel refuses the notice for good (bad recipient, invalid key or
+    signature, malformed message); retrying the same notice cannot succeed."""

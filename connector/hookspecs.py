@@ -18,6 +18,7 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "register_backend_types",
+    "register_notifier_types",
     "register_source_types",
     "rule_classify",
     "rule_correlate",
@@ -33,6 +34,7 @@ from connector.decision import Decision
 from connector.interfaces import BackendType, SourceType
 from connector.ledger import TicketIndex
 from connector.models import Alert, Ticket
+from connector.notify.interfaces import NotifierType
 from connector.rulebook import RuleBook
 
 PROJECT = "itsm_connector"
@@ -63,6 +65,19 @@ def register_backend_types() -> list[BackendType]:  # type: ignore[empty-body]
     one; its section is validated against the type's ``settings`` model.
 
     :returns: the backend types; an empty list when the plugin adds none.
+    """
+
+
+@hookspec
+def register_notifier_types() -> list[NotifierType]:  # type: ignore[empty-body]
+    """Hand the host the kinds of notifiers (e-mail, phone gateway, chat robot) this plugin can build.
+
+    Called once when the connector starts. Each ``notify.channels`` entry ``{type: NAME, ...}``
+    builds a notifier through the factory of the type with that name; its section is validated
+    against the type's ``settings`` model. The notifier's ``send`` raises ``NotifierUnavailable``
+    (retried later) or ``NotifierRejected`` (the notice is dead-lettered).
+
+    :returns: the notifier types; an empty list when the plugin adds none.
     """
 
 

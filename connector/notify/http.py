@@ -1,0 +1,135 @@
+"""HTTP for the webhook, WeCom and DingTalk notifiers, and the one place their wire failures
+become ``NotifierUnavailable`` / ``NotifierRejected``.
+
+* refused connection, timeout, any other transport error, 5xx, 429 → ``NotifierUnavailable``
+  (``retry_after`` from the server's ``Retry-After`` when it sent one);
+* any other non-2xx (400 malformed, 401/403 invalid key, 404 no such robot, a redirect:
+  redirects are not followed, since they would carry signatures and tokens elsewhere)
+  → ``NotifierRejected``.
+
+Every request has the explicit ``(connect, read)`` timeout of its notifier, so a gateway that is
+down delays only its own notices. Messages name the URL without its query string: robots
+carry their key or token there.
+"""
+
+from __future__ import annotations
+
+__all__ = ["HttpPoster", "public_url"]
+
+import math
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+
+from connector.clock import Clock
+from connector.errors import NotifierRejected, NotifierUnavailable
+from connector.redmine.client import parse_retry_after
+
+
+def public_url(url: str) -> str:
+    """``url`` without query and fragment (where robot keys and tokens sit), for messages."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost reason (``Connection refused``) rather than urllib3's nested repr, which
+    would also repeat the URL with its query string."""
+    seen: BaseException = exc
+    while (inner := seen.__cause__ or seen.__context__) is not None and inner is not seen:
+        seen = inner
+    reason = getattr(seen, "reason", None)
+    text = str(reason if reason is not None else seen)
+    if "?" in text:  # a message that quotes the URL would quote its key
+        return type(seen).__name__
+    return text or type(seen).__name__
+
+
+class HttpPoster:
+    """POSTs JSON bodies for one notifier over one ``requests.Session``.
+
+    :param timeout: seconds to connect and, separately, to wait for the answer.
+    """
+
+    def __init__(
+        self,
+        *,
+        notifier: str,
+        clock: Clock,
+        timeout: float,
+        verify_tls: bool = True,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.notifier = notifier
+        self._clock = clock
+        self._timeout = timeout
+        self._verify = verify_tls
+        self._owns_session = session is None
+        self._session = session if session is not None else requests.Session()
+
+    def post(
+        self,
+        url: str,
+        body: bytes,
+        *,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        """POST ``body`` (JSON, UTF-8) to ``url``; returns the 2xx response or raises."""
+        where = public_url(url)
+        operation = f"POST {where}"
+        all_headers = {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
+        try:
+            response = self._session.post(
+                url,
+                data=body,
+                headers=all_headers,
+                params=params,
+                timeout=(self._timeout, self._timeout),
+                verify=self._verify,
+                allow_redirects=False,
+            )
+        except requests.Timeout as exc:
+            raise NotifierUnavailable(
+                f"no answer within {self._timeout:g}s ({type(exc).__name__})",
+                notifier=self.notifier,
+                operation=operation,
+            ) from exc
+        except requests.RequestException as exc:
+            raise NotifierUnavailable(
+                f"cannot reach {where}: {_root_cause(exc)}", notifier=self.notifier, operation=operation
+            ) from exc
+        status = response.status_code
+        if 200 <= status < 300:
+            return response
+        head = f"HTTP {status} {response.reason or ''}".rstrip()
+        if status == 429 or status >= 500:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), self._clock.now())
+            tail = f" (retry after {math.ceil(retry_after)}s)" if retry_after is not None else ""
+            raise NotifierUnavailable(head + tail, notifier=self.notifier, operation=operation, retry_after=retry_after)
+        sample = response.text[:120].replace("\n", " ")
+        raise NotifierRejected(f"{head}: {sample}".rstrip(": "), notifier=self.notifier, operation=operation)
+
+    def json_answer(self, response: requests.Response, operation: str) -> dict[str, Any]:
+        """The JSON object of a 2xx answer; anything else is a gateway answering oddly
+        (a proxy page): ``NotifierUnavailable``, since the message may not have gone out."""
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise NotifierUnavailable(
+                f"HTTP {response.status_code} but the body is not JSON", notifier=self.notifier, operation=operation
+            ) from exc
+        if not isinstance(body, dict):
+            raise NotifierUnavailable(
+                f"HTTP {response.status_code} but the body is not a JSON object",
+                notifier=self.notifier,
+                operation=operation,
+            )
+        return body
+
+    def close(self) -> None:
+        """Close the session if this poster created it."""
+        if self._owns_session:
+            self._session.close()
