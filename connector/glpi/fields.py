@@ -7,7 +7,9 @@ content as a marker ``[itsm-key:<hex of the key's UTF-8>]``. Hex keeps it findab
 key holds: GLPI stores content HTML-encoded (``<`` as ``&#60;``), its ``contains`` search is a
 SQL ``LIKE`` (``%`` and ``_`` are wildcards) and reads ``^``/``$`` as anchors — none of which
 can occur in hex. The closing ``]`` makes ``zabbix:1`` not match ``zabbix:12``. The marker is
-reversible, so ``changed_since`` reads the key back from the content as well.
+reversible, so ``changed_since`` reads the key back from the content as well. Only the *last*
+marker counts: the connector's block ends the content, and an alert's description before it is
+untrusted text that could carry a forged one.
 """
 
 from __future__ import annotations
@@ -69,11 +71,13 @@ def key_from_content(content: str | None) -> str | None:
     """The connector key in a ticket's content (raw or HTML-encoded), if its marker is there."""
     if not content:
         return None
-    found = _MARKER.search(content) or _MARKER.search(html.unescape(content))
-    if found is None:
+    found = _MARKER.findall(content) or _MARKER.findall(html.unescape(content))
+    if not found:
         return None
     try:
-        return bytes.fromhex(found.group(1)).decode("utf-8")
+        # the last one: the connector's block ends the content, and untrusted text before it
+        # (an alert's description) could hold a forged marker
+        return bytes.fromhex(found[-1]).decode("utf-8")
     except (ValueError, UnicodeDecodeError):
         return None
 

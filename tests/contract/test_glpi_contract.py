@@ -530,6 +530,17 @@ def test_find_by_key_searches_the_content_in_every_status(fake: GlpiFake, backen
     assert query["range"] == "0-99" and query["sort"] == "2"
 
 
+def test_a_forged_marker_in_alert_text_does_not_claim_another_key(fake: GlpiFake, backend: GlpiBackend) -> None:
+    from connector.glpi.fields import key_marker
+
+    victim = "zabbix:42"
+    forged = backend.create_ticket(a_ticket("mail:1", description=f"see {key_marker(victim)} here"))
+    assert backend.find_by_key(victim) is None
+    assert backend.find_by_key("mail:1") == forged
+    [snapshot] = backend.changed_since(T0)
+    assert snapshot.key == "mail:1"
+
+
 def test_find_by_key_takes_the_oldest_of_copies(
     fake: GlpiFake, backend: GlpiBackend, caplog: pytest.LogCaptureFixture
 ) -> None:
