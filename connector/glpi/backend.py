@@ -53,6 +53,7 @@ DUPLICATES = 2
 _LINKS = {Relation.DUPLICATES: DUPLICATES, Relation.RELATES: LINKED_TO}
 SOLVED, CLOSED = 5, 6
 PAGE_SIZE = 100
+_CATEGORY_LEVELS = ("category", "area", "subarea")
 
 #: search options of Ticket (glpi-rest.md §8) read by ``find_by_key`` and ``changed_since``
 OPT_ID, OPT_STATUS, OPT_PRIORITY, OPT_URGENCY, OPT_IMPACT = "2", "12", "3", "10", "11"
@@ -216,27 +217,37 @@ class GlpiBackend:
             if ticket.registered_at is not None:
                 minutes = settings.time_to_own_minutes[ticket.priority]
                 item["time_to_own"] = format_time(ticket.registered_at + timedelta(minutes=minutes), self._zone)
-        item.update(self._dropdowns(ticket.model_dump()))
+        ids, _ = self._dropdowns(ticket.model_dump())  # what GLPI lacks stays in the content block
+        item.update(ids)
         return item
 
-    def _dropdowns(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        """The GLPI ids of the named values among ``values`` that GLPI has (looked up once)."""
-        out: dict[str, Any] = {}
+    def _dropdowns(self, values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The GLPI ids of the named values among ``values`` (looked up once), and the values
+        GLPI has no item for (they can only be said in words)."""
+        ids: dict[str, Any] = {}
+        unknown: dict[str, Any] = {}
         lookups = self.lookups
-        parts = tuple(str(values[name]) for name in ("category", "area", "subarea") if values.get(name) is not None)
-        if values.get("category") is not None and (category := lookups.category(parts)) is not None:
-            out["itilcategories_id"] = category
-        if values.get("source") is not None and (source := lookups.request_type(TicketSource(values["source"]))):
-            out["requesttypes_id"] = source
-        if values.get("location") and (location := lookups.location(str(values["location"]))) is not None:
-            out["locations_id"] = location
-        if values.get("assignment_group") and (group := lookups.group(str(values["assignment_group"]))):
-            out["_groups_id_assign"] = group
-        if values.get("assignee") and (user := lookups.user(str(values["assignee"]), "assignee")) is not None:
-            out["_users_id_assign"] = user
-        if values.get("contact") and (contact := lookups.user(str(values["contact"]), "contact")) is not None:
-            out["_users_id_requester"] = contact
-        return out
+
+        def put(glpi_field: str, names: tuple[str, ...], ident: int | None) -> None:
+            if ident is not None:
+                ids[glpi_field] = ident
+            else:
+                unknown.update({name: values[name] for name in names if values.get(name) is not None})
+
+        if values.get("category") is not None:
+            parts = tuple(str(values[name]) for name in _CATEGORY_LEVELS if values.get(name) is not None)
+            put("itilcategories_id", _CATEGORY_LEVELS, lookups.category(parts))
+        if values.get("source") is not None:
+            put("requesttypes_id", ("source",), lookups.request_type(TicketSource(values["source"])))
+        if values.get("location"):
+            put("locations_id", ("location",), lookups.location(str(values["location"])))
+        if values.get("assignment_group"):
+            put("_groups_id_assign", ("assignment_group",), lookups.group(str(values["assignment_group"])))
+        if values.get("assignee"):
+            put("_users_id_assign", ("assignee",), lookups.user(str(values["assignee"]), "assignee"))
+        if values.get("contact"):
+            put("_users_id_requester", ("contact",), lookups.user(str(values["contact"]), "contact"))
+        return ids, unknown
 
     # --- update / note -------------------------------------------------------------------------
 
@@ -288,24 +299,11 @@ class GlpiBackend:
                     item["time_to_resolve"] = format_time(value, self._zone)
                 else:
                     extra[key] = value
-        ids = self._dropdowns({k: v for k, v in changes.items() if k not in ("category", "area", "subarea")})
-        if changes.get("category") is not None:
-            ids.update(self._dropdowns({k: changes.get(k) for k in ("category", "area", "subarea")}))
-        elif "area" in changes or "subarea" in changes:
+        ids, unknown = self._dropdowns(changes)
+        if changes.get("category") is None:
             # a sub-level without its category names no path: only the follow-up can say it
-            extra.update({k: changes[k] for k in ("area", "subarea") if k in changes})
-        resolved = {
-            "itilcategories_id": ("category", "area", "subarea"),
-            "requesttypes_id": ("source",),
-            "locations_id": ("location",),
-            "_groups_id_assign": ("assignment_group",),
-            "_users_id_assign": ("assignee",),
-            "_users_id_requester": ("contact",),
-        }
-        for glpi_field, names in resolved.items():
-            for name in names:
-                if name in changes and changes[name] is not None and glpi_field not in ids:
-                    extra[name] = changes[name]  # GLPI has no such dropdown: keep the value in words
+            unknown.update({name: changes[name] for name in ("area", "subarea") if name in changes})
+        extra.update(unknown)
         item.update(ids)
         return item, extra
 

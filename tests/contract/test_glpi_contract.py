@@ -573,6 +573,15 @@ def test_update_puts_glpis_fields_and_follows_up_with_the_rest(fake: GlpiFake, b
     assert fake.calls[before:] == [("PUT", f"Ticket/{ref.ticket_id}")]
 
 
+def test_an_update_naming_what_glpi_lacks_says_it_in_the_followup(fake: GlpiFake, backend: GlpiBackend) -> None:
+    fake.add("Group", completename="network")
+    ref = backend.create_ticket(a_ticket())
+    backend.update_ticket(ref.ticket_id, {"assignment_group": "network", "assignee": "ghost", "area": "核心交换"})
+    [change] = sent(fake, "PUT", f"Ticket/{ref.ticket_id}")
+    assert change == {"_groups_id_assign": fake.find("Group", "network")}
+    assert fake.followups_of(ref.ticket_id) == ["Assignee 处理人: ghost\nArea 子类: 核心交换"]
+
+
 def test_update_refuses_names_that_are_not_ticket_fields(fake: GlpiFake, backend: GlpiBackend) -> None:
     with pytest.raises(ValueError, match="not a Ticket field: 'impactt'"):
         backend.update_ticket("5", {"impactt": 1})
