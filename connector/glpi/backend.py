@@ -435,7 +435,7 @@ class GlpiBackend:
             self._client.upload("Document/", manifest, name, content, content_type, Created)
         except GlpiRejected as exc:
             raise GlpiRejected(
-                f"{exc} ({_ALLOWED_HINT})",
+                f"{exc.reason} ({_ALLOWED_HINT})",
                 backend=self.name,
                 operation=operation,
                 status=exc.status,
@@ -474,21 +474,10 @@ class GlpiBackend:
             yield snapshot
 
     def _search(self, params: list[tuple[str, str | int]]) -> Iterator[dict[str, Any]]:
-        """Every row of a ``search/Ticket`` in id order, page by page along ``Content-Range``."""
-        start = 0
-        while True:
-            paged = [*params, ("sort", int(OPT_ID)), ("order", "ASC"), ("range", f"{start}-{start + PAGE_SIZE - 1}")]
-            try:
-                page = self._client.get_page("search/Ticket", SearchAnswer, paged)
-            except GlpiRejected as exc:
-                if exc.code == "ERROR_RANGE_EXCEED_TOTAL":  # rows went away while we paged
-                    return
-                raise
+        """Every row of a ``search/Ticket`` in id order, all pages."""
+        sorted_params = [*params, ("sort", int(OPT_ID)), ("order", "ASC")]
+        for page in self._client.pages("search/Ticket", SearchAnswer, sorted_params, PAGE_SIZE):
             yield from page.items.data
-            # 200: everything came back; no Content-Range: nothing matched
-            if page.status != 206 or page.range is None or not page.range.more or not page.items.data:
-                return
-            start = page.range.end + 1
 
     def _snapshot(self, row: Mapping[str, Any]) -> TicketSnapshot | None:
         tid = _int(row.get(OPT_ID))

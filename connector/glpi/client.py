@@ -39,7 +39,7 @@ import logging
 import math
 import re
 import threading
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from http import HTTPStatus
@@ -126,9 +126,11 @@ class GlpiConfigError(GlpiUnavailable):
 
 
 class GlpiRejected(BackendRejected):
-    """Raised when GLPI refuses this one operation for good; ``detail`` is GLPI's message."""
+    """Raised when GLPI refuses this one operation for good; ``detail`` is GLPI's message and
+    ``reason`` the text after the ``backend operation:`` prefix."""
 
     def __init__(self, message: str, *, backend: str, operation: str, status: int, code: str, detail: str) -> None:
+        self.reason = message
         self.status = status
         self.code = code
         self.detail = detail
@@ -239,6 +241,25 @@ class GlpiClient:
         response = self._send("GET", path, params=params)
         items = self._parse(response, f"GET {path}", shape)
         return Page(items, parse_content_range(response.headers.get("Content-Range")), response.status_code)
+
+    def pages(
+        self, path: str, shape: type[T], params: Sequence[tuple[str, str | int]], size: int = 100
+    ) -> Iterator[Page[T]]:
+        """Every page of a List or search call, along ``Content-Range``: 200 is all of it, 206 a
+        part — ask for the next ``range`` until ``end + 1 >= total``. A start past the total
+        (rows went away while paging: ``ERROR_RANGE_EXCEED_TOTAL``) ends the listing."""
+        start = 0
+        while True:
+            try:
+                page = self.get_page(path, shape, [*params, ("range", f"{start}-{start + size - 1}")])
+            except GlpiRejected as exc:
+                if exc.code == "ERROR_RANGE_EXCEED_TOTAL":
+                    return
+                raise
+            yield page
+            if page.status != 206 or page.range is None or not page.range.more:
+                return
+            start = page.range.end + 1
 
     def post(self, path: str, payload: Mapping[str, Any], shape: type[T]) -> T:
         """POST ``payload`` as JSON and validate the answer against ``shape``."""

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from connector.clock import Clock
-from connector.glpi.client import GlpiClient, GlpiConfigError, GlpiRejected
+from connector.glpi.client import GlpiClient, GlpiConfigError
 from connector.glpi.schema import Dropdown
 from connector.glpi.settings import GlpiSettings, split_path
 from connector.models import TicketSource
@@ -36,25 +36,13 @@ from connector.models import TicketSource
 log = logging.getLogger(__name__)
 
 MISS_TTL = timedelta(minutes=10)
-PAGE = 100
 _T = TypeVar("_T")
 
 
 def iterate(client: GlpiClient, path: str, shape: type[list[_T]], params: dict[str, str | int]) -> Iterator[_T]:
-    """Every row of a List call, page by page along ``Content-Range`` (200: all of it; 206: a
-    part, ask for the next range until ``end + 1 >= total``)."""
-    start = 0
-    while True:
-        try:
-            page = client.get_page(path, shape, {**params, "range": f"{start}-{start + PAGE - 1}"})
-        except GlpiRejected as exc:
-            if exc.code == "ERROR_RANGE_EXCEED_TOTAL":  # the rows shrank while we paged
-                return
-            raise
+    """Every row of a List call (``GET <Itemtype>/``), all pages."""
+    for page in client.pages(path, shape, list(params.items())):
         yield from page.items
-        if page.status != 206 or page.range is None or not page.range.more or not page.items:
-            return
-        start = page.range.end + 1
 
 
 def _decoded(text: str | None) -> str:
