@@ -315,11 +315,6 @@ class GlpiClient:
         if self._owns_session:
             self._http.close()
 
-    @property
-    def has_session(self) -> bool:
-        """Whether a GLPI session is open (for tests and the setup report)."""
-        return self._token is not None
-
     # --- session -------------------------------------------------------------------------------
 
     def _headers(self, token: str | None = None) -> dict[str, str]:

@@ -6,8 +6,10 @@ admin key, the GLPI fake's state) — so a write the helpdesk dropped fails the 
 from __future__ import annotations
 
 import html
+import json
 import re
 import sqlite3
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +20,7 @@ import requests
 from connector.clock import Clock, FakeClock
 from connector.engine import Engine
 from connector.errors import BackendUnavailable
+from connector.glpi.fields import key_from_content
 from connector.interfaces import Backend, Relation
 from connector.models import Alert, Ticket, TicketRef, TicketStatus
 from connector.pipeline import Pipeline
@@ -73,8 +76,6 @@ class LocalHarness:
         return sqlite3.connect(self.path)
 
     def _data(self, ticket_id: str) -> dict[str, Any]:
-        import json
-
         with self._db() as db:
             row = db.execute("SELECT data FROM tickets WHERE id = ?", (int(ticket_id),)).fetchone()
         data: dict[str, Any] = json.loads(row[0])
@@ -178,8 +179,6 @@ class RedmineHarness:
         ]
 
     def let_time_pass(self) -> None:
-        import time
-
         time.sleep(1.1)  # Redmine stamps changes with whole seconds of the real clock
 
 
@@ -225,8 +224,6 @@ class GlpiHarness:
         }
 
     def with_key(self, key: str) -> list[str]:
-        from connector.glpi.fields import key_from_content
-
         return [str(i) for i, t in self.fake.tickets.items() if key_from_content(self.fake.ticket(i)["content"]) == key]
 
     def let_time_pass(self) -> None:
