@@ -72,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     with_config(p)
     p = sub.add_parser("plugins", help="list the loaded plugins and their hooks")
     p = sub.add_parser("setup", help="check a helpdesk for what the connector needs and print the mapping")
-    p.add_argument("helpdesk", choices=["redmine"])
+    p.add_argument("helpdesk", choices=["redmine", "glpi"])
     with_config(p)
     return parser
 
@@ -224,6 +224,12 @@ def _setup(args: argparse.Namespace, config: LoadedConfig) -> int:
     if config.backend.type_name != args.helpdesk:
         print(f"{args.config}: the backend is {config.backend.type_name!r}, not {args.helpdesk!r}", file=sys.stderr)
         return 2
+    if args.helpdesk == "glpi":
+        from connector.glpi.setup import setup_for_config
+
+        glpi_report = setup_for_config(config)
+        print(glpi_report.render())
+        return 0 if glpi_report.ok else 1
     from connector.redmine import setup as redmine_setup
 
     report = redmine_setup.inspect(config.backend.settings)
