@@ -1,7 +1,8 @@
 """``itsm-connector demo``: the whole pipeline on a bundled sample, with no server and no network.
 
 The sample (``connector/data/demo_alerts.jsonl``) is a night of a metro operator's alerts:
-repeats, a storm on the core switch, recoveries, an e-mail report and one broken line. Each
+repeats, a storm on the core switch (a master, its duplicates, then counted notes), a problem
+that recurs after its fix, recoveries, an e-mail report and one broken line. Each
 line is processed at its own time on a fake clock, so the output is the same on every run.
 """
 
@@ -11,6 +12,7 @@ __all__ = ["replay_into", "run_demo"]
 
 import tempfile
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
@@ -67,16 +69,23 @@ def run_demo(out: TextIO, workdir: Path | None = None, pm: pluggy.PluginManager 
         _print_table(out, tickets)
         dead = store.dead_letters()
         resolved = sum(1 for t in tickets if t["status"] == TicketStatus.RESOLVED.value)
-        others = len(items) - len(tickets) - len(dead)
+        outcomes = Counter((o or "").split(":", 1)[0] for *_, status, o in store.journal_outcomes() if status == "done")
+        repeats = len(items) - len(store.journal_outcomes())
         out.write(
-            f"\n{len(items)} inputs: {len(tickets)} tickets ({resolved} resolved), "
-            f"{others} handled without a new ticket (exact repeats, recoveries), {len(dead)} dead-lettered\n"
+            f"\n{len(items)} inputs → {len(tickets)} tickets ({resolved} resolved): "
+            f"{outcomes['create']} new, {outcomes['duplicate']} duplicates linked to their master, "
+            f"{outcomes['recurrence']} recurrence; {outcomes['append']} repeats counted on a master (storm guard), "
+            f"{outcomes['resolve']} recoveries, {repeats + outcomes['ignored']} exact repeat(s) ignored, "
+            f"{len(dead)} dead-lettered\n"
         )
         for row in dead:
             out.write(f"  dead letter ({row['kind']}): {row['reason']}\n")
         store.close()
         backend.close()
     return 0
+
+
+_RELATION_ZH = {"duplicates": "重复 of", "relates": "复发 of"}
 
 
 def _width(text: str) -> int:
@@ -97,25 +106,28 @@ def _print_table(out: TextIO, tickets: list[dict[str, Any]]) -> None:
     columns = [
         ("#", 4),
         ("priority", 10),
-        ("status", 10),
-        ("CI", 18),
-        ("service", 16),
-        ("title", 52),
-        ("links/notes", 24),
+        ("status", 8),
+        ("CI", 17),
+        ("category", 22),
+        ("group", 12),
+        ("title", 44),
+        ("links/notes", 22),
     ]
     out.write(" ".join(_cell(name, width) for name, width in columns).rstrip() + "\n")
     out.write(" ".join("-" * (width - 1) + " " for _, width in columns).rstrip() + "\n")
     for t in tickets:
         priority = Priority(t["priority"])
         status = TicketStatus(t["status"])
-        links = ", ".join(f"{rel} #{other}" for rel, other in t["relations"])
+        links = ", ".join(f"{_RELATION_ZH.get(rel, rel)} #{other}" for rel, other in t["relations"])
         extra = links or (f"{len(t['notes'])} note(s)" if t["notes"] else "")
+        category = "/".join(part for part in (t.get("category"), t.get("area")) if part) or "-"
         row = [
             str(t["id"]),
             f"P{int(priority)} {priority.zh}",
             status.zh,
             t.get("ci") or "-",
-            t.get("service") or "-",
+            category,
+            t.get("assignment_group") or "-",
             t["title"],
             extra,
         ]

@@ -92,6 +92,11 @@ def test_demo_prints_tickets_and_dead_letter(capsys: pytest.CaptureFixture[str])
     assert "P1 最高" in out and "core-sw01" in out and "afc-db01" in out
     assert "财务系统无法登录" in out
     assert "dead letter (intake): line 18: occurred_at: Field required" in out
+    # the core-switch storm: one master, three duplicates linked to it, then counted notes
+    assert out.count("重复 of #2") == 3
+    assert "28 inputs → 20 tickets (7 resolved): 15 new, 4 duplicates linked to their master, 1 recurrence; " in out
+    assert "3 repeats counted on a master (storm guard), 3 recoveries, 1 exact repeat(s) ignored" in out
+    assert "复发 of #1" in out
 
 
 def test_replay_source_waits_for_a_line_still_being_written(tmp_path: Path) -> None:
