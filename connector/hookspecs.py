@@ -117,12 +117,13 @@ def rule_correlate(alert: Alert, draft: Ticket, rules: RuleBook, index: TicketIn
     """Decide what the alert means against the tickets already made.
 
     Called once per alert, after prioritization: a new ticket, a duplicate of an open master,
-    a recurrence of a closed one, a note on the master, a resolution, or nothing.
+    a recurrence of a closed one, a note on the master (a storm-guard repeat, a reply), a
+    resolution, or nothing. ``Decision.updates`` may change other tickets (a raised priority).
 
     :param alert: what the source saw.
     :param draft: the prioritized ticket, used if a ticket is to be created.
-    :param rules: the loaded rule book (dedup and recurrence windows).
-    :param index: read-only view of the connector's tickets.
+    :param rules: the loaded rule book (``rules.dedup``: fingerprint, windows, storm guard).
+    :param index: read-only view of the connector's tickets (``connector.ledger.TicketIndex``).
     :param now: the time the alert is processed.
     :returns: the decision; ``None`` to let the next plugin decide. Stops at first non-None
         result. Raising dead-letters the alert.
@@ -133,10 +134,11 @@ def rule_correlate(alert: Alert, draft: Ticket, rules: RuleBook, index: TicketIn
 def rule_sla(draft: Ticket, rules: RuleBook, now: datetime) -> Ticket | None:
     """Compute the SLA target date (field 21) of a ticket about to be created.
 
-    Called once per created ticket, after correlation.
+    Called once per created ticket, after correlation. The default is the first deadline of
+    ``rules.sla`` the ticket faces (its 1st-line response).
 
     :param draft: the ticket to be created.
-    :param rules: the loaded rule book (targets per priority).
+    :param rules: the loaded rule book (``rules.sla``: targets per priority and stage).
     :param now: the registration time.
     :returns: the draft with ``sla_due`` set; ``None`` to let the next plugin decide.
         Stops at first non-None result. Raising dead-letters the alert.
