@@ -73,7 +73,8 @@ def alert_stream(
     next_event = 1
     active: dict[tuple[int, int], list[dict[str, Any]]] = {}  # (host, trigger) -> events
     active_keys: list[tuple[int, int]] = []
-    for _ in range(count):
+    emitted = 0
+    while emitted < count:
         now += timedelta(seconds=rng.expovariate(1.0 / mean_gap_seconds))
         if active_keys and rng.random() < repeat_ratio:
             # storms are recent: a repeat mostly hits one of the last problems to start
@@ -82,11 +83,14 @@ def alert_stream(
             events = active[problem]
             roll = rng.random()
             if roll < exact_repeat_share:
+                emitted += 1
                 yield dict(rng.choice(events))
                 continue
             if roll < exact_repeat_share + recovery_share:
-                first = events[0]
-                yield {**first, "recovered_at": now.isoformat()}
+                # the fault is over: every event Zabbix raised for it recovers
+                for event in events[: count - emitted]:
+                    emitted += 1
+                    yield {**event, "recovered_at": now.isoformat()}
                 del active[problem]
                 active_keys.pop(index)
                 continue
@@ -100,6 +104,7 @@ def alert_stream(
             active[key] = []
             active_keys.append(key)
         active[key].append(line)
+        emitted += 1
         yield line
 
 
