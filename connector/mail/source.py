@@ -122,16 +122,23 @@ class ImapSource:
 
     def _read(self, client: ImapClient, folder: str, uid: int, size: int) -> tuple[Alert | Rejected | None, bool]:
         """The item one mail becomes, and whether the mail goes to the quarantine."""
-        where = {"folder": folder, "uid": uid}
         too_big = size > self.settings.max_message_bytes
         try:
             data = client.fetch(uid, headers_only=too_big)
         except ImapRefused as exc:
-            return Rejected(
-                self.name, None, f"the server would not hand out mail {uid} in {folder}: {exc}", where
-            ), True
+            reason = f"the server would not hand out mail {uid} in {folder}: {exc}"
+            return Rejected(self.name, None, reason, {"folder": folder, "uid": uid}), True
         if data is None:
             return None, False  # gone meanwhile: nothing to mark
+        item, to_quarantine = self.convert(data, folder=folder, uid=uid, size=size)
+        return (None if isinstance(item, Ignored) else item), to_quarantine
+
+    def convert(self, data: bytes, *, folder: str, uid: int, size: int) -> tuple[Alert | Rejected | Ignored, bool]:
+        """What the raw mail ``data`` becomes — an Alert, a Rejected (with whether it goes to the
+        quarantine: it cannot be read), or Ignored — and never an exception, except
+        ``SourceError`` when the spool cannot be written (then the whole poll must wait)."""
+        where = {"folder": folder, "uid": uid}
+        too_big = size > self.settings.max_message_bytes
         try:
             mail = parse_mail(data, headers_only=too_big)
             if too_big:
@@ -146,16 +153,15 @@ class ImapSource:
             log.warning("%s: mail %s in %s → quarantine: %s", self.name, uid, folder, exc.reason)
             return Rejected(self.name, None, f"mail cannot be read: {exc.reason}", where), True
         except StoreError as exc:
-            raise SourceError(
-                f"cannot store the attachments of mail {uid} in {folder}: {exc}", source=self.name
-            ) from exc
+            what = f"cannot store the attachments of mail {uid} in {folder}: {exc}"
+            raise SourceError(what, source=self.name) from exc
         except Exception as exc:  # a parser bug on a hostile mail must not stop the mails after it
             reason = f"mail cannot be read: unexpected {type(exc).__name__}: {exc}"
             log.exception("%s: mail %s in %s → quarantine", self.name, uid, folder)
             return Rejected(self.name, None, reason[:500], where), True
         if isinstance(result, Ignored):
             log.info("%s: mail %s in %s ignored: %s", self.name, uid, folder, result.reason)
-            return None, False
+            return result, False
         if isinstance(result, Rejected):
             log.warning("%s: mail %s in %s refused: %s", self.name, uid, folder, result.reason)
             return result, False
