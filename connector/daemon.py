@@ -23,7 +23,7 @@ from types import FrameType
 import schedule
 
 from connector.engine import Engine
-from connector.errors import ConnectorError
+from connector.errors import ConnectorError, StoreError
 from connector.intake import ThreadedJournal
 from connector.interfaces import PushSource
 
@@ -103,6 +103,8 @@ class Daemon:
         pushers = [s for s in self.engine.sources.values() if isinstance(s, PushSource)]
         if not pushers:
             return None, []
+        if self.engine.store.path == ":memory:":
+            raise StoreError("push sources need a state file: an in-memory state cannot be shared with them")
         journal = ThreadedJournal(self.engine.store.path, self.engine.clock, on_new=self._wake.set)
         started: list[PushSource] = []
         try:

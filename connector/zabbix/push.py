@@ -100,6 +100,7 @@ class ZabbixWebhookSource:
         self._journal: IntakeJournal | None = None
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._public_url: str | None = settings.public_url
 
     # --- Source --------------------------------------------------------------------------------
 
@@ -125,11 +126,11 @@ class ZabbixWebhookSource:
 
     @property
     def public_url(self) -> str:
-        """Base URL of this endpoint as Zabbix users' browsers reach it."""
-        if self.settings.public_url:
-            return self.settings.public_url
-        host = self.settings.listen if self.settings.listen not in ("0.0.0.0", "::") else socket.getfqdn()
-        return f"http://{host}:{self.port}"
+        """Base URL of this endpoint as Zabbix users' browsers reach it (``public_url``, else
+        http://listen:port as bound)."""
+        if self._public_url is None:
+            raise SourceError("the webhook endpoint is not serving and has no public_url", source=self.name)
+        return self._public_url
 
     def serve(self, journal: IntakeJournal) -> None:
         """Bind the port and start answering; raises ``SourceError`` when it cannot bind."""
@@ -144,6 +145,10 @@ class ZabbixWebhookSource:
                 source=self.name,
             ) from exc
         self._server = server
+        if self._public_url is None:
+            listen = self.settings.listen
+            host = socket.getfqdn() if listen in ("0.0.0.0", "::", "") else listen  # once: it may ask the DNS
+            self._public_url = f"http://{host}:{self.port}"
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.2}, name=f"webhook-{self.name}", daemon=True
         )
@@ -262,7 +267,7 @@ class ZabbixWebhookSource:
                 _page("Ticket being created", f"The ticket for {key} is not in the helpdesk yet. This page reloads."),
                 {"Refresh": "10", "Retry-After": "10"},
             )
-        if ref.url.startswith(("http://", "https://")):
+        if ref.url.startswith(("http://", "https://")) and ref.url.isprintable() and " " not in ref.url:
             return _Reply(302, _page("Ticket", f"Ticket #{ref.ticket_id}: {ref.url}"), {"Location": ref.url})
         return _Reply(200, _page(f"Ticket #{ref.ticket_id}", f"Ticket #{ref.ticket_id} is at {ref.url}"))
 
