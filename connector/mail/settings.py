@@ -14,7 +14,7 @@ import ipaddress
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from connector.secrets import Secret
 
@@ -102,13 +102,19 @@ class ImapSettings(BaseModel):
     def _lower(cls, value: list[str]) -> list[str]:
         return [v.strip().lower() for v in value if v.strip()]
 
-    @model_validator(mode="after")
-    def _tls_unless_loopback(self) -> Self:
-        if self.security == "none" and not is_loopback(self.host):
+    @field_validator("security")
+    @classmethod
+    def _tls_unless_loopback(cls, value: str, info: ValidationInfo) -> str:
+        host = info.data.get("host")
+        if value == "none" and isinstance(host, str) and not is_loopback(host):
             raise ValueError(
                 f"security: none sends the password in clear text and is only allowed for a loopback host, "
-                f"not {self.host!r}; use tls or starttls"
+                f"not {host!r}; use tls or starttls"
             )
+        return value
+
+    @model_validator(mode="after")
+    def _folders_apart(self) -> Self:
         if self.processed_folder is not None and self.processed_folder in self.folders:
             raise ValueError("processed_folder must not be one of the folders read")
         if self.quarantine_folder in self.folders:
