@@ -88,10 +88,21 @@ class ImapSource:
         budget = self.settings.batch_limit
         try:
             for folder in self.settings.folders:
-                validity = client.select(folder)
                 previous = marks.get(folder)
+                try:
+                    validity = client.select(folder)
+                except ImapRefused as exc:  # one missing folder must not stop the others
+                    log.error("%s: folder %s cannot be read, skipped: %s", self.name, folder, exc)
+                    if previous:
+                        new_marks[folder] = previous
+                    continue
                 if previous and previous.get("uidvalidity") == validity:
-                    self._apply(client, folder, previous)
+                    try:
+                        self._apply(client, folder, previous)
+                    except ImapRefused as exc:
+                        # the mails stay unseen and are read again (the journal drops the repeats),
+                        # which puts their marks into this poll's cursor: the marking is retried
+                        log.error("%s: cannot mark mails in %s (read-only?): %s", self.name, folder, exc)
                 elif previous:
                     log.warning("%s: UIDVALIDITY of %s changed; its last marks are dropped", self.name, folder)
                 done: list[int] = []

@@ -247,3 +247,12 @@ def test_a_sender_over_the_rate_limit_is_dead_lettered_not_dropped(
     kinds = [type(i).__name__ for i in result.items]
     assert kinds == ["Alert", "Alert", "Rejected"]
     assert "more than 2 mails in 10 minutes" in getattr(result.items[2], "reason", "")
+
+
+def test_a_missing_folder_does_not_stop_the_others(mailbox: Mailbox, tmp_path: Path, clock: FakeClock) -> None:
+    tag = f"missing-{uuid.uuid4().hex[:6]}"
+    mailbox.deliver(samples.utf8(tag))
+    settings = imap_settings(mailbox, folders=[f"{mailbox.folder}-does-not-exist", mailbox.folder])
+    source = ImapSource(settings, name="email", clock=clock, spool=Spool(tmp_path / "spool"))
+    result = source.poll(None, [])
+    assert [a.external_id for a in result.items if isinstance(a, Alert)] == [f"{tag}@metro.example"]
