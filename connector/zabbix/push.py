@@ -188,10 +188,10 @@ class ZabbixWebhookSource:
             payload = json.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
             reason = f"body is not JSON: {_first_line(exc)}"
-            return self._reject(journal, Rejected(self.alert_source, None, reason, {"body": _sample(body)}), 400)
+            return self._reject(journal, Rejected(self.alert_source, None, reason, {"body": self._sample(body)}), 400)
         if not isinstance(payload, dict):
             reason = f"body is JSON but not an object: {type(payload).__name__}"
-            return self._reject(journal, Rejected(self.alert_source, None, reason, {"body": _sample(body)}), 400)
+            return self._reject(journal, Rejected(self.alert_source, None, reason, {"body": self._sample(body)}), 400)
         payload = {k: v for k, v in payload.items() if "secret" not in str(k).lower()}
         outcome = classify(
             payload,
@@ -208,6 +208,10 @@ class ZabbixWebhookSource:
         if isinstance(outcome, Update):
             return self._update(journal, outcome)
         return self._alert(journal, outcome)
+
+    def _sample(self, body: bytes) -> str:
+        """What of a bad body is kept for a person to look at: the start, without the secret."""
+        return body[:DEAD_BODY_MAX].decode("utf-8", errors="replace").replace(self._secret, "***")
 
     def _alert(self, journal: IntakeJournal, alert: Alert) -> _Reply:
         try:
@@ -274,10 +278,6 @@ class ZabbixWebhookSource:
 
 def _first_line(exc: Exception) -> str:
     return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-
-
-def _sample(body: bytes) -> str:
-    return body[:DEAD_BODY_MAX].decode("utf-8", errors="replace")
 
 
 def _page(title: str, text: str) -> str:

@@ -191,12 +191,19 @@ def test_other_paths_methods_and_missing_length(served: str) -> None:
     assert chunked.status_code == 411
 
 
-def test_the_secret_never_reaches_the_log(served: str, caplog: pytest.LogCaptureFixture) -> None:
+def test_the_secret_never_reaches_the_log_or_the_state(
+    served: str, state: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     url = served
     caplog.set_level("DEBUG")
     post(url, problem_payload(itsm_secret=SECRET), AUTH)
     post(url, b"not json " + SECRET.encode(), {"Authorization": "Bearer nope"})
+    post(url, b"not json either " + SECRET.encode(), AUTH)  # a script that got it wrong
     assert SECRET not in caplog.text
+    store = Store(state)
+    stored = json.dumps([store.dead_letters(), [e.payload for e in store.journal_pending()]])
+    store.close()
+    assert SECRET not in stored and "not json either ***" in stored
 
 
 def test_pushed_events_become_tickets_without_waiting_for_the_poll(
