@@ -4,6 +4,10 @@ The daemon owns its own ``schedule.Scheduler`` (never the module default). Each 
 one-line call into the engine, wrapped so an exception is logged with its traceback and the
 loop goes on. A signal only sets a flag: the operation in flight finishes, then ``run``
 returns 0. Jobs catch up from the store (journal, outbox), so a missed run loses nothing.
+
+Push sources (``PushSource``: the Zabbix webhook) are started before the first poll with a
+``ThreadedJournal`` of their own on the same state file, and stopped after the loop. What they
+journal wakes the loop, which decides and delivers it at once instead of at the next poll.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from types import FrameType
 import schedule
 
 from connector.engine import Engine
+from connector.errors import ConnectorError, StoreError
+from connector.intake import ThreadedJournal
+from connector.interfaces import PushSource
 
 log = logging.getLogger("connector.daemon")
 
@@ -32,10 +39,12 @@ class Daemon:
         self.drain_seconds = drain_seconds
         self.scheduler = schedule.Scheduler()
         self._stop = engine.stopping
+        self._wake = threading.Event()  # set by push intake: new input is journaled
 
     def stop(self) -> None:
         """Ask the loop to finish what it is doing and return."""
         self._stop.set()
+        self._wake.set()
 
     def _guard(self, name: str, job: Callable[[], object]) -> Callable[[], None]:
         def run() -> None:
@@ -63,20 +72,63 @@ class Daemon:
             self.poll_seconds,
             self.drain_seconds,
         )
-        poll()
-        drain()
-        while not self._stop.is_set():
-            self.scheduler.run_pending()
-            idle = self.scheduler.idle_seconds
-            self._stop.wait(timeout=max(0.05, min(1.0, idle if idle is not None else 1.0)))
+        pushed = self._guard("pushed", self._process_pushed)
+        try:
+            journal, pushers = self._start_push()
+        except ConnectorError as exc:
+            log.error("cannot start: %s", exc)
+            return 1
+        try:
+            poll()
+            drain()
+            while not self._stop.is_set():
+                if self._wake.is_set():
+                    self._wake.clear()
+                    pushed()
+                self.scheduler.run_pending()
+                idle = self.scheduler.idle_seconds
+                self._wake.wait(timeout=max(0.05, min(1.0, idle if idle is not None else 1.0)))
+        finally:
+            self._stop_push(journal, pushers)
         self.scheduler.clear()
         log.info("stopped cleanly")
         return 0
 
+    def _process_pushed(self) -> None:
+        self.engine.process_pending()
+        self.engine.drain_outbox()
+
+    def _start_push(self) -> tuple[ThreadedJournal | None, list[PushSource]]:
+        """Start every push source; on a failure stop those already started and raise."""
+        pushers = [s for s in self.engine.sources.values() if isinstance(s, PushSource)]
+        if not pushers:
+            return None, []
+        if self.engine.store.path == ":memory:":
+            raise StoreError("push sources need a state file: an in-memory state cannot be shared with them")
+        journal = ThreadedJournal(self.engine.store.path, self.engine.clock, on_new=self._wake.set)
+        started: list[PushSource] = []
+        try:
+            for source in pushers:
+                source.serve(journal)
+                started.append(source)
+        except BaseException:
+            self._stop_push(journal, started)
+            raise
+        return journal, started
+
+    def _stop_push(self, journal: ThreadedJournal | None, pushers: list[PushSource]) -> None:
+        for source in pushers:
+            try:
+                source.shutdown()
+            except Exception:
+                log.exception("stopping push source %s failed", getattr(source, "name", source))
+        if journal is not None:
+            journal.close()
+
     def _install_signals(self) -> None:
         def handler(signum: int, frame: FrameType | None) -> None:
             log.info("received %s: finishing the operation in flight", signal.Signals(signum).name)
-            self._stop.set()
+            self.stop()
 
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, handler)

@@ -11,14 +11,19 @@ from __future__ import annotations
 __all__ = [
     "Backend",
     "BackendType",
+    "HelpdeskUser",
+    "IntakeJournal",
+    "Journaled",
     "PluginContext",
     "PollResult",
+    "PushSource",
     "Rejected",
     "Relation",
     "Resolution",
     "Source",
     "SourceType",
     "TicketSnapshot",
+    "UserDirectory",
 ]
 
 from collections.abc import Callable, Iterator, Sequence
@@ -26,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
@@ -166,6 +171,78 @@ class Source(Protocol):
 
     def close(self) -> None:
         """Release sessions and connections."""
+        ...
+
+
+@dataclass(frozen=True)
+class Journaled:
+    """What one ``IntakeJournal.ingest`` call recorded."""
+
+    new: int  # alerts journaled now
+    repeats: int  # alerts whose (source, event key) was journaled before: dropped
+    dead: int  # rejects dead-lettered now (a reject seen before is not counted again)
+
+
+class IntakeJournal(Protocol):
+    """How a push source records what it received, from its own threads.
+
+    ``ingest`` has the semantics of ``Engine.ingest`` (alerts and rejects in one transaction,
+    repeats dropped) and returns only once the transaction is committed, so a push source may
+    answer "accepted" right after it. ``connector.intake.ThreadedJournal`` implements it on its
+    own connection to the state file: the engine's ``Store`` stays in the engine's thread.
+    """
+
+    def ingest(self, items: Sequence[Alert | Rejected]) -> Journaled:
+        """Journal ``items`` durably; raises ``StoreError`` when that is not possible."""
+        ...
+
+    def ticket_ref(self, key: str) -> TicketRef | None:
+        """The helpdesk ticket made for connector key ``key``, once it exists."""
+        ...
+
+
+@runtime_checkable
+class PushSource(Protocol):
+    """A source that is called (a webhook, a mailbox in IDLE) instead of, or besides, polled.
+
+    The daemon calls ``serve`` once at start with the journal to record into, and ``shutdown``
+    when it stops; ``poll`` still runs on the schedule (it may return nothing). ``serve`` must
+    return at once (start a thread), and ``shutdown`` must wait until no request is half-done.
+    """
+
+    def serve(self, journal: IntakeJournal) -> None:
+        """Start accepting input, journaling it through ``journal``."""
+        ...
+
+    def shutdown(self) -> None:
+        """Stop accepting input and wait for what is in flight."""
+        ...
+
+
+@dataclass(frozen=True)
+class HelpdeskUser:
+    """A person known to the helpdesk (the reporter of an e-mail, IM 1.1)."""
+
+    user_id: str
+    login: str
+    name: str
+    email: str
+
+
+@runtime_checkable
+class UserDirectory(Protocol):
+    """A backend that can say who an e-mail address belongs to.
+
+    Kept out of ``Backend`` on purpose: a backend without a user list (or without the right to
+    read it) simply does not implement it, and the connector then treats every sender as
+    unknown (``unknown_senders`` of the e-mail source).
+    """
+
+    def find_user_by_email(self, email: str) -> HelpdeskUser | None:
+        """The active user with this address (compared case-insensitively), or ``None``.
+
+        Returns ``None`` too when the directory cannot be read for lack of permission (that is
+        logged once); raises ``BackendUnavailable`` when asking again later can help."""
         ...
 
 

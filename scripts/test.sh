@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run every test, real servers included, on a fresh Debian 12 machine (as root: it apt-installs
-# Redmine, Zabbix and PostgreSQL and starts them on 127.0.0.1).
+# Redmine, Zabbix, PostgreSQL and Dovecot and starts them on 127.0.0.1).
 #
 #   sudo scripts/test.sh [pytest args...]
 #
@@ -29,9 +29,11 @@ if [ "${ITSM_SKIP_SERVERS:-0}" != 1 ]; then
   step "test servers"
   bash scripts/services/redmine.sh install
   bash scripts/services/zabbix.sh install
+  bash scripts/services/imap.sh install
   bash scripts/services/redmine.sh start
   ITSM_PYTHON="$VENV/bin/python" bash scripts/services/redmine.sh fields
   bash scripts/services/zabbix.sh start
+  bash scripts/services/imap.sh start
 fi
 
 step "pytest"

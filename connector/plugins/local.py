@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from connector import hookimpl
 from connector.clock import Clock, parse_time
 from connector.errors import BackendRejected, BackendUnavailable
-from connector.interfaces import BackendType, PluginContext, Relation, Resolution, TicketSnapshot
+from connector.interfaces import BackendType, HelpdeskUser, PluginContext, Relation, Resolution, TicketSnapshot
 from connector.models import Ticket, TicketRef, TicketStatus
 
 _SCHEMA = """
@@ -38,7 +38,23 @@ CREATE TABLE IF NOT EXISTS relations (
     ticket_id INTEGER NOT NULL, other_id INTEGER NOT NULL, relation TEXT NOT NULL,
     UNIQUE (ticket_id, other_id, relation)
 );
+CREATE TABLE IF NOT EXISTS users (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    login TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    email TEXT NOT NULL UNIQUE COLLATE NOCASE
+);
 """
+
+
+class LocalUser(BaseModel):
+    """A person the local helpdesk knows (so e-mail senders can be identified, IM 1.1)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    login: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
 
 
 class LocalSettings(BaseModel):
@@ -47,6 +63,7 @@ class LocalSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     path: Path = Field(description="SQLite file holding the tickets; relative to the config file")
+    users: list[LocalUser] = Field(default_factory=list, description="the helpdesk's users (login, name, email)")
 
 
 class LocalBackend:
@@ -159,6 +176,21 @@ class LocalBackend:
                 fields=fields,
             )
 
+    def add_user(self, login: str, name: str, email: str) -> HelpdeskUser:
+        """Add a user (or keep the one with this login); returns it."""
+        self._db.execute(
+            "INSERT OR IGNORE INTO users (login, name, email) VALUES (?, ?, ?)", (login, name, email.strip().lower())
+        )
+        row = self._db.execute("SELECT id, login, name, email FROM users WHERE login = ?", (login,)).fetchone()
+        return HelpdeskUser(user_id=str(row[0]), login=row[1], name=row[2], email=row[3])
+
+    def find_user_by_email(self, email: str) -> HelpdeskUser | None:
+        """The user with this address (case-insensitive), or ``None`` (``UserDirectory``)."""
+        row = self._db.execute(
+            "SELECT id, login, name, email FROM users WHERE email = ?", (email.strip().lower(),)
+        ).fetchone()
+        return None if row is None else HelpdeskUser(user_id=str(row[0]), login=row[1], name=row[2], email=row[3])
+
     def tickets(self) -> list[dict[str, Any]]:
         """Every ticket with its notes and relations (for the demo table and tests)."""
         out = []
@@ -200,4 +232,7 @@ def register_backend_types() -> list[BackendType]:
 
 def _build(settings: LocalSettings, ctx: PluginContext) -> LocalBackend:
     path = settings.path if settings.path.is_absolute() else ctx.data_dir / settings.path
-    return LocalBackend(path, ctx.clock, name=ctx.name)
+    backend = LocalBackend(path, ctx.clock, name=ctx.name)
+    for user in settings.users:
+        backend.add_user(user.login, user.name, user.email)
+    return backend

@@ -24,14 +24,14 @@ import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import requests
 
 from connector.clock import Clock, SystemClock, ensure_utc
 from connector.errors import BackendRejected
-from connector.interfaces import Relation, Resolution, TicketSnapshot
+from connector.interfaces import HelpdeskUser, Relation, Resolution, TicketSnapshot
 from connector.models import Priority, Ticket, TicketRef, TicketStatus
 from connector.redmine.client import RedmineClient, RedmineRejected, RedmineUnavailable
 from connector.redmine.fields import KEY_FIELD, decode, encode, spec_for
@@ -47,12 +47,15 @@ from connector.redmine.schema import (
     RelationEnvelope,
     UploadEnvelope,
     UserEnvelope,
+    UserList,
 )
 from connector.redmine.settings import RedmineSettings
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 100  # Redmine's maximum page size
+#: after a 403 on the user list, ask again only this much later (an admin may grant the right)
+DIRECTORY_RETRY = timedelta(hours=1)
 SUBJECT_MAX = 255  # issues.subject is a varchar(255); longer gives 422
 _REVERSE_TYPES = {
     "duplicated": "duplicates",
@@ -159,11 +162,13 @@ class RedmineBackend:
     ) -> None:
         self.name = name
         self.settings = settings
+        self._clock = clock or SystemClock()
+        self._directory_refused_at: datetime | None = None
         self._client = RedmineClient(
             settings.url,
             settings.api_key.get_secret_value(),
             backend=name,
-            clock=clock or SystemClock(),
+            clock=self._clock,
             timeout=settings.timeout_seconds,
             verify_tls=settings.verify_tls,
             session=session,
@@ -552,6 +557,42 @@ class RedmineBackend:
             assignee=issue.assigned_to.name if issue.assigned_to else None,
             fields=fields,
         )
+
+    # --- users (UserDirectory) ------------------------------------------------------------------
+
+    def find_user_by_email(self, email: str) -> HelpdeskUser | None:
+        """The active Redmine user with this e-mail address (IM 1.1), or ``None``.
+
+        ``GET /users.json?name=`` matches login, names and address, so the answer is filtered
+        for the exact address. Listing users needs an administrator's key: a 403 is logged
+        once and answered ``None`` (every sender is then unknown) for ``DIRECTORY_RETRY``
+        before Redmine is asked again; other failures raise as usual (``BackendUnavailable``).
+        """
+        address = email.strip().lower()
+        if "@" not in address:
+            return None
+        now = self._clock.now()
+        if self._directory_refused_at is not None and now - self._directory_refused_at < DIRECTORY_RETRY:
+            return None
+        try:
+            found = self._client.get("/users.json", UserList, params={"name": address, "status": 1, "limit": PAGE_SIZE})
+        except RedmineUnavailable as exc:
+            if exc.status != 403:
+                raise
+            if self._directory_refused_at is None:
+                log.warning(
+                    "%s: the API key may not list users (403: it needs an administrator); every e-mail "
+                    "sender is treated as unknown until it may",
+                    self.name,
+                )
+            self._directory_refused_at = now
+            return None
+        self._directory_refused_at = None
+        for user in found.users:
+            if (user.mail or "").strip().lower() == address:
+                name = f"{user.firstname} {user.lastname}".strip() or user.login
+                return HelpdeskUser(user_id=str(user.id), login=user.login, name=name, email=address)
+        return None
 
     def close(self) -> None:
         """Close the HTTP session (if this backend created it)."""

@@ -11,6 +11,7 @@ __all__ = [
     "CustomFieldDef",
     "CustomFieldDefs",
     "CustomValue",
+    "DirectoryUser",
     "Issue",
     "IssueEnvelope",
     "IssueList",
@@ -30,6 +31,7 @@ __all__ = [
     "UploadEnvelope",
     "User",
     "UserEnvelope",
+    "UserList",
 ]
 
 from datetime import datetime
@@ -219,3 +221,20 @@ class UserEnvelope(_Answer):
     """``{"user": {...}}``."""
 
     user: User
+
+
+class DirectoryUser(_Answer):
+    """A user as ``GET /users.json`` lists them (admin keys only; ``mail`` may be absent)."""
+
+    id: int
+    login: str = ""
+    firstname: str = ""
+    lastname: str = ""
+    mail: str | None = None
+
+
+class UserList(_Answer):
+    """``GET /users.json``: one page of users."""
+
+    users: list[DirectoryUser] = Field(default_factory=list)
+    total_count: int = 0

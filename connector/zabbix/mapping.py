@@ -10,6 +10,7 @@ the value, and never stops the rest of its batch.
 from __future__ import annotations
 
 __all__ = [
+    "INTERNAL_TAG_PREFIX",
     "SEVERITY_NAMES",
     "event_clock",
     "map_problem",
@@ -25,6 +26,9 @@ from pydantic import ValidationError
 
 from connector.interfaces import Rejected
 from connector.models import Alert, TicketSource
+
+#: tags the connector's media type writes onto events (``process_tags``): ours, not the problem's
+INTERNAL_TAG_PREFIX = "__itsm_"
 
 #: Zabbix trigger severities (``event.severity``), as the frontend names them
 SEVERITY_NAMES: dict[int, str] = {
@@ -72,12 +76,14 @@ def merge_tags(tags: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     """``[{tag, value}, …]`` as ``{tag: value}``; a repeated tag keeps every value, joined by ",".
 
     Zabbix allows the same tag name several times (``scope:cpu``, ``scope:load``); a dict
-    cannot, and losing values silently would make rules match on half the data.
+    cannot, and losing values silently would make rules match on half the data. The connector's
+    own tags (``__itsm_*``, the ticket link its media type adds) are left out: they describe the
+    ticket, not the problem, and the poll path must read the same tags as the push path.
     """
     merged: dict[str, list[str]] = {}
     for entry in tags:
         name = str(entry.get("tag", "")).strip()
-        if not name:
+        if not name or name.startswith(INTERNAL_TAG_PREFIX):
             continue
         value = str(entry.get("value", "") or "")
         values = merged.setdefault(name, [])

@@ -56,3 +56,9 @@ def redmine_env() -> Iterator[dict[str, str]]:
 def zabbix_env() -> Iterator[dict[str, str]]:
     """API URL, token, trapper host/port of the test Zabbix."""
     yield _start("zabbix")
+
+
+@pytest.fixture(scope="session")
+def imap_env() -> Iterator[dict[str, str]]:
+    """Host, port, users and the deliver command of the test Dovecot (plain IMAP on loopback)."""
+    yield _start("imap")
