@@ -30,9 +30,9 @@ from connector.clock import Clock, isoformat, parse_time
 from connector.decision import HELPDESK_KEY_PREFIX, Action, Decision
 from connector.errors import BackendRejected, BackendUnavailable, RuleError, SourceError, StoreError
 from connector.failpoints import failpoint
-from connector.interfaces import Backend, Rejected, Relation, Resolution, Source
+from connector.interfaces import Backend, Rejected, Relation, Resolution, Source, UserDirectory
 from connector.ledger import apply_decision
-from connector.models import Alert, Attachment, Ticket, TicketRef, ticket_changes
+from connector.models import Alert, Attachment, Ticket, TicketRef, TicketSource, ticket_changes
 from connector.pipeline import Pipeline
 from connector.spool import Spool
 from connector.store import OutboxOp, Store
@@ -390,6 +390,8 @@ class Engine:
             if ref is not None:
                 log.info("%s → found existing %s #%s, not creating it again", key, backend.name, ref.ticket_id)
             else:
+                source = self.sources.get(str(op.payload["source"]))
+                ticket = self._identify_reporter(ticket, source)
                 if not op.sent:
                     with self.store.transaction():
                         self.store.op_mark_sent(op.id)
@@ -423,6 +425,11 @@ class Engine:
                 raise _NoTicket(f"attachment {attachment.filename!r}: {exc}") from exc
             backend.add_attachment(ref.ticket_id, attachment.filename, content, attachment.content_type)
             log.info("%s → attached %s (%d bytes) to #%s", key, attachment.filename, len(content), ref.ticket_id)
+            with self.store.transaction():
+                self.store.op_done(op.id, now)
+            if not self.store.attachment_owed(attachment.sha256):
+                self.spool.discard(attachment.sha256)  # content-addressed: only when nothing else owes it
+            return
         elif op.op == "update":
             backend.update_ticket(ref.ticket_id, ticket_changes(op.payload["changes"]), op.payload.get("note"))
         elif op.op == "resolve":
@@ -438,6 +445,30 @@ class Engine:
             raise _NoTicket(f"unknown backend operation {op.op!r}")
         with self.store.transaction():
             self.store.op_done(op.id, now)
+
+    def _identify_reporter(self, ticket: Ticket, source: Source | None) -> Ticket:
+        """IM 1.1: the sender of a user report, looked up as a helpdesk user, is the contact.
+
+        An unknown sender follows the source's ``unknown_senders``: ``anonymous`` keeps the
+        address as the contact (it is in the ticket); ``reject`` refuses the report, which is
+        then dead-lettered with the reason. A lookup that fails for now is retried with the
+        create (``BackendUnavailable``).
+        """
+        reporter = ticket.reporter
+        if ticket.source is not TicketSource.USER_REPORT or not reporter or "@" not in reporter:
+            return ticket
+        if not isinstance(self.backend, UserDirectory):
+            return ticket
+        user = self.backend.find_user_by_email(reporter)
+        if user is not None:
+            log.info("%s → reporter %s is %s user %s", ticket.key, reporter, self.backend.name, user.login)
+            return ticket.model_copy(update={"contact": user.name or user.login})
+        if getattr(source, "unknown_senders", "anonymous") == "reject":
+            raise _NoTicket(
+                f"{reporter} is not a user of {self.backend.name} and the source rejects unknown senders "
+                "(unknown_senders: reject)"
+            )
+        return ticket
 
     def _execute_source(self, op: OutboxOp, now: datetime) -> None:
         name = op.target.split(":", 1)[1]

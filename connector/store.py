@@ -470,6 +470,14 @@ class Store:
         ).fetchone()
         return row is not None
 
+    def attachment_owed(self, sha256: str) -> bool:
+        """Whether a pending upload still needs the spooled file with this digest."""
+        row = self._exec(
+            "SELECT 1 FROM outbox WHERE op = 'attach' AND status = 'pending' AND payload LIKE ? LIMIT 1",
+            (f'%"sha256": "{sha256}"%',),
+        ).fetchone()
+        return row is not None
+
     def outbox_counts(self) -> dict[str, int]:
         """Outbox rows per status."""
         return dict(self._exec("SELECT status, count(*) FROM outbox GROUP BY status").fetchall())

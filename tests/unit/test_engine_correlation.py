@@ -13,7 +13,7 @@ import pytest
 from connector.clock import FakeClock
 from connector.engine import Engine
 from connector.interfaces import Resolution
-from connector.models import Alert, Attachment, Priority, Ticket, TicketStatus
+from connector.models import Alert, Attachment, Priority, Ticket, TicketSource, TicketStatus
 from connector.pipeline import Pipeline
 from connector.plugins.local import LocalBackend
 from connector.rulebook import RuleBook
@@ -178,3 +178,60 @@ def test_an_attachment_gone_from_the_spool_is_dead_lettered_and_blocks_nothing(
     (dead,) = engine.store.dead_letters()
     assert dead["reason"].startswith("attach: attachment 'lost.pdf': spool file") and "missing" in dead["reason"]
     assert set(by_key(backend)) == {"zabbix:1", "zabbix:2"}
+
+
+def test_a_delivered_attachment_leaves_the_spool_unless_another_upload_needs_it(
+    engine: Engine, clock: FakeClock, backend: LocalBackend
+) -> None:
+    assert engine.spool is not None
+    shared = engine.spool.put(b"the same screenshot twice")
+    attachment = Attachment(filename="shot.png", size=25, sha256=shared)
+    cycle(engine, clock, down(clock, "1", attachments=(attachment,)))
+    assert not engine.spool.path(shared).exists()  # uploaded, nothing else owes it
+    shared = engine.spool.put(b"the same screenshot twice")
+    engine.ingest("zabbix", [down(clock, "2", ci="gw-2", attachments=(attachment,))])
+    engine.ingest("zabbix", [down(clock, "3", ci="gw-3", attachments=(attachment,))])
+    engine.process_pending()
+    (first, _second) = [op for op in engine.store.pending_ops(100) if op.op == "attach"]
+    engine.drain_outbox()
+    assert [len(t["attachments"]) for t in backend.tickets()] == [1, 1, 1]
+    assert not engine.spool.path(shared).exists()
+    assert first.payload["sha256"] == shared
+
+
+@pytest.mark.parametrize("policy", ["anonymous", "reject"])
+def test_the_reporter_of_a_mail_is_looked_up_as_a_helpdesk_user(
+    engine: Engine, clock: FakeClock, backend: LocalBackend, policy: str
+) -> None:
+    class Mailbox:
+        name = "mail"
+        acknowledge_enabled = False
+        unknown_senders = policy
+
+    engine.sources["mail"] = Mailbox()  # type: ignore[assignment]
+    backend.add_user("zhangwei", "张伟", "Zhang.Wei@metro.example")
+
+    def report(eid: str, sender: str, title: str) -> Alert:
+        return Alert(
+            source="mail",
+            external_id=eid,
+            title=title,
+            reporter=sender,
+            origin=TicketSource.USER_REPORT,
+            occurred_at=clock.now(),
+        )
+
+    cycle(
+        engine,
+        clock,
+        report("m1", "zhang.wei@metro.example", "财务系统无法登录"),
+        report("m2", "stranger@example.org", "打印机卡纸"),
+    )
+    tickets = by_key(backend)
+    assert tickets["mail:m1"]["contact"] == "张伟"
+    if policy == "anonymous":
+        assert tickets["mail:m2"]["contact"] == "stranger@example.org"  # the address stays in the ticket
+    else:
+        assert "mail:m2" not in tickets
+        (dead,) = engine.store.dead_letters()
+        assert "stranger@example.org is not a user of" in dead["reason"] and "unknown_senders: reject" in dead["reason"]
