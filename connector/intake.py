@@ -45,14 +45,6 @@ def reject_event_key(item: Rejected) -> tuple[str, str]:
     return payload, f"rejected:{item.external_id or digest}"
 
 
-class _DurableStore(Store):
-    """A ``Store`` whose commits are on disk before they return (``synchronous=FULL``)."""
-
-    def __init__(self, path: Path | str) -> None:
-        super().__init__(path)
-        self._exec("PRAGMA synchronous=FULL")
-
-
 class ThreadedJournal:
     """An ``IntakeJournal`` usable from any thread.
 
@@ -82,7 +74,7 @@ class ThreadedJournal:
         self._call(lambda: self._open(path))
 
     def _open(self, path: Path | str) -> None:
-        self._store = _DurableStore(path)
+        self._store = Store(path)
 
     def _call(self, work: Callable[[], T]) -> T:
         try:
