@@ -29,10 +29,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Annotated, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
+from connector.clock import ensure_utc
 from connector.errors import ConnectorError
 from connector.models import (
     ClosureCode,
@@ -45,8 +54,12 @@ from connector.models import (
     Urgency,
 )
 
+#: a moment with its offset in the file, kept as aware UTC: every comparison afterwards is between
+#: datetimes of one zone, which Python does without asking each one for its offset (fast)
+Moment = Annotated[AwareDatetime, AfterValidator(ensure_utc)]
+
 #: a suspension: when the customer agreed to pause, and when work resumed (``None``: still paused)
-Suspension = tuple[AwareDatetime, AwareDatetime | None]
+Suspension = tuple[Moment, Moment | None]
 
 _DONE = (TicketStatus.RESOLVED, TicketStatus.CLOSED)
 
@@ -69,7 +82,7 @@ class HistoryRecord(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    id: str = Field(min_length=1, description="the helpdesk's ticket id")
+    id: str = Field(min_length=1, coerce_numbers_to_str=True, description="the helpdesk's ticket id")
     title: str
     source: TicketSource
     reporter: str | None = Field(description="the user or department that reported it (reports group 'by user')")
@@ -79,14 +92,16 @@ class HistoryRecord(BaseModel):
     impact: Impact
     urgency: Urgency
     priority: Priority
-    duplicate_of: str | None = Field(description="the master ticket's id when this one is a duplicate")
-    occurred_at: AwareDatetime
-    registered_at: AwareDatetime
-    assigned_at: AwareDatetime | None = Field(description="the first assignment")
-    accepted_at: AwareDatetime | None = Field(description="the first acceptance by the assignee")
-    resolved_at: AwareDatetime | None = Field(description="the current resolution (null unless resolved/closed)")
-    closed_at: AwareDatetime | None
-    third_party_at: AwareDatetime | None = Field(description="when it was handed to a third party")
+    duplicate_of: str | None = Field(
+        coerce_numbers_to_str=True, description="the master ticket's id when this one is a duplicate"
+    )
+    occurred_at: Moment
+    registered_at: Moment
+    assigned_at: Moment | None = Field(description="the first assignment")
+    accepted_at: Moment | None = Field(description="the first acceptance by the assignee")
+    resolved_at: Moment | None = Field(description="the current resolution (null unless resolved/closed)")
+    closed_at: Moment | None
+    third_party_at: Moment | None = Field(description="when it was handed to a third party")
     status: TicketStatus
     closure_code: ClosureCode | None
     resolver: str | None = Field(description="who resolved it (a person, or the third party's name)")
@@ -94,11 +109,6 @@ class HistoryRecord(BaseModel):
     kb_used: bool
     worklog_staff: tuple[str, ...] = Field(description="everyone who wrote in the ticket's work log")
     suspensions: tuple[Suspension, ...]
-
-    @field_validator("id", "duplicate_of", mode="before")
-    @classmethod
-    def _id_as_text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -41,6 +41,7 @@ __all__ = [
     "staff_worked_on",
 ]
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -66,8 +67,9 @@ class Share:
 
 
 def _mean(values: Iterable[float | None]) -> float | None:
+    """The mean, summed with ``math.fsum``: exact, so the order of the tickets cannot move it."""
     kept = [v for v in values if v is not None]
-    return sum(kept) / len(kept) if kept else None
+    return math.fsum(kept) / len(kept) if kept else None
 
 
 # --- KPI 1 -----------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ __all__ = ["Cell", "Column", "Table", "build_tables"]
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Literal
 
 from connector.kpi.facts import TicketFacts
@@ -95,25 +96,46 @@ def _by(tickets: Tickets, key: Callable[[TicketFacts], str | None]) -> dict[str 
     return groups
 
 
-def _per_priority(tickets: Tickets, count: Callable[[Tickets], int]) -> list[int]:
-    groups: dict[Priority, list[TicketFacts]] = {p: [] for p in Priority}
+def _split_by_priority(tickets: Tickets) -> list[list[TicketFacts]]:
+    """The tickets of priority 1, 2, 3, 4 (indexed by the number: hashing an enum is a Python call)."""
+    groups: list[list[TicketFacts]] = [[], [], [], []]
     for f in tickets:
-        groups[f.priority].append(f)
-    return [count(groups[p]) for p in Priority]
+        groups[f.priority - 1].append(f)
+    return groups
+
+
+@dataclass(frozen=True)
+class _Split:
+    """The total split once by user and by priority, which reports 1–6 all break down by."""
+
+    tickets: Tickets
+    by_user: dict[str | None, list[TicketFacts]]
+    by_user_priority: dict[str | None, list[list[TicketFacts]]]
+    by_priority: list[list[TicketFacts]]
+
+    @classmethod
+    def of(cls, tickets: Tickets) -> _Split:
+        by_user = _by(tickets, attrgetter("reporter"))
+        return cls(
+            tickets,
+            by_user,
+            {user: _split_by_priority(group) for user, group in by_user.items()},
+            _split_by_priority(tickets),
+        )
 
 
 def _by_priority_table(
-    number: int, key: str, zh: str, en: str, tickets: Tickets, count: Callable[[Tickets], int]
+    number: int, key: str, zh: str, en: str, split: _Split, count: Callable[[Tickets], int]
 ) -> Table:
     """A user × priority table of ``count`` (reports 1, 4, 5); users with nothing to count are left out."""
     counted: list[tuple[str | None, list[int]]] = []
-    for user, group in _by(tickets, lambda f: f.reporter).items():
-        cells = _per_priority(group, count)
+    for user, groups in split.by_user_priority.items():
+        cells = [count(group) for group in groups]
         if sum(cells):
             counted.append((user, cells))
     counted.sort(key=lambda item: (-sum(item[1]), _order(item[0])))
     rows = tuple((user, *cells, sum(cells)) for user, cells in counted)
-    totals = _per_priority(tickets, count)
+    totals = [count(group) for group in split.by_priority]
     return Table(
         number,
         key,
@@ -126,33 +148,24 @@ def _by_priority_table(
 
 
 def _pairs_table(
-    number: int,
-    key: str,
-    zh: str,
-    en: str,
-    second: Column,
-    tickets: Tickets,
-    value: Callable[[TicketFacts], str | None],
+    number: int, key: str, zh: str, en: str, second: Column, split: _Split, value: Callable[[TicketFacts], str | None]
 ) -> Table:
     """A user × ``second`` count in long form (one row per pair), grouped by user, biggest first."""
-    users = _by(tickets, lambda f: f.reporter)
-    user_order = sorted(users, key=lambda u: (-len(users[u]), _order(u)))
+    users = split.by_user
     rows: list[tuple[Cell, ...]] = []
-    for user in user_order:
+    for user in sorted(users, key=lambda u: (-len(users[u]), _order(u))):
         items = _by(users[user], value)
         for item in sorted(items, key=lambda i: (-len(items[i]), _order(i))):
             rows.append((user, item, len(items[item])))
-    return Table(number, key, zh, en, (_USER, second, _COUNT), tuple(rows), ("", "", len(tickets)), grouped=True)
+    total = ("", "", len(split.tickets))
+    return Table(number, key, zh, en, (_USER, second, _COUNT), tuple(rows), total, grouped=True)
 
 
-def report_by_priority_means(tickets: Tickets) -> Table:
+def _report_by_priority_means(split: _Split) -> Table:
     """Report 6: mean response / resolution times per priority (KPIs 7, 8, 9 per priority)."""
-    per: dict[Priority, list[TicketFacts]] = {p: [] for p in Priority}
-    for f in tickets:
-        per[f.priority].append(f)
+    tickets = split.tickets
     rows = []
-    for p in Priority:
-        group = per[p]
+    for p, group in zip(Priority, split.by_priority, strict=True):
         rows.append(
             (
                 f"P{int(p)}",
@@ -189,9 +202,9 @@ def report_by_priority_means(tickets: Tickets) -> Table:
     )
 
 
-def report_line_rates_by_category(tickets: Tickets) -> Table:
+def _report_line_rates_by_category(tickets: Tickets) -> Table:
     """Report 7: 1st/2nd-line resolution rates per category (KPIs 10, 11 per category)."""
-    per = _by(tickets, lambda f: f.category)
+    per = _by(tickets, attrgetter("category"))
     rows = []
     for category in sorted(per, key=lambda c: (-len(per[c]), _order(c))):
         group = per[category]
@@ -218,7 +231,7 @@ def report_line_rates_by_category(tickets: Tickets) -> Table:
     )
 
 
-def report_by_staff(tickets: Tickets) -> Table:
+def _report_by_staff(tickets: Tickets) -> Table:
     """Report 8: registered / worked on / resolved per support staff member (KPIs 13, 14, 16, 17)."""
     registered, worked, resolved = staff_registered(tickets), staff_worked_on(tickets), staff_resolved(tickets)
     total = len(tickets)
@@ -264,9 +277,10 @@ def report_by_staff(tickets: Tickets) -> Table:
 
 def build_tables(tickets: Tickets) -> tuple[Table, ...]:
     """The eight reports over the tickets in the total of one period."""
+    split = _Split.of(tickets)
     return (
         _by_priority_table(
-            1, "by_user_priority", "事件数量按用户及优先级统计", "Incidents by user and priority", tickets, len
+            1, "by_user_priority", "事件数量按用户及优先级统计", "Incidents by user and priority", split, len
         ),
         _pairs_table(
             2,
@@ -274,8 +288,8 @@ def build_tables(tickets: Tickets) -> tuple[Table, ...]:
             "事件数量按用户及设备统计",
             "Incidents by user and device",
             Column("ci", "设备", "Device (CI)", "text"),
-            tickets,
-            lambda f: f.ci,
+            split,
+            attrgetter("ci"),
         ),
         _pairs_table(
             3,
@@ -283,15 +297,15 @@ def build_tables(tickets: Tickets) -> tuple[Table, ...]:
             "事件数量按用户及事件分类统计",
             "Incidents by user and category",
             Column("category", "事件分类", "Category", "text"),
-            tickets,
-            lambda f: f.category,
+            split,
+            attrgetter("category"),
         ),
         _by_priority_table(
             4,
             "late_responses_by_user_priority",
             "超时响应事件数量按用户及优先级统计",
             "Late responses by user and priority",
-            tickets,
+            split,
             late_responses,
         ),
         _by_priority_table(
@@ -299,10 +313,10 @@ def build_tables(tickets: Tickets) -> tuple[Table, ...]:
             "late_resolutions_by_user_priority",
             "超时解决事件数量按用户及优先级统计",
             "Late resolutions by user and priority",
-            tickets,
+            split,
             late_resolutions,
         ),
-        report_by_priority_means(tickets),
-        report_line_rates_by_category(tickets),
-        report_by_staff(tickets),
+        _report_by_priority_means(split),
+        _report_line_rates_by_category(tickets),
+        _report_by_staff(tickets),
     )

@@ -139,7 +139,9 @@ def test_blank_lines_and_a_byte_order_mark_are_not_problems() -> None:
 def test_bytes_that_are_not_utf8_are_one_bad_line(tmp_path: Path) -> None:
     path = tmp_path / "h.jsonl"
     good = lines(a_record(id="1"))[0].encode()
-    path.write_bytes(b"\xef\xbb\xbf" + good + b"\n" + b'{"id": "\xff\xfe"}\n' + lines(a_record(id="3"))[0].encode() + b"\n")
+    path.write_bytes(
+        b"\xef\xbb\xbf" + good + b"\n" + b'{"id": "\xff\xfe"}\n' + lines(a_record(id="3"))[0].encode() + b"\n"
+    )
     seen: list[int] = []
     with open_history(path, on_bytes=seen.append) as reader:
         ids = [r.id for r in reader]

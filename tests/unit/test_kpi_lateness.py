@@ -9,13 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connector.kpi.facts import facts_of, resolution_late, response_late
+from connector.kpi.facts import Breaches, facts_of, resolution_late, response_late
 from connector.kpi.history import HistoryRecord
 from connector.models import Priority, Urgency
 from connector.sla import DEFAULT_POLICY, SlaPolicy, Stage, Timeline, stage_statuses
 
 T0 = datetime(2026, 10, 5, 0, 0, tzinfo=UTC)
 AS_OF = datetime(2026, 11, 1, 1, 0, tzinfo=UTC)
+RULES = Breaches.of(DEFAULT_POLICY)
 
 
 def at(minutes: float | None) -> datetime | None:
@@ -73,30 +74,30 @@ def record(
     [(15, False), (15.02, True), (3, False), (None, True)],  # None: never assigned by AS_OF, weeks later
 )
 def test_response_is_late_past_the_priority_target(assigned: float | None, late: bool) -> None:
-    assert response_late(record(assigned=assigned), DEFAULT_POLICY, AS_OF) is late
+    assert response_late(record(assigned=assigned), RULES, AS_OF) is late
 
 
 def test_response_target_depends_on_priority() -> None:
-    assert response_late(record(priority=1, assigned=11), DEFAULT_POLICY, AS_OF)  # P1: 10 min
-    assert not response_late(record(priority=2, assigned=11), DEFAULT_POLICY, AS_OF)  # P2: 15 min
+    assert response_late(record(priority=1, assigned=11), RULES, AS_OF)  # P1: 10 min
+    assert not response_late(record(priority=2, assigned=11), RULES, AS_OF)  # P2: 15 min
 
 
 def test_an_unassigned_ticket_is_not_late_before_its_target_passes() -> None:
-    assert not response_late(record(), DEFAULT_POLICY, T0 + timedelta(minutes=14))
-    assert response_late(record(), DEFAULT_POLICY, T0 + timedelta(minutes=16))
+    assert not response_late(record(), RULES, T0 + timedelta(minutes=14))
+    assert response_late(record(), RULES, T0 + timedelta(minutes=16))
 
 
 def test_a_ticket_resolved_without_assignment_responded_when_it_was_resolved() -> None:
-    assert not response_late(record(resolved=10), DEFAULT_POLICY, AS_OF)
-    assert response_late(record(resolved=20), DEFAULT_POLICY, AS_OF)
+    assert not response_late(record(resolved=10), RULES, AS_OF)
+    assert response_late(record(resolved=20), RULES, AS_OF)
 
 
 def test_suspended_time_does_not_count_unless_the_policy_says_so() -> None:
     # assigned after 25 min, 15 of them suspended: 10 active minutes against a 15-minute target
     paused = record(assigned=25, suspensions=((5, 20),))
-    assert not response_late(paused, DEFAULT_POLICY, AS_OF)
+    assert not response_late(paused, RULES, AS_OF)
     counting = SlaPolicy(DEFAULT_POLICY.targets, DEFAULT_POLICY.restore, suspended_time_counts=True)
-    assert response_late(paused, counting, AS_OF)
+    assert response_late(paused, Breaches.of(counting), AS_OF)
 
 
 @pytest.mark.parametrize(
@@ -109,22 +110,22 @@ def test_suspended_time_does_not_count_unless_the_policy_says_so() -> None:
     ],
 )
 def test_resolution_is_late_past_the_priority_target(accepted: float | None, resolved: float, late: bool) -> None:
-    assert resolution_late(record(assigned=4, accepted=accepted, resolved=resolved), DEFAULT_POLICY, AS_OF) is late
+    assert resolution_late(record(assigned=4, accepted=accepted, resolved=resolved), RULES, AS_OF) is late
 
 
 def test_resolution_is_late_when_the_urgency_restore_deadline_passed() -> None:
     # urgency 1 restores within 8 h; the resolution stage itself (30 min for P1) was kept
     kept = record(priority=1, urgency=1, assigned=5, accepted=8 * 60 - 20, resolved=8 * 60 + 5)
-    assert not response_late(kept, DEFAULT_POLICY, AS_OF)
-    assert resolution_late(kept, DEFAULT_POLICY, AS_OF)
+    assert not response_late(kept, RULES, AS_OF)
+    assert resolution_late(kept, RULES, AS_OF)
     assert not resolution_late(
-        record(priority=1, urgency=1, assigned=5, accepted=8 * 60 - 20, resolved=8 * 60), DEFAULT_POLICY, AS_OF
+        record(priority=1, urgency=1, assigned=5, accepted=8 * 60 - 20, resolved=8 * 60), RULES, AS_OF
     )
 
 
 def test_an_open_suspension_stops_the_clock_at_its_start() -> None:
     suspended = record(assigned=5, accepted=10, suspensions=((60, None),))
-    assert not resolution_late(suspended, DEFAULT_POLICY, AS_OF)  # 50 active minutes, weeks ago
+    assert not resolution_late(suspended, RULES, AS_OF)  # 50 active minutes, weeks ago
 
 
 def test_facts_carry_the_durations_of_kpis_7_8_and_9() -> None:
@@ -137,12 +138,12 @@ def test_facts_carry_the_durations_of_kpis_7_8_and_9() -> None:
         resolver_role="third_party",
         suspensions=((200, 260),),
     )
-    facts = facts_of(third, 4, DEFAULT_POLICY, AS_OF)
+    facts = facts_of(third, 4, RULES, AS_OF)
     assert facts.day == 4
     assert facts.response_minutes == 6
     assert facts.resolution_minutes == 400 - 60
     assert facts.third_party_minutes == 300 - 60
-    open_one = facts_of(record(), 0, DEFAULT_POLICY, AS_OF)
+    open_one = facts_of(record(), 0, RULES, AS_OF)
     assert open_one.resolution_minutes is None and open_one.third_party_minutes is None
 
 
@@ -182,6 +183,6 @@ def test_lateness_agrees_with_the_sla_module(rec: HistoryRecord, as_of_minutes: 
         suspensions=rec.suspensions,
     )
     stages = {s.stage: s for s in stage_statuses(timeline, Priority(rec.priority), Urgency(rec.urgency), policy, as_of)}
-    assert response_late(rec, policy, as_of) is stages[Stage.RESPONSE].breached
+    assert response_late(rec, Breaches.of(policy), as_of) is stages[Stage.RESPONSE].breached
     expected = stages[Stage.RESOLUTION].breached or stages[Stage.RESTORE].breached
-    assert resolution_late(rec, policy, as_of) is expected
+    assert resolution_late(rec, Breaches.of(policy), as_of) is expected
