@@ -86,10 +86,10 @@ def fmt_delta(current: float | None, previous: float | None, kind: str) -> tuple
     """The change from the previous period as text and its sign (+1, 0, −1).
 
     Ratios change in percentage points, counts and minutes in their own unit; no change can be
-    named when either side has no value.
+    named (empty text) when either side has no value.
     """
     if current is None or previous is None:
-        return "—", 0
+        return "", 0
     diff = current - previous
     sign = (diff > 1e-12) - (diff < -1e-12)
     arrow = {1: "▲", 0: "", -1: "▼"}[sign]
