@@ -62,6 +62,15 @@ Moment = Annotated[AwareDatetime, AfterValidator(ensure_utc)]
 Suspension = tuple[Moment, Moment | None]
 
 _DONE = (TicketStatus.RESOLVED, TicketStatus.CLOSED)
+#: (later, earlier): each moment, when both are known, comes no earlier than the other
+_ORDER = (
+    ("registered_at", "occurred_at"),
+    ("assigned_at", "registered_at"),
+    ("accepted_at", "assigned_at"),
+    ("resolved_at", "registered_at"),
+    ("closed_at", "resolved_at"),
+    ("third_party_at", "registered_at"),
+)
 
 
 class HistoryInputError(ConnectorError):
@@ -114,12 +123,10 @@ class HistoryRecord(BaseModel):
     def _consistent(self) -> Self:
         """The order of the moments, and what a status promises; a broken line is refused here
         rather than producing a negative duration or a ticket that is both open and resolved."""
-        _after("registered_at", self.registered_at, "occurred_at", self.occurred_at)
-        _after("assigned_at", self.assigned_at, "registered_at", self.registered_at)
-        _after("accepted_at", self.accepted_at, "assigned_at", self.assigned_at)
-        _after("resolved_at", self.resolved_at, "registered_at", self.registered_at)
-        _after("closed_at", self.closed_at, "resolved_at", self.resolved_at)
-        _after("third_party_at", self.third_party_at, "registered_at", self.registered_at)
+        for later, earlier in _ORDER:
+            value, before = getattr(self, later), getattr(self, earlier)
+            if value is not None and before is not None and value < before:
+                raise ValueError(f"{later} is before {earlier}")
         if self.status in _DONE and self.resolved_at is None:
             raise ValueError(f"status {self.status.value} needs resolved_at")
         if self.status is TicketStatus.CLOSED and self.closed_at is None:
@@ -200,11 +207,6 @@ class HistoryRecord(BaseModel):
     def to_line(self) -> str:
         """The record as one line of the history file (no newline)."""
         return self.model_dump_json()
-
-
-def _after(name: str, value: datetime | None, earlier_name: str, earlier: datetime | None) -> None:
-    if value is not None and earlier is not None and value < earlier:
-        raise ValueError(f"{name} is before {earlier_name}")
 
 
 @dataclass(frozen=True)
