@@ -308,21 +308,21 @@ def describe(exc: ValidationError) -> str:
 def open_history(path: Path, *, on_bytes: Callable[[int], None] | None = None) -> Iterator[HistoryReader]:
     """A reader over the history file at ``path``, closed when the ``with`` block ends.
 
-    ``on_bytes`` is told how many bytes each line had (the progress bar counts them).
+    ``on_bytes`` is told how many bytes each line had (the progress bar counts them); without
+    it the file is iterated directly. An ``OSError`` inside the block is a failed read.
     """
     try:
         handle = path.open("rb")
     except OSError as exc:
         raise HistoryInputError(f"cannot open the history: {exc.strerror}", path=str(path)) from exc
 
-    def lines() -> Iterator[bytes]:
-        try:
-            for line in handle:
-                if on_bytes is not None:
-                    on_bytes(len(line))
-                yield line
-        except OSError as exc:
-            raise HistoryInputError(f"cannot read the history: {exc.strerror}", path=str(path)) from exc
+    def counted(tell: Callable[[int], None]) -> Iterator[bytes]:
+        for line in handle:
+            tell(len(line))
+            yield line
 
     with handle:
-        yield HistoryReader(lines(), name=str(path))
+        try:
+            yield HistoryReader(handle if on_bytes is None else counted(on_bytes), name=str(path))
+        except OSError as exc:  # a read failing in the middle (a disk, a network mount)
+            raise HistoryInputError(f"cannot read the history: {exc.strerror}", path=str(path)) from exc

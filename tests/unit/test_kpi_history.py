@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -195,3 +196,15 @@ def test_from_ticket_takes_the_fields_a_ticket_has_and_the_journal_facts_it_lack
         )
     with pytest.raises(ValueError, match="without a helpdesk id"):
         HistoryRecord.from_ticket(ticket.model_copy(update={"ticket_id": None}), occurred_at=t0)
+
+
+def test_a_read_that_fails_midway_is_a_connector_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Failing(io.BytesIO):
+        def __iter__(self) -> Any:
+            yield lines(a_record())[0].encode()
+            raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(Path, "open", lambda self, mode="r": Failing())
+    with pytest.raises(HistoryInputError, match="cannot read the history: Input/output error"):  # noqa: SIM117
+        with open_history(tmp_path / "h.jsonl") as reader:
+            list(reader)
