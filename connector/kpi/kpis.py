@@ -45,6 +45,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Literal
 
 from connector.kpi.facts import TicketFacts
@@ -192,10 +193,7 @@ def staff_registered(tickets: Tickets) -> Counter[str]:
 def staff_worked_on(tickets: Tickets) -> Counter[str]:
     """KPI 14 员工月度处理事件数量 (§3.4 row 14): the total 按【事件工作日志】包含%员工名称% — per
     name appearing in the ticket's work log (a ticket counts once per name)."""
-    counts: Counter[str] = Counter()
-    for f in tickets:
-        counts.update(f.worklog_staff)
-    return counts
+    return Counter(chain.from_iterable(f.worklog_staff for f in tickets))
 
 
 def staff_resolved(tickets: Tickets) -> Counter[str]:

@@ -101,13 +101,14 @@ def build_report(
                 window.facts.append(facts_of(record, day, breaches, judged_at))
                 break
     current, previous = windows
+    figures = _figures(period, current.facts)
     return Report(
         period=period,
         tz=tz,
         as_of=as_of,
-        current=_figures(period, current.facts),
+        current=figures,
         previous=_figures(previous.period, previous.facts),
-        tables=build_tables(in_total(current.facts)),
+        tables=build_tables(in_total(current.facts), figures.kpis.staff),
     )
 
 

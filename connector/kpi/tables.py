@@ -14,7 +14,7 @@ from __future__ import annotations
 __all__ = ["Cell", "Column", "Table", "build_tables"]
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Literal
@@ -22,16 +22,15 @@ from typing import Literal
 from connector.kpi.facts import TicketFacts
 from connector.kpi.kpis import (
     Share,
+    StaffKpis,
     kpi_first_line_resolution,
     kpi_mean_resolution_minutes,
     kpi_mean_response_minutes,
     kpi_second_line_resolution,
+    kpi_staff,
     kpi_third_party_mean_resolution_minutes,
     late_resolutions,
     late_responses,
-    staff_registered,
-    staff_resolved,
-    staff_worked_on,
 )
 from connector.models import Priority
 
@@ -231,23 +230,18 @@ def _report_line_rates_by_category(tickets: Tickets) -> Table:
     )
 
 
-def _report_by_staff(tickets: Tickets) -> Table:
-    """Report 8: registered / worked on / resolved per support staff member (KPIs 13, 14, 16, 17)."""
-    registered, worked, resolved = staff_registered(tickets), staff_worked_on(tickets), staff_resolved(tickets)
+def _report_by_staff(tickets: Tickets, staff: Mapping[str, StaffKpis]) -> Table:
+    """Report 8: registered / worked on / resolved per support staff member (KPIs 13, 14, 16, 17),
+    from ``kpi_staff`` — computed once for the headline ``staff`` and this table."""
     total = len(tickets)
-    names = set(registered) | set(worked) | set(resolved)
+    order = sorted(staff, key=lambda n: (-(staff[n].registered + staff[n].resolved), -staff[n].worked_on, n))
     rows = [
-        (
-            name,
-            registered[name],
-            worked[name],
-            resolved[name],
-            Share.of(registered[name], total).ratio,
-            Share.of(resolved[name], total).ratio,
-        )
-        for name in sorted(names, key=lambda n: (-(registered[n] + resolved[n]), -worked[n], n))
+        (name, s.registered, s.worked_on, s.resolved, s.registered_ratio, s.resolved_ratio)
+        for name in order
+        for s in (staff[name],)
     ]
-    sum_registered, sum_resolved = sum(registered.values()), sum(resolved.values())
+    sum_registered = sum(s.registered for s in staff.values())
+    sum_resolved = sum(s.resolved for s in staff.values())
     columns = (
         Column("staff", "支持人员", "Staff", "text"),
         Column("registered", "登记", "Registered", "count"),
@@ -275,8 +269,9 @@ def _report_by_staff(tickets: Tickets) -> Table:
     )
 
 
-def build_tables(tickets: Tickets) -> tuple[Table, ...]:
-    """The eight reports over the tickets in the total of one period."""
+def build_tables(tickets: Tickets, staff: Mapping[str, StaffKpis] | None = None) -> tuple[Table, ...]:
+    """The eight reports over the tickets in the total of one period (``staff``: the period's
+    ``kpi_staff``, when the caller has it already)."""
     split = _Split.of(tickets)
     return (
         _by_priority_table(
@@ -318,5 +313,5 @@ def build_tables(tickets: Tickets) -> tuple[Table, ...]:
         ),
         _report_by_priority_means(split),
         _report_line_rates_by_category(tickets),
-        _report_by_staff(tickets),
+        _report_by_staff(tickets, kpi_staff(tickets) if staff is None else staff),
     )
