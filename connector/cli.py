@@ -74,6 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("setup", help="check a helpdesk for what the connector needs and print the mapping")
     p.add_argument("helpdesk", choices=["redmine", "glpi"])
     with_config(p)
+    from connector.kpi.command import add_parser as add_report_parser
+
+    add_report_parser(sub)
     return parser
 
 
@@ -97,9 +100,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, redactor: Redactor) -> int:
+    command = args.command
+    if command == "report":  # needs no config and no plugins
+        from connector.kpi.command import run_report
+
+        return run_report(args)
+
     from connector.plugin_manager import build_plugin_manager
 
-    command = args.command
     if command == "demo":
         from connector.demo import run_demo
 

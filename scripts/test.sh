@@ -27,6 +27,8 @@ step "mypy --strict"
 
 if [ "${ITSM_SKIP_SERVERS:-0}" != 1 ]; then
   step "test servers"
+  # headless Chromium and a CJK font for the report page test (tests/integration/test_report_browser.py)
+  SVC_NAME=chromium bash -c '. scripts/services/lib.sh && apt_ensure chromium chromium-driver fonts-wqy-microhei'
   bash scripts/services/redmine.sh install
   bash scripts/services/zabbix.sh install
   bash scripts/services/imap.sh install
