@@ -11,7 +11,10 @@ from __future__ import annotations
 __all__ = [
     "Backend",
     "BackendType",
+    "Change",
+    "ChangeKind",
     "HelpdeskUser",
+    "HistoryReader",
     "IntakeJournal",
     "Journaled",
     "PluginContext",
@@ -22,6 +25,7 @@ __all__ = [
     "Resolution",
     "Source",
     "SourceType",
+    "TicketHistory",
     "TicketSnapshot",
     "UserDirectory",
 ]
@@ -216,6 +220,65 @@ class PushSource(Protocol):
 
     def shutdown(self) -> None:
         """Stop accepting input and wait for what is in flight."""
+        ...
+
+
+class ChangeKind(StrEnum):
+    """What one entry of a ticket's history changed."""
+
+    STATUS = "status"  # old/new: process statuses (``TicketStatus`` values)
+    ASSIGNEE = "assignee"  # old/new: the helpdesk login of the assignee (or None)
+    GROUP = "group"  # old/new: the assignment group's name as tickets name it (or None)
+    FIELD = "field"  # ``field``: the ``Ticket`` field; old/new: its stored text
+    NOTE = "note"  # new: the note's text
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change in the helpdesk, with when it happened and who made it.
+
+    ``actor`` is the helpdesk login of the person (or the connector's own user); the closing
+    policy and the reassignment rules read it, the KPI work log counts it.
+    """
+
+    at: datetime
+    actor: str | None
+    kind: ChangeKind
+    old: str | None = None
+    new: str | None = None
+    field: str | None = None
+
+
+@dataclass(frozen=True)
+class TicketHistory:
+    """A ticket as the helpdesk knows it, with every change since it was created, oldest first.
+
+    ``fields`` holds the current values of the ``Ticket`` fields the helpdesk keeps (decoded,
+    as in ``TicketSnapshot``), ``status`` included; ``author`` is who registered it.
+    """
+
+    ticket_id: str
+    key: str | None
+    created_at: datetime
+    author: str | None
+    status: TicketStatus | None
+    assignee: str | None
+    group: str | None
+    fields: dict[str, Any]
+    changes: tuple[Change, ...]
+
+
+@runtime_checkable
+class HistoryReader(Protocol):
+    """A backend that can tell what happened to a ticket: who changed what, and when.
+
+    The sync-back (reassignments, the closing policy, SLA stops) and ``export-history`` (the
+    KPI input) read it; kept out of ``Backend`` so a helpdesk without a readable history still
+    works, with the coarser ``changed_since`` snapshots.
+    """
+
+    def ticket_history(self, ticket_id: str) -> TicketHistory:
+        """The ticket and its changes; raises ``BackendUnavailable`` / ``BackendRejected``."""
         ...
 
 
