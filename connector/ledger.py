@@ -15,6 +15,7 @@ from __future__ import annotations
 
 __all__ = [
     "CONTENT_FIELDS",
+    "LIFE_FIELDS",
     "Applied",
     "MemoryLedger",
     "TicketIndex",
@@ -70,6 +71,25 @@ class TicketState:
     repeats: int = 0  # duplicates and appended repeats counted on this master
     recurrence_of: str | None = None
     content: Mapping[str, Any] = field(default_factory=dict)
+    # its life in the helpdesk, as the sync-back (or simulate's control lines) saw it
+    url: str | None = None
+    contact: str | None = None
+    sla_due: datetime | None = None  # field 21 as last written
+    assigned_at: datetime | None = None
+    accepted_at: datetime | None = None
+    assignee: str | None = None
+    assignment_group: str | None = None
+    reassignments: int = 0
+    escalation_level: int = 0
+    third_party_at: datetime | None = None
+    suspended_since: datetime | None = None
+    suspensions: tuple[tuple[datetime, datetime], ...] = ()
+
+    @property
+    def pauses(self) -> tuple[tuple[datetime, datetime | None], ...]:
+        """Its suspensions, the open one included (``end`` ``None``), for ``connector.sla``."""
+        open_one = ((self.suspended_since, None),) if self.suspended_since is not None else ()
+        return (*self.suspensions, *open_one)
 
     @property
     def started_at(self) -> datetime:
@@ -135,6 +155,43 @@ class TicketLedger(TicketIndex, Protocol):
         """Keys of the unresolved duplicates of ``master_key``."""
         ...
 
+    def ticket_set_life(self, key: str, **changes: Any) -> None:
+        """Record what the helpdesk did to a ticket: any of ``LIFE_FIELDS``."""
+        ...
+
+    def active_tickets(self) -> list[TicketState]:
+        """Every ticket not closed yet (resolved ones too: a step due before it was resolved
+        may still have to fire after a downtime)."""
+        ...
+
+    def fired_steps(self, key: str) -> set[str]:
+        """The escalation/notice/SLA steps already fired for a ticket."""
+        ...
+
+    def record_step(self, key: str, step: str, due_at: datetime, fired_at: datetime, late: bool) -> bool:
+        """Remember that a step fired; ``False`` when it had fired before (it must not again)."""
+        ...
+
+
+#: the ticket-life fields ``TicketLedger.ticket_set_life`` may change
+LIFE_FIELDS = frozenset(
+    {
+        "ticket_id",
+        "url",
+        "contact",
+        "sla_due",
+        "assigned_at",
+        "accepted_at",
+        "assignee",
+        "assignment_group",
+        "reassignments",
+        "escalation_level",
+        "third_party_at",
+        "suspended_since",
+        "suspensions",
+    }
+)
+
 
 @dataclass(frozen=True)
 class Applied:
@@ -171,6 +228,8 @@ def apply_decision(ledger: TicketLedger, decision: Decision, now: datetime, back
                 priority=new.priority,
                 recurrence_of=decision.related_key if decision.action is Action.RECURRENCE else None,
                 content=content_of(new),
+                contact=new.contact,
+                sla_due=new.sla_due,
             ),
             backend,
         )
@@ -222,6 +281,7 @@ class MemoryLedger:
         self._masters_by_fp: dict[str, list[str]] = {}  # non-duplicates, in creation order
         self._duplicates: dict[str, list[str]] = {}
         self._by_ticket_id: dict[str, str] = {}
+        self._steps: dict[str, dict[str, tuple[datetime, datetime, bool]]] = {}
 
     def __len__(self) -> int:
         return len(self._tickets)
@@ -294,13 +354,33 @@ class MemoryLedger:
     def open_duplicates(self, master_key: str) -> list[str]:
         return [k for k in self._duplicates.get(master_key, ()) if not self._tickets[k].status.is_done]
 
+    def ticket_set_life(self, key: str, **changes: Any) -> None:
+        unknown = set(changes) - LIFE_FIELDS
+        if unknown:
+            raise ValueError(f"not ticket-life fields: {sorted(unknown)}")
+        self._update(key, **changes)
+        if "ticket_id" in changes and changes["ticket_id"] is not None:
+            self._by_ticket_id[str(changes["ticket_id"])] = key
+
+    def active_tickets(self) -> list[TicketState]:
+        return [s for s in self._tickets.values() if s.status is not TicketStatus.CLOSED]
+
+    def fired_steps(self, key: str) -> set[str]:
+        return set(self._steps.get(key, ()))
+
+    def record_step(self, key: str, step: str, due_at: datetime, fired_at: datetime, late: bool) -> bool:
+        fired = self._steps.setdefault(key, {})
+        if step in fired:
+            return False
+        fired[step] = (due_at, fired_at, late)
+        return True
+
     # --- housekeeping --------------------------------------------------------------------------
 
     def set_ticket_id(self, key: str, ticket_id: str) -> None:
         """Record the helpdesk id of a ticket (``simulate`` numbers its tickets itself)."""
         if key in self._tickets:
-            self._update(key, ticket_id=ticket_id)
-            self._by_ticket_id[ticket_id] = key
+            self.ticket_set_life(key, ticket_id=ticket_id)
 
     def prune(self, now: datetime, horizon: timedelta) -> int:
         """Forget tickets finished more than ``horizon`` before ``now`` (and what points at them).
@@ -315,6 +395,7 @@ class MemoryLedger:
             return 0
         for key in gone:
             state = self._tickets.pop(key)
+            self._steps.pop(key, None)
             if state.ticket_id is not None:
                 self._by_ticket_id.pop(state.ticket_id, None)
         self._aliases = {k: v for k, v in self._aliases.items() if v not in gone}

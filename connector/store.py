@@ -28,7 +28,7 @@ from typing import Any
 
 from connector.clock import isoformat, parse_time
 from connector.errors import StoreError
-from connector.ledger import DoneAfter, TicketState
+from connector.ledger import LIFE_FIELDS, DoneAfter, TicketState
 from connector.models import Impact, Priority, TicketStatus, Urgency
 
 MIGRATIONS: Sequence[str] = (
@@ -112,6 +112,29 @@ MIGRATIONS: Sequence[str] = (
         key TEXT PRIMARY KEY,
         ticket_key TEXT NOT NULL,
         created_at TEXT NOT NULL
+    );
+    """,
+    # 4: a ticket's life in the helpdesk, and the escalation/notice/SLA steps that fired
+    """
+    ALTER TABLE tickets ADD COLUMN contact TEXT;
+    ALTER TABLE tickets ADD COLUMN sla_due TEXT;
+    ALTER TABLE tickets ADD COLUMN assigned_at TEXT;
+    ALTER TABLE tickets ADD COLUMN accepted_at TEXT;
+    ALTER TABLE tickets ADD COLUMN assignee TEXT;
+    ALTER TABLE tickets ADD COLUMN assignment_group TEXT;
+    ALTER TABLE tickets ADD COLUMN reassignments INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN escalation_level INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN third_party_at TEXT;
+    ALTER TABLE tickets ADD COLUMN suspended_since TEXT;
+    ALTER TABLE tickets ADD COLUMN suspensions TEXT;
+    CREATE INDEX tickets_active ON tickets (status);
+    CREATE TABLE steps (
+        ticket_key TEXT NOT NULL,
+        step TEXT NOT NULL,
+        due_at TEXT NOT NULL,
+        fired_at TEXT NOT NULL,
+        late INTEGER NOT NULL,
+        PRIMARY KEY (ticket_key, step)
     );
     """,
 )
@@ -294,7 +317,8 @@ class Store:
         self._exec(
             "INSERT OR IGNORE INTO tickets (key, backend, ticket_id, source, external_id, fingerprint, status,"
             " master_key, created_at, resolved_at, closed_at, occurred_at, impact, urgency, priority, repeats,"
-            " recurrence_of, content) VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " recurrence_of, content, contact, sla_due)"
+            " VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 state.key,
                 backend,
@@ -313,6 +337,8 @@ class Store:
                 state.repeats,
                 state.recurrence_of,
                 json.dumps(dict(state.content), ensure_ascii=False) if state.content else None,
+                state.contact,
+                isoformat(state.sla_due),
             ),
         )
 
@@ -355,6 +381,40 @@ class Store:
             (master_key,),
         ).fetchall()
         return [r[0] for r in rows]
+
+    def ticket_set_life(self, key: str, **changes: Any) -> None:
+        """Record what the helpdesk did to a ticket (any of ``ledger.LIFE_FIELDS``)."""
+        unknown = set(changes) - LIFE_FIELDS
+        if unknown:
+            raise ValueError(f"not ticket-life fields: {sorted(unknown)}")
+        if not changes:
+            return
+        values = [_column_value(name, value) for name, value in changes.items()]
+        assignments = ", ".join(f"{name} = ?" for name in changes)
+        self._exec(f"UPDATE tickets SET {assignments} WHERE key = ?", (*values, key))
+
+    def active_tickets(self) -> list[TicketState]:
+        """Every ticket not closed yet, oldest first."""
+        rows = self._exec(f"SELECT {_STATE_COLUMNS} FROM tickets WHERE status != 'closed' ORDER BY rowid").fetchall()
+        return [_ticket_state(row) for row in rows]
+
+    def fired_steps(self, key: str) -> set[str]:
+        """The steps already fired for a ticket."""
+        return {r[0] for r in self._exec("SELECT step FROM steps WHERE ticket_key = ?", (key,)).fetchall()}
+
+    def record_step(self, key: str, step: str, due_at: datetime, fired_at: datetime, late: bool) -> bool:
+        """Remember that a step fired; ``False`` when it had fired before."""
+        cursor = self._exec(
+            "INSERT OR IGNORE INTO steps (ticket_key, step, due_at, fired_at, late) VALUES (?, ?, ?, ?, ?)",
+            (key, step, due_at.isoformat(), fired_at.isoformat(), int(late)),
+        )
+        return cursor.rowcount == 1
+
+    def steps(self, key: str | None = None) -> list[dict[str, Any]]:
+        """Fired steps (of one ticket, or all), in the order they fired; for status and tests."""
+        sql = "SELECT ticket_key, step, due_at, fired_at, late FROM steps"
+        cursor = self._exec(sql + (" WHERE ticket_key = ?" if key else "") + " ORDER BY rowid", (key,) if key else ())
+        return [dict(zip(("key", "step", "due_at", "fired_at", "late"), row, strict=True)) for row in cursor]
 
     # --- tickets (connector.ledger.TicketIndex) ------------------------------------------------
 
@@ -511,8 +571,19 @@ class Store:
 
 _STATE_COLUMNS = (
     "key, ticket_id, status, fingerprint, created_at, resolved_at, closed_at, master_key, occurred_at, source,"
-    " external_id, impact, urgency, priority, repeats, recurrence_of, content"
+    " external_id, impact, urgency, priority, repeats, recurrence_of, content, url, contact, sla_due, assigned_at,"
+    " accepted_at, assignee, assignment_group, reassignments, escalation_level, third_party_at, suspended_since,"
+    " suspensions"
 )
+
+
+def _column_value(name: str, value: Any) -> Any:
+    """A ticket-life value as its column holds it."""
+    if name == "suspensions":
+        return json.dumps([[isoformat(a), isoformat(b)] for a, b in value]) if value else None
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
 
 
 def _int(value: int | None) -> int | None:
@@ -542,4 +613,16 @@ def _ticket_state(row: Sequence[Any]) -> TicketState:
         repeats=int(row[14] or 0),
         recurrence_of=row[15],
         content=json.loads(row[16]) if row[16] else {},
+        url=row[17],
+        contact=row[18],
+        sla_due=_time(row[19]),
+        assigned_at=_time(row[20]),
+        accepted_at=_time(row[21]),
+        assignee=row[22],
+        assignment_group=row[23],
+        reassignments=int(row[24] or 0),
+        escalation_level=int(row[25] or 0),
+        third_party_at=_time(row[26]),
+        suspended_since=_time(row[27]),
+        suspensions=tuple((parse_time(a), parse_time(b)) for a, b in json.loads(row[28])) if row[28] else (),
     )
