@@ -18,7 +18,10 @@ import pluggy
 from connector.clock import Clock, SystemClock
 from connector.config import LoadedConfig, load_config
 from connector.engine import Engine, RetryPolicy
+from connector.escalation import SweepRules
 from connector.interfaces import Backend, BackendType, PluginContext, Source, SourceType
+from connector.notify.rules import load_escalation, load_notification_rules
+from connector.notify.settings import build_notifications, notifier_types
 from connector.pipeline import Pipeline
 from connector.plugin_manager import build_plugin_manager
 from connector.rulebook import RuleBook
@@ -49,6 +52,11 @@ class App:
             self.engine.backend.close()
         except Exception:
             log.exception("closing backend failed")
+        if self.engine.notifications is not None:
+            try:
+                self.engine.notifications.close()
+            except Exception:
+                log.exception("closing notifiers failed")
         self.engine.store.close()
 
 
@@ -62,12 +70,12 @@ def adapter_types(pm: pluggy.PluginManager) -> tuple[dict[str, BackendType], dic
 def load(path: Path, pm: pluggy.PluginManager | None = None) -> tuple[LoadedConfig, pluggy.PluginManager]:
     """Validate the config at ``path`` with the plugins it enables; raises ``ConfigError``."""
     pm = pm or build_plugin_manager()
-    config = load_config(path, *adapter_types(pm))
+    config = load_config(path, *adapter_types(pm), notifier_types=notifier_types(pm))
     if config.core.plugins.disable:
         # set_blocked unregisters a loaded plugin; validate again, since its types are gone now
         for name in config.core.plugins.disable:
             pm.set_blocked(name)
-        config = load_config(path, *adapter_types(pm))
+        config = load_config(path, *adapter_types(pm), notifier_types=notifier_types(pm))
     return config, pm
 
 
@@ -101,6 +109,18 @@ def build_app(
     outbox = config.core.outbox
     if rules is None:
         rules = load_rulebook(config.rules_dir)
+    notifications = None
+    if config.notify is not None:
+        notifications = build_notifications(
+            config.notify,
+            notifier_types(pm),
+            lambda name: PluginContext(
+                clock=clock, name=name, data_dir=data_dir, register_secret=redactor.add, spool=spool
+            ),
+        )
+        sweep = SweepRules(rules.sla, notifications.escalation, notifications.rules)
+    else:  # no notices, but the steps are still written to the tickets
+        sweep = SweepRules(rules.sla, load_escalation(), load_notification_rules())
     engine = Engine(
         store=store,
         backend=backend,
@@ -110,5 +130,7 @@ def build_app(
         retry=RetryPolicy(outbox.backoff_initial_seconds, outbox.backoff_max_seconds, outbox.max_attempts),
         batch=outbox.batch,
         spool=spool,
+        sweep_rules=sweep,
+        notifications=notifications,
     )
     return App(config=config, engine=engine, pm=pm)

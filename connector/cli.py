@@ -167,8 +167,13 @@ def _dispatch(args: argparse.Namespace, redactor: Redactor) -> int:
         if command == "run":
             from connector.daemon import Daemon
 
+            settings = config.core.daemon
             daemon = Daemon(
-                app.engine, poll_seconds=config.core.daemon.poll_seconds, drain_seconds=config.core.daemon.drain_seconds
+                app.engine,
+                poll_seconds=settings.poll_seconds,
+                drain_seconds=settings.drain_seconds,
+                sweep_seconds=settings.sweep_seconds,
+                sync_seconds=settings.sync_seconds,
             )
             return daemon.run()
     finally:

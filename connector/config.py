@@ -71,6 +71,10 @@ class DaemonSettings(_Strict):
 
     poll_seconds: float = Field(60.0, gt=0, description="how often every source is polled")
     drain_seconds: float = Field(10.0, gt=0, description="how often the outbox is drained")
+    sweep_seconds: float = Field(
+        60.0, gt=0, le=300, description="how often escalation, notices and SLA deadlines are checked"
+    )
+    sync_seconds: float = Field(60.0, gt=0, description="how often changes made in the helpdesk are read back")
 
 
 class LoggingSettings(_Strict):
@@ -104,6 +108,9 @@ class ConnectorConfig(_Strict):
     daemon: DaemonSettings = Field(default_factory=lambda: DaemonSettings())
     logging: LoggingSettings = Field(default_factory=lambda: LoggingSettings())
     plugins: PluginSettings = Field(default_factory=PluginSettings)
+    notify: dict[str, Any] | None = Field(
+        None, description="notices: people.yaml, channels, service desk contact (docs/notifications.md)"
+    )
     rules_dir: Path | None = Field(
         None,
         description="directory of rule files (relative to this file); a file it lacks is taken from the "
@@ -129,6 +136,7 @@ class LoadedConfig:
     backend: Adapter
     sources: list[Adapter]
     secrets: frozenset[str] = field(default_factory=frozenset)
+    notify: Any = None  # connector.notify.settings.LoadedNotify, when the file has a notify section
 
     @property
     def state_path(self) -> Path:
@@ -150,6 +158,7 @@ def load_config(
     backend_types: dict[str, BackendType],
     source_types: dict[str, SourceType],
     env: typing.Mapping[str, str] | None = None,
+    notifier_types: typing.Mapping[str, Any] | None = None,
 ) -> LoadedConfig:
     """Load and validate ``path``; raise ``ConfigError`` listing every problem found."""
     env = os.environ if env is None else env
@@ -178,10 +187,20 @@ def load_config(
             )
         seen[adapter.name] = index
         sources.append(adapter)
+    notify = None
+    if core.notify is not None:
+        from connector.notify.settings import validate_notify_section
+
+        try:
+            notify = validate_notify_section(data["notify"], name, notifier_types or {}, path.parent)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
     if problems:
         raise ConfigError(problems)
     assert backend is not None
-    return LoadedConfig(path=path, core=core, backend=backend, sources=sources, secrets=frozenset(secrets))
+    return LoadedConfig(
+        path=path, core=core, backend=backend, sources=sources, secrets=frozenset(secrets), notify=notify
+    )
 
 
 def _adapter(

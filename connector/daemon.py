@@ -31,12 +31,22 @@ log = logging.getLogger("connector.daemon")
 
 
 class Daemon:
-    """Runs poll and drain jobs for one engine on its own scheduler."""
+    """Runs the poll, drain and sweep jobs for one engine on its own scheduler."""
 
-    def __init__(self, engine: Engine, *, poll_seconds: float, drain_seconds: float) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        poll_seconds: float,
+        drain_seconds: float,
+        sweep_seconds: float = 60.0,
+        sync_seconds: float = 60.0,
+    ) -> None:
         self.engine = engine
         self.poll_seconds = poll_seconds
         self.drain_seconds = drain_seconds
+        self.sweep_seconds = sweep_seconds
+        self.sync_seconds = sync_seconds
         self.scheduler = schedule.Scheduler()
         self._stop = engine.stopping
         self._wake = threading.Event()  # set by push intake: new input is journaled
@@ -65,6 +75,8 @@ class Daemon:
         drain = self._guard("drain", self.engine.drain_outbox)
         self.scheduler.every(self.poll_seconds).seconds.do(poll)  # type: ignore[arg-type]  # floats work
         self.scheduler.every(self.drain_seconds).seconds.do(drain)  # type: ignore[arg-type]
+        sweep = self._guard("sweep", self.engine.sweep)
+        self.scheduler.every(self.sweep_seconds).seconds.do(sweep)  # type: ignore[arg-type]
         log.info(
             "running: %d source(s), backend %s, poll every %.0fs, drain every %.0fs",
             len(self.engine.sources),
@@ -80,6 +92,7 @@ class Daemon:
             return 1
         try:
             poll()
+            sweep()  # catches up at once after a downtime: missed steps fire now, marked late
             drain()
             while not self._stop.is_set():
                 if self._wake.is_set():

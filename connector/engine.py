@@ -28,11 +28,22 @@ from pydantic import ValidationError
 
 from connector.clock import Clock, isoformat, parse_time
 from connector.decision import HELPDESK_KEY_PREFIX, Action, Decision
-from connector.errors import BackendRejected, BackendUnavailable, RuleError, SourceError, StoreError
+from connector.errors import (
+    BackendRejected,
+    BackendUnavailable,
+    NotifierRejected,
+    NotifierUnavailable,
+    RuleError,
+    SourceError,
+    StoreError,
+)
+from connector.escalation import SweepResult, SweepRules, sweep_ticket
 from connector.failpoints import failpoint
 from connector.interfaces import Backend, Rejected, Relation, Resolution, Source, UserDirectory
 from connector.ledger import apply_decision
-from connector.models import Alert, Attachment, Ticket, TicketRef, TicketSource, ticket_changes
+from connector.models import Alert, Attachment, Ticket, TicketRef, TicketSource, jsonable, ticket_changes
+from connector.notify.notice import Notice
+from connector.notify.settings import Notifications
 from connector.pipeline import Pipeline
 from connector.spool import Spool
 from connector.store import OutboxOp, Store
@@ -40,6 +51,7 @@ from connector.store import OutboxOp, Store
 log = logging.getLogger("connector")
 
 BACKEND = "backend"
+NOTIFY_PREFIX = "notify:"
 
 
 def _source_target(name: str) -> str:
@@ -163,6 +175,8 @@ class Engine:
         retry: RetryPolicy | None = None,
         batch: int = 200,
         spool: Spool | None = None,
+        sweep_rules: SweepRules | None = None,
+        notifications: Notifications | None = None,
     ) -> None:
         self.store = store
         self.backend = backend
@@ -172,6 +186,8 @@ class Engine:
         self.retry = retry or RetryPolicy()
         self.batch = batch
         self.spool = spool
+        self.sweep_rules = sweep_rules
+        self.notifications = notifications
         #: set by the daemon on SIGTERM: loops finish the item in flight and return
         self.stopping = threading.Event()
 
@@ -305,8 +321,8 @@ class Engine:
                     self.store.op_dead(op, str(exc), now)
                 log.error("outbox #%d %s %s → dead letter: %s", op.id, op.op, op.ticket_key, exc)
                 continue
-            except (BackendUnavailable, SourceError) as exc:
-                retry_after = exc.retry_after if isinstance(exc, BackendUnavailable) else None
+            except (BackendUnavailable, NotifierUnavailable, SourceError) as exc:
+                retry_after = exc.retry_after if isinstance(exc, BackendUnavailable | NotifierUnavailable) else None
                 attempts = op.attempts + 1
                 if self.retry.max_attempts is not None and attempts >= self.retry.max_attempts:
                     with self.store.transaction():
@@ -336,7 +352,7 @@ class Engine:
                     exc,
                 )
                 continue
-            except BackendRejected as exc:
+            except (BackendRejected, NotifierRejected) as exc:
                 with self.store.transaction():
                     self.store.op_dead(op, str(exc), now)
                 log.error("outbox #%d %s %s → dead letter: %s", op.id, op.op, op.ticket_key, exc)
@@ -374,6 +390,8 @@ class Engine:
             self._execute_backend(op, now)
         elif op.target.startswith("source:"):
             self._execute_source(op, now)
+        elif op.target.startswith(NOTIFY_PREFIX):
+            self._execute_notice(op, now)
         else:
             raise _NoTicket(f"unknown outbox target {op.target!r}")
 
@@ -485,6 +503,65 @@ class Engine:
             self.store.op_done(op.id, now)
         log.info("%s → acknowledged in %s with ticket #%s", op.ticket_key, name, ref.ticket_id)
 
+    def _execute_notice(self, op: OutboxOp, now: datetime) -> None:
+        if self.notifications is None:
+            raise _NoTicket("notices are not configured (no notify section) any more")
+        notice = Notice.model_validate(op.payload["notice"])
+        channel = str(op.payload["channel"])
+        delivery = self.notifications.send(notice, channel)
+        with self.store.transaction():
+            self.store.op_done(op.id, now)
+        if delivery.sent:
+            who = ", ".join(r.name or r.address for r in delivery.recipients) or "the channel"
+            log.info("%s → %s notice sent on %s to %s", notice.ticket.key, notice.kind.value, channel, who)
+        else:
+            log.warning(
+                "%s → %s notice not sent on %s: nobody to reach (%s)",
+                notice.ticket.key,
+                notice.kind.value,
+                channel,
+                "; ".join(delivery.missing) or "no recipients",
+            )
+
+    # --- 4. the clock: escalation, notices, SLA ------------------------------------------------
+
+    def sweep(self) -> int:
+        """Fire every escalation, notice and SLA step that is due (each once, late ones marked
+        late) and keep field 21 at the next deadline; returns how many steps fired."""
+        if self.sweep_rules is None:
+            return 0
+        now = self.clock.now()
+        fired = 0
+        for state in self.store.active_tickets():
+            if self.stopping.is_set():
+                break
+            with self.store.transaction():
+                result = sweep_ticket(self.store, state, self.sweep_rules, now)
+                self._queue_sweep(result, now)
+            for f in result.fired:
+                late = " (late)" if f.late else ""
+                log.info("%s → %s fired%s: %s", f.key, f.step.id, late, ", ".join(f.step.roles))
+            fired += len(result.fired)
+        return fired
+
+    def _queue_sweep(self, result: SweepResult, now: datetime) -> None:
+        change = result.change
+        if change is not None:
+            payload = {"changes": jsonable(change.changes), "note": change.note}
+            self.store.enqueue(BACKEND, "update", change.key, payload, now)
+        if self.notifications is None:
+            return
+        for f in result.fired:
+            for channel in f.channels:
+                self.queue_notice(f.notice, channel, now)
+
+    def queue_notice(self, notice: Notice, channel: str, now: datetime) -> None:
+        """Owe one notice on one channel (one operation per channel: a retry never re-sends
+        on a channel that already delivered). Not tied to its ticket's operations: a P1
+        notice goes out even while the helpdesk is down."""
+        payload = {"notice": notice.model_dump(mode="json"), "channel": channel}
+        self.store.enqueue(NOTIFY_PREFIX + channel, "notice", None, payload, now)
+
     # --- one cycle -----------------------------------------------------------------------------
 
     def poll_sources(self) -> None:
@@ -502,8 +579,11 @@ class Engine:
         self.process_pending()
 
     def run_once(self, *, ignore_backoff: bool = False) -> None:
-        """Poll every source, decide, and deliver: what ``itsm-connector once`` does."""
+        """Poll every source, decide, sweep the clock, and deliver: what ``itsm-connector
+        once`` does."""
         self.poll_sources()
+        if not self.stopping.is_set():
+            self.sweep()
         if not self.stopping.is_set():
             self.drain_outbox(ignore_backoff=ignore_backoff)
 

@@ -45,6 +45,7 @@ CONTENT_FIELDS = (
     "ci",
     "assignment_group",
     "location",
+    "reporter",
 )
 
 DoneAfter = Literal["resolved", "closed"]

@@ -20,6 +20,7 @@ __all__ = [
     "TicketSource",
     "TicketStatus",
     "Urgency",
+    "jsonable",
     "ticket_changes",
     "ticket_key_for",
 ]
@@ -331,3 +332,9 @@ def ticket_changes(raw: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(f"not Ticket fields: {unknown}")
     changes = {name: _field_adapter(name).validate_python(value) for name, value in raw.items()}
     return {name: ensure_utc(v) if isinstance(v, datetime) else v for name, v in changes.items()}
+
+
+def jsonable(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Ticket field values in their JSON form (how the outbox keeps them), the inverse of
+    ``ticket_changes``."""
+    return {name: _field_adapter(name).dump_python(value, mode="json") for name, value in changes.items()}
