@@ -24,11 +24,13 @@ from connector.notify.rules import load_escalation, load_notification_rules
 from connector.notify.settings import build_notifications, notifier_types
 from connector.pipeline import Pipeline
 from connector.plugin_manager import build_plugin_manager
+from connector.roster import DirectoryRoster
 from connector.rulebook import RuleBook
 from connector.rulesets import load_rulebook
 from connector.secrets import Redactor
 from connector.spool import Spool
 from connector.store import Store
+from connector.syncback import SyncBack
 
 log = logging.getLogger("connector")
 
@@ -40,6 +42,7 @@ class App:
     config: LoadedConfig
     engine: Engine
     pm: pluggy.PluginManager
+    syncback: SyncBack
 
     def close(self) -> None:
         """Close sources, backend and store (in that order); errors are logged, not raised."""
@@ -133,4 +136,5 @@ def build_app(
         sweep_rules=sweep,
         notifications=notifications,
     )
-    return App(config=config, engine=engine, pm=pm)
+    roster = DirectoryRoster(notifications.directory) if notifications is not None else None
+    return App(config=config, engine=engine, pm=pm, syncback=SyncBack(engine, roster))

@@ -159,7 +159,7 @@ def _dispatch(args: argparse.Namespace, redactor: Redactor) -> int:
     app = build_app(config, pm, redactor=redactor)
     try:
         if command == "once":
-            app.engine.run_once(ignore_backoff=args.retry_now)
+            app.engine.run_once(ignore_backoff=args.retry_now, before_sweep=app.syncback.run)
             counts = app.engine.store.outbox_counts()
             if counts.get("pending"):
                 log.warning("%d operation(s) still owed; they are retried on the next run", counts["pending"])
@@ -174,6 +174,7 @@ def _dispatch(args: argparse.Namespace, redactor: Redactor) -> int:
                 drain_seconds=settings.drain_seconds,
                 sweep_seconds=settings.sweep_seconds,
                 sync_seconds=settings.sync_seconds,
+                sync=app.syncback.run,
             )
             return daemon.run()
     finally:

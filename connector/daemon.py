@@ -41,12 +41,14 @@ class Daemon:
         drain_seconds: float,
         sweep_seconds: float = 60.0,
         sync_seconds: float = 60.0,
+        sync: Callable[[], object] | None = None,
     ) -> None:
         self.engine = engine
         self.poll_seconds = poll_seconds
         self.drain_seconds = drain_seconds
         self.sweep_seconds = sweep_seconds
         self.sync_seconds = sync_seconds
+        self._sync = sync
         self.scheduler = schedule.Scheduler()
         self._stop = engine.stopping
         self._wake = threading.Event()  # set by push intake: new input is journaled
@@ -77,6 +79,9 @@ class Daemon:
         self.scheduler.every(self.drain_seconds).seconds.do(drain)  # type: ignore[arg-type]
         sweep = self._guard("sweep", self.engine.sweep)
         self.scheduler.every(self.sweep_seconds).seconds.do(sweep)  # type: ignore[arg-type]
+        if self._sync is not None:
+            sync = self._guard("sync", self._sync)
+            self.scheduler.every(self.sync_seconds).seconds.do(sync)  # type: ignore[arg-type]
         log.info(
             "running: %d source(s), backend %s, poll every %.0fs, drain every %.0fs",
             len(self.engine.sources),

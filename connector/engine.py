@@ -19,7 +19,7 @@ __all__ = ["Engine", "RetryPolicy", "plan_operations"]
 import json
 import logging
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,12 +37,12 @@ from connector.errors import (
     SourceError,
     StoreError,
 )
-from connector.escalation import SweepResult, SweepRules, sweep_ticket
+from connector.escalation import SweepResult, SweepRules, notice_for, sweep_ticket
 from connector.failpoints import failpoint
 from connector.interfaces import Backend, Rejected, Relation, Resolution, Source, UserDirectory
 from connector.ledger import apply_decision
-from connector.models import Alert, Attachment, Ticket, TicketRef, TicketSource, jsonable, ticket_changes
-from connector.notify.notice import Notice
+from connector.models import Alert, Attachment, Priority, Ticket, TicketRef, TicketSource, jsonable, ticket_changes
+from connector.notify.notice import Notice, NoticeKind, StatusEvent
 from connector.notify.settings import Notifications
 from connector.pipeline import Pipeline
 from connector.spool import Spool
@@ -273,8 +273,39 @@ class Engine:
             ops = plan_operations(decision, on_recovery, applied.cascaded, self.backend.resolves_duplicates)
             for op in ops:
                 self.store.enqueue(op.target, op.op, op.ticket_key, op.payload, now)
+            self._decision_notices(decision, on_recovery, now)
             self.store.journal_finish(entry_id, "done", f"{decision.action.value}: {decision.reason}", now)
         _log_decision(decision)
+
+    def _decision_notices(self, decision: Decision, on_recovery: str, now: datetime) -> None:
+        """§8: a new incident is announced to the user and the recorder; a major one (P1/P2)
+        interrupts a service, and its recovery restores it. Duplicates and counted repeats are
+        not news."""
+        rules = self.sweep_rules
+        if self.notifications is None or rules is None or decision.ticket_key is None:
+            return
+        kinds: list[tuple[NoticeKind, StatusEvent | None]]
+        if decision.action in (Action.CREATE, Action.RECURRENCE):
+            kinds = [(NoticeKind.STATUS, StatusEvent.OPEN)]
+            if decision.ticket is not None and decision.ticket.priority <= Priority.HIGH:
+                kinds.append((NoticeKind.OUTAGE, None))
+        elif decision.action is Action.RESOLVE and on_recovery == "resolve":
+            kinds = [(NoticeKind.STATUS, StatusEvent.RESOLVED)]
+            state = self.store.get(decision.ticket_key)
+            if state is not None and state.priority is not None and state.priority <= Priority.HIGH:
+                kinds.append((NoticeKind.RESTORE, None))
+        else:
+            return
+        state = self.store.get(decision.ticket_key)
+        if state is None:
+            return
+        for kind, status in kinds:
+            roles = rules.notices.status_roles(status) if status is not None else rules.notices.kind_roles(kind)
+            if not roles:
+                continue
+            notice = notice_for(state, kind, roles, now, rules.sla, status=status)
+            for channel in rules.notices.channels_for(kind, notice.priority):
+                self.queue_notice(notice, channel, now)
 
     # --- 3. deliver ----------------------------------------------------------------------------
 
@@ -578,10 +609,15 @@ class Engine:
                 log.warning("%s (will try again next cycle)", exc)
         self.process_pending()
 
-    def run_once(self, *, ignore_backoff: bool = False) -> None:
-        """Poll every source, decide, sweep the clock, and deliver: what ``itsm-connector
-        once`` does."""
+    def run_once(self, *, ignore_backoff: bool = False, before_sweep: Callable[[], object] | None = None) -> None:
+        """Poll every source, decide, (read the helpdesk back), sweep the clock, and deliver:
+        what ``itsm-connector once`` does."""
         self.poll_sources()
+        if before_sweep is not None and not self.stopping.is_set():
+            try:
+                before_sweep()
+            except (BackendUnavailable, SourceError) as exc:
+                log.warning("reading the helpdesk back failed (next cycle tries again): %s", exc)
         if not self.stopping.is_set():
             self.sweep()
         if not self.stopping.is_set():

@@ -85,6 +85,7 @@ class TicketState:
     third_party_at: datetime | None = None
     suspended_since: datetime | None = None
     suspensions: tuple[tuple[datetime, datetime], ...] = ()
+    synced_until: datetime | None = None  # the last helpdesk change the sync-back applied
 
     @property
     def pauses(self) -> tuple[tuple[datetime, datetime | None], ...]:
@@ -137,7 +138,8 @@ class TicketLedger(TicketIndex, Protocol):
         ...
 
     def ticket_set_status(self, key: str, status: TicketStatus, at: datetime) -> None:
-        """Record a status change (``at`` is when it happened)."""
+        """Record a status change (``at`` is when it happened); an open status clears the
+        resolved and closed times (a reopened ticket is not finished)."""
         ...
 
     def ticket_bump_repeats(self, key: str) -> None:
@@ -190,6 +192,7 @@ LIFE_FIELDS = frozenset(
         "third_party_at",
         "suspended_since",
         "suspensions",
+        "synced_until",
     }
 )
 
@@ -338,8 +341,8 @@ class MemoryLedger:
             self._update(key, status=status, resolved_at=at)
         elif status is TicketStatus.CLOSED:
             self._update(key, status=status, closed_at=at)
-        else:
-            self._update(key, status=status)
+        else:  # open again: not finished
+            self._update(key, status=status, resolved_at=None, closed_at=None)
 
     def ticket_bump_repeats(self, key: str) -> None:
         state = self._tickets.get(key)

@@ -127,6 +127,7 @@ MIGRATIONS: Sequence[str] = (
     ALTER TABLE tickets ADD COLUMN third_party_at TEXT;
     ALTER TABLE tickets ADD COLUMN suspended_since TEXT;
     ALTER TABLE tickets ADD COLUMN suspensions TEXT;
+    ALTER TABLE tickets ADD COLUMN synced_until TEXT;
     CREATE INDEX tickets_active ON tickets (status);
     CREATE TABLE steps (
         ticket_key TEXT NOT NULL,
@@ -353,8 +354,10 @@ class Store:
             self._exec(
                 f"UPDATE tickets SET status = ?, {column} = ? WHERE key = ?", (status.value, at.isoformat(), key)
             )
-        else:
-            self._exec("UPDATE tickets SET status = ? WHERE key = ?", (status.value, key))
+        else:  # open again (reopened): not finished
+            self._exec(
+                "UPDATE tickets SET status = ?, resolved_at = NULL, closed_at = NULL WHERE key = ?", (status.value, key)
+            )
 
     def ticket_bump_repeats(self, key: str) -> None:
         """Count one more repeat on a master."""
@@ -573,7 +576,7 @@ _STATE_COLUMNS = (
     "key, ticket_id, status, fingerprint, created_at, resolved_at, closed_at, master_key, occurred_at, source,"
     " external_id, impact, urgency, priority, repeats, recurrence_of, content, url, contact, sla_due, assigned_at,"
     " accepted_at, assignee, assignment_group, reassignments, escalation_level, third_party_at, suspended_since,"
-    " suspensions"
+    " suspensions, synced_until"
 )
 
 
@@ -625,4 +628,5 @@ def _ticket_state(row: Sequence[Any]) -> TicketState:
         third_party_at=_time(row[26]),
         suspended_since=_time(row[27]),
         suspensions=tuple((parse_time(a), parse_time(b)) for a, b in json.loads(row[28])) if row[28] else (),
+        synced_until=_time(row[29]),
     )

@@ -32,6 +32,7 @@ class NoticeKind(StrEnum):
     SLA_WARNING = "sla_warning"  # a stage passed its warning (the range's lower bound)
     SLA_BREACH = "sla_breach"  # a stage passed its target
     REASSIGNMENT_ALERT = "reassignment_alert"  # cross-group or too many reassignments (§7)
+    POLICY_ALERT = "policy_alert"  # a close the process does not allow was reverted (§11)
     STATUS = "status"  # the §8 status matrix (opened, assigned, resolved, …)
     OUTAGE = "outage"  # the incident interrupts a service
     RESTORE = "restore"  # the service is back

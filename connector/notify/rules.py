@@ -143,6 +143,7 @@ class NotificationRules(_Strict):
     status: dict[StatusEvent, list[_Role]] = Field(default_factory=dict)
     sla: SlaNotices
     reassignment: list[_Role] = Field(min_length=1)
+    closing: list[_Role] = Field(default_factory=lambda: ["incident_manager"])
     outage: list[_Role] = Field(default_factory=list)
     restore: list[_Role] = Field(default_factory=list)
 
@@ -175,6 +176,7 @@ class NotificationRules(_Strict):
         """Who hears of a reassignment alert, an outage or a restore."""
         table = {
             NoticeKind.REASSIGNMENT_ALERT: self.reassignment,
+            NoticeKind.POLICY_ALERT: self.closing,
             NoticeKind.OUTAGE: self.outage,
             NoticeKind.RESTORE: self.restore,
         }

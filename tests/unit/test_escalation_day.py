@@ -144,8 +144,11 @@ def test_a_day_of_one_ticket_per_priority(engine: Engine, clock: FakeClock, sent
         assert {name: minutes(s["due_at"]) for name, s in fired.items()} == want, f"P{priority}"
         assert all(minutes(s["fired_at"]) == minutes(s["due_at"]) for s in fired.values()), "fired at its minute"
         assert not any(s["late"] for s in fired.values())
-    # every step is a notice on each channel of its priority, once
-    per_channel = Counter(channel for channel, _ in sent)
+    # every step is a notice on each channel of its priority, once (besides the opening notices)
+    steps_kinds = {"escalation", "notice", "sla_warning", "sla_breach"}
+    per_channel = Counter(channel for channel, m in sent if m.data["kind"] in steps_kinds)
+    opening = Counter((channel, m.data["kind"]) for channel, m in sent if m.data["kind"] not in steps_kinds)
+    assert opening == {("email", "status"): 4, ("email", "outage"): 2, ("phone", "outage"): 1}  # P1/P2 outage
     assert per_channel["phone"] == len(expected_steps(1, day))
     assert per_channel["email"] == sum(len(expected_steps(p, day)) for p in SEVERITY)
     # and each step wrote its note; the escalation level and the overdue flag are in the ticket
