@@ -12,7 +12,9 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from connector import __version__
 from connector.config import LoadedConfig
@@ -61,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--config", "-c", type=Path, default=None, help="take the rules and plugins of this config")
     p.add_argument("--rules", type=Path, default=None, help="a rules directory (default: the shipped rules)")
     p.add_argument("--now", default=None, help="ISO time the clock starts at; a line is never processed before it")
+    p.add_argument(
+        "--until",
+        default=None,
+        help="also run the escalation/SLA sweep on the simulated clock up to this ISO time, printing each event",
+    )
     p = sub.add_parser("once", help="poll every source, decide, deliver; then exit")
     with_config(p)
     p.add_argument("--retry-now", action="store_true", help="try every owed operation now, ignoring its backoff")
@@ -213,14 +220,18 @@ def _rules_command(args: argparse.Namespace) -> int:
     from connector.pipeline import Pipeline
     from connector.simulate import simulate
 
-    try:
-        start = parse_time(args.now) if args.now else None
-    except ValueError:
-        print(f"simulate: --now is not an ISO 8601 time: {args.now!r}", file=sys.stderr)
-        return 2
+    times: dict[str, datetime | None] = {}
+    for option in ("now", "until"):
+        value = getattr(args, option)
+        try:
+            times[option] = parse_time(value) if value else None
+        except ValueError:
+            print(f"simulate: --{option} is not an ISO 8601 time: {value!r}", file=sys.stderr)
+            return 2
     pipeline = Pipeline.from_manager(pm, rules)
+    extra = _sweep_parts(config, pm, rules) if times["until"] is not None else {}
     if args.input == "-":
-        counts = simulate(sys.stdin, pipeline, sys.stdout, start)
+        counts = simulate(sys.stdin, pipeline, sys.stdout, times["now"], until=times["until"], **extra)
     else:
         try:
             handle = open(args.input, encoding="utf-8", errors="replace")  # noqa: SIM115
@@ -228,10 +239,43 @@ def _rules_command(args: argparse.Namespace) -> int:
             print(f"simulate: cannot read {args.input}: {exc.strerror or exc}", file=sys.stderr)
             return 2
         with handle:
-            counts = simulate(handle, pipeline, sys.stdout, start)
+            counts = simulate(handle, pipeline, sys.stdout, times["now"], until=times["until"], **extra)
     summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "no lines"
     print(f"simulate: {summary}", file=sys.stderr)
     return 0
+
+
+def _sweep_parts(config: LoadedConfig | None, pm: Any, rules: Any) -> dict[str, Any]:
+    """The sweep of ``simulate --until``: the config's notices (recipients, the closing right)
+    when it has a notify section, else the shipped escalation and notification tables."""
+    from connector.escalation import SweepRules
+    from connector.notify.rules import load_escalation, load_notification_rules
+
+    if config is not None and config.notify is not None:
+        from connector.notify.settings import build_notifications, notifier_types
+        from connector.roster import DirectoryRoster
+
+        notifications = build_notifications(config.notify, notifier_types(pm), lambda name: _simulate_context(config))
+        return {
+            "sweep": SweepRules(rules.sla, notifications.escalation, notifications.rules),
+            "notifications": notifications,
+            "roster": DirectoryRoster(notifications.directory),
+        }
+    return {"sweep": SweepRules(rules.sla, load_escalation(), load_notification_rules())}
+
+
+def _simulate_context(config: LoadedConfig) -> Any:
+    from connector.clock import SystemClock
+    from connector.interfaces import PluginContext
+    from connector.spool import Spool
+
+    return PluginContext(
+        clock=SystemClock(),
+        name="simulate",
+        data_dir=config.path.parent,
+        register_secret=lambda _: None,
+        spool=Spool(config.state_path.parent / "spool"),
+    )
 
 
 def _setup(args: argparse.Namespace, config: LoadedConfig) -> int:

@@ -37,12 +37,12 @@ from connector.errors import (
     SourceError,
     StoreError,
 )
-from connector.escalation import SweepResult, SweepRules, notice_for, sweep_ticket
+from connector.escalation import SweepResult, SweepRules, decision_notices, sweep_ticket
 from connector.failpoints import failpoint
 from connector.interfaces import Backend, Rejected, Relation, Resolution, Source, UserDirectory
 from connector.ledger import apply_decision
-from connector.models import Alert, Attachment, Priority, Ticket, TicketRef, TicketSource, jsonable, ticket_changes
-from connector.notify.notice import Notice, NoticeKind, StatusEvent
+from connector.models import Alert, Attachment, Ticket, TicketRef, TicketSource, jsonable, ticket_changes
+from connector.notify.notice import Notice
 from connector.notify.settings import Notifications
 from connector.pipeline import Pipeline
 from connector.spool import Spool
@@ -278,33 +278,15 @@ class Engine:
         _log_decision(decision)
 
     def _decision_notices(self, decision: Decision, on_recovery: str, now: datetime) -> None:
-        """§8: a new incident is announced to the user and the recorder; a major one (P1/P2)
-        interrupts a service, and its recovery restores it. Duplicates and counted repeats are
-        not news."""
+        """Queue the §8 notices of a decision (opening, outage, restore)."""
         rules = self.sweep_rules
         if self.notifications is None or rules is None or decision.ticket_key is None:
-            return
-        kinds: list[tuple[NoticeKind, StatusEvent | None]]
-        if decision.action in (Action.CREATE, Action.RECURRENCE):
-            kinds = [(NoticeKind.STATUS, StatusEvent.OPEN)]
-            if decision.ticket is not None and decision.ticket.priority <= Priority.HIGH:
-                kinds.append((NoticeKind.OUTAGE, None))
-        elif decision.action is Action.RESOLVE and on_recovery == "resolve":
-            kinds = [(NoticeKind.STATUS, StatusEvent.RESOLVED)]
-            state = self.store.get(decision.ticket_key)
-            if state is not None and state.priority is not None and state.priority <= Priority.HIGH:
-                kinds.append((NoticeKind.RESTORE, None))
-        else:
             return
         state = self.store.get(decision.ticket_key)
         if state is None:
             return
-        for kind, status in kinds:
-            roles = rules.notices.status_roles(status) if status is not None else rules.notices.kind_roles(kind)
-            if not roles:
-                continue
-            notice = notice_for(state, kind, roles, now, rules.sla, status=status)
-            for channel in rules.notices.channels_for(kind, notice.priority):
+        for notice in decision_notices(decision, state, rules, now, on_recovery=on_recovery):
+            for channel in rules.notices.channels_for(notice.kind, notice.priority):
                 self.queue_notice(notice, channel, now)
 
     # --- 3. deliver ----------------------------------------------------------------------------

@@ -15,15 +15,25 @@ one transaction each, and queues what it returns.
 
 from __future__ import annotations
 
-__all__ = ["Fired", "SweepResult", "SweepRules", "TicketChange", "notice_for", "sweep_ticket"]
+__all__ = [
+    "Fired",
+    "SweepResult",
+    "SweepRules",
+    "TicketChange",
+    "decision_notices",
+    "notice_for",
+    "outcome_notices",
+    "sweep_ticket",
+]
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from connector.decision import Action, Decision
 from connector.ledger import TicketLedger, TicketState
 from connector.models import Priority, Urgency
-from connector.notify.notice import Contact, Notice, NoticeKind, TicketLink
+from connector.notify.notice import Contact, Notice, NoticeKind, StatusEvent, TicketLink
 from connector.notify.rules import EscalationRules, NotificationRules
 from connector.sla import SlaPolicy, Stage, next_due
 from connector.sweep import Step, due_steps, restore_deadline, timeline_of
@@ -155,3 +165,40 @@ def sweep_ticket(ledger: TicketLedger, state: TicketState, rules: SweepRules, no
         ledger.ticket_set_life(state.key, sla_due=due)
     change = TicketChange(state.key, changes, "\n".join(notes) or None) if changes or notes else None
     return SweepResult(fired, change)
+
+
+def decision_notices(
+    decision: Decision, state: TicketState, rules: SweepRules, now: datetime, *, on_recovery: str = "resolve"
+) -> list[Notice]:
+    """§8 notices of a decision: a new incident is announced to the user and the recorder; a
+    major one (P1/P2) interrupts a service, and its recovery restores it. Duplicates and
+    counted repeats are not news."""
+    kinds: list[tuple[NoticeKind, StatusEvent | None]]
+    major = state.priority is not None and state.priority <= Priority.HIGH
+    if decision.action in (Action.CREATE, Action.RECURRENCE):
+        kinds = [(NoticeKind.STATUS, StatusEvent.OPEN)] + ([(NoticeKind.OUTAGE, None)] if major else [])
+    elif decision.action is Action.RESOLVE and on_recovery == "resolve":
+        kinds = [(NoticeKind.STATUS, StatusEvent.RESOLVED)] + ([(NoticeKind.RESTORE, None)] if major else [])
+    else:
+        return []
+    out = []
+    for kind, status in kinds:
+        roles = rules.notices.status_roles(status) if status is not None else rules.notices.kind_roles(kind)
+        if roles:
+            out.append(notice_for(state, kind, roles, now, rules.sla, status=status))
+    return out
+
+
+def outcome_notices(state: TicketState, outcome: Any, at: datetime, rules: SweepRules) -> list[Notice]:
+    """The notices of a lifecycle outcome (``connector.lifecycle.Outcome``), roles filled in
+    from the rules where the outcome leaves them to them."""
+    out = []
+    for kind, roles, status_event, detail in outcome.notices:
+        if roles is None:
+            if kind is NoticeKind.STATUS and status_event is not None:
+                roles = rules.notices.status_roles(status_event)
+            else:
+                roles = rules.notices.kind_roles(kind)
+        if roles:
+            out.append(notice_for(state, kind, roles, at, rules.sla, status=status_event, detail=detail))
+    return out

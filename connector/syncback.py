@@ -23,12 +23,11 @@ from datetime import datetime, timedelta
 
 from connector.clock import isoformat, parse_time
 from connector.engine import BACKEND, Engine
-from connector.escalation import notice_for
+from connector.escalation import outcome_notices
 from connector.interfaces import HistoryReader, TicketSnapshot
 from connector.ledger import TicketState
 from connector.lifecycle import Event, EventKind, Outcome, Roster, apply_event, events_from_history, record_outcome
 from connector.models import Priority, Ticket, TicketStatus, jsonable
-from connector.notify.notice import NoticeKind
 
 log = logging.getLogger("connector.syncback")
 
@@ -185,16 +184,8 @@ class SyncBack:
         rules = engine.sweep_rules
         if engine.notifications is None or rules is None:
             return
-        for kind, roles, status_event, detail in outcome.notices:
-            if roles is None:
-                if kind is NoticeKind.STATUS and status_event is not None:
-                    roles = rules.notices.status_roles(status_event)
-                else:
-                    roles = rules.notices.kind_roles(kind)
-            if not roles:
-                continue
-            notice = notice_for(state, kind, roles, event.at, rules.sla, status=status_event, detail=detail)
-            for channel in rules.notices.channels_for(kind, notice.priority):
+        for notice in outcome_notices(state, outcome, event.at, rules):
+            for channel in rules.notices.channels_for(notice.kind, notice.priority):
                 engine.queue_notice(notice, channel, now)
 
 

@@ -184,3 +184,84 @@ def test_simulate_decides_like_the_daemon_on_the_local_backend(
         assert str(ticket["id"]) == out["ticket_id"]
     statuses = {t["key"]: t["status"] for t in made.values()}
     assert statuses == {row["key"]: row["status"] for row in store.all_tickets()}
+
+
+# --- simulate --until: the clock, and the helpdesk's control lines --------------------------------
+
+
+def life_lines() -> list[Any]:
+    def control(kind: str, minute: int, **extra: Any) -> dict[str, Any]:
+        return {"type": kind, "external_id": "1", "at": f"2026-11-26T02:{minute:02d}:00Z", **extra}
+
+    return [
+        down("1", "2026-11-26T02:00:00Z"),
+        control("assign", 4, group="网络组", assignee="zhangw"),
+        control("reassign", 6, group="系统组", assignee="wulei", by="zhangw"),
+        control("accept", 8, by="wulei"),
+        control("suspend", 9),
+        control("resume", 40),
+        {"type": "resolve", "external_id": "1", "at": "2026-11-26T03:00:00Z", "by": "wulei"},
+        {"type": "close", "external_id": "1", "at": "2026-11-26T03:30:00Z", "by": "desk", "closure_code": "success"},
+    ]
+
+
+def test_until_runs_the_sweep_on_the_simulated_clock(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path / "life.jsonl", life_lines())
+    out = run_simulate(capsys, "--input", str(path), "--until", "2026-11-26T12:00:00Z")
+    events = [o for o in out if "action" not in o]
+    actions = [o["action"] for o in out if "action" in o]
+    assert actions == ["create", "assign", "reassign", "accept", "suspend", "resume", "resolve", "close"]
+    steps = {(e["type"], e["role"], e["at"][11:16]) for e in events if e["type"] in ("escalation", "notice")}
+    # P1 escalation at 10/15/30 and notices at 5/15/20/30 minutes of *active* time: the 31 minutes
+    # suspended (02:09–02:40) move everything after 02:09; resolved at 03:00, L3 (03:01) never comes
+    assert steps == {
+        ("notice", "project_manager", "02:05"),
+        ("escalation", "project_manager", "02:41"),
+        ("escalation", "maintenance_engineer", "02:46"),
+        ("notice", "maintenance_manager", "02:46"),
+        ("notice", "product_manager", "02:51"),
+    }
+    assert {e["channel"] for e in events if e["type"] == "escalation"} == {"phone", "email"}  # P1
+    (alert,) = {(e["detail"], e["role"]) for e in events if e["type"] == "reassignment_alert"}
+    assert alert == ("cross-group reassignment #1: 网络组 → 系统组 by zhangw", "incident_manager")
+    assert not any(e["type"].startswith("sla_") for e in events)  # assigned, accepted, resolved in time
+    assert all(e["late"] is False and e["due"] == e["at"] for e in events if e["type"] in ("escalation", "notice"))
+    status = [(e["status"], e["at"][11:16]) for e in events if e["type"] == "status"]
+    assert status == [
+        ("open", "02:00"),
+        ("assigned", "02:04"),
+        ("assigned", "02:06"),
+        ("suspended", "02:09"),
+        ("resolved", "03:00"),
+        ("closed", "03:30"),
+    ]
+
+
+def test_until_an_untouched_p1_breaches_and_escalates_fully(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path / "one.jsonl", [down("1", "2026-11-26T02:00:00Z")])
+    out = run_simulate(capsys, "--input", str(path), "--until", "2026-11-26T10:00:00Z")
+    email = sorted((e["type"], e["stage"] or e["role"], e["at"][11:16]) for e in out if e.get("channel") == "email")
+    assert ("sla_warning", "response", "02:05") in email and ("sla_breach", "response", "02:10") in email
+    assert ("sla_breach", "restore", "10:00") in email  # urgency 1: 8 hours
+    assert [e for e in email if e[0] == "escalation"] == [
+        ("escalation", "maintenance_engineer", "02:15"),
+        ("escalation", "maintenance_manager", "02:30"),
+        ("escalation", "project_manager", "02:10"),
+    ]
+
+
+def test_a_bad_control_line_is_a_dead_letter(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(
+        tmp_path / "bad.jsonl",
+        [
+            down("1", "2026-11-26T02:00:00Z"),
+            {"type": "teleport", "external_id": "1", "at": "2026-11-26T02:01:00Z"},
+            {"type": "close", "external_id": "1", "at": "2026-11-26T02:02:00Z", "closure_code": "meh"},
+            {"type": "accept", "external_id": "nope", "at": "2026-11-26T02:03:00Z"},
+        ],
+    )
+    out = run_simulate(capsys, "--input", str(path))
+    reasons = [o["reason"] for o in out if o["action"] == "dead_letter"]
+    assert reasons[0].startswith("line 2: unknown control type 'teleport' (known: assign, reassign, accept")
+    assert reasons[1].startswith("line 3: closure_code 'meh' is not one of success, success_with_problem")
+    assert reasons[2] == "line 4: no ticket was made for 'nope', so there is nothing to accept"
