@@ -25,10 +25,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
+from connector.confirmation import Verdict, verdict
 from connector.decision import Action, Decision, TicketUpdate, helpdesk_key
 from connector.fingerprint import Fingerprinter
 from connector.ledger import DoneAfter, TicketIndex, TicketState
-from connector.models import Alert, Ticket
+from connector.models import Alert, Ticket, TicketStatus
 
 
 @dataclass(frozen=True)
@@ -51,11 +52,7 @@ def _minutes(delta: timedelta) -> str:
 def correlate(alert: Alert, draft: Ticket, policy: DedupPolicy, index: TicketIndex, now: datetime) -> Decision:
     """What ``alert`` means against the tickets in ``index`` (see the module docstring)."""
     if alert.reply_to is not None:
-        target = index.key_for_ticket_id(alert.reply_to) or helpdesk_key(alert.reply_to)
-        who = alert.reporter or "an unknown sender"
-        return Decision(
-            Action.APPEND, alert, target, "reply", f"reply from {who} to #{alert.reply_to}", related_key=target
-        )
+        return _reply(alert, index)
     fingerprint = policy.fingerprint(alert, draft)
     draft = draft.model_copy(update={"fingerprint": fingerprint})
     existing = index.get(alert.key)
@@ -132,6 +129,28 @@ def correlate(alert: Alert, draft: Ticket, policy: DedupPolicy, index: TicketInd
     else:
         note = " (no fingerprint: it cannot be compared)"
     return Decision(Action.CREATE, alert, alert.key, "new", "new problem" + note, ticket=draft, fingerprint=fingerprint)
+
+
+def _reply(alert: Alert, index: TicketIndex) -> Decision:
+    """A note on the ticket it answers; on a resolved ticket, the user's confirmation (IM 5)."""
+    assert alert.reply_to is not None
+    known = index.key_for_ticket_id(alert.reply_to)
+    target = known or helpdesk_key(alert.reply_to)
+    who = alert.reporter or "an unknown sender"
+    reason = f"reply from {who} to #{alert.reply_to}"
+    state = index.get(known) if known is not None else None
+    updates: tuple[TicketUpdate, ...] = ()
+    if state is not None and state.status is TicketStatus.RESOLVED:
+        answer = verdict(alert.title, alert.description)
+        if answer is Verdict.REJECTED:
+            reason += ": the user does not accept the resolution"
+            note = f"用户拒绝 {who} does not accept the resolution: back to investigation (IM 5.2)"
+            updates = (TicketUpdate(target, {"status": TicketStatus.IN_PROGRESS.value}, note),)
+        elif answer is Verdict.ACCEPTED:
+            reason += ": the user confirms the resolution"
+            note = f"用户确认 {who} confirms the resolution: the 1st line may close the ticket (IM 5.1)"
+            updates = (TicketUpdate(target, {}, note),)
+    return Decision(Action.APPEND, alert, target, "reply", reason, related_key=target, updates=updates)
 
 
 def _repeat(alert: Alert, draft: Ticket, master: TicketState, age: timedelta, policy: DedupPolicy) -> Decision:

@@ -248,6 +248,8 @@ def apply_decision(ledger: TicketLedger, decision: Decision, now: datetime, back
         cascaded = record_status(ledger, decision.ticket_key, TicketStatus.RESOLVED, alert.recovered_at or now)
     for update in decision.updates:
         changes = update.changes
+        if "status" in changes:  # a user rejected the resolution: back to investigation
+            cascaded += record_status(ledger, update.key, TicketStatus(changes["status"]), now)
         if "priority" in changes:
             ledger.ticket_set_priority(
                 update.key, Impact(changes["impact"]), Urgency(changes["urgency"]), Priority(changes["priority"])
