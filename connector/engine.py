@@ -520,6 +520,11 @@ class Engine:
         if self.notifications is None:
             raise _NoTicket("notices are not configured (no notify section) any more")
         notice = Notice.model_validate(op.payload["notice"])
+        if notice.ticket.ticket_id is None:  # created since it was queued: say which ticket it is
+            ref = self.store.ticket_ref(notice.ticket.key)
+            if ref is not None:
+                link = notice.ticket.model_copy(update={"ticket_id": ref[0], "url": ref[1] or None})
+                notice = notice.model_copy(update={"ticket": link})
         channel = str(op.payload["channel"])
         delivery = self.notifications.send(notice, channel)
         with self.store.transaction():

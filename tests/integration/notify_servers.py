@@ -140,7 +140,7 @@ class Receiver:
     """An HTTP server on loopback that records requests and answers from a queue
     (default: 200 ``{"errcode": 0}``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.requests: list[Request] = []
         self.answers: list[Answer] = []
         self.lock = threading.Lock()
@@ -166,7 +166,7 @@ class Receiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -183,9 +183,9 @@ class Receiver:
 
 
 @contextmanager
-def receiver() -> Iterator[Receiver]:
-    """Start the HTTP receiver; stop it at the end."""
-    server = Receiver()
+def receiver(port: int = 0) -> Iterator[Receiver]:
+    """Start the HTTP receiver (on ``port``, default: any free one); stop it at the end."""
+    server = Receiver(port)
     server.thread.start()
     try:
         yield server
