@@ -286,3 +286,20 @@ def test_input_and_config_exclude_each_other(site: Site) -> None:
     with pytest.raises(SystemExit), redirect_stderr(io.StringIO()) as err:
         main(["report", "--period", "2026-10"])
     assert "one of the arguments --input --config" in err.getvalue()
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_progress_bar_draws_on_a_terminal_only() -> None:
+    from connector.kpi.export_command import progress
+
+    tty, pipe = Terminal(), io.StringIO()
+    for stream in (tty, pipe):
+        tell = progress(stream, "local 2026-10")
+        for done in range(1, 5):
+            tell(done, 4)
+    assert tty.getvalue().count("\r") == 4 and tty.getvalue().endswith("100%\n")
+    assert pipe.getvalue() == ""
