@@ -14,12 +14,15 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connector import __version__
 from connector.config import LoadedConfig
 from connector.errors import ConfigError, ConnectorError, PluginError
 from connector.secrets import Redactor
+
+if TYPE_CHECKING:
+    import pluggy
 
 log = logging.getLogger("connector")
 
@@ -82,8 +85,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("helpdesk", choices=["redmine", "glpi"])
     with_config(p)
     from connector.kpi.command import add_parser as add_report_parser
+    from connector.kpi.export_command import add_parser as add_export_parser
 
     add_report_parser(sub)
+    add_export_parser(sub)
     return parser
 
 
@@ -108,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace, redactor: Redactor) -> int:
     command = args.command
-    if command == "report":  # needs no config and no plugins
+    if command == "report" and args.config is None:  # a history file: needs no config and no plugins
         from connector.kpi.command import run_report
 
         return run_report(args)
@@ -138,6 +143,8 @@ def _dispatch(args: argparse.Namespace, redactor: Redactor) -> int:
         redactor.add(secret)
     if command == "setup":
         return _setup(args, config)
+    if command in ("export-history", "report"):
+        return _history_command(args, config, pm, redactor)
     if command in ("status", "dead-letters"):
         from connector.store import Store
 
@@ -187,6 +194,27 @@ def _dispatch(args: argparse.Namespace, redactor: Redactor) -> int:
     finally:
         app.close()
     raise AssertionError(f"unhandled command {command}")
+
+
+def _history_command(
+    args: argparse.Namespace, config: LoadedConfig, pm: pluggy.PluginManager, redactor: Redactor
+) -> int:
+    """``export-history`` and ``report --config``: the KPI history rebuilt from the helpdesk."""
+    from connector.clock import SystemClock
+    from connector.kpi.helpdesk import open_helpdesk
+
+    clock = SystemClock()
+    helpdesk = open_helpdesk(config, pm, clock=clock, register_secret=redactor.add, people=args.people)
+    try:
+        if args.command == "export-history":
+            from connector.kpi.export_command import run_export
+
+            return run_export(args, helpdesk)
+        from connector.kpi.command import run_report
+
+        return run_report(args, clock=clock, helpdesk=helpdesk)
+    finally:
+        helpdesk.close()
 
 
 def _rules_command(args: argparse.Namespace) -> int:

@@ -29,7 +29,7 @@ import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import requests
@@ -38,11 +38,12 @@ from connector.clock import Clock, SystemClock, ensure_utc
 from connector.errors import BackendRejected
 from connector.glpi.client import GlpiClient, GlpiRejected
 from connector.glpi.fields import NATIVE_FIELDS, Scales, format_time, key_from_content, key_marker, parse_time_glpi
+from connector.glpi.history import glpi_history
 from connector.glpi.lookup import Lookups, iterate
 from connector.glpi.render import render_content, render_followup, ticket_name
-from connector.glpi.schema import Created, LinkRow, SearchAnswer, TicketItem
+from connector.glpi.schema import ActorRow, Created, FullSession, LinkRow, LogRow, NoteRow, SearchAnswer, TicketItem
 from connector.glpi.settings import GlpiSettings
-from connector.interfaces import Relation, Resolution, TicketSnapshot
+from connector.interfaces import HistoryReader, Relation, Resolution, TicketHistory, TicketSnapshot
 from connector.models import Impact, Priority, Ticket, TicketRef, TicketSource, TicketStatus, Urgency
 
 log = logging.getLogger(__name__)
@@ -142,6 +143,7 @@ class GlpiBackend:
             on_session=register_secret,
         )
         self.lookups = Lookups(self._client, settings, self._clock, name)
+        self._own_login: str | None = None
 
     def __repr__(self) -> str:  # never shows a token
         return f"GlpiBackend(name={self.name!r}, url={self.settings.url!r}, entity={self.settings.entity!r})"
@@ -517,6 +519,47 @@ class GlpiBackend:
             fields=fields,
         )
 
+    # --- history (HistoryReader) ----------------------------------------------------------------
+
+    def connector_login(self) -> str | None:
+        """The login of the connector's GLPI user (``getFullSession``'s ``glpiname``), asked once."""
+        if self._own_login is None:
+            session = self._client.get("getFullSession", FullSession).session
+            name = session.get("glpiname")
+            self._own_login = str(name) if name else ""
+        return self._own_login or None
+
+    def ticket_history(self, ticket_id: str) -> TicketHistory:
+        """The ticket, its actors, its Log, follow-ups and solutions as the process's changes
+        (``connector.glpi.history``): six listings, plus one lookup per user, group and category
+        met (cached). Raises ``BackendRejected`` for a ticket GLPI does not have, and
+        ``BackendUnavailable`` — naming the profile right — when the Log may not be read."""
+        operation = f"GET Ticket/{ticket_id}"
+        tid = _ticket_id(ticket_id, backend=self.name, operation=operation)
+        ticket = self._client.get(f"Ticket/{tid}", TicketItem)
+        in_order: dict[str, str | int] = {"sort": "id", "order": "ASC"}
+
+        def rows(child: str, shape: type[list[Any]]) -> list[Any]:
+            return list(iterate(self._client, f"Ticket/{tid}/{child}", shape, in_order))
+
+        lookups = self.lookups
+        try:
+            return glpi_history(
+                ticket,
+                logs=rows("Log", list[LogRow]),
+                followups=rows("ITILFollowup", list[NoteRow]),
+                solutions=rows("ITILSolution", list[NoteRow]),
+                users=rows("Ticket_User", list[ActorRow]),
+                groups=rows("Group_Ticket", list[ActorRow]),
+                scales=self._scales,
+                zone=self._zone,
+                login_of=lookups.login,
+                group_of=lookups.group_name_of,
+                category_of=lookups.category_parts_of,
+            )
+        except ValueError as exc:
+            raise BackendRejected(str(exc), backend=self.name, operation=operation) from exc
+
     def _time(self, text: str, tid: int) -> datetime | None:
         try:
             return parse_time_glpi(text, self._zone)
@@ -536,3 +579,7 @@ def _same(row: LinkRow, tid: int, other: int, link: int) -> bool:
     if link == DUPLICATES:
         return row.tickets_id_1 == tid and row.tickets_id_2 == other
     return {row.tickets_id_1, row.tickets_id_2} == {tid, other}
+
+
+if TYPE_CHECKING:  # the optional capabilities mypy holds the class to
+    _reader: type[HistoryReader] = GlpiBackend

@@ -86,6 +86,12 @@ _RIGHTS: dict[tuple[str, str], str] = {
     ("POST", "ITILFollowup"): "Assistance › Followups: 'Add to all tickets'",
     ("POST", "ITILSolution"): "Assistance › Tickets: 'Update' (a solution needs the right to solve the ticket)",
     ("GET", "Ticket_Ticket"): "Assistance › Tickets: 'Read' / 'See all tickets'",
+    ("GET", "Log"): "Administration › Logs: 'Read' (a ticket's Historical tab)",
+    ("GET", "Ticket_User"): "Assistance › Tickets: 'Read' / 'See all tickets'",
+    ("GET", "Group_Ticket"): "Assistance › Tickets: 'Read' / 'See all tickets'",
+    ("GET", "ITILFollowup"): "Assistance › Followups: 'See all followups' (private ones included)",
+    ("GET", "ITILSolution"): "Assistance › Tickets: 'Read' / 'See all tickets'",
+    ("GET", "getFullSession"): "nothing more than a session (a GLPI that refuses it is misconfigured)",
     ("POST", "Ticket_Ticket"): "Assistance › Tickets: 'Update' (on both linked tickets)",
     ("PUT", "Ticket_Ticket"): "Assistance › Tickets: 'Update' (on both linked tickets)",
     ("POST", "Document"): "Management › Documents: 'Create' (and Assistance › Tickets: 'Update')",
@@ -188,8 +194,12 @@ def _phrase(status: int, reason: str | None) -> str:
 
 
 def _itemtype(path: str) -> str:
-    """``Ticket`` for ``Ticket/12``, ``search`` for ``search/Ticket``."""
-    return path.strip("/").split("/", 1)[0]
+    """``Ticket`` for ``Ticket/12``, ``search`` for ``search/Ticket``, ``Log`` for the
+    sub-items ``Ticket/12/Log`` (their own right decides)."""
+    parts = path.strip("/").split("/")
+    if len(parts) >= 3 and parts[1].isdigit():
+        return parts[2]
+    return parts[0]
 
 
 class GlpiClient:

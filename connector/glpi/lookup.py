@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from connector.clock import Clock
-from connector.glpi.client import GlpiClient, GlpiConfigError
+from connector.glpi.client import GlpiClient, GlpiConfigError, GlpiRejected
 from connector.glpi.schema import Dropdown
 from connector.glpi.settings import GlpiSettings, split_path
 from connector.models import TicketSource
@@ -70,6 +70,7 @@ class Lookups:
         self._found: dict[tuple[str, str, str], int] = {}
         self._missed: dict[tuple[str, str, str], datetime] = {}
         self._warned: set[tuple[str, str, str]] = set()
+        self._items: dict[tuple[str, int], Dropdown | None] = {}
         self._lock = threading.Lock()
 
     # --- what a ticket needs -------------------------------------------------------------------
@@ -125,6 +126,50 @@ class Lookups:
             if isinstance(ref, str) and ref == shown:
                 return name
         return shown
+
+    # --- by id (the history names users, groups and categories by id) ----------------------------
+
+    def item(self, itemtype: str, ident: int) -> Dropdown | None:
+        """``GET <Itemtype>/<id>``, once per id; ``None`` for one GLPI does not have (404) or the
+        API user may not read (403, logged once)."""
+        cache_key = (itemtype, ident)
+        with self._lock:
+            if cache_key in self._items:
+                return self._items[cache_key]
+        found: Dropdown | None
+        try:
+            found = self._client.get(f"{itemtype}/{ident}", Dropdown)
+        except GlpiRejected as exc:
+            if exc.status != 404:
+                raise
+            found = None
+        except GlpiConfigError as exc:
+            self._warn((itemtype, "id", "*"), logging.ERROR, f"cannot read {itemtype} items by id ({exc})")
+            found = None
+        with self._lock:
+            self._items[cache_key] = found
+        return found
+
+    def login(self, user_id: int) -> str | None:
+        """The login (GLPI's user ``name``) of a user id."""
+        user = self.item("User", user_id) if user_id else None
+        if user is None:
+            return None
+        return _decoded(user.name) or None
+
+    def group_name_of(self, group_id: int) -> str | None:
+        """The process assignment group of a GLPI group id."""
+        group = self.item("Group", group_id) if group_id else None
+        if group is None:
+            return None
+        return self.group_name(group.completename or group.name or "") or None
+
+    def category_parts_of(self, category_id: int) -> tuple[str, ...] | None:
+        """The taxonomy path of an ITILCategory id."""
+        category = self.item("ITILCategory", category_id) if category_id else None
+        if category is None:
+            return None
+        return self.category_parts(category.completename or category.name or "")
 
     # --- the cache -----------------------------------------------------------------------------
 

@@ -10,11 +10,16 @@ paragraphs, because plain newlines do not render in GLPI.
 The process fields are listed as ``label: value`` lines with English and Chinese labels (the
 same lines the Redmine backend writes), e.g. ``Impact 影响度: 2 严重``, so a ticket is complete
 even for fields GLPI has no place for. The block also carries the connector key marker.
+
+Every such block — in the content and in a follow-up or solution — starts with the header
+line ``--- ITSM fields 流程字段 ---``, and the history reads the fields back only from a
+paragraph that starts with it (``connector.glpi.history``). Untrusted text never carries that
+line: where it would, its dashes are spaced out, so a mail cannot forge a closure code.
 """
 
 from __future__ import annotations
 
-__all__ = ["html_text", "render_content", "render_followup", "ticket_name"]
+__all__ = ["HEADER", "defused", "html_text", "render_content", "render_followup", "ticket_name"]
 
 import html
 import re
@@ -27,11 +32,17 @@ from connector.redmine.fields import CATALOGUE
 from connector.redmine.render import field_lines
 
 NAME_MAX = 255  # glpi_tickets.name is a varchar(255)
-_HEADER = "--- ITSM fields 流程字段 ---"
+HEADER = "--- ITSM fields 流程字段 ---"
+_DEFUSED = "- - - ITSM fields 流程字段 - - -"
 # process markers without a catalogue entry, after the catalogue fields; the title and status
 # are the ticket's own GLPI attributes, so they are not repeated where they would go stale
 _EXTRA = ("assignee", "external_id", "rule", "priority_reason")
 _BLANK_LINES = re.compile(r"\n\s*\n")
+
+
+def defused(text: str) -> str:
+    """Untrusted ``text`` without the header line that opens the connector's field blocks."""
+    return text.replace(HEADER, _DEFUSED)
 
 
 def html_text(text: str) -> str:
@@ -62,20 +73,20 @@ def render_content(ticket: Ticket) -> str:
     """The ticket content: the ticket's own description, then the block of process fields
     ending with the connector key marker."""
     keys = [spec.key for spec in CATALOGUE if spec.key != "solution"] + list(_EXTRA)
-    lines = [_HEADER, *field_lines((key, getattr(ticket, key)) for key in keys)]
+    lines = [HEADER, *field_lines((key, getattr(ticket, key)) for key in keys)]
     block = _lines_html(lines)
     solution = ""
     if ticket.solution:
-        solution = _lines_html(["Solution 解决方案:"]) + html_text(ticket.solution)
+        solution = _lines_html(["Solution 解决方案:"]) + html_text(defused(ticket.solution))
     marker = "<p>" + html.escape(key_marker(ticket.key)) + "</p>"
-    return html_text(ticket.description) + "<hr>" + block + solution + marker
+    return html_text(defused(ticket.description)) + "<hr>" + block + solution + marker
 
 
 def render_followup(text: str | None, extra: Mapping[str, Any]) -> str:
     """A follow-up (or solution) body: ``text``, then the changed fields GLPI has no place
     for as ``label: value`` lines (so a change is never lost). Empty when there is nothing."""
-    parts = [html_text(text)] if text and text.strip() else []
+    parts = [html_text(defused(text))] if text and text.strip() else []
     lines = field_lines(extra.items())
     if lines:
-        parts.append(_lines_html(lines))
+        parts.append(_lines_html([HEADER, *lines]))
     return "".join(parts)

@@ -10,9 +10,13 @@ both are accepted.
 from __future__ import annotations
 
 __all__ = [
+    "ActorRow",
     "Created",
     "Dropdown",
+    "FullSession",
     "LinkRow",
+    "LogRow",
+    "NoteRow",
     "SearchAnswer",
     "TicketItem",
 ]
@@ -35,12 +39,66 @@ class Created(_Answer):
 
 
 class TicketItem(_Answer):
-    """``GET Ticket/<id>``: the flat field object (only what is read)."""
+    """``GET Ticket/<id>``: the flat field object (only what is read). Dates are GLPI's
+    ``YYYY-MM-DD HH:MM:SS`` in its time zone; ``users_id_recipient`` is who wrote the ticket."""
 
     id: int
     name: str | None = None
     status: int
     is_deleted: int = 0
+    content: str | None = None
+    date: str | None = None
+    date_creation: str | None = None
+    date_mod: str | None = None
+    users_id_recipient: int = 0
+    urgency: int | None = None
+    impact: int | None = None
+    priority: int | None = None
+    itilcategories_id: int = 0
+    time_to_resolve: str | None = None
+
+
+class LogRow(_Answer):
+    """A ``glpi_logs`` row (``GET Ticket/<id>/Log``): a field change (``linked_action`` 0, the
+    field's search option in ``id_search_option``, raw values) or a linked action — 15/16 an
+    actor added/removed (``itemtype_link`` User/Group, the value ``name (id)``, the option saying
+    which actor list: 5/8 assigned, 4/71 requester, 66/65 observer; 0 in older rows), 17 a
+    follow-up or solution added, 20 the ticket created. ``user_name`` is ``name (id)`` of whoever
+    did it."""
+
+    id: int
+    itemtype_link: str | None = ""
+    linked_action: int = 0
+    user_name: str | None = ""
+    date_mod: str
+    id_search_option: int = 0
+    old_value: str | None = ""
+    new_value: str | None = ""
+
+
+class ActorRow(_Answer):
+    """A ``Ticket_User`` / ``Group_Ticket`` row: ``type`` 1 requester, 2 assigned, 3 observer."""
+
+    id: int
+    users_id: int = 0
+    groups_id: int = 0
+    type: int
+
+
+class NoteRow(_Answer):
+    """An ``ITILFollowup`` or ``ITILSolution`` of the ticket: who wrote it, when, the HTML."""
+
+    id: int
+    users_id: int = 0
+    date: str | None = None
+    date_creation: str | None = None
+    content: str | None = None
+
+
+class FullSession(_Answer):
+    """``GET getFullSession``: only the logged-in user is read."""
+
+    session: dict[str, Any] = Field(default_factory=dict)
 
 
 class LinkRow(_Answer):

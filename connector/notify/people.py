@@ -17,6 +17,7 @@ from __future__ import annotations
 
 __all__ = [
     "DYNAMIC_ROLES",
+    "FIRST_LINE_ROLE",
     "Directory",
     "Group",
     "People",
@@ -32,6 +33,7 @@ from typing import Annotated, Any, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from connector.models import ResolverRole
 from connector.notify.interfaces import AddressKind, Recipient
 from connector.notify.loading import known_name, validate_with_context
 from connector.notify.notice import Contact, Notice
@@ -111,10 +113,20 @@ class Person(_Strict):
         return value
 
 
+#: the role whose holders are the 1st line wherever they work (PROCESS §1: the recorder)
+FIRST_LINE_ROLE = "service_desk"
+
+
 class Group(_Strict):
-    """An assignment group (as tickets name it): its handlers, and its own holders of roles."""
+    """An assignment group (as tickets name it): its handlers, its own holders of roles, and
+    the line it works on (the KPIs count resolutions per line; only the 1st line may close)."""
 
     name: str | None = Field(None, description="what notices call the group; default: its key")
+    line: ResolverRole = Field(
+        ResolverRole.SECOND_LINE,
+        description="first_line (the service desk), second_line (support engineers, the default) or "
+        "third_party (a supplier's group)",
+    )
     handlers: list[_PersonRef] = Field(default_factory=list)
     roles: dict[_RoleRef, list[_PersonRef]] = Field(default_factory=dict)
 
@@ -158,6 +170,29 @@ class Directory:
     def __init__(self, people: People) -> None:
         self.people = people
         self._by_login = {login: pid for pid, p in people.people.items() for login in (*p.logins, pid)}
+        self._first_line = frozenset(
+            pid for group in people.groups.values() if group.line is ResolverRole.FIRST_LINE for pid in group.handlers
+        ) | frozenset(pid for pid, p in people.people.items() if FIRST_LINE_ROLE in p.roles)
+
+    def person_for_login(self, login: str) -> Person | None:
+        """The person a helpdesk login (or a person id) belongs to, or ``None``."""
+        pid = self._by_login.get(login)
+        return self.people.people[pid] if pid is not None else None
+
+    def line_of_group(self, group: str | None) -> ResolverRole | None:
+        """The line of an assignment group as tickets name it; ``None`` for a group this file
+        does not list (its line is unknown, so nothing is claimed about it)."""
+        found = self.people.groups.get(group) if group is not None else None
+        return found.line if found is not None else None
+
+    def is_first_line(self, login: str | None) -> bool:
+        """Whether the helpdesk login belongs to the 1st line: a holder of ``service_desk`` or a
+        member (handler, or holder of a group role) of a ``first_line`` group. The closing
+        policy (PROCESS §11) lets only them — and the incident manager — close. A group's own
+        holders of a role are not its members: the finance system's project manager does not
+        work on the desk because the group is listed as ``first_line``."""
+        pid = self._by_login.get(login) if login is not None else None
+        return pid is not None and pid in self._first_line
 
     @property
     def role_ids(self) -> frozenset[str]:

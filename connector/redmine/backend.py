@@ -25,17 +25,19 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
 from connector.clock import Clock, SystemClock, ensure_utc
 from connector.errors import BackendRejected
-from connector.interfaces import HelpdeskUser, Relation, Resolution, TicketSnapshot
+from connector.interfaces import HelpdeskUser, HistoryReader, Relation, Resolution, TicketHistory, TicketSnapshot
 from connector.models import Priority, Ticket, TicketRef, TicketStatus
 from connector.redmine.client import RedmineClient, RedmineRejected, RedmineUnavailable
 from connector.redmine.fields import KEY_FIELD, decode, encode, spec_for
+from connector.redmine.journal import GROUP_FIELD, journal_changes
 from connector.redmine.lookup import Discovery, discover
+from connector.redmine.principals import Principal, Principals
 from connector.redmine.render import literal_block, render_description, render_note
 from connector.redmine.schema import (
     Issue,
@@ -44,6 +46,7 @@ from connector.redmine.schema import (
     IssueRelation,
     IssueRelations,
     IssueStatus,
+    NamedRef,
     RelationEnvelope,
     UploadEnvelope,
     UserEnvelope,
@@ -79,6 +82,7 @@ class _Ids:
     priorities: dict[Priority, int]
     fields: dict[str, int]  # ticket field -> custom field id, only fields that can hold a value
     names: dict[str, str]  # ticket field -> custom field name, for messages
+    login: str = ""  # the API key's user: who the connector is in the journals
 
     @property
     def key_field(self) -> int:
@@ -176,6 +180,7 @@ class RedmineBackend:
         self._ids: _Ids | None = None
         self._lock = threading.Lock()
         self._warned: set[str] = set()
+        self._principals: Principals | None = None
 
     def __repr__(self) -> str:  # never shows the key
         where = f"url={self.settings.url!r}, project={self.settings.project!r}"
@@ -241,6 +246,7 @@ class RedmineBackend:
             priorities={p: ref.id for p, ref in found.priorities.items()},
             fields={key: info.id for key, info in usable.items()},
             names={key: info.name for key, info in found.fields.items()},
+            login=found.user_login,
         )
 
     # --- Backend protocol ----------------------------------------------------------------------
@@ -527,6 +533,18 @@ class RedmineBackend:
 
     def _snapshot(self, issue: Issue, ids: _Ids) -> TicketSnapshot:
         key = issue.custom_value(ids.key_field)
+        return TicketSnapshot(
+            ticket_id=str(issue.id),
+            key=key if isinstance(key, str) and key else None,
+            status=ids.status_of(issue.status),
+            updated_at=ensure_utc(issue.updated_on),
+            assignee=issue.assigned_to.name if issue.assigned_to else None,
+            fields=self._fields(issue, ids),
+        )
+
+    def _fields(self, issue: Issue, ids: _Ids) -> dict[str, Any]:
+        """The decoded connector custom fields of ``issue`` (a value nobody could have written
+        is logged and left out)."""
         fields: dict[str, Any] = {}
         for name, field_id in ids.fields.items():
             if name == KEY_FIELD or not issue.has_custom_field(field_id):
@@ -549,13 +567,68 @@ class RedmineBackend:
                     spec.kind.value,
                     exc,
                 )
-        return TicketSnapshot(
+        return fields
+
+    # --- history (HistoryReader) ----------------------------------------------------------------
+
+    def connector_login(self) -> str | None:
+        """The login of the API key's user: the connector's own changes in the journals."""
+        return self._lookups().login or None
+
+    def _principal(self, principal_id: int, shown: str | None = None) -> Principal:
+        if self._principals is None:
+            self._principals = Principals(self._client, self._lookups().project_id, self.name)
+        return self._principals.of(principal_id, shown)
+
+    def _login(self, user: NamedRef | None) -> str | None:
+        """The login of a journal's or an issue's user (its display name when the key may not
+        read logins)."""
+        return self._principal(user.id, user.name).name if user is not None else None
+
+    def ticket_history(self, ticket_id: str) -> TicketHistory:
+        """The issue and its journals as the process's changes, oldest first: one
+        ``GET /issues/<id>.json?include=journals``, plus one user lookup per person (cached).
+
+        Raises ``BackendRejected`` for an issue that does not exist (404) and
+        ``BackendUnavailable`` as every call does.
+        """
+        ids = self._lookups()
+        operation = f"GET /issues/{ticket_id}.json"
+        issue_id = _issue_id(ticket_id, backend=self.name, operation=operation)
+        issue = self._client.get(f"/issues/{issue_id}.json", IssueEnvelope, {"include": "journals"}).issue
+        fields = self._fields(issue, ids)
+        # the people Redmine names along with their ids first: without an admin key their shown
+        # names stand in for logins, and an id met alone later must read the same
+        for user in (issue.author, *(j.user for j in issue.journals or [])):
+            self._login(user)
+        assigned = self._principal(issue.assigned_to.id, issue.assigned_to.name) if issue.assigned_to else None
+        assignee = assigned.name if assigned is not None and not assigned.is_group else None
+        group = fields.get(GROUP_FIELD) or None
+        uses_group_field = group is not None  # else the desk may assign to Redmine groups instead
+        if group is None and assigned is not None and assigned.is_group:
+            group = assigned.name
+        status = ids.status_of(issue.status)
+        key = issue.custom_value(ids.key_field)
+        all_statuses = ids.all_statuses
+        changes = journal_changes(
+            issue.journals or [],
+            status_of=lambda status_id: ids.status_of(all_statuses.get(status_id, IssueStatus(id=status_id))),
+            field_of_cf={field_id: name for name, field_id in ids.fields.items()},
+            principal=self._principal,
+            actor_of=self._login,
+            uses_group_field=uses_group_field,
+        )
+        fields.update({"title": issue.subject, "status": status, "assignee": assignee, GROUP_FIELD: group})
+        return TicketHistory(
             ticket_id=str(issue.id),
             key=key if isinstance(key, str) and key else None,
-            status=ids.status_of(issue.status),
-            updated_at=ensure_utc(issue.updated_on),
-            assignee=issue.assigned_to.name if issue.assigned_to else None,
+            created_at=ensure_utc(issue.created_on or issue.updated_on),
+            author=self._login(issue.author),
+            status=status,
+            assignee=assignee,
+            group=group,
             fields=fields,
+            changes=changes,
         )
 
     # --- users (UserDirectory) ------------------------------------------------------------------
@@ -603,3 +676,7 @@ def _same(stored: IssueRelation, issue_id: int, other: int, relation_type: str) 
     return _canonical(stored.issue_id, stored.issue_to_id, stored.relation_type) == _canonical(
         issue_id, other, relation_type
     )
+
+
+if TYPE_CHECKING:  # the optional capabilities mypy holds the class to
+    _reader: type[HistoryReader] = RedmineBackend

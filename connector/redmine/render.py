@@ -16,14 +16,15 @@ The process fields are listed as ``label: value`` lines with English and Chinese
 
 from __future__ import annotations
 
-__all__ = ["field_lines", "literal_block", "render_description", "render_note"]
+__all__ = ["field_lines", "literal_block", "read_field_line", "render_description", "render_note"]
 
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from connector.clock import parse_time
 from connector.models import Ticket
-from connector.redmine.fields import CATALOGUE, LABELS, display, spec_for
+from connector.redmine.fields import CATALOGUE, LABELS, FieldKind, display, spec_for
 from connector.redmine.settings import TextFormatting
 
 _TEXTILE_OFFTAG = re.compile(r"<(?=/?(?:pre|code|kbd|notextile))", re.IGNORECASE)
@@ -55,6 +56,44 @@ def field_lines(values: Iterable[tuple[str, Any]]) -> list[str]:
         text = display(value).replace("\r", " ").replace("\n", " ⏎ ")
         lines.append(f"{_label(key)}: {text}")
     return lines
+
+
+def _by_label() -> dict[str, str]:
+    keys = [spec.key for spec in CATALOGUE] + [key for key in LABELS if spec_for(key) is None]
+    return {_label(key): key for key in keys}
+
+
+_BY_LABEL = _by_label()
+_YES, _NO = display(True), display(False)
+
+
+def read_field_line(line: str) -> tuple[str, Any] | None:
+    """The (ticket field, value) of one ``Label 标签: value`` line as ``field_lines`` writes it,
+    or ``None`` for a line that is not one (or whose value the field cannot hold).
+
+    Enums are read from the raw value before their label (``2 严重`` → 2), booleans from
+    ``yes 是`` / ``no 否``, times as ISO 8601; a line break written as `` ⏎ `` comes back.
+    """
+    label, sep, text = line.partition(": ")
+    key = _BY_LABEL.get(label.strip()) if sep else None
+    if key is None:
+        return None
+    text = text.strip()
+    spec = spec_for(key)
+    try:
+        if spec is None or spec.kind is FieldKind.TEXT:
+            return key, text.replace(" ⏎ ", "\n")
+        if spec.kind is FieldKind.BOOL:
+            return (key, text == _YES) if text in (_YES, _NO) else None
+        if spec.kind is FieldKind.INT:
+            return key, int(text)
+        if spec.kind is FieldKind.DATETIME:
+            return key, parse_time(text)
+        assert spec.enum is not None
+        raw = text.split(" ", 1)[0]
+        return key, spec.enum(int(raw)) if issubclass(spec.enum, int) else spec.enum(raw)
+    except ValueError:
+        return None
 
 
 def render_description(ticket: Ticket, formatting: TextFormatting) -> str:

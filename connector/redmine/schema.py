@@ -12,6 +12,8 @@ __all__ = [
     "CustomFieldDefs",
     "CustomValue",
     "DirectoryUser",
+    "DirectoryUserEnvelope",
+    "GroupEnvelope",
     "Issue",
     "IssueEnvelope",
     "IssueList",
@@ -19,6 +21,10 @@ __all__ = [
     "IssueRelations",
     "IssueStatus",
     "IssueStatuses",
+    "Journal",
+    "JournalDetail",
+    "Membership",
+    "Memberships",
     "NamedRef",
     "PriorityDef",
     "PriorityDefs",
@@ -74,8 +80,30 @@ class IssueRelation(_Answer):
     delay: int | None = None
 
 
+class JournalDetail(_Answer):
+    """One change of a journal: ``property`` is ``attr`` (an issue attribute such as
+    ``status_id``), ``cf`` (``name`` is the custom field's id), ``attachment`` or ``relation``;
+    the values are text (ids as digits), ``None`` when there was none."""
+
+    property: str
+    name: str
+    old_value: str | None = None
+    new_value: str | None = None
+
+
+class Journal(_Answer):
+    """One journal entry of ``include=journals``: who, when, the note, the changes."""
+
+    id: int
+    user: NamedRef | None = None
+    notes: str | None = None
+    created_on: datetime
+    private_notes: bool = False
+    details: list[JournalDetail] = Field(default_factory=list)
+
+
 class Issue(_Answer):
-    """An issue as Show and List return it."""
+    """An issue as Show and List return it (``journals`` only with ``include=journals``)."""
 
     id: int
     project: NamedRef | None = None
@@ -91,6 +119,8 @@ class Issue(_Answer):
     closed_on: datetime | None = None
     allowed_statuses: list[IssueStatus] | None = None
     relations: list[IssueRelation] = Field(default_factory=list)
+    author: NamedRef | None = None
+    journals: list[Journal] | None = None
 
     def custom_value(self, field_id: int) -> str | list[str] | None:
         """The value of custom field ``field_id``; ``None`` when the issue does not carry it."""
@@ -231,6 +261,33 @@ class DirectoryUser(_Answer):
     firstname: str = ""
     lastname: str = ""
     mail: str | None = None
+
+
+class DirectoryUserEnvelope(_Answer):
+    """``GET /users/<id>.json``: ``login`` is sent to administrators (and the user) only."""
+
+    user: DirectoryUser
+
+
+class GroupEnvelope(_Answer):
+    """``GET /groups/<id>.json`` (administrators only)."""
+
+    group: NamedRef
+
+
+class Membership(_Answer):
+    """A project member: a user or a group (exactly one of them is set), with its roles."""
+
+    id: int
+    user: NamedRef | None = None
+    group: NamedRef | None = None
+
+
+class Memberships(_Answer):
+    """``GET /projects/<id>/memberships.json``: one page."""
+
+    memberships: list[Membership] = Field(default_factory=list)
+    total_count: int = 0
 
 
 class UserList(_Answer):

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from connector.clock import FakeClock
-from connector.interfaces import Relation, Resolution
+from connector.interfaces import ChangeKind, HistoryReader, Relation, Resolution
+from connector.kpi.export import OwnLogin
 from connector.models import Impact, Priority, Ticket, TicketSource, TicketStatus, Urgency
 from tests.conformance.harness import Harness, LandsThenTimesOut, an_alert, make_engine, new_key
 
@@ -178,3 +179,28 @@ def test_add_attachment(harness: Harness) -> None:
     assert [(name.rsplit("/", 1)[-1], data) for name, data in harness.attachments(ref.ticket_id)] == [
         ("报告 disk.txt", content)
     ]
+
+
+def test_the_history_names_the_connector_and_its_changes(harness: Harness) -> None:
+    """Every backend reads back what it wrote as changes by the connector's own login, oldest
+    first: the statuses as process statuses, the note, the field (``HistoryReader``)."""
+    backend = harness.backend
+    ref = backend.create_ticket(a_ticket(new_key()))
+    harness.let_time_pass()
+    backend.update_ticket(ref.ticket_id, {"status": TicketStatus.IN_PROGRESS, "kb_used": True}, note="on it")
+    harness.let_time_pass()
+    backend.resolve_ticket(ref.ticket_id, resolution())
+    assert isinstance(backend, HistoryReader) and isinstance(backend, OwnLogin)
+    me = backend.connector_login()
+
+    h = backend.ticket_history(ref.ticket_id)
+
+    assert me and h.author == me and h.ticket_id == ref.ticket_id
+    assert h.status is TicketStatus.RESOLVED and h.fields["kb_used"] is True
+    statuses = [(c.old, c.new) for c in h.changes if c.kind is ChangeKind.STATUS]
+    assert statuses == [("open", "in_progress"), ("in_progress", "resolved")]
+    notes = [c.new or "" for c in h.changes if c.kind is ChangeKind.NOTE]
+    assert "on it" in notes[0] and "Zabbix reports the problem resolved" in notes[-1]
+    assert {c.actor for c in h.changes} == {me}
+    moments = [c.at for c in h.changes]
+    assert moments == sorted(moments) and moments[0] > h.created_at - timedelta(seconds=1)

@@ -22,7 +22,22 @@ shapes of /work/shared/reference/glpi-rest.md (GLPI's own apirest.md, cross-chec
   content;
 * ``Document`` uploads as multipart/form-data with an ``uploadManifest`` part and a file part:
   no file part gives the misleading ``ERROR_UPLOAD_FILE_TOO_BIG_POST_MAX_SIZE``, a bad manifest
-  ``ERROR_JSON_PAYLOAD_INVALID``, a refused extension ``ERROR_GLPI_ADD``.
+  ``ERROR_JSON_PAYLOAD_INVALID``, a refused extension ``ERROR_GLPI_ADD``;
+* who acts: each user token (``add_user_token``) logs in as its user; follow-ups and solutions
+  carry the session's ``users_id``, ``getFullSession`` names it (``glpiID``, ``glpiname``);
+* the ticket's **history** (``glpi_logs``, GLPI 10.0's ``Log::history``), written as GLPI
+  writes it: ``linked_action`` 20 at creation; a changed status, urgency, impact, priority,
+  title, category or time to resolve as ``linked_action`` 0 with its search option and the raw
+  old/new values (a dropdown as ``name (id)``); an actor added as 15 with ``itemtype_link``
+  User/Group, the value ``name (id)`` and the option of its list (``_force_log_option``: 5/8
+  assigned, 4/71 requester); a follow-up or solution added as 17; GLPI's own status move of a
+  New ticket that gets an actor as a status change by the same user. ``user_name`` is the
+  acting user's ``realname firstname (id)`` (their login when they have no names);
+* the sub-item listings ``Ticket/<id>/Log``, ``Ticket_User``, ``Group_Ticket``,
+  ``ITILFollowup``, ``ITILSolution`` (paged like every List; ``deny("GET", "Log")`` refuses the
+  Log as a profile without the *logs* right does).
+
+Not modelled: links and documents write no Log rows here (the history does not read them).
 """
 
 from __future__ import annotations
@@ -53,6 +68,8 @@ SOLVED, CLOSED = 5, 6
 REFUSED_EXTENSIONS = {"json", "log", "exe", "php", "sh"}
 
 Reply = tuple[int, dict[str, str], str]
+#: the ticket columns whose change GLPI logs, with their search options (Log::constructHistory)
+LOGGED = {"status": 12, "urgency": 10, "impact": 11, "priority": 3, "name": 1, "time_to_resolve": 18}
 
 
 def sanitize(text: str) -> str:
@@ -126,6 +143,9 @@ class GlpiFake:
         self.app_token = app_token
         self.api_enabled = True
         self.sessions: set[str] = set()
+        self.session_users: dict[str, int] = {}
+        self.user_tokens: dict[str, int] = {}
+        self.acting = 0  # the user of the request being answered
         self.killed: list[str] = []
         self.active_entity: int = 0
         self.denied: set[tuple[str, str]] = set()
@@ -143,6 +163,8 @@ class GlpiFake:
         self._tokens = itertools.count(1)
         self.tickets: dict[int, dict[str, Any]] = {}
         self.followups: list[dict[str, Any]] = []
+        self.logs: list[dict[str, Any]] = []
+        self.actor_rows: list[dict[str, Any]] = []
         self.solutions: list[dict[str, Any]] = []
         self.links: dict[int, dict[str, int]] = {}
         self.documents: dict[int, dict[str, Any]] = {}
@@ -157,7 +179,7 @@ class GlpiFake:
         }
         for name in ("Helpdesk", "E-Mail", "Phone", "Direct", "Written", "Other"):
             self.add("RequestType", name=name)
-        self.add("User", name="glpi", realname="Connector")
+        self.user_tokens[user_token] = self.add("User", name="glpi", realname="Connector")
         pattern = re.compile(re.escape(url) + r"/.*")
         for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
             rsps.add_callback(method, pattern, callback=self._dispatch)
@@ -203,6 +225,42 @@ class GlpiFake:
             row.setdefault("is_assign", 1)
         items[ident] = row
         return ident
+
+    def add_user_token(self, token: str, login: str, realname: str = "", firstname: str = "") -> int:
+        """A GLPI user (made if missing) whose API token is ``token``: a desk member logging in."""
+        ident = self.find("User", login) or self.add("User", name=login, realname=realname, firstname=firstname)
+        self.user_tokens[token] = ident
+        return ident
+
+    def friendly(self, user_id: int) -> str:
+        """``realname firstname`` of a user, else the login (GLPI's ``formatUserName``)."""
+        user = self.dropdowns["User"].get(user_id)
+        if user is None:
+            return ""
+        names = " ".join(p for p in (user.get("realname", ""), user.get("firstname", "")) if p)
+        return names or unsanitize(user["name"])
+
+    def logs_of(self, ticket_id: int | str) -> list[dict[str, Any]]:
+        return [row for row in self.logs if row["items_id"] == int(ticket_id)]
+
+    def _log(
+        self, ticket_id: int, *, option: int = 0, old: Any = "", new: Any = "", link: str = "", action: int = 0
+    ) -> None:
+        """One ``glpi_logs`` row, by the user acting now (``Log::history``)."""
+        self.logs.append(
+            {
+                "id": next(self._ids),
+                "itemtype": "Ticket",
+                "items_id": ticket_id,
+                "itemtype_link": link,
+                "linked_action": action,
+                "user_name": f"{self.friendly(self.acting)} ({self.acting})",
+                "date_mod": self.now_text(),
+                "id_search_option": option,
+                "old_value": "" if old is None else str(old),
+                "new_value": "" if new is None else str(new),
+            }
+        )
 
     def find(self, itemtype: str, completename: str) -> int | None:
         items = self.dropdowns[itemtype]
@@ -288,11 +346,16 @@ class GlpiFake:
             return self._error(400, "ERROR_SESSION_TOKEN_MISSING", "parameter session_token is missing or empty")
         if token not in self.sessions:
             return self._error(401, "ERROR_SESSION_TOKEN_INVALID", "session_token seems invalid", doc=True)
+        self.acting = self.session_users.get(token, 0)
         raw = headers.get("x-glpi-sanitized-content", "true").lower() == "false"
         if path == "killSession":
             self.sessions.discard(token)
             self.killed.append(token)
             return self._json(200, True)
+        if path == "getFullSession":
+            user = self.dropdowns["User"].get(self.acting, {})
+            name = unsanitize(str(user.get("name", "")))
+            return self._json(200, {"session": {"glpiID": self.acting, "glpiname": name, "glpiactive_entity": 0}})
         if path == "getGlpiConfig":
             return self._json(200, {"cfg_glpi": {"urgency_mask": self.urgency_mask, "impact_mask": self.impact_mask}})
         if path == "changeActiveEntities":
@@ -305,7 +368,9 @@ class GlpiFake:
             return self._json(200, True)
         first, _, rest = path.partition("/")
         itemtype = rest if first == "search" else first
-        if (method, first) in self.denied or (method, itemtype) in self.denied:
+        segments = path.split("/")
+        child = segments[2] if len(segments) >= 3 and segments[1].isdigit() else None
+        if (method, first) in self.denied or (method, itemtype) in self.denied or (method, child) in self.denied:
             return self._error(403, "ERROR_RIGHT_MISSING", "You don't have permission to perform this action.")
         handler = self._routes().get((method, path.split("/")[0]))
         if handler is None:
@@ -344,10 +409,12 @@ class GlpiFake:
             return self._error(
                 400, "ERROR_LOGIN_PARAMETERS_MISSING", "parameter(s) login, password or user_token are missing"
             )
-        if auth != f"user_token {self.user_token}":
+        given = auth.removeprefix("user_token ")
+        if not auth.startswith("user_token ") or given not in self.user_tokens:
             return self._error(401, "ERROR_GLPI_LOGIN_USER_TOKEN", "parameter user_token seems invalid")
         token = f"sess{next(self._tokens):04d}abcdef"
         self.sessions.add(token)
+        self.session_users[token] = self.user_tokens[given]
         return self._json(200, {"session_token": token})
 
     # --- paging --------------------------------------------------------------------------------
@@ -476,13 +543,37 @@ class GlpiFake:
             if ticket_id in self.tickets:
                 self.tickets[ticket_id]["date_mod"] = self.now_text()
 
-    def _get_ticket(self, rest: str, *_: Any) -> Reply:
-        row = self.tickets.get(int(rest)) if rest.isdigit() else None
+    def _get_ticket(self, rest: str, query: dict[str, str], *_: Any) -> Reply:
+        ident, _, child = rest.partition("/")
+        row = self.tickets.get(int(ident)) if ident.isdigit() else None
         if row is None:
             return self._error(404, "ERROR_ITEM_NOT_FOUND", "Item not found")
+        if child:
+            return self._sub_items(int(ident), child, query)
         return self._json(
             200, {k: v for k, v in row.items() if not k.startswith("_")}, {"Last-Modified": row["date_mod"]}
         )
+
+    def _sub_items(self, ticket_id: int, child: str, query: dict[str, str]) -> Reply:
+        """``GET Ticket/<id>/<Child>``: a List filtered on the parent (API::getItems)."""
+        if child == "Log":
+            rows = self.logs_of(ticket_id)
+        elif child in ("Ticket_User", "Group_Ticket"):
+            kind = "User" if child == "Ticket_User" else "Group"
+            rows = [
+                {k: v for k, v in r.items() if k != "kind"}
+                for r in self.actor_rows
+                if r["tickets_id"] == ticket_id and r["kind"] == kind
+            ]
+        elif child == "ITILFollowup":
+            rows = [{"itemtype": "Ticket", **f} for f in self.followups if f["items_id"] == ticket_id]
+        elif child == "ITILSolution":
+            rows = [{"itemtype": "Ticket", **f} for f in self.solutions if f["items_id"] == ticket_id]
+        else:
+            return self._error(400, "ERROR_ITEMTYPE_NOT_FOUND_NOR_COMMONDBTM", f"resource {child} not found")
+        sort = query.get("sort", "id")
+        rows = sorted(rows, key=lambda r: r[sort], reverse=query.get("order", "ASC").upper() == "DESC")
+        return self._paged(rows, query, child, lambda page, total, span: page)
 
     def _create_ticket(self, rest: str, query: dict[str, str], pairs: Any, headers: Any, body: bytes) -> Reply:
         item = self._input(body)
@@ -516,6 +607,7 @@ class GlpiFake:
             "date": item.get("date", now),
             "date_mod": now,
             "date_creation": now,
+            "users_id_recipient": self.acting,  # the writer: the session's user
             "time_to_resolve": item.get("time_to_resolve"),
             "time_to_own": item.get("time_to_own"),
             "solvedate": None,
@@ -525,22 +617,40 @@ class GlpiFake:
             "_groups_assign": [],
             "_users_requester": [],
         }
+        if row["status"] == 1 and (item.get("_users_id_assign") or item.get("_groups_id_assign")):
+            row["status"] = 2  # prepareInputForAdd: a New ticket with an actor is created assigned (no log)
         self.tickets[ticket_id] = row
+        self._log(ticket_id, action=20)
         self._actors(row, item)
         return self._json(201, {"id": ticket_id, "message": ""}, {"Location": f"{self.url}/Ticket/{ticket_id}"})
 
     def _actors(self, row: dict[str, Any], item: dict[str, Any]) -> None:
-        for field_name, key in (
-            ("_users_id_assign", "_users_assign"),
-            ("_groups_id_assign", "_groups_assign"),
-            ("_users_id_requester", "_users_requester"),
+        """Add the actors ``item`` names (GLPI keeps the earlier ones), each a Ticket_User /
+        Group_Ticket row and a Log row with its ``_force_log_option``."""
+        for field_name, key, kind, actor_type, option in (
+            ("_users_id_assign", "_users_assign", "User", 2, 5),
+            ("_groups_id_assign", "_groups_assign", "Group", 2, 8),
+            ("_users_id_requester", "_users_requester", "User", 1, 4),
         ):
             value = item.get(field_name)
             for ident in value if isinstance(value, list) else ([value] if value else []):
-                if int(ident) not in row[key]:
-                    row[key].append(int(ident))
+                if int(ident) in row[key]:
+                    continue
+                row[key].append(int(ident))
+                link = "users_id" if kind == "User" else "groups_id"
+                self.actor_rows.append(
+                    {"id": next(self._ids), "tickets_id": row["id"], link: int(ident), "type": actor_type, "kind": kind}
+                )
+                shown = (
+                    self.friendly(int(ident))
+                    if kind == "User"
+                    else unsanitize(self.dropdowns["Group"].get(int(ident), {}).get("completename", ""))
+                )
+                self._log(row["id"], option=option, new=f"{shown} ({int(ident)})", link=kind, action=15)
         if row["status"] == 1 and (row["_users_assign"] or row["_groups_assign"]):
-            row["status"] = 2  # GLPI assigns a New ticket that gets an actor to "processing (assigned)"
+            # CommonITILActor::post_addItem moves a New ticket that gets an actor to "assigned"
+            row["status"] = 2
+            self._log(row["id"], option=12, old=1, new=2)
 
     def _update_ticket(self, rest: str, query: Any, pairs: Any, headers: Any, body: bytes) -> Reply:
         item = self._input(body)
@@ -553,17 +663,37 @@ class GlpiFake:
         new_status = int(item["status"]) if "status" in item else None
         if new_status is not None and new_status in self.forbidden_status:
             return self._error(400, "ERROR_GLPI_UPDATE", "Status transition not allowed by the ticket lifecycle")
+        before = dict(row)
         for key, value in item.items():
             if key.startswith("_") or key == "id":
                 continue
             row[key] = sanitize(value) if isinstance(value, str) and key in ("name", "content") else value
-        self._actors(row, item)
         if new_status is not None:
             row["status"] = new_status
+        self._log_fields(ticket_id, before, row)
+        self._actors(row, item)
         self._touch(ticket_id)
         if new_status in (SOLVED, CLOSED):
             self._propagate(ticket_id, None)
         return self._json(200, [{str(ticket_id): True, "message": ""}])
+
+    def _log_fields(self, ticket_id: int, before: dict[str, Any], after: dict[str, Any]) -> None:
+        for column, option in LOGGED.items():
+            if before.get(column) != after.get(column):
+                old, new = before.get(column), after.get(column)
+                if column == "name":
+                    old, new = unsanitize(str(old)), unsanitize(str(new))
+                self._log(ticket_id, option=option, old=old, new=new)
+        if before.get("itilcategories_id") != after.get("itilcategories_id"):
+            categories = self.dropdowns["ITILCategory"]
+
+            def shown(ident: Any) -> str:
+                name = unsanitize(categories.get(int(ident or 0), {}).get("completename", ""))
+                return f"{name} ({int(ident or 0)})"
+
+            self._log(
+                ticket_id, option=7, old=shown(before.get("itilcategories_id")), new=shown(after["itilcategories_id"])
+            )
 
     def _add_followup(self, rest: str, query: Any, pairs: Any, headers: Any, body: bytes) -> Reply:
         item = self._input(body)
@@ -581,8 +711,11 @@ class GlpiFake:
                 "content": sanitize(str(item["content"])),
                 "is_private": int(item.get("is_private", 0)),
                 "date": self.now_text(),
+                "date_creation": self.now_text(),
+                "users_id": self.acting,
             }
         )
+        self._log(int(item["items_id"]), new=f"{ident}", link="ITILFollowup", action=17)
         self._touch(int(item["items_id"]))
         return self._json(201, {"id": ident, "message": ""}, {"Location": f"{self.url}/ITILFollowup/{ident}"})
 
@@ -606,8 +739,19 @@ class GlpiFake:
 
     def _solve(self, ticket_id: int, content: str) -> int:
         ident = next(self._ids)
-        self.solutions.append({"id": ident, "items_id": ticket_id, "content": content})
+        self.solutions.append(
+            {
+                "id": ident,
+                "items_id": ticket_id,
+                "content": content,
+                "users_id": self.acting,
+                "date_creation": self.now_text(),
+                "status": 2,
+            }
+        )
+        self._log(ticket_id, new=f"{ident}", link="ITILSolution", action=17)
         row = self.tickets[ticket_id]
+        self._log(ticket_id, option=12, old=row["status"], new=SOLVED)
         row["status"], row["solvedate"] = SOLVED, self.now_text()
         self._touch(ticket_id)
         return ident
@@ -622,6 +766,7 @@ class GlpiFake:
             if self.tickets[other]["status"] in (SOLVED, CLOSED):
                 continue
             if content is None:
+                self._log(other, option=12, old=self.tickets[other]["status"], new=SOLVED)
                 self.tickets[other]["status"] = SOLVED
                 self._touch(other)
             else:

@@ -26,6 +26,7 @@ from connector.clock import FakeClock
 from connector.errors import BackendRejected, BackendUnavailable
 from connector.glpi import GlpiBackend, GlpiSettings
 from connector.glpi.client import GlpiConfigError
+from connector.glpi.render import HEADER
 from connector.interfaces import PluginContext, Relation, Resolution
 from connector.models import Impact, Priority, ResolutionCode, Ticket, TicketSource, TicketStatus, Urgency
 from connector.plugins import glpi as plugin
@@ -566,7 +567,7 @@ def test_update_puts_glpis_fields_and_follows_up_with_the_rest(fake: GlpiFake, b
     assert fake.calls[before:] == [("PUT", f"Ticket/{ref.ticket_id}"), ("POST", "ITILFollowup/")]
     [change] = sent(fake, "PUT", f"Ticket/{ref.ticket_id}")
     assert change == {"impact": 5, "priority": 5, "name": "New title"}
-    assert fake.followups_of(ref.ticket_id) == ["escalated to line 2\nKB used 使用知识库: yes 是"]
+    assert fake.followups_of(ref.ticket_id) == [f"escalated to line 2\n{HEADER}\nKB used 使用知识库: yes 是"]
 
     before = len(fake.calls)
     backend.update_ticket(ref.ticket_id, {"urgency": Urgency.SLIGHTLY_URGENT})  # GLPI's own field only
@@ -579,7 +580,7 @@ def test_an_update_naming_what_glpi_lacks_says_it_in_the_followup(fake: GlpiFake
     backend.update_ticket(ref.ticket_id, {"assignment_group": "network", "assignee": "ghost", "area": "核心交换"})
     [change] = sent(fake, "PUT", f"Ticket/{ref.ticket_id}")
     assert change == {"_groups_id_assign": fake.find("Group", "network")}
-    assert fake.followups_of(ref.ticket_id) == ["Assignee 处理人: ghost\nArea 子类: 核心交换"]
+    assert fake.followups_of(ref.ticket_id) == [f"{HEADER}\nAssignee 处理人: ghost\nArea 子类: 核心交换"]
 
 
 def test_update_refuses_names_that_are_not_ticket_fields(fake: GlpiFake, backend: GlpiBackend) -> None:
@@ -647,7 +648,7 @@ def test_resolve_is_one_solution_with_the_process_fields(fake: GlpiFake, backend
     assert fake.calls[before:] == [("GET", "Ticket_Ticket/"), ("POST", "ITILSolution/")]
     assert fake.ticket(ref.ticket_id)["status"] == 5
     assert fake.solutions_of(ref.ticket_id) == [
-        "Zabbix reports recovery\nOutage end 故障结束: 2026-11-26T02:59:30Z\n"
+        f"Zabbix reports recovery\n{HEADER}\nOutage end 故障结束: 2026-11-26T02:59:30Z\n"
         "Resolution code 解决代码: resolved_by_workaround 通过应对措施解决\nSolution 解决方案: restarted nginx"
     ]
     backend.resolve_ticket(ref.ticket_id, Resolution(at=T0, note="again"))  # a retry: not an error

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from connector.errors import ConfigError
+from connector.models import ResolverRole
 from connector.notify.notice import Contact
-from connector.notify.people import load_people
+from connector.notify.people import Directory, load_people
 from tests.notify_helpers import directory, notice
 
 
@@ -119,3 +120,46 @@ def test_a_login_names_one_person(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="login 'dup' is both 'x''s and 'y''s"):
         load_people(path)
+
+
+def test_the_line_of_a_group_defaults_to_the_second(tmp_path: Path) -> None:
+    d = directory()
+    assert d.line_of_group("service-desk") is ResolverRole.FIRST_LINE
+    assert d.line_of_group("network") is ResolverRole.SECOND_LINE  # no `line:` written
+    assert d.line_of_group("metro-telecom") is ResolverRole.THIRD_PARTY
+    assert d.line_of_group("no-such-group") is None
+    assert d.line_of_group(None) is None
+    path = tmp_path / "people.yaml"
+    path.write_text("roles: {a: {zh: 甲, en: a}}\ngroups:\n  g:\n    line: fourth_line\n")
+    with pytest.raises(ConfigError) as info:
+        load_people(path)
+    assert f"{path}:4:" in str(info.value) and "first_line" in str(info.value)
+
+
+def test_the_first_line_is_the_service_desk_role_and_first_line_handlers() -> None:
+    d = directory()
+    assert d.is_first_line("desk")  # holds service_desk (and handles the desk's group)
+    assert d.is_first_line("zhou.min")  # a handler of the first_line group, by person id
+    assert not d.is_first_line("zhangw")  # a 2nd-line handler, by login
+    assert not d.is_first_line("zhaok")  # the supplier
+    assert not d.is_first_line("liaoq")  # the incident manager may close, but is not the 1st line
+    assert not d.is_first_line("nobody") and not d.is_first_line(None)
+
+
+def test_a_groups_own_role_holders_are_not_its_members(tmp_path: Path) -> None:
+    path = tmp_path / "people.yaml"
+    path.write_text(
+        "roles: {pm: {zh: 经理, en: pm}}\n"
+        "people: {a: {name: A, logins: [la]}, b: {name: B, logins: [lb]}}\n"
+        "groups:\n  desk: {line: first_line, handlers: [a], roles: {pm: [b]}}\n"
+    )
+    d = Directory(load_people(path))
+    assert d.is_first_line("la") and not d.is_first_line("lb")
+
+
+def test_a_person_by_login_or_id() -> None:
+    d = directory()
+    found = d.person_for_login("wangf")
+    assert found is not None and found.name == "王芳"
+    assert d.person_for_login("wang.fang") == found
+    assert d.person_for_login("nobody") is None

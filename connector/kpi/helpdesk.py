@@ -1,0 +1,89 @@
+"""The helpdesk of a connector config, opened for reading the KPI history (``export-history``,
+``report --config``).
+
+Only the backend is built — no state file, no sources, no pipeline — because the history is
+rebuilt from the helpdesk alone (a lost state file must lose nothing). Next to it come the two
+things a report takes from the config: the SLA policy of the rules the config uses (lateness is
+judged as the escalation sweep judges it) and, when there is a people file, the line of each
+assignment group (``resolver_role`` of a ticket whose own field is empty).
+"""
+
+from __future__ import annotations
+
+__all__ = ["Helpdesk", "open_helpdesk", "people_file"]
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pluggy
+
+from connector.clock import Clock
+from connector.config import LoadedConfig
+from connector.interfaces import Backend, PluginContext
+from connector.models import ResolverRole
+from connector.sla import SlaPolicy
+from connector.spool import Spool
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Helpdesk:
+    """An open backend with what the KPI code needs besides it."""
+
+    backend: Backend
+    policy: SlaPolicy
+    line_of: Callable[[str | None], ResolverRole | None] | None = None
+
+    @property
+    def name(self) -> str:
+        """What messages and the report's input line call it."""
+        return self.backend.name
+
+    def close(self) -> None:
+        """Release the backend's sessions and connections."""
+        self.backend.close()
+
+
+def people_file(config: LoadedConfig) -> Path | None:
+    """The config's ``notify.people`` (relative to the config file), when it has a notify
+    section; ``None`` otherwise."""
+    notify = getattr(config.core, "notify", None)
+    people = getattr(notify, "people", None)
+    if not isinstance(people, Path):
+        return None
+    return people if people.is_absolute() else config.path.parent / people
+
+
+def open_helpdesk(
+    config: LoadedConfig,
+    pm: pluggy.PluginManager,
+    *,
+    clock: Clock,
+    register_secret: Callable[[str], None],
+    people: Path | None = None,
+) -> Helpdesk:
+    """Build the config's backend, load its rules' SLA policy and the people file (``people``,
+    else the config's ``notify.people``); raises ``ConfigError`` for a rule or people file that
+    does not validate."""
+    from connector.app import adapter_types
+    from connector.notify.people import Directory, load_people
+    from connector.rulesets import load_rulebook
+
+    policy = load_rulebook(config.rules_dir).sla
+    path = people or people_file(config)
+    line_of = Directory(load_people(path)).line_of_group if path is not None else None
+    if path is None:
+        log.info("no people file: a ticket's resolver role comes only from its own field")
+    backend_types, _ = adapter_types(pm)
+    ctx = PluginContext(
+        clock=clock,
+        name=config.backend.name,
+        data_dir=config.path.parent,
+        register_secret=register_secret,
+        spool=Spool(config.state_path.parent / "spool"),
+    )
+    backend = backend_types[config.backend.type_name].factory(config.backend.settings, ctx)
+    return Helpdesk(backend=backend, policy=policy, line_of=line_of)
