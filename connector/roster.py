@@ -1,50 +1,37 @@
 """``people.yaml`` as the lifecycle's ``Roster``: who may close tickets, and each group's line.
 
 The closing right (seed §3.1.3.10) belongs to the 1st line — holders of ``service_desk`` and
-the handlers of a group whose ``line`` is ``first_line`` — and to the incident manager.
-A login the file does not know is *not* allowed; without a people file nobody can tell, and
-the lifecycle then lets closes stand (and logs that it could not check).
+the handlers of a group whose ``line`` is ``first_line`` (``Directory.is_first_line``) — and to
+the incident manager. A login the file does not know is *not* allowed; without a people file
+nobody can tell, and the lifecycle then lets closes stand (the closure code is still required).
 """
 
 from __future__ import annotations
 
-__all__ = ["CLOSING_ROLES", "DirectoryRoster"]
+__all__ = ["OVERRIDE_ROLE", "DirectoryRoster"]
 
 from connector.models import ResolverRole
 from connector.notify.people import Directory
 
-#: the roles whose holders may close any ticket
-CLOSING_ROLES = ("service_desk", "incident_manager")
+#: the role that may close any ticket besides the 1st line (it may override the rule)
+OVERRIDE_ROLE = "incident_manager"
 
 
 class DirectoryRoster:
     """A ``connector.lifecycle.Roster`` read from a ``Directory``."""
 
-    def __init__(self, directory: Directory, own_login: str | None = None) -> None:
-        people = directory.people
-        self._logins = {login: pid for pid, person in people.people.items() for login in (pid, *person.logins)}
-        closers = {pid for pid, person in people.people.items() if set(person.roles) & set(CLOSING_ROLES)}
-        self._lines: dict[str, ResolverRole] = {}
-        for key, group in people.groups.items():
-            line = getattr(group, "line", None)
-            if line is not None:
-                role = ResolverRole(line)
-                self._lines[key] = role
-                if group.name:
-                    self._lines[group.name] = role
-                if role is ResolverRole.FIRST_LINE:
-                    closers.update(group.handlers)
-        self._closers = frozenset(closers)
-        self._own = own_login
+    def __init__(self, directory: Directory) -> None:
+        self.directory = directory
 
     def may_close(self, login: str | None) -> bool | None:
-        """1st line or incident manager: yes; anyone else the file names or not: no."""
+        """1st line or incident manager: yes; anyone else, known to the file or not: no."""
         if login is None:
             return None
-        if self._own is not None and login == self._own:
+        if self.directory.is_first_line(login):
             return True
-        return self._logins.get(login) in self._closers
+        person = self.directory.person_for_login(login)
+        return person is not None and OVERRIDE_ROLE in person.roles
 
     def line_of(self, group: str | None) -> ResolverRole | None:
-        """The line of an assignment group (by its key or its display name)."""
-        return self._lines.get(group) if group is not None else None
+        """The line of an assignment group, as ``people.yaml`` gives it."""
+        return self.directory.line_of_group(group)

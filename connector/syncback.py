@@ -16,7 +16,7 @@ Replaying the same history is harmless: a ticket remembers the last change appli
 
 from __future__ import annotations
 
-__all__ = ["SyncBack", "events_from_snapshot"]
+__all__ = ["SyncBack", "events_from_snapshot", "own_login"]
 
 import logging
 from datetime import datetime, timedelta
@@ -34,6 +34,12 @@ log = logging.getLogger("connector.syncback")
 #: how far back the first run looks when no cursor is stored yet
 FIRST_LOOKBACK = timedelta(days=1)
 OVERLAP = timedelta(minutes=1)
+
+
+def own_login(backend: object) -> str | None:
+    """The helpdesk login the connector acts as (its own changes are not people's events)."""
+    login = getattr(backend, "connector_login", None)
+    return login() if callable(login) else None
 
 
 def events_from_snapshot(state: TicketState, snapshot: TicketSnapshot) -> list[Event]:
@@ -86,7 +92,7 @@ class SyncBack:
         since = parse_time(cursor) if cursor else self._first_since(now)
         latest = since
         applied = 0
-        own = getattr(engine.backend, "own_login", None)
+        own = own_login(engine.backend)
         for snapshot in engine.backend.changed_since(since - OVERLAP):
             if engine.stopping.is_set():
                 break

@@ -6,8 +6,11 @@ in, a ``HistoryRecord`` (docs/history-format.md) out, so a lost state file loses
 
 * the ticket's **first state** (at ``created_at``) is what the earliest change of each kind
   says it was before (``old``), or — when nothing ever changed it — what it is now;
-* ``assigned_at``: the first moment an assignee *or* an assignment group was set (a ticket
-  created with one is assigned at its creation);
+* ``assigned_at``: the first moment an assignee was set (a ticket created with one is assigned
+  at its creation), or the first time a person changed its assignment group — the group the
+  classification rules give a new ticket routes it, it does not dispatch it (the escalation
+  sweep reads it the same way, so a response is late in the report exactly when it was late
+  for the sweep);
 * ``accepted_at``: the first change to *in progress* at or after the assignment (a ticket
   created in progress and assigned is accepted when it is assigned);
 * ``resolved_at`` / ``closed_at``: the last change to resolved / closed; a reopening (a change
@@ -153,7 +156,8 @@ def rebuild_record(
     def not_before_registration(moment: datetime | None) -> datetime | None:
         return None if moment is None else max(moment, registered)
 
-    set_times = [t for t in (assignees.first_set(), groups.first_set()) if t is not None]
+    regrouped = [c.at for c in _of_kind(history, ChangeKind.GROUP) if c.actor not in connector_logins and c.new]
+    set_times = [t for t in (assignees.first_set(), min(regrouped, default=None)) if t is not None]
     assigned = not_before_registration(min(set_times)) if set_times else None
     accepted = statuses.first_in(TicketStatus.IN_PROGRESS, assigned) if assigned is not None else None
 

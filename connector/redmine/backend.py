@@ -155,6 +155,8 @@ class RedmineBackend:
     #: Redmine closes the duplicates of a master when the master is *closed*, not when it is
     #: resolved (Resolved is an open status), so the connector resolves them itself
     resolves_duplicates = False
+    #: …and closing a master closes them (``duplicates`` relations), so that needs nothing
+    closes_duplicates = True
 
     def __init__(
         self,

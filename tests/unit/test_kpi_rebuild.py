@@ -96,7 +96,7 @@ def test_the_life_of_an_ordinary_ticket() -> None:
     )
     r = built.record
     assert r.occurred_at == at(-3) and r.registered_at == T0
-    assert r.assigned_at == T0  # the group came with the ticket
+    assert r.assigned_at == at(5)  # the group that came with the ticket routes it; zhangw dispatched it
     assert r.accepted_at == at(8)
     assert (r.resolved_at, r.closed_at) == (at(40), at(60))
     assert r.status is S.CLOSED and r.closure_code is ClosureCode.SUCCESS
@@ -183,7 +183,7 @@ def test_reassigned_across_groups_the_line_is_the_resolving_groups() -> None:
     r = rebuild_record(
         history(*changes, current=S.RESOLVED, assignee="wangf", group_now="finance-apps"), line_of=lines()
     ).record
-    assert r.assigned_at == T0  # the service desk's group from the start
+    assert r.assigned_at == at(3)  # the desk dispatched it to network (its first group only routed it)
     assert r.resolver == "wangf" and r.resolver_role is ResolverRole.SECOND_LINE
     assert r.worklog_staff == ("desk", "zhangw", "wangf")
     # resolved by the desk itself, in its own group
@@ -289,7 +289,8 @@ def test_moments_never_come_before_the_registration() -> None:
             registered_at=at(10),
         )
     ).record
-    assert r.registered_at == at(10) and r.assigned_at == at(10) and r.resolved_at == at(10)
+    assert r.registered_at == at(10) and r.resolved_at == at(10)
+    assert r.assigned_at is None  # the group it was created with routes it: nobody dispatched it
 
 
 def test_a_monitoring_recovery_is_nobodys_resolution() -> None:
