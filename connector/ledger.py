@@ -85,7 +85,7 @@ class TicketState:
     third_party_at: datetime | None = None
     suspended_since: datetime | None = None
     suspensions: tuple[tuple[datetime, datetime], ...] = ()
-    synced_until: datetime | None = None  # the last helpdesk change the sync-back applied
+    synced_changes: int = 0  # how many entries of its helpdesk history the sync-back has applied
 
     @property
     def pauses(self) -> tuple[tuple[datetime, datetime | None], ...]:
@@ -192,7 +192,7 @@ LIFE_FIELDS = frozenset(
         "third_party_at",
         "suspended_since",
         "suspensions",
-        "synced_until",
+        "synced_changes",
     }
 )
 
@@ -234,6 +234,8 @@ def apply_decision(ledger: TicketLedger, decision: Decision, now: datetime, back
                 content=content_of(new),
                 contact=new.contact,
                 sla_due=new.sla_due,
+                assignment_group=new.assignment_group,  # where the rules routed it (not a dispatch)
+                assignee=new.assignee,
             ),
             backend,
         )

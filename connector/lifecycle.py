@@ -237,17 +237,16 @@ _STATUS_EVENTS = {
 }
 
 
-def events_from_history(history: TicketHistory, since: datetime | None, own_login: str | None) -> list[Event]:
-    """The people's events in a ticket's history after ``since``, oldest first.
+def events_from_history(history: TicketHistory, skip: int, own_login: str | None) -> list[Event]:
+    """The people's events in a ticket's history after its first ``skip`` entries (those were
+    applied before), oldest first.
 
     Changes made in one go (one journal entry: same time, same actor) are read together, so a
     close carries the closure code set with it and an assignment its group. The connector's
     own changes (``own_login``) are not events: it does not react to itself.
     """
     entries: dict[tuple[datetime, str | None], list[Change]] = {}
-    for change in history.changes:
-        if since is not None and change.at <= since:
-            continue
+    for change in history.changes[skip:]:
         if own_login is not None and change.actor == own_login:
             continue
         entries.setdefault((change.at, change.actor), []).append(change)

@@ -127,7 +127,7 @@ MIGRATIONS: Sequence[str] = (
     ALTER TABLE tickets ADD COLUMN third_party_at TEXT;
     ALTER TABLE tickets ADD COLUMN suspended_since TEXT;
     ALTER TABLE tickets ADD COLUMN suspensions TEXT;
-    ALTER TABLE tickets ADD COLUMN synced_until TEXT;
+    ALTER TABLE tickets ADD COLUMN synced_changes INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX tickets_active ON tickets (status);
     CREATE TABLE steps (
         ticket_key TEXT NOT NULL,
@@ -318,8 +318,8 @@ class Store:
         self._exec(
             "INSERT OR IGNORE INTO tickets (key, backend, ticket_id, source, external_id, fingerprint, status,"
             " master_key, created_at, resolved_at, closed_at, occurred_at, impact, urgency, priority, repeats,"
-            " recurrence_of, content, contact, sla_due)"
-            " VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " recurrence_of, content, contact, sla_due, assignment_group, assignee, assigned_at)"
+            " VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 state.key,
                 backend,
@@ -340,6 +340,9 @@ class Store:
                 json.dumps(dict(state.content), ensure_ascii=False) if state.content else None,
                 state.contact,
                 isoformat(state.sla_due),
+                state.assignment_group,
+                state.assignee,
+                isoformat(state.assigned_at),
             ),
         )
 
@@ -576,7 +579,7 @@ _STATE_COLUMNS = (
     "key, ticket_id, status, fingerprint, created_at, resolved_at, closed_at, master_key, occurred_at, source,"
     " external_id, impact, urgency, priority, repeats, recurrence_of, content, url, contact, sla_due, assigned_at,"
     " accepted_at, assignee, assignment_group, reassignments, escalation_level, third_party_at, suspended_since,"
-    " suspensions, synced_until"
+    " suspensions, synced_changes"
 )
 
 
@@ -628,5 +631,5 @@ def _ticket_state(row: Sequence[Any]) -> TicketState:
         third_party_at=_time(row[26]),
         suspended_since=_time(row[27]),
         suspensions=tuple((parse_time(a), parse_time(b)) for a, b in json.loads(row[28])) if row[28] else (),
-        synced_until=_time(row[29]),
+        synced_changes=int(row[29] or 0),
     )

@@ -10,8 +10,9 @@ transaction: field changes and notes, a reverted close, the duplicates that foll
 master, a new ticket for a close *not completed*, and the notices. Changes made by the
 connector's own helpdesk user are not events (it does not react to itself).
 
-Replaying the same history is harmless: a ticket remembers the last change applied
-(``synced_until``).
+Replaying the same history is harmless: a ticket remembers how many entries of its history
+were applied (``synced_changes``; helpdesk histories only grow, and a count — unlike a time —
+does not lose a second change made within the same second).
 """
 
 from __future__ import annotations
@@ -100,19 +101,19 @@ class SyncBack:
             state = store.get(snapshot.key) if snapshot.key else None
             if state is None:
                 continue  # not a ticket the connector made
+            seen = None
             if isinstance(engine.backend, HistoryReader):
                 history = engine.backend.ticket_history(snapshot.ticket_id)
-                events = events_from_history(history, state.synced_until or state.created_at, own)
-                last = max((c.at for c in history.changes), default=None)
+                events = events_from_history(history, state.synced_changes, own)
+                seen = len(history.changes)
             else:
                 events = events_from_snapshot(state, snapshot)
-                last = snapshot.updated_at
             for event in events:
                 self.handle(state.key, event)
                 applied += 1
-            if last is not None:
+            if seen is not None and seen != state.synced_changes:
                 with store.transaction():
-                    store.ticket_set_life(state.key, synced_until=last)
+                    store.ticket_set_life(state.key, synced_changes=seen)
         with store.transaction():
             store.set_cursor(self._cursor_name, isoformat(latest), now)
         return applied

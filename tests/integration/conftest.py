@@ -9,10 +9,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ROOT / "scripts" / "services"
@@ -62,3 +65,68 @@ def zabbix_env() -> Iterator[dict[str, str]]:
 def imap_env() -> Iterator[dict[str, str]]:
     """Host, port, users and the deliver command of the test Dovecot (plain IMAP on loopback)."""
     yield _start("imap")
+
+
+class RedmineApi:
+    """Plain REST calls with the admin key, optionally as another user (the desk's side of a
+    test: ``X-Redmine-Switch-User``), bypassing the backend under test."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.url = env["REDMINE_URL"]
+        self.key = env["REDMINE_API_KEY"]
+        self.project = env["REDMINE_PROJECT"]
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None, *, as_user: str | None = None) -> Any:
+        headers = {"X-Redmine-API-Key": self.key}
+        if as_user is not None:
+            headers["X-Redmine-Switch-User"] = as_user
+        response = requests.request(method, self.url + path, json=body, headers=headers, timeout=30)
+        assert response.status_code < 300, f"{method} {path}: {response.status_code} {response.text}"
+        return response.json() if response.content else None
+
+
+@pytest.fixture
+def redmine_api(redmine_env: dict[str, str]) -> RedmineApi:
+    """REST calls to the test Redmine as the admin or as another user."""
+    return RedmineApi(redmine_env)
+
+
+@pytest.fixture
+def redmine_people(redmine_api: RedmineApi) -> Iterator[Callable[..., dict[str, Any]]]:
+    """Make fresh project members with the Manager role (edit, assignable): ``make("desk",
+    "值班", "服务台")`` returns the user (its login carries a uuid: the database outlives test
+    runs); every one made is deleted at the end."""
+    roles = redmine_api.call("GET", "/roles.json")["roles"]
+    manager = next(r["id"] for r in roles if r["name"] == "Manager")
+    made: list[dict[str, Any]] = []
+
+    def make(prefix: str, first: str, last: str) -> dict[str, Any]:
+        login = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        user: dict[str, Any] = redmine_api.call(
+            "POST",
+            "/users.json",
+            {
+                "user": {
+                    "login": login,
+                    "firstname": first,
+                    "lastname": last,
+                    "mail": f"{login}@metro.example",
+                    "password": f"Pw-{uuid.uuid4().hex}",
+                }
+            },
+        )["user"]
+        made.append(user)
+        redmine_api.call(
+            "POST",
+            f"/projects/{redmine_api.project}/memberships.json",
+            {"membership": {"user_id": user["id"], "role_ids": [manager]}},
+        )
+        return user
+
+    try:
+        yield make
+    finally:
+        for user in made:
+            requests.delete(
+                f"{redmine_api.url}/users/{user['id']}.json", headers={"X-Redmine-API-Key": redmine_api.key}, timeout=30
+            )

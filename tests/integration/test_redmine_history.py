@@ -9,12 +9,11 @@ Users and keys carry a uuid: the Redmine database outlives test runs.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import pytest
-import requests
 from pydantic import SecretStr
 
 from connector.clock import SystemClock
@@ -22,67 +21,15 @@ from connector.interfaces import ChangeKind
 from connector.kpi.rebuild import rebuild_record
 from connector.models import ClosureCode, Priority, Ticket, TicketStatus
 from connector.redmine import RedmineBackend, RedmineSettings
+from tests.integration.conftest import RedmineApi
 
 pytestmark = pytest.mark.integration
 
 
-class Redmine:
-    """Plain REST calls with the admin key, optionally as another user (the desk's side)."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.url = env["REDMINE_URL"]
-        self.key = env["REDMINE_API_KEY"]
-        self.project = env["REDMINE_PROJECT"]
-
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None, *, as_user: str | None = None) -> Any:
-        headers = {"X-Redmine-API-Key": self.key}
-        if as_user is not None:
-            headers["X-Redmine-Switch-User"] = as_user
-        response = requests.request(method, self.url + path, json=body, headers=headers, timeout=30)
-        assert response.status_code < 300, f"{method} {path}: {response.status_code} {response.text}"
-        return response.json() if response.content else None
-
-
 @pytest.fixture
-def redmine(redmine_env: dict[str, str]) -> Redmine:
-    return Redmine(redmine_env)
-
-
-@pytest.fixture
-def people(redmine: Redmine) -> Iterator[dict[str, dict[str, Any]]]:
-    """Two fresh project members with the Manager role (edit, assignable): a desk clerk and an
-    engineer; deleted afterwards."""
-    roles = redmine.call("GET", "/roles.json")["roles"]
-    manager = next(r["id"] for r in roles if r["name"] == "Manager")
-    made: dict[str, dict[str, Any]] = {}
-    try:
-        for who, (first, last) in {"desk": ("值班", "服务台"), "eng": ("伟", "张")}.items():
-            login = f"{who}-{uuid.uuid4().hex[:8]}"
-            user = redmine.call(
-                "POST",
-                "/users.json",
-                {
-                    "user": {
-                        "login": login,
-                        "firstname": first,
-                        "lastname": last,
-                        "mail": f"{login}@metro.example",
-                        "password": f"Pw-{uuid.uuid4().hex}",
-                    }
-                },
-            )["user"]
-            made[who] = user
-            redmine.call(
-                "POST",
-                f"/projects/{redmine.project}/memberships.json",
-                {"membership": {"user_id": user["id"], "role_ids": [manager]}},
-            )
-        yield made
-    finally:
-        for user in made.values():
-            requests.delete(
-                f"{redmine.url}/users/{user['id']}.json", headers={"X-Redmine-API-Key": redmine.key}, timeout=30
-            )
+def people(redmine_people: Callable[..., dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """A desk clerk and an engineer, fresh project members."""
+    return {"desk": redmine_people("desk", "值班", "服务台"), "eng": redmine_people("eng", "伟", "张")}
 
 
 def window(step: Any) -> tuple[datetime, datetime]:
@@ -94,7 +41,7 @@ def window(step: Any) -> tuple[datetime, datetime]:
 
 
 def test_the_history_names_who_did_what_and_when(
-    redmine_env: dict[str, str], redmine: Redmine, people: dict[str, dict[str, Any]]
+    redmine_env: dict[str, str], redmine_api: RedmineApi, people: dict[str, dict[str, Any]]
 ) -> None:
     settings = RedmineSettings(
         url=redmine_env["REDMINE_URL"],
@@ -122,7 +69,7 @@ def test_the_history_names_who_did_what_and_when(
         path = f"/issues/{ref.ticket_id}.json"
 
         def put(who: dict[str, Any], **issue: Any) -> None:
-            redmine.call("PUT", path, {"issue": issue}, as_user=who["login"])
+            redmine_api.call("PUT", path, {"issue": issue}, as_user=who["login"])
 
         assigned = window(
             lambda: put(

@@ -159,6 +159,7 @@ def history(*changes: Change, fields: dict[str, Any] | None = None) -> TicketHis
 def test_events_from_history_read_one_journal_entry_together_and_skip_our_own() -> None:
     events = events_from_history(
         history(
+            Change(at(1), "desk1", ChangeKind.NOTE, None, "applied before: skipped"),
             Change(at(3), "connector", ChangeKind.STATUS, "open", "resolved"),  # our own: not an event
             Change(at(4), "desk1", ChangeKind.ASSIGNEE, None, "zhangw"),
             Change(at(4), "desk1", ChangeKind.GROUP, None, "network"),
@@ -170,7 +171,7 @@ def test_events_from_history_read_one_journal_entry_together_and_skip_our_own() 
             Change(at(30), "desk1", ChangeKind.FIELD, None, "success_with_problem", field="closure_code"),
             Change(at(35), "boss", ChangeKind.STATUS, "closed", "in_progress"),
         ),
-        since=at(3.5),
+        skip=1,
         own_login="connector",
     )
     assert [(e.kind, e.at, e.actor) for e in events] == [
