@@ -20,6 +20,7 @@ from connector.config import LoadedConfig, load_config
 from connector.engine import Engine, RetryPolicy
 from connector.escalation import SweepRules
 from connector.interfaces import Backend, BackendType, PluginContext, Source, SourceType
+from connector.kpi.monthly import ReportsJob
 from connector.notify.rules import load_escalation, load_notification_rules
 from connector.notify.settings import build_notifications, notifier_types
 from connector.pipeline import Pipeline
@@ -43,6 +44,7 @@ class App:
     engine: Engine
     pm: pluggy.PluginManager
     syncback: SyncBack
+    reports: ReportsJob
 
     def close(self) -> None:
         """Close sources, backend and store (in that order); errors are logged, not raised."""
@@ -137,4 +139,13 @@ def build_app(
         notifications=notifications,
     )
     roster = DirectoryRoster(notifications.directory) if notifications is not None else None
-    return App(config=config, engine=engine, pm=pm, syncback=SyncBack(engine, roster))
+    reports = ReportsJob(
+        backend,
+        store,
+        clock,
+        config.core.reports,
+        rules.sla,
+        notifications,
+        notifications.directory.line_of_group if notifications is not None else None,
+    )
+    return App(config=config, engine=engine, pm=pm, syncback=SyncBack(engine, roster), reports=reports)

@@ -189,6 +189,7 @@ def _dispatch(args: argparse.Namespace, redactor: Redactor) -> int:
                 sweep_seconds=settings.sweep_seconds,
                 sync_seconds=settings.sync_seconds,
                 sync=app.syncback.run,
+                reports=app.reports.run,
             )
             return daemon.run()
     finally:

@@ -15,6 +15,7 @@ __all__ = [
     "AdapterConfig",
     "ConnectorConfig",
     "LoadedConfig",
+    "ReportSettings",
     "load_config",
 ]
 
@@ -77,6 +78,18 @@ class DaemonSettings(_Strict):
     sync_seconds: float = Field(60.0, gt=0, description="how often changes made in the helpdesk are read back")
 
 
+class ReportSettings(_Strict):
+    """The scheduled KPI reports (PROCESS §14): published on the 1st, mailed to the process owner."""
+
+    publish: bool = Field(False, description="publish the monthly (and quarterly) report on the 1st")
+    timezone: str = Field("Asia/Shanghai", description="periods are calendar months in this zone")
+    language: Literal["zh", "en"] = "zh"
+    title_prefix: str = Field("ITSM_report", min_length=1, description="wiki page title before the period")
+    hour: int = Field(6, ge=0, le=23, description="the local hour of the 1st after which it publishes")
+    quarterly: bool = Field(True, description="also the quarter, on the 1st of January, April, July, October")
+    mail_role: str = Field("process_owner", description="the people.yaml role the report is mailed to")
+
+
 class LoggingSettings(_Strict):
     """Log level and format."""
 
@@ -107,6 +120,7 @@ class ConnectorConfig(_Strict):
     outbox: OutboxSettings = Field(default_factory=lambda: OutboxSettings())
     daemon: DaemonSettings = Field(default_factory=lambda: DaemonSettings())
     logging: LoggingSettings = Field(default_factory=lambda: LoggingSettings())
+    reports: ReportSettings = Field(default_factory=lambda: ReportSettings())
     plugins: PluginSettings = Field(default_factory=PluginSettings)
     notify: dict[str, Any] | None = Field(
         None, description="notices: people.yaml, channels, service desk contact (docs/notifications.md)"

@@ -42,6 +42,7 @@ class Daemon:
         sweep_seconds: float = 60.0,
         sync_seconds: float = 60.0,
         sync: Callable[[], object] | None = None,
+        reports: Callable[[], object] | None = None,
     ) -> None:
         self.engine = engine
         self.poll_seconds = poll_seconds
@@ -49,6 +50,7 @@ class Daemon:
         self.sweep_seconds = sweep_seconds
         self.sync_seconds = sync_seconds
         self._sync = sync
+        self._reports = reports
         self.scheduler = schedule.Scheduler()
         self._stop = engine.stopping
         self._wake = threading.Event()  # set by push intake: new input is journaled
@@ -82,6 +84,9 @@ class Daemon:
         if self._sync is not None:
             sync = self._guard("sync", self._sync)
             self.scheduler.every(self.sync_seconds).seconds.do(sync)  # type: ignore[arg-type]
+        if self._reports is not None:
+            reports = self._guard("reports", self._reports)
+            self.scheduler.every(1).hours.do(reports)
         log.info(
             "running: %d source(s), backend %s, poll every %.0fs, drain every %.0fs",
             len(self.engine.sources),

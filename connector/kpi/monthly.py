@@ -1,0 +1,129 @@
+"""The scheduled report job (PROCESS §14): on the 1st, the previous month's report — and on the
+1st of a quarter, the previous quarter's — is rebuilt from the helpdesk, published to the
+Redmine wiki with its HTML and CSV files, and mailed to the process owner.
+
+It runs every hour in the daemon and catches up: a report not published yet (the daemon was
+down on the 1st) goes out at the next run, and one already published (its cursor in the state
+file) is not published again. The history comes from the helpdesk alone (``export_records``),
+so the numbers are those ``itsm-connector report --config`` prints.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ReportSettings", "ReportsJob", "due_periods"]
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from connector.clock import Clock, isoformat
+from connector.config import ReportSettings
+from connector.interfaces import Backend
+from connector.kpi.export import export_records
+from connector.kpi.periods import Period, zone
+from connector.kpi.publish import publish_report, report_files, wiki_title
+from connector.kpi.render_html import render_html
+from connector.kpi.report import Report, build_report
+from connector.models import ResolverRole
+from connector.notify.interfaces import OutgoingMessage, Recipient
+from connector.notify.settings import Notifications
+from connector.redmine.settings import RedmineSettings
+from connector.sla import SlaPolicy
+from connector.store import Store
+
+log = logging.getLogger("connector.reports")
+
+
+def due_periods(now: datetime, settings: ReportSettings) -> list[Period]:
+    """The reports due at ``now``: the last month that ended and whose publishing time (its next
+    month's 1st, ``hour`` o'clock local) has come — and its quarter, when it ends one."""
+    local = now.astimezone(zone(settings.timezone))
+    month = Period(local.year, "month", local.month).previous()
+    if local.day == 1 and local.hour < settings.hour:
+        month = month.previous()
+    out = [month]
+    if settings.quarterly and month.number % 3 == 0:
+        out.append(Period(month.year, "quarter", month.number // 3))
+    return out
+
+
+@dataclass
+class ReportsJob:
+    """Publishes each due report once (wiki and mail); a failure is retried at the next run."""
+
+    backend: Backend
+    store: Store
+    clock: Clock
+    settings: ReportSettings
+    policy: SlaPolicy
+    notifications: Notifications | None = None
+    line_of: Callable[[str | None], ResolverRole | None] | None = None
+
+    def run(self) -> list[Period]:
+        """Publish what is due and not published yet; returns the periods published now."""
+        if not self.settings.publish:
+            return []
+        now = self.clock.now()
+        done = []
+        for period in due_periods(now, self.settings):
+            cursor = f"report:{period.label}"
+            if self.store.get_cursor(cursor) is not None:
+                continue
+            report = self._report(period, now)
+            where = self._publish(report)
+            self._mail(report, where)
+            with self.store.transaction():
+                self.store.set_cursor(cursor, isoformat(now), now)
+            log.info("report %s published%s", period.label, f" at {where}" if where else "")
+            done.append(period)
+        return done
+
+    def _report(self, period: Period, now: datetime) -> Report:
+        tz = zone(self.settings.timezone)
+        # the period before too: the report shows the trend against it
+        records = list(export_records(self.backend, period.previous().start(tz), period.end(tz), line_of=self.line_of))
+        return build_report(records, period, as_of=now, tz=self.settings.timezone, policy=self.policy)
+
+    def _publish(self, report: Report) -> str | None:
+        settings = getattr(self.backend, "settings", None)
+        if not isinstance(settings, RedmineSettings):
+            log.info("report %s: the backend has no wiki; it is only mailed", report.period.label)
+            return None
+        page = publish_report(
+            report, settings, lang=self.settings.language, title_prefix=self.settings.title_prefix, clock=self.clock
+        )
+        return page.url
+
+    def _mail(self, report: Report, where: str | None) -> None:
+        kit = self.notifications
+        if kit is None:
+            return
+        channel = next((c for c in kit.channels.values() if c.address == "email"), None)
+        holders = kit.directory.holders(self.settings.mail_role)
+        people = [kit.directory.people.people[pid] for pid in holders]
+        recipients = [Recipient(pid, p.name, p.email) for pid, p in zip(holders, people, strict=True) if p.email]
+        if channel is None or not recipients:
+            log.warning(
+                "report %s: nobody to mail it to (no e-mail channel, or nobody holds %s)",
+                report.period.label,
+                self.settings.mail_role,
+            )
+            return
+        zh = self.settings.language == "zh"
+        label = report.period.label
+        subject = f"事件管理报表 {label}" if zh else f"Incident management report {label}"
+        link = f"\n{'报表页面' if zh else 'Report page'}: {where}" if where else ""
+        files = ", ".join(f.name for f in report_files(report, self.settings.language))
+        text = f"{subject}{link}\n{'文件' if zh else 'Files'}: {files}\n"
+        message = OutgoingMessage(
+            subject=subject,
+            text=text,
+            html=render_html(report, self.settings.language),
+            markdown=text,
+            short=subject,
+            ticket_key=wiki_title(report.period, self.settings.title_prefix),
+            url=where,
+            data={"kind": "report", "period": label},
+        )
+        channel.notifier.send(message, recipients)
