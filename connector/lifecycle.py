@@ -30,6 +30,7 @@ __all__ = [
     "apply_event",
     "events_from_history",
     "record_outcome",
+    "reopened_state",
 ]
 
 from dataclasses import dataclass, field
@@ -90,6 +91,28 @@ class NewTicket:
     assignee: str | None
     group: str | None
     reason: str
+
+
+def reopened_state(original: TicketState, new: NewTicket, now: datetime) -> TicketState:
+    """The ledger's record of the ticket a close *not completed* opens: the original's content
+    and priority, assigned to its handler at once."""
+    return TicketState(
+        key=new.key,
+        ticket_id=None,
+        status=TicketStatus.OPEN,
+        fingerprint=None,
+        created_at=now,
+        occurred_at=now,
+        source=original.source,
+        impact=original.impact,
+        urgency=original.urgency,
+        priority=original.priority,
+        content=dict(original.content),
+        assignee=new.assignee,
+        assignment_group=new.group,
+        assigned_at=now,
+        recurrence_of=original.key,
+    )
 
 
 @dataclass
@@ -241,18 +264,29 @@ def events_from_history(history: TicketHistory, skip: int, own_login: str | None
     """The people's events in a ticket's history after its first ``skip`` entries (those were
     applied before), oldest first.
 
-    Changes made in one go (one journal entry: same time, same actor) are read together, so a
-    close carries the closure code set with it and an assignment its group. The connector's
+    Changes made in one go (one journal entry: same time, same actor, each thing changed once)
+    are read together, so a close carries the closure code set with it and an assignment its
+    group. Changes keep their order (a history is oldest first). The connector's
     own changes (``own_login``) are not events: it does not react to itself.
     """
-    entries: dict[tuple[datetime, str | None], list[Change]] = {}
+    entries: list[list[Change]] = []
     for change in history.changes[skip:]:
         if own_login is not None and change.actor == own_login:
             continue
-        entries.setdefault((change.at, change.actor), []).append(change)
+        current = entries[-1] if entries else None
+        if (
+            current is None
+            or (current[0].at, current[0].actor) != (change.at, change.actor)
+            or any((c.kind, c.field) == (change.kind, change.field) for c in current)
+        ):
+            # a new entry: another moment or person — or the same person changing the same thing
+            # again within a second (two journals), which is two events, not one
+            entries.append([change])
+        else:
+            current.append(change)
     events: list[Event] = []
-    for (at, actor), changes in sorted(entries.items(), key=lambda item: item[0][0]):
-        events.extend(_entry_events(at, actor, changes, history))
+    for changes in entries:
+        events.extend(_entry_events(changes[0].at, changes[0].actor, changes, history))
     return events
 
 

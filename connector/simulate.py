@@ -26,8 +26,8 @@ from connector.errors import RuleError
 from connector.escalation import Fired, SweepRules, decision_notices, outcome_notices, sweep_ticket
 from connector.interfaces import Rejected
 from connector.ledger import MemoryLedger, TicketState, apply_decision
-from connector.lifecycle import Event, EventKind, NewTicket, Roster, apply_event, record_outcome
-from connector.models import Alert, ClosureCode, TicketStatus
+from connector.lifecycle import Event, EventKind, NewTicket, Roster, apply_event, record_outcome, reopened_state
+from connector.models import Alert, ClosureCode
 from connector.notify.notice import Notice
 from connector.notify.settings import Notifications
 from connector.pipeline import Pipeline
@@ -224,25 +224,7 @@ class Simulator:
         return lines
 
     def _open_not_completed(self, state: TicketState, new: NewTicket, now: datetime) -> None:
-        self.ledger.ticket_add(
-            TicketState(
-                key=new.key,
-                ticket_id=None,
-                status=TicketStatus.OPEN,
-                fingerprint=None,
-                created_at=now,
-                occurred_at=now,
-                source=state.source,
-                impact=state.impact,
-                urgency=state.urgency,
-                priority=state.priority,
-                content=dict(state.content),
-                assignee=new.assignee,
-                assignment_group=new.group,
-                assigned_at=now,
-            ),
-            "simulate",
-        )
+        self.ledger.ticket_add(reopened_state(state, new, now), "simulate")
         self._number(new.key)
 
     def _events(self, notice: Notice, state: TicketState, step: Fired | None = None) -> list[dict[str, Any]]:

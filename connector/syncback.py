@@ -20,6 +20,7 @@ from __future__ import annotations
 __all__ = ["SyncBack", "events_from_snapshot", "own_login"]
 
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from connector.clock import isoformat, parse_time
@@ -27,7 +28,16 @@ from connector.engine import BACKEND, Engine
 from connector.escalation import outcome_notices
 from connector.interfaces import HistoryReader, TicketSnapshot
 from connector.ledger import TicketState
-from connector.lifecycle import Event, EventKind, Outcome, Roster, apply_event, events_from_history, record_outcome
+from connector.lifecycle import (
+    Event,
+    EventKind,
+    Outcome,
+    Roster,
+    apply_event,
+    events_from_history,
+    record_outcome,
+    reopened_state,
+)
 from connector.models import Priority, Ticket, TicketStatus, jsonable
 
 log = logging.getLogger("connector.syncback")
@@ -162,27 +172,7 @@ class SyncBack:
         new = outcome.new_ticket
         if new is not None and store.get(new.key) is None:
             ticket = _reopened_ticket(state, new.key, new.assignee, new.group, new.reason, now)
-            store.ticket_add(
-                TicketState(
-                    key=new.key,
-                    ticket_id=None,
-                    status=TicketStatus.OPEN,
-                    fingerprint=None,
-                    created_at=now,
-                    occurred_at=now,
-                    source=state.source,
-                    external_id=None,
-                    impact=state.impact,
-                    urgency=state.urgency,
-                    priority=state.priority,
-                    content=dict(state.content),
-                    assignee=new.assignee,
-                    assignment_group=new.group,
-                    assigned_at=now,
-                    sla_due=ticket.sla_due,
-                ),
-                backend.name,
-            )
+            store.ticket_add(replace(reopened_state(state, new, now), sla_due=ticket.sla_due), backend.name)
             store.enqueue(BACKEND, "create", new.key, {"ticket": ticket.model_dump(mode="json"), "source": ""}, now)
             store.enqueue(BACKEND, "link", new.key, {"related_key": state.key, "relation": "relates"}, now)
 

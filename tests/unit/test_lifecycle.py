@@ -333,3 +333,37 @@ def test_events_from_a_snapshot_when_the_helpdesk_has_no_history() -> None:
         (EventKind.ASSIGN, at(9), None),
         (EventKind.RESOLVE, at(9), None),
     ]
+
+
+def test_a_close_not_completed_opens_a_new_ticket_for_the_handler(engine: Engine, clock: FakeClock, desk: Desk) -> None:
+    sync = SyncBack(engine, Roster())
+    ticket_id = raise_problem(engine, clock, "1")
+    desk.act(ticket_id, Change(at(2), "desk1", ChangeKind.ASSIGNEE, None, "zhangw"), assignee="zhangw")
+    desk.act(ticket_id, Change(at(20), "zhangw", ChangeKind.STATUS, "open", "resolved"), status="resolved")
+    desk.act(ticket_id, Change(at(30), "desk1", ChangeKind.STATUS, "resolved", "closed"), status="closed")
+    desk.act(ticket_id, Change(at(30), "desk1", ChangeKind.FIELD, None, "not_completed", field="closure_code"))
+    clock.set(at(31))
+    sync.run()
+    engine.drain_outbox()
+    tickets = {t["key"]: t for t in desk.tickets()}
+    again = tickets["zabbix:1/reopen-1"]
+    assert again["assignee"] == "zhangw" and again["title"].startswith("[未完成 not completed] Interface down on sw-1")
+    assert again["relations"] == [("relates", tickets["zabbix:1"]["id"])]
+    assert again["recurrence_of"] == "zabbix:1"
+    state = engine.store.get("zabbix:1/reopen-1")
+    assert state is not None and state.assigned_at == at(31) and state.status is TicketStatus.OPEN
+    assert any(
+        "未完成 not completed: a new ticket zabbix:1/reopen-1 goes to zhangw" in n for n in tickets["zabbix:1"]["notes"]
+    )
+
+
+def test_two_changes_of_the_same_thing_within_a_second_are_two_events() -> None:
+    events = events_from_history(
+        history(
+            Change(at(4), "zhangw", ChangeKind.GROUP, "network", "apps"),
+            Change(at(4), "zhangw", ChangeKind.GROUP, "apps", "network"),
+        ),
+        skip=0,
+        own_login=None,
+    )
+    assert [(e.kind, e.group) for e in events] == [(EventKind.ASSIGN, "apps"), (EventKind.ASSIGN, "network")]
