@@ -50,7 +50,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from connector.clock import Clock
 from connector.errors import BackendRejected, BackendUnavailable
-from connector.redmine.client import parse_retry_after
+from connector.wire import parse_retry_after, unreachable
 
 log = logging.getLogger(__name__)
 
@@ -437,19 +437,9 @@ class GlpiClient:
                 verify=self._verify,
                 allow_redirects=False,
             )
-        except requests.Timeout as exc:
-            raise GlpiUnavailable(
-                f"no answer from {self.base_url} within {self._timeout:g}s ({type(exc).__name__})",
-                backend=self.backend,
-                operation=operation,
-            ) from exc
-        except requests.ConnectionError as exc:
-            raise GlpiUnavailable(
-                f"cannot connect to {self.base_url}: {_root_cause(exc)}", backend=self.backend, operation=operation
-            ) from exc
         except requests.RequestException as exc:
             raise GlpiUnavailable(
-                f"request failed: {type(exc).__name__}: {exc}", backend=self.backend, operation=operation
+                unreachable(exc, self.base_url, self._timeout), backend=self.backend, operation=operation
             ) from exc
         log.debug("%s -> HTTP %s", operation, response.status_code)
         return response
@@ -570,16 +560,3 @@ def _error_code(response: requests.Response) -> str | None:
     if response.status_code not in (400, 401):
         return None
     return _error_body(response)[0]
-
-
-def _root_cause(exc: BaseException) -> str:
-    """The innermost reason (``Connection refused``) rather than urllib3's nested repr."""
-    seen: BaseException = exc
-    while True:
-        inner = seen.__cause__ or seen.__context__
-        if inner is None or inner is seen:
-            break
-        seen = inner
-    reason = getattr(seen, "reason", None)
-    text = str(reason if reason is not None else seen)
-    return text or type(seen).__name__

@@ -25,26 +25,13 @@ import requests
 
 from connector.clock import Clock
 from connector.errors import NotifierRejected, NotifierUnavailable
-from connector.redmine.client import parse_retry_after
+from connector.wire import parse_retry_after, unreachable
 
 
 def public_url(url: str) -> str:
     """``url`` without query and fragment (where robot keys and tokens sit), for messages."""
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-
-
-def _root_cause(exc: BaseException) -> str:
-    """The innermost reason (``Connection refused``) rather than urllib3's nested repr, which
-    would also repeat the URL with its query string."""
-    seen: BaseException = exc
-    while (inner := seen.__cause__ or seen.__context__) is not None and inner is not seen:
-        seen = inner
-    reason = getattr(seen, "reason", None)
-    text = str(reason if reason is not None else seen)
-    if "?" in text:  # a message that quotes the URL would quote its key
-        return type(seen).__name__
-    return text or type(seen).__name__
 
 
 class HttpPoster:
@@ -91,15 +78,9 @@ class HttpPoster:
                 verify=self._verify,
                 allow_redirects=False,
             )
-        except requests.Timeout as exc:
-            raise NotifierUnavailable(
-                f"no answer within {self._timeout:g}s ({type(exc).__name__})",
-                notifier=self.notifier,
-                operation=operation,
-            ) from exc
         except requests.RequestException as exc:
             raise NotifierUnavailable(
-                f"cannot reach {where}: {_root_cause(exc)}", notifier=self.notifier, operation=operation
+                unreachable(exc, where, self._timeout), notifier=self.notifier, operation=operation
             ) from exc
         status = response.status_code
         if 200 <= status < 300:

@@ -16,21 +16,20 @@ sent only as the ``X-Redmine-API-Key`` header, never in a URL, so no message or 
 
 from __future__ import annotations
 
-__all__ = ["RedmineClient", "RedmineRejected", "RedmineUnavailable", "parse_retry_after"]
+__all__ = ["RedmineClient", "RedmineRejected", "RedmineUnavailable"]
 
 import logging
 import math
 from collections.abc import Mapping
-from datetime import datetime
-from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import Any, TypeVar
 
 import requests
 from pydantic import BaseModel, ValidationError
 
-from connector.clock import Clock, ensure_utc
+from connector.clock import Clock
 from connector.errors import BackendRejected, BackendUnavailable
+from connector.wire import parse_retry_after, unreachable
 
 log = logging.getLogger(__name__)
 
@@ -63,28 +62,6 @@ class RedmineRejected(BackendRejected):
         self.status = status
         self.errors = errors
         super().__init__(message, backend=backend, operation=operation)
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delay-seconds or an HTTP-date).
-
-    A date in the past means "now" (0); anything unreadable is ignored (``None``) so the outbox
-    falls back to its own backoff.
-    """
-    if not value:
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        pass
-    else:
-        return max(0.0, seconds) if math.isfinite(seconds) else None
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return max(0.0, (ensure_utc(when) - ensure_utc(now)).total_seconds())
 
 
 #: 401/403 are waited out, not dead-lettered: an admin fixes the key or the permission
@@ -190,21 +167,9 @@ class RedmineClient:
                 verify=self._verify,
                 allow_redirects=False,
             )
-        except requests.Timeout as exc:
-            raise RedmineUnavailable(
-                f"no answer from {self.base_url} within {self._timeout:g}s ({type(exc).__name__})",
-                backend=self.backend,
-                operation=operation,
-            ) from exc
-        except requests.ConnectionError as exc:
-            raise RedmineUnavailable(
-                f"cannot connect to {self.base_url}: {_root_cause(exc)}",
-                backend=self.backend,
-                operation=operation,
-            ) from exc
         except requests.RequestException as exc:
             raise RedmineUnavailable(
-                f"request failed: {type(exc).__name__}: {exc}", backend=self.backend, operation=operation
+                unreachable(exc, self.base_url, self._timeout), backend=self.backend, operation=operation
             ) from exc
         log.debug("%s -> HTTP %s", operation, response.status_code)
         self._raise_for_status(response, operation)
@@ -280,16 +245,3 @@ def _error_list(response: requests.Response) -> tuple[str, ...]:
     if isinstance(errors, str):
         return (errors,)
     return ()
-
-
-def _root_cause(exc: BaseException) -> str:
-    """The innermost reason (``Connection refused``) rather than urllib3's nested repr."""
-    seen: BaseException = exc
-    while True:
-        inner = seen.__cause__ or seen.__context__
-        if inner is None or inner is seen:
-            break
-        seen = inner
-    reason = getattr(seen, "reason", None)
-    text = str(reason if reason is not None else seen)
-    return text or type(seen).__name__
