@@ -80,7 +80,7 @@ class HttpPoster:
             )
         except requests.RequestException as exc:
             raise NotifierUnavailable(
-                unreachable(exc, where, self._timeout), notifier=self.notifier, operation=operation
+                unreachable(exc, "the server", self._timeout), notifier=self.notifier, operation=operation
             ) from exc
         status = response.status_code
         if 200 <= status < 300:

@@ -257,7 +257,7 @@ def test_a_refused_connection_fails_fast_and_hides_the_key(kind: str) -> None:
             "dingtalk": lambda: dingtalk(url),
         }[kind]()
         started = time.monotonic()
-        with pytest.raises(NotifierUnavailable, match="cannot reach") as caught:
+        with pytest.raises(NotifierUnavailable, match="cannot connect to") as caught:
             notifier.send(message(), PEOPLE)
         assert time.monotonic() - started < 2
         assert "wecom-key-693a" not in str(caught.value) and "dt-token-77" not in str(caught.value)
@@ -266,6 +266,6 @@ def test_a_refused_connection_fails_fast_and_hides_the_key(kind: str) -> None:
 def test_a_silent_gateway_is_given_up_after_the_timeout() -> None:
     with silent_port() as port:
         started = time.monotonic()
-        with pytest.raises(NotifierUnavailable, match=r"no answer within 0\.5s"):
+        with pytest.raises(NotifierUnavailable, match=r"no answer from .* within 0\.5s"):
             webhook(f"http://127.0.0.1:{port}/n", timeout_seconds=0.5).send(message(), PEOPLE)
         assert time.monotonic() - started < 3
