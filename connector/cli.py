@@ -71,7 +71,9 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="also run the escalation/SLA sweep on the simulated clock up to this ISO time, printing each event",
     )
-    p = sub.add_parser("once", help="poll every source, decide, deliver; then exit")
+    p = sub.add_parser(
+        "once", help="one cycle: poll every source, decide, read the helpdesk back, sweep the clock, deliver"
+    )
     with_config(p)
     p.add_argument("--retry-now", action="store_true", help="try every owed operation now, ignoring its backoff")
     p = sub.add_parser("run", help="run the scheduled jobs until SIGTERM/SIGINT")

@@ -550,7 +550,7 @@ class Engine:
             return 0
         now = self.clock.now()
         fired = 0
-        for state in self.store.active_tickets():
+        for state in self.store.sweep_tickets(now - self.sweep_rules.resolved_horizon):
             if self.stopping.is_set():
                 break
             with self.store.transaction():

@@ -57,6 +57,8 @@ class SweepRules:
     escalation: EscalationRules
     notices: NotificationRules
     lateness: timedelta = timedelta(minutes=2)
+    #: how long after its resolution a ticket is still swept (for steps due before it, after a downtime)
+    resolved_horizon: timedelta = timedelta(days=7)
 
 
 @dataclass(frozen=True)

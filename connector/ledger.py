@@ -163,8 +163,14 @@ class TicketLedger(TicketIndex, Protocol):
         ...
 
     def active_tickets(self) -> list[TicketState]:
-        """Every ticket not closed yet (resolved ones too: a step due before it was resolved
-        may still have to fire after a downtime)."""
+        """Every ticket not closed yet."""
+        ...
+
+    def sweep_tickets(self, resolved_since: datetime) -> list[TicketState]:
+        """What the escalation sweep watches: tickets not closed that are not duplicates (a
+        duplicate's master escalates for it: a storm must not multiply the notices), and not
+        resolved before ``resolved_since`` (a step due before a resolution may still fire after
+        a downtime, but not forever)."""
         ...
 
     def fired_steps(self, key: str) -> set[str]:
@@ -372,6 +378,15 @@ class MemoryLedger:
 
     def active_tickets(self) -> list[TicketState]:
         return [s for s in self._tickets.values() if s.status is not TicketStatus.CLOSED]
+
+    def sweep_tickets(self, resolved_since: datetime) -> list[TicketState]:
+        return [
+            s
+            for s in self._tickets.values()
+            if s.status is not TicketStatus.CLOSED
+            and s.master_key is None
+            and (s.resolved_at is None or s.resolved_at >= resolved_since)
+        ]
 
     def fired_steps(self, key: str) -> set[str]:
         return set(self._steps.get(key, ()))

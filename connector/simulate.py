@@ -129,7 +129,7 @@ class Simulator:
             if moment is None:
                 return events
             self.clock.set(moment)
-            for state in self.ledger.active_tickets():
+            for state in self.ledger.sweep_tickets(moment - self.sweep.resolved_horizon):
                 result = sweep_ticket(self.ledger, state, self.sweep, moment)
                 for fired in result.fired:
                     events.extend(self._events(fired.notice, state, step=fired))
@@ -139,7 +139,7 @@ class Simulator:
         rules = self.sweep
         moments = [
             step.due_at
-            for state in self.ledger.active_tickets()
+            for state in self.ledger.sweep_tickets(until - rules.resolved_horizon)
             for step in due_steps(
                 state, self.ledger.fired_steps(state.key), rules.sla, rules.escalation, rules.notices, until
             )

@@ -404,6 +404,15 @@ class Store:
         rows = self._exec(f"SELECT {_STATE_COLUMNS} FROM tickets WHERE status != 'closed' ORDER BY rowid").fetchall()
         return [_ticket_state(row) for row in rows]
 
+    def sweep_tickets(self, resolved_since: datetime) -> list[TicketState]:
+        """Tickets not closed, not duplicates, not resolved before ``resolved_since``."""
+        rows = self._exec(
+            f"SELECT {_STATE_COLUMNS} FROM tickets WHERE status != 'closed' AND master_key IS NULL"
+            " AND (resolved_at IS NULL OR resolved_at >= ?) ORDER BY rowid",
+            (resolved_since.isoformat(),),
+        ).fetchall()
+        return [_ticket_state(row) for row in rows]
+
     def fired_steps(self, key: str) -> set[str]:
         """The steps already fired for a ticket."""
         return {r[0] for r in self._exec("SELECT step FROM steps WHERE ticket_key = ?", (key,)).fetchall()}

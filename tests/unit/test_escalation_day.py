@@ -212,3 +212,29 @@ def test_a_ticket_resolved_before_a_step_never_gets_it(engine: Engine, clock: Fa
     walk(engine, clock, 120)
     fired = engine.store.fired_steps("zabbix:p1")
     assert "escalation:1" in fired and "escalation:2" not in fired and "notice:deputy_director" not in fired
+
+
+def test_a_storm_escalates_once_through_its_master(engine: Engine, clock: FakeClock, sent: list[Any]) -> None:
+    for n in range(4):  # a master and three duplicates of it, a minute apart
+        clock.set(T0 + timedelta(minutes=n))
+        engine.ingest(
+            "zabbix",
+            [
+                Alert(
+                    source="zabbix",
+                    external_id=f"s{n}",
+                    title="Interface Gi1/0/1 down",
+                    ci="core-sw01",
+                    host_groups=("Metro/Network core",),
+                    severity=5,
+                    occurred_at=clock.now(),
+                )
+            ],
+        )
+        engine.process_pending()
+        engine.drain_outbox()
+    walk(engine, clock, 40)
+    fired_on = {s["key"] for s in engine.store.steps()}
+    assert fired_on == {"zabbix:s0"}  # the duplicates follow their master: no notices of their own
+    escalations = [m for _, m in sent if m.data["kind"] == "escalation"]
+    assert len(escalations) == 3 * 2  # L1–L3, by phone and e-mail, once
