@@ -240,6 +240,9 @@ def _rules_command(args: argparse.Namespace) -> int:
     for warning in rules.warnings:
         print(warning, file=sys.stderr)
     if args.command == "validate":
+        if config is not None and config.notify is not None:
+            # people.yaml, escalation.yaml, notifications.yaml and the templates, checked together
+            _sweep_parts(config, pm, rules)["notifications"].close()
         if config is not None:
             names = ", ".join(f"{s.name} ({s.type_name})" for s in config.sources) or "none"
             print(f"{args.config}: OK — backend {config.backend.name} ({config.backend.type_name}), sources: {names}")
