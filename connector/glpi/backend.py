@@ -445,6 +445,26 @@ class GlpiBackend:
                 detail=exc.detail,
             ) from exc
 
+    def publish_document(self, filename: str, content: bytes, content_type: str, title: str) -> str:
+        """Upload a file as a Document of its own (the monthly report: GLPI has no wiki); returns
+        its id. One multipart POST."""
+        operation = "POST Document/"
+        name = _safe_filename(filename)
+        entity = {"entities_id": self.settings.entity} if self.settings.entity is not None else {}
+        manifest = {"input": {"name": title, "_filename": [name], **entity}}
+        try:
+            created = self._client.upload("Document/", manifest, name, content, content_type, Created)
+        except GlpiRejected as exc:
+            raise GlpiRejected(
+                f"{exc.reason} ({_ALLOWED_HINT})",
+                backend=self.name,
+                operation=operation,
+                status=exc.status,
+                code=exc.code,
+                detail=exc.detail,
+            ) from exc
+        return str(created.id)
+
     # --- changed_since -------------------------------------------------------------------------
 
     def changed_since(self, since: datetime) -> Iterator[TicketSnapshot]:

@@ -1,6 +1,6 @@
 """The scheduled report job (PROCESS §14): on the 1st, the previous month's report — and on the
 1st of a quarter, the previous quarter's — is rebuilt from the helpdesk, published to the
-Redmine wiki with its HTML and CSV files, and mailed to the process owner.
+Redmine wiki with its HTML and CSV files (GLPI: as Documents), and mailed to the process owner.
 
 It runs every hour in the daemon and catches up: a report not published yet (the daemon was
 down on the 1st) goes out at the next run, and one already published (its cursor in the state
@@ -87,8 +87,16 @@ class ReportsJob:
 
     def _publish(self, report: Report) -> str | None:
         settings = getattr(self.backend, "settings", None)
+        upload = getattr(self.backend, "publish_document", None)
+        if not isinstance(settings, RedmineSettings) and callable(upload):  # GLPI: Documents
+            title = wiki_title(report.period, self.settings.title_prefix)
+            ids = [
+                upload(f.name, f.content, f.content_type, f"{title} {f.name}")
+                for f in report_files(report, self.settings.language)
+            ]
+            return f"{self.backend.name} documents {', '.join('#' + i for i in ids)}"
         if not isinstance(settings, RedmineSettings):
-            log.info("report %s: the backend has no wiki; it is only mailed", report.period.label)
+            log.info("report %s: the backend keeps no documents; it is only mailed", report.period.label)
             return None
         page = publish_report(
             report, settings, lang=self.settings.language, title_prefix=self.settings.title_prefix, clock=self.clock

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import requests
@@ -223,3 +224,25 @@ def test_errors(fake: GlpiFake, clock: FakeClock) -> None:
     fake.fail("GET", "Ticket/", status=503)
     with pytest.raises(BackendUnavailable):
         backend.ticket_history("100")
+
+
+def test_the_monthly_report_is_published_as_glpi_documents(fake: GlpiFake, clock: FakeClock, tmp_path: Path) -> None:
+    """GLPI has no wiki: the report job uploads the HTML page and the CSV tables as Documents."""
+    from connector.config import ReportSettings
+    from connector.kpi.monthly import ReportsJob
+    from connector.sla import DEFAULT_POLICY
+    from connector.store import Store
+
+    backend, _ = work_a_ticket(fake, clock)
+    clock.set(T0 + timedelta(days=40))
+    job = ReportsJob(
+        backend, Store(tmp_path / "s.db"), clock, ReportSettings(publish=True, timezone=ZONE), DEFAULT_POLICY
+    )
+    published = job.run()
+    assert published
+    names = sorted(d["filename"] for d in fake.documents.values())
+    assert sum(n.endswith(".html") for n in names) == 1
+    assert sum(n.endswith(".csv") for n in names) == 9  # the KPIs and the 8 tables
+    assert all(d["name"].startswith("ITSM_report_") for d in fake.documents.values())
+    assert fake.document_items == []  # documents of their own, not of a ticket
+    assert job.run() == []  # once
