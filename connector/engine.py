@@ -16,6 +16,7 @@ from __future__ import annotations
 
 __all__ = ["Engine", "RetryPolicy", "plan_operations"]
 
+import html
 import json
 import logging
 import threading
@@ -31,6 +32,7 @@ from connector.decision import HELPDESK_KEY_PREFIX, Action, Decision
 from connector.errors import (
     BackendRejected,
     BackendUnavailable,
+    NotifierError,
     NotifierRejected,
     NotifierUnavailable,
     RuleError,
@@ -42,6 +44,7 @@ from connector.failpoints import failpoint
 from connector.interfaces import Backend, Rejected, Relation, Resolution, Source, UserDirectory
 from connector.ledger import apply_decision
 from connector.models import Alert, Attachment, Ticket, TicketRef, TicketSource, jsonable, ticket_changes
+from connector.notify.interfaces import OutgoingMessage, Recipient
 from connector.notify.notice import Notice
 from connector.notify.settings import Notifications
 from connector.pipeline import Pipeline
@@ -495,11 +498,44 @@ class Engine:
             log.info("%s → reporter %s is %s user %s", ticket.key, reporter, self.backend.name, user.login)
             return ticket.model_copy(update={"contact": user.name or user.login})
         if getattr(source, "unknown_senders", "anonymous") == "reject":
+            replied = self._auto_reply(reporter, ticket.title)
             raise _NoTicket(
                 f"{reporter} is not a user of {self.backend.name} and the source rejects unknown senders "
-                "(unknown_senders: reject)"
+                f"(unknown_senders: reject){'; the sender was told by auto-reply' if replied else ''}"
             )
         return ticket
+
+    def _auto_reply(self, address: str, title: str) -> bool:
+        """Tell a refused sender why, through the first e-mail channel (IM 1.1); ``False`` when
+        there is none or it fails (the refusal stands either way). The reply is marked
+        auto-generated, so an auto-responder does not answer it back."""
+        kit = self.notifications
+        channel = next((c for c in kit.channels.values() if c.address == "email"), None) if kit else None
+        if kit is None or channel is None:
+            log.warning("no e-mail channel: %s is not told that the report was refused", address)
+            return False
+        desk = kit.renderer.service_desk
+        subject = "您的报告未被受理 Your report was not accepted"
+        text = (
+            f"您的邮件「{title}」未能登记：发件地址不是服务台的注册用户。请联系服务台：{desk}\n\n"
+            f"Your mail “{title}” was not registered: the sender is not a user of the service desk. "
+            f"Please contact the service desk: {desk}\n"
+        )
+        message = OutgoingMessage(
+            subject=subject,
+            text=text,
+            html="<p>" + html.escape(text).replace("\n", "<br>") + "</p>",
+            markdown=text,
+            short=subject,
+            ticket_key="refused",
+            data={"kind": "auto_reply"},
+        )
+        try:
+            channel.notifier.send(message, [Recipient("sender", address, address)])
+        except NotifierError as exc:
+            log.warning("the auto-reply to %s failed: %s", address, exc)
+            return False
+        return True
 
     def _execute_source(self, op: OutboxOp, now: datetime) -> None:
         name = op.target.split(":", 1)[1]
@@ -521,10 +557,18 @@ class Engine:
             raise _NoTicket("notices are not configured (no notify section) any more")
         notice = Notice.model_validate(op.payload["notice"])
         if notice.ticket.ticket_id is None:  # created since it was queued: say which ticket it is
-            ref = self.store.ticket_ref(notice.ticket.key)
+            key = notice.ticket.key
+            ref = self.store.ticket_ref(key)
             if ref is not None:
                 link = notice.ticket.model_copy(update={"ticket_id": ref[0], "url": ref[1] or None})
                 notice = notice.model_copy(update={"ticket": link})
+            elif self.store.get(key) is not None and not self.store.has_pending_op(key, "create"):
+                # its create was refused (a sender the desk does not know): there is no incident to
+                # announce — the sender got the refusal instead
+                with self.store.transaction():
+                    self.store.op_done(op.id, now)
+                log.info("%s → %s notice dropped: the ticket was never created", key, notice.kind.value)
+                return
         channel = str(op.payload["channel"])
         delivery = self.notifications.send(notice, channel)
         with self.store.transaction():

@@ -12,6 +12,7 @@ import pytest
 
 from connector.clock import FakeClock
 from connector.engine import Engine
+from connector.escalation import SweepRules
 from connector.interfaces import Resolution
 from connector.models import Alert, Attachment, Priority, Ticket, TicketSource, TicketStatus
 from connector.pipeline import Pipeline
@@ -235,3 +236,41 @@ def test_the_reporter_of_a_mail_is_looked_up_as_a_helpdesk_user(
         assert "mail:m2" not in tickets
         (dead,) = engine.store.dead_letters()
         assert "stranger@example.org is not a user of" in dead["reason"] and "unknown_senders: reject" in dead["reason"]
+
+
+def test_a_refused_sender_is_told_by_auto_reply(engine: Engine, clock: FakeClock, backend: LocalBackend) -> None:
+    from connector.notify.dispatch import Channel
+    from connector.notify.people import Directory, load_people
+    from connector.notify.render import Renderer
+    from connector.notify.rules import load_escalation, load_notification_rules
+    from connector.notify.settings import Notifications
+    from tests.unit.test_escalation_day import ROOT, Recorder
+
+    sent: list[Any] = []
+    directory = Directory(load_people(ROOT / "config" / "people.example.yaml"))
+    renderer = Renderer(service_desk="021-6000-8888", directory=directory, language="zh", timezone="Asia/Shanghai")
+    escalation, rules = load_escalation(), load_notification_rules()
+    channels = {"email": Channel("email", "email", Recorder("email", sent))}  # type: ignore[arg-type]
+    engine.notifications = Notifications(directory, escalation, rules, renderer, channels)
+    engine.sweep_rules = SweepRules(RuleBook().sla, escalation, rules)  # so the decision queues its notices
+
+    class Mailbox:
+        name = "mail"
+        acknowledge_enabled = False
+        unknown_senders = "reject"
+
+    engine.sources["mail"] = Mailbox()  # type: ignore[assignment]
+    report = Alert(
+        source="mail",
+        external_id="m1",
+        title="<b>打印机</b>坏了",
+        reporter="stranger@example.org",
+        origin=TicketSource.USER_REPORT,
+        occurred_at=clock.now(),
+    )
+    cycle(engine, clock, report)
+    (dead,) = engine.store.dead_letters()
+    assert dead["reason"].endswith("(unknown_senders: reject); the sender was told by auto-reply")
+    ((channel, message),) = [(c, m) for c, m in sent if m.data.get("kind") == "auto_reply"]
+    assert channel == "email" and "021-6000-8888" in message.text and "<b>" not in message.html
+    assert [m.data.get("kind") for _, m in sent] == ["auto_reply"]  # no "your incident is open"
