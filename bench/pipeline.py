@@ -207,7 +207,7 @@ That run took {m["seconds"]} s including generating and parsing the stream.
 
 Short of it, by about {20000 / r["pipeline_alerts_per_second"]:.1f}×. What limits it, measured with cProfile and
 callgrind on this code: every alert builds and copies a `Ticket` — a pydantic model of about 45
-fields — four times (draft, classify, prioritize, correlate, SLA), which is about a third of
+fields — five times (the draft, then once in each of the four stages), about a third of
 the time; the classification regexes (the shipped file has 29 rules; the index by kind of
 source and host group leaves about 8 to try per alert) another fifth; the rest is Python's own
 cost per call across the four stages, the fingerprint digest and the ledger. Already done:
@@ -217,7 +217,7 @@ about 2× from the first version). What would reach the target: a plain slotted 
 inside the pipeline (pydantic only at the boundaries), classification compiled into one
 combined pattern per field, or several pipeline processes sharded by fingerprint (decisions of
 different fingerprints do not interact). The daemon does not need it: a storm of a thousand
-alerts is decided in well under a second; its limit is the helpdesk (one call per new ticket).
+alerts is decided in under a second even with the state file; its limit is the helpdesk (one call per new ticket).
 
 The SQLite ledger figure includes a `synchronous=FULL` commit per alert (the journal's promise
 survives a power cut); the memory ledger is `simulate`'s. The daemon's memory does not grow with
