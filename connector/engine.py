@@ -1,15 +1,18 @@
-"""The connector's work loop, one step at a time: intake → decide → owe → deliver.
+"""The connector's work loop, one step at a time: intake → decide → owe → deliver, and the clock.
 
 1. ``ingest``: alerts (and rejects) from a source are journaled with the source's new cursor in
    one transaction; a repeat of a journaled event is dropped there.
-2. ``process_pending``: each journaled alert goes through the pipeline; its decision, the
-   backend operations it implies and the journal mark are committed together.
+2. ``process_pending``: each journaled alert goes through the pipeline; its decision (recorded
+   by ``ledger.apply_decision``), the operations and notices it implies and the journal mark are
+   committed together.
 3. ``drain_outbox``: owed operations are tried in order, per ticket; a transient failure waits
-   with exponential backoff (honouring ``Retry-After``) and blocks only its own target.
+   with exponential backoff (honouring ``Retry-After``) and blocks only its own target — a
+   helpdesk, a source, or one notice channel.
+4. ``sweep``: escalation, timed notices and SLA steps fire once each (``connector.escalation``).
 
 Every step is safe to interrupt: what was committed is done, what was not is redone, and a
-helpdesk create is always preceded by a lookup of the connector key, so a crash between the
-helpdesk's answer and the local commit cannot double a ticket.
+helpdesk create that may have gone out before is preceded by a lookup of the connector key,
+so a crash between the helpdesk's answer and the local commit cannot double a ticket.
 """
 
 from __future__ import annotations
