@@ -433,37 +433,29 @@ class GlpiBackend:
         tid = _ticket_id(ticket_id, backend=self.name, operation=operation)
         name = _safe_filename(filename)
         manifest = {"input": {"name": name, "_filename": [name], "itemtype": "Ticket", "items_id": tid}}
-        try:
-            self._client.upload("Document/", manifest, name, content, content_type, Created)
-        except GlpiRejected as exc:
-            raise GlpiRejected(
-                f"{exc.reason} ({_ALLOWED_HINT})",
-                backend=self.name,
-                operation=operation,
-                status=exc.status,
-                code=exc.code,
-                detail=exc.detail,
-            ) from exc
+        self._upload(manifest, name, content, content_type)
 
     def publish_document(self, filename: str, content: bytes, content_type: str, title: str) -> str:
         """Upload a file as a Document of its own (the monthly report: GLPI has no wiki); returns
         its id. One multipart POST."""
-        operation = "POST Document/"
         name = _safe_filename(filename)
         entity = {"entities_id": self.settings.entity} if self.settings.entity is not None else {}
         manifest = {"input": {"name": title, "_filename": [name], **entity}}
+        return str(self._upload(manifest, name, content, content_type).id)
+
+    def _upload(self, manifest: dict[str, Any], name: str, content: bytes, content_type: str) -> Created:
+        """One multipart ``POST Document/``; a refusal names what the admin can allow."""
         try:
-            created = self._client.upload("Document/", manifest, name, content, content_type, Created)
+            return self._client.upload("Document/", manifest, name, content, content_type, Created)
         except GlpiRejected as exc:
             raise GlpiRejected(
                 f"{exc.reason} ({_ALLOWED_HINT})",
                 backend=self.name,
-                operation=operation,
+                operation="POST Document/",
                 status=exc.status,
                 code=exc.code,
                 detail=exc.detail,
             ) from exc
-        return str(created.id)
 
     # --- changed_since -------------------------------------------------------------------------
 
