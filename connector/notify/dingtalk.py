@@ -76,13 +76,7 @@ class DingtalkNotifier:
         self.name = name
         self._settings = settings
         self._clock = clock
-        self._http = HttpPoster(
-            notifier=name,
-            clock=clock,
-            timeout=settings.timeout_seconds,
-            verify_tls=settings.verify_tls,
-            session=session,
-        )
+        self._http = HttpPoster.for_channel(settings, name=name, clock=clock, session=session)
 
     def payload(self, message: OutgoingMessage, recipients: Sequence[Recipient]) -> dict[str, Any]:
         """The JSON body for ``message``."""

@@ -14,11 +14,11 @@ carry their key or token there.
 
 from __future__ import annotations
 
-__all__ = ["HttpPoster", "public_url"]
+__all__ = ["HttpChannelSettings", "HttpPoster", "public_url"]
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -32,6 +32,16 @@ def public_url(url: str) -> str:
     """``url`` without query and fragment (where robot keys and tokens sit), for messages."""
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+class HttpChannelSettings(Protocol):
+    """The two transport fields every HTTP channel's settings carry."""
+
+    @property
+    def timeout_seconds(self) -> float: ...
+
+    @property
+    def verify_tls(self) -> bool: ...
 
 
 class HttpPoster:
@@ -55,6 +65,19 @@ class HttpPoster:
         self._verify = verify_tls
         self._owns_session = session is None
         self._session = session if session is not None else requests.Session()
+
+    @classmethod
+    def for_channel(
+        cls, settings: HttpChannelSettings, *, name: str, clock: Clock, session: requests.Session | None = None
+    ) -> HttpPoster:
+        """The poster for channel ``name``, with that channel's timeout and TLS setting."""
+        return cls(
+            notifier=name,
+            clock=clock,
+            timeout=settings.timeout_seconds,
+            verify_tls=settings.verify_tls,
+            session=session,
+        )
 
     def post(
         self,
