@@ -11,7 +11,6 @@ from __future__ import annotations
 __all__ = ["replay_into", "run_demo"]
 
 import tempfile
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from importlib import resources
@@ -29,6 +28,7 @@ from connector.plugin_manager import build_plugin_manager
 from connector.plugins.local import LocalBackend
 from connector.replay import Control, read_lines
 from connector.rulebook import RuleBook
+from connector.setup_report import display_width
 from connector.store import Store
 
 
@@ -88,18 +88,14 @@ def run_demo(out: TextIO, workdir: Path | None = None, pm: pluggy.PluginManager 
 _RELATION_ZH = {"duplicates": "重复 of", "relates": "复发 of"}
 
 
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
 def _cell(text: str, width: int) -> str:
     out = ""
     for ch in text:
-        if _width(out + ch) > width - 1 and _width(text) > width:
+        if display_width(out + ch) > width - 1 and display_width(text) > width:
             out += "…"
             break
         out += ch
-    return out + " " * max(0, width - _width(out))
+    return out + " " * max(0, width - display_width(out))
 
 
 def _print_table(out: TextIO, tickets: list[dict[str, Any]]) -> None:

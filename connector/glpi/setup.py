@@ -22,7 +22,6 @@ from __future__ import annotations
 __all__ = ["Mapped", "SetupReport", "inspect", "setup_for_config"]
 
 import html
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -38,6 +37,7 @@ from connector.glpi.lookup import iterate
 from connector.glpi.schema import Created, Dropdown
 from connector.glpi.settings import GlpiSettings, join_path
 from connector.models import TicketSource
+from connector.setup_report import Problem, display_width, problem_lines
 from connector.taxonomy import Taxonomy, load_taxonomy
 
 State = Literal["found", "created", "pinned", "missing"]
@@ -52,15 +52,6 @@ class Mapped:
     ident: int | None
     state: State
     note: str = ""
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Something the connector needs that this GLPI lacks, and how an admin adds it."""
-
-    what: str
-    how: str
-    required: bool
 
 
 @dataclass
@@ -87,38 +78,20 @@ class SetupReport:
         lines = [f"GLPI at {self.url}"]
         if self.mapping:
             lines += ["", "Mapping (process value → GLPI):"]
-            width = max(_width(f"{m.kind} {m.name}") for m in self.mapping)
+            width = max(display_width(f"{m.kind} {m.name}") for m in self.mapping)
             for m in self.mapping:
                 label = f"{m.kind} {m.name}"
                 target = f"#{m.ident}" if m.ident is not None else "-"
                 note = f" ({m.note})" if m.note else ""
-                lines.append(f"  {label}{' ' * (width - _width(label))}  {target:>6}  {m.state}{note}")
+                lines.append(f"  {label}{' ' * (width - display_width(label))}  {target:>6}  {m.state}{note}")
             kinds = sorted({m.kind for m in self.mapping})
             summary = []
             for kind in kinds:
                 counts = {s: self.count(kind, s) for s in ("found", "created", "pinned", "missing")}
                 summary.append(f"{kind}: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
             lines += ["", "Summary: " + "; ".join(summary)]
-        for title, required in (("Missing (required):", True), ("Missing or wrong (optional):", False)):
-            problems = [p for p in self.problems if p.required is required]
-            if problems:
-                lines += ["", title]
-                for problem in problems:
-                    lines.append(f"  - {problem.what}")
-                    lines.append(f"      fix: {problem.how}")
-        if self.notes:
-            lines.append("")
-            lines.extend(f"Note: {note}" for note in self.notes)
-        lines.append("")
-        lines.append(
-            "OK: the connector can write tickets" if self.ok else "NOT OK: fix the required items above, then run again"
-        )
+        lines += problem_lines(self.problems, self.notes)
         return "\n".join(lines) + "\n"
-
-
-def _width(text: str) -> int:
-    """Terminal columns of ``text``: CJK characters take two."""
-    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
 
 
 def _name(item: Dropdown, column: str) -> str:

@@ -35,21 +35,13 @@ from connector.redmine.schema import (
     UserEnvelope,
 )
 from connector.redmine.settings import RedmineSettings
+from connector.setup_report import Problem
 
 _N = TypeVar("_N", bound=NamedRef)
 _K = TypeVar("_K")
 
 #: Redmine's UI name of each field_format ("New custom field" › Format)
 FORMAT_LABELS = {"string": "Text", "text": "Long text", "int": "Integer", "bool": "Boolean"}
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Something the connector needs that this Redmine lacks, and how an admin adds it."""
-
-    what: str
-    how: str
-    required: bool
 
 
 @dataclass(frozen=True)

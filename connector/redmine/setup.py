@@ -18,7 +18,6 @@ __all__ = ["SetupReport", "inspect", "main", "rails_script"]
 import argparse
 import json
 import sys
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -26,8 +25,9 @@ from connector.errors import BackendError
 from connector.redmine.backend import RedmineBackend
 from connector.redmine.client import RedmineUnavailable
 from connector.redmine.fields import CATALOGUE, FieldSpec
-from connector.redmine.lookup import Discovery, Problem
+from connector.redmine.lookup import Discovery
 from connector.redmine.settings import RedmineSettings
+from connector.setup_report import Problem, display_width, problem_lines
 
 
 @dataclass
@@ -51,31 +51,10 @@ class SetupReport:
         if self.found:
             lines.append("")
             lines.append("Found:")
-            width = max(_width(what) for what, _ in self.found)
-            lines.extend(f"  {what}{' ' * (width - _width(what))}  {ident}" for what, ident in self.found)
-        for title, required in (("Missing (required):", True), ("Missing or wrong (optional):", False)):
-            problems = [p for p in self.problems if p.required is required]
-            if problems:
-                lines.append("")
-                lines.append(title)
-                for problem in problems:
-                    lines.append(f"  - {problem.what}")
-                    lines.append(f"      fix: {problem.how}")
-        if self.notes:
-            lines.append("")
-            lines.extend(f"Note: {note}" for note in self.notes)
-        lines.append("")
-        lines.append(
-            "OK: the connector can write tickets"
-            if self.ok
-            else "NOT OK: fix the required items above, then run this again"
-        )
+            width = max(display_width(what) for what, _ in self.found)
+            lines.extend(f"  {what}{' ' * (width - display_width(what))}  {ident}" for what, ident in self.found)
+        lines += problem_lines(self.problems, self.notes)
         return "\n".join(lines) + "\n"
-
-
-def _width(text: str) -> int:
-    """Terminal columns of ``text``: CJK characters take two."""
-    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
 
 
 def _from_discovery(found: Discovery, settings: RedmineSettings) -> SetupReport:
