@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from connector.clock import Clock
 from connector.notify.http import HttpPoster
 from connector.notify.interfaces import OutgoingMessage, Recipient
-from connector.notify.robot import check_errcode, is_mobile, mobile_digits, truncate_utf8
+from connector.notify.robot import check_errcode, mentions, truncate_utf8
 from connector.secrets import Secret
 
 _RETRY: dict[int, float | None] = {-1: None, 130101: 60.0, 410100: 600.0}
@@ -80,8 +80,7 @@ class DingtalkNotifier:
 
     def payload(self, message: OutgoingMessage, recipients: Sequence[Recipient]) -> dict[str, Any]:
         """The JSON body for ``message``."""
-        mobiles = [mobile_digits(r.address) for r in recipients if is_mobile(r.address)]
-        userids = [r.address for r in recipients if not is_mobile(r.address)]
+        mobiles, userids = mentions(recipients)
         tail = " ".join(f"@{m}" for m in [*mobiles, *userids])
         at = {"atMobiles": mobiles, "atUserIds": userids, "isAtAll": False}
         if self._settings.msgtype == "text":

@@ -8,13 +8,14 @@ signature, robot removed, content refused) and the notice is dead-lettered.
 
 from __future__ import annotations
 
-__all__ = ["check_errcode", "is_mobile", "mobile_digits", "truncate_utf8"]
+__all__ = ["check_errcode", "is_mobile", "mentions", "mobile_digits", "truncate_utf8"]
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from connector.errors import NotifierRejected, NotifierUnavailable
+from connector.notify.interfaces import Recipient
 
 _MOBILE = re.compile(r"^\+?[0-9][0-9 -]{5,}$")
 
@@ -28,6 +29,14 @@ def mobile_digits(handle: str) -> str:
     """A mobile handle as the robots want it: digits only (no +86, spaces or dashes)."""
     digits = re.sub(r"\D", "", handle)
     return digits[2:] if digits.startswith("86") and len(digits) == 13 else digits
+
+
+def mentions(recipients: Sequence[Recipient]) -> tuple[list[str], list[str]]:
+    """The recipients to mention as (mobiles, user ids): phone handles as bare digits, the
+    rest as they are, each in the recipients' order."""
+    mobiles = [mobile_digits(r.address) for r in recipients if is_mobile(r.address)]
+    userids = [r.address for r in recipients if not is_mobile(r.address)]
+    return mobiles, userids
 
 
 def truncate_utf8(text: str, limit: int) -> str:

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from connector.clock import Clock
 from connector.notify.http import HttpPoster
 from connector.notify.interfaces import OutgoingMessage, Recipient
-from connector.notify.robot import check_errcode, is_mobile, mobile_digits, truncate_utf8
+from connector.notify.robot import check_errcode, is_mobile, mentions, truncate_utf8
 from connector.secrets import Secret
 
 _RETRY: dict[int, float | None] = {-1: None, 45009: 60.0}
@@ -66,8 +66,7 @@ class WecomNotifier:
 
     def payload(self, message: OutgoingMessage, recipients: Sequence[Recipient]) -> dict[str, Any]:
         """The JSON body for ``message``."""
-        mobiles = [mobile_digits(r.address) for r in recipients if is_mobile(r.address)]
-        userids = [r.address for r in recipients if not is_mobile(r.address)]
+        mobiles, userids = mentions(recipients)
         if self._settings.msgtype == "text":
             return {
                 "msgtype": "text",
