@@ -709,7 +709,11 @@ def test_add_relation_twice_is_not_an_error_whatever_the_language(
         f"{URL}/issues/5/relations.json", status=422, json={"errors": ["Zugehöriges Ticket ist bereits vergeben"]}
     )
     rsps.get(f"{URL}/issues/5/relations.json", json={"relations": [stored | {"id": 9, "delay": None}]})
-    make_backend().add_relation("5", "3", relation)
+    make_backend().add_relation("5", "3", relation)  # the 422 is the relation already there: no error
+    assert [(c.request.method, c.request.url) for c in rsps.calls][-2:] == [
+        ("POST", f"{URL}/issues/5/relations.json"),
+        ("GET", f"{URL}/issues/5/relations.json"),
+    ]
 
 
 def test_add_relation_422_for_another_reason_is_rejected(rsps: responses.RequestsMock) -> None:

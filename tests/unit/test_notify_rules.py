@@ -88,8 +88,10 @@ def test_due_steps_fire_at_their_minute() -> None:
 
 def test_shipped_rules_name_only_roles_of_the_example_people_file() -> None:
     roles = directory().role_ids
-    load_escalation(roles=roles)
-    load_notification_rules(roles=roles, channels=["email", "phone"])
+    ladder = load_escalation(roles=roles)  # raises ConfigError naming any role the people file lacks
+    notices = load_notification_rules(roles=roles, channels=["email", "phone"])
+    named = {level.role for level in ladder.levels} | set(notices.timed.roles) | set(notices.reassignment)
+    assert named and named <= set(roles)
 
 
 def _problems(path: Path, **kwargs: object) -> list[str]:
