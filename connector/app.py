@@ -21,7 +21,6 @@ from connector.engine import Engine, RetryPolicy
 from connector.escalation import SweepRules
 from connector.interfaces import Backend, BackendType, PluginContext, Source, SourceType
 from connector.kpi.monthly import ReportsJob
-from connector.notify.rules import load_escalation, load_notification_rules
 from connector.notify.settings import build_notifications, notifier_types
 from connector.pipeline import Pipeline
 from connector.plugin_manager import build_plugin_manager
@@ -123,9 +122,7 @@ def build_app(
                 clock=clock, name=name, data_dir=data_dir, register_secret=redactor.add, spool=spool
             ),
         )
-        sweep = SweepRules(rules.sla, notifications.escalation, notifications.rules)
-    else:  # no notices, but the steps are still written to the tickets
-        sweep = SweepRules(rules.sla, load_escalation(), load_notification_rules())
+    sweep = SweepRules.of(rules.sla, notifications)
     engine = Engine(
         store=store,
         backend=backend,

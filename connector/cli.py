@@ -283,7 +283,6 @@ def _sweep_parts(config: LoadedConfig | None, pm: Any, rules: Any) -> dict[str, 
     """The sweep of ``simulate --until``: the config's notices (recipients, the closing right)
     when it has a notify section, else the shipped escalation and notification tables."""
     from connector.escalation import SweepRules
-    from connector.notify.rules import load_escalation, load_notification_rules
 
     if config is not None and config.notify is not None:
         from connector.notify.settings import build_notifications, notifier_types
@@ -291,11 +290,11 @@ def _sweep_parts(config: LoadedConfig | None, pm: Any, rules: Any) -> dict[str, 
 
         notifications = build_notifications(config.notify, notifier_types(pm), lambda name: _simulate_context(config))
         return {
-            "sweep": SweepRules(rules.sla, notifications.escalation, notifications.rules),
+            "sweep": SweepRules.of(rules.sla, notifications),
             "notifications": notifications,
             "roster": DirectoryRoster(notifications.directory),
         }
-    return {"sweep": SweepRules(rules.sla, load_escalation(), load_notification_rules())}
+    return {"sweep": SweepRules.of(rules.sla, None)}
 
 
 def _simulate_context(config: LoadedConfig) -> Any:

@@ -28,15 +28,18 @@ __all__ = [
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connector.decision import Action, Decision
 from connector.ledger import TicketLedger, TicketState
 from connector.models import Priority, Urgency
 from connector.notify.notice import Contact, Notice, NoticeKind, StatusEvent, TicketLink
-from connector.notify.rules import EscalationRules, NotificationRules
+from connector.notify.rules import EscalationRules, NotificationRules, load_escalation, load_notification_rules
 from connector.sla import SlaPolicy, Stage, next_due
 from connector.sweep import Step, due_steps, restore_deadline, timeline_of
+
+if TYPE_CHECKING:
+    from connector.notify.settings import Notifications
 
 #: which overdue flag a breach of each stage sets (ticket markers of PROCESS §2)
 _OVERDUE = {
@@ -59,6 +62,14 @@ class SweepRules:
     lateness: timedelta = timedelta(minutes=2)
     #: how long after its resolution a ticket is still swept (for steps due before it, after a downtime)
     resolved_horizon: timedelta = timedelta(days=7)
+
+    @classmethod
+    def of(cls, sla: SlaPolicy, notifications: Notifications | None) -> SweepRules:
+        """The tables of a configured ``notify`` section; without one, the shipped tables, so
+        the steps are still written to the tickets though no notice goes out."""
+        if notifications is not None:
+            return cls(sla, notifications.escalation, notifications.rules)
+        return cls(sla, load_escalation(), load_notification_rules())
 
 
 @dataclass(frozen=True)
