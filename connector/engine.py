@@ -20,7 +20,6 @@ from __future__ import annotations
 __all__ = ["Engine", "RetryPolicy", "plan_operations"]
 
 import html
-import json
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -44,6 +43,7 @@ from connector.errors import (
 )
 from connector.escalation import SweepResult, SweepRules, decision_notices, sweep_ticket
 from connector.failpoints import failpoint
+from connector.intake import alert_payload, reject_event_key
 from connector.interfaces import Backend, Rejected, Relation, Resolution, Source, UserDirectory
 from connector.ledger import apply_decision
 from connector.models import Alert, Attachment, Ticket, TicketRef, TicketSource, jsonable, ticket_changes
@@ -223,13 +223,11 @@ class Engine:
         with self.store.transaction():
             for item in items:
                 if isinstance(item, Rejected):
-                    payload = json.dumps(item.raw, ensure_ascii=False, default=str)
-                    event_key = f"rejected:{item.external_id or _digest(payload)}"
+                    payload, event_key = reject_event_key(item)
                     if self.store.journal_dead(item.source, event_key, item.external_id, payload, item.reason, now):
                         log.warning("%s:%s → dead letter: %s", item.source, item.external_id or "?", item.reason)
                     continue
-                payload = item.model_dump_json()
-                if self.store.journal_add(item.source, item.event_key, item.external_id, payload, now):
+                if self.store.journal_add(item.source, item.event_key, item.external_id, alert_payload(item), now):
                     new += 1
                 else:
                     log.info("%s → skipped because it was already received", _label(item))
@@ -656,12 +654,6 @@ class Engine:
             self.sweep()
         if not self.stopping.is_set():
             self.drain_outbox(ignore_backoff=ignore_backoff)
-
-
-def _digest(text: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def _label(alert: Alert) -> str:

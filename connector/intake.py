@@ -15,7 +15,7 @@ writes (same ``journal_add`` / ``journal_dead`` calls, same reject keys), so the
 
 from __future__ import annotations
 
-__all__ = ["ThreadedJournal", "reject_event_key"]
+__all__ = ["ThreadedJournal", "alert_payload", "reject_event_key"]
 
 import hashlib
 import json
@@ -26,21 +26,34 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import TypeVar
 
+from pydantic_core import PydanticSerializationError
+
 from connector.clock import Clock
 from connector.errors import StoreError
 from connector.interfaces import Journaled, Rejected
 from connector.models import Alert, TicketRef
 from connector.store import Store
+from connector.unicode_text import valid_text, valid_tree
 
 log = logging.getLogger("connector.intake")
 
 T = TypeVar("T")
 
 
+def alert_payload(alert: Alert) -> str:
+    """The JSON an alert is journaled as. An alert holding a lone surrogate (``unicode_text``)
+    cannot be written as UTF-8; it is journaled with U+FFFD in its place rather than failing
+    the whole poll on every retry. Only that rare alert pays for the walk."""
+    try:
+        return alert.model_dump_json()
+    except PydanticSerializationError:
+        return json.dumps(valid_tree(alert.model_dump(mode="json")), ensure_ascii=False)
+
+
 def reject_event_key(item: Rejected) -> tuple[str, str]:
-    """The (payload, event key) a reject is journaled under; the same as ``Engine.ingest`` uses,
+    """The (payload, event key) a reject is journaled under, by ``Engine.ingest`` and here alike,
     so a repeated bad input (a webhook retried by its sender) is dead-lettered once."""
-    payload = json.dumps(item.raw, ensure_ascii=False, default=str)
+    payload = valid_text(json.dumps(item.raw, ensure_ascii=False, default=str))
     digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
     return payload, f"rejected:{item.external_id or digest}"
 
@@ -115,7 +128,7 @@ class ThreadedJournal:
                         dead += 1
                         log.warning("%s:%s → dead letter: %s", item.source, item.external_id or "?", item.reason)
                     continue
-                if store.journal_add(item.source, item.event_key, item.external_id, item.model_dump_json(), now):
+                if store.journal_add(item.source, item.event_key, item.external_id, alert_payload(item), now):
                     new += 1
                 else:
                     repeats += 1

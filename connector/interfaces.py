@@ -42,6 +42,7 @@ from pydantic import BaseModel
 from connector.clock import Clock
 from connector.models import Alert, ResolutionCode, Ticket, TicketRef, TicketStatus
 from connector.spool import Spool
+from connector.unicode_text import valid_text, valid_tree
 
 
 class Relation(StrEnum):
@@ -76,12 +77,22 @@ class TicketSnapshot:
 
 @dataclass(frozen=True)
 class Rejected:
-    """An input a source could not turn into an Alert; it goes to the dead-letter table."""
+    """An input a source could not turn into an Alert; it goes to the dead-letter table.
+
+    Its strings are made ``valid_text`` here, once for every source: a bad input is often bad
+    because of a lone surrogate, and the dead letter must still be written.
+    """
 
     source: str
     external_id: str | None
     reason: str
     raw: Any
+
+    def __post_init__(self) -> None:
+        if self.external_id is not None:
+            object.__setattr__(self, "external_id", valid_text(self.external_id))
+        object.__setattr__(self, "reason", valid_text(self.reason))
+        object.__setattr__(self, "raw", valid_tree(self.raw))
 
 
 @dataclass(frozen=True)

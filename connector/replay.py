@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from connector.clock import parse_time
 from connector.interfaces import Rejected
 from connector.models import Alert
+from connector.unicode_text import loads_valid
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ def parse_line(text: str, lineno: int, default_source: str = "replay") -> Alert 
     if not stripped or stripped.startswith("#"):
         return None
     try:
-        data = json.loads(stripped)
+        data = loads_valid(stripped)
     except json.JSONDecodeError as exc:
         return Rejected(default_source, None, f"line {lineno}: not JSON: {exc.msg} at column {exc.colno}", stripped)
     if not isinstance(data, dict):

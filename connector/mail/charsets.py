@@ -10,7 +10,11 @@ Real mail is often mislabelled: Chinese clients declare ``gb2312`` and send GBK 
   into Chinese;
 * a declared multi-byte charset that does not decode, an unknown or missing one, or ASCII
   with 8-bit bytes, is followed by UTF-8, GB18030, Big5-HKSCS, each strict; only then the
-  declared one (or UTF-8) with replacement characters. Decoding never fails.
+  declared one (or UTF-8) with replacement characters. Decoding never fails;
+* the 7-bit charsets (UTF-7, HZ, ISO-2022-*) are read as declared even when every byte is
+  ASCII — that is what they are made of;
+* what comes out is always valid Unicode: UTF-7 can encode a lone surrogate (``+2t4-``), which
+  no JSON or UTF-8 writer downstream accepts, so each one becomes U+FFFD.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from __future__ import annotations
 __all__ = ["codec_for", "decode_bytes"]
 
 import codecs
+
+from connector.unicode_text import valid_text
 
 #: charsets mail declares → the codec that really reads them
 _ALIASES = {
@@ -36,6 +42,9 @@ _ALIASES = {
 }
 _SINGLE_BYTE = {"iso8859-1", "iso8859-2", "iso8859-15", "cp1250", "cp1251", "cp1252", "koi8-r"}
 _GUESSES = ("utf-8", "gb18030", "big5hkscs")
+#: codecs whose text is written in ASCII bytes: ASCII input is still theirs to decode
+_SEVEN_BIT = {"utf-7", "hz", "iso2022_jp", "iso2022_jp_1", "iso2022_jp_2", "iso2022_jp_2004", "iso2022_jp_3"}
+_SEVEN_BIT |= {"iso2022_jp_ext", "iso2022_kr"}
 
 
 def codec_for(charset: str | None) -> str | None:
@@ -62,8 +71,12 @@ def decode_bytes(data: bytes, charset: str | None = None) -> str:
     if not data:
         return ""
     codec = codec_for(charset)
-    if data.isascii():
+    if data.isascii() and codec not in _SEVEN_BIT:
         return data.decode("ascii")
+    return valid_text(_decode(data, codec))
+
+
+def _decode(data: bytes, codec: str | None) -> str:
     if codec in _SINGLE_BYTE:
         return _strict(data, "utf-8") or data.decode(codec, errors="replace")
     if codec is not None and codec != "ascii":

@@ -46,6 +46,7 @@ from connector.clock import Clock
 from connector.errors import SourceError, StoreError
 from connector.interfaces import IntakeJournal, PollResult, Rejected
 from connector.models import Alert, TicketRef
+from connector.unicode_text import loads_valid
 from connector.zabbix.mapping import INTERNAL_TAG_PREFIX
 from connector.zabbix.webhook import Ignored, Update, classify
 from connector.zabbix.webhook_settings import ZabbixWebhookSettings
@@ -185,7 +186,7 @@ class ZabbixWebhookSource:
         if journal is None:
             return _Reply(503, {"status": "retry", "error": "not serving"})
         try:
-            payload = json.loads(body.decode("utf-8"))
+            payload = loads_valid(body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
             reason = f"body is not JSON: {_first_line(exc)}"
             return self._reject(journal, Rejected(self.alert_source, None, reason, {"body": self._sample(body)}), 400)

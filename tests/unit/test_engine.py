@@ -223,6 +223,18 @@ def test_malformed_input_and_failing_rule_are_dead_lettered(
     assert reasons["zabbix:8"] == "rule 'rule_classify' failed on alert 'zabbix:8': KeyError: 'category'"
 
 
+def test_an_alert_utf8_cannot_hold_becomes_a_ticket_and_the_poll_goes_on(
+    engine: Engine, clock: FakeClock, backend: Faulty
+) -> None:
+    odd = alert(clock, "10", description="disk \udade", raw={"\ud800": "x"})
+    cycle(engine, odd, Rejected("zabbix", "11", "bad \udfff", {"body": "\udade"}), alert(clock, "12"))
+    tickets = {t["key"]: t for t in backend.tickets()}
+    assert sorted(tickets) == ["zabbix:10", "zabbix:12"]
+    assert "disk \ufffd" in tickets["zabbix:10"]["description"]
+    (dead,) = engine.store.dead_letters()
+    assert (dead["ref"], dead["reason"]) == ("11", "bad \ufffd")
+
+
 def test_first_seen_already_recovered_alert_creates_and_resolves(
     engine: Engine, clock: FakeClock, backend: Faulty
 ) -> None:

@@ -60,6 +60,30 @@ def test_rejects_are_dead_lettered_once_and_the_engine_reads_the_rest(tmp_path: 
     assert Alert.model_validate_json(entry.payload).external_id == "1"
 
 
+def test_text_that_utf8_cannot_hold_is_journaled_mended_not_refused(tmp_path: Path, clock: FakeClock) -> None:
+    # pydantic keeps a lone surrogate in an unconstrained field; a plugin source may hand one over
+    odd = Alert(
+        source="zabbix",
+        external_id="2",
+        title="t",
+        description="d \udade",
+        raw={"k": "\ud800"},
+        occurred_at=clock.now(),
+    )
+    bad = Rejected("zabbix", None, "not an alert", {"body": "\udade"})
+    journal = ThreadedJournal(tmp_path / "state.db", clock)
+    done = journal.ingest([odd, bad])
+    journal.close()
+    assert (done.new, done.dead) == (1, 1)
+    store = Store(tmp_path / "state.db")
+    (entry,) = store.journal_pending()
+    (dead,) = store.dead_letters()
+    store.close()
+    again = Alert.model_validate_json(entry.payload)
+    assert (again.description, again.raw) == ("d \ufffd", {"k": "\ufffd"})
+    assert "\ufffd" in dead["payload"]
+
+
 def test_ticket_ref_and_a_closed_journal(tmp_path: Path, clock: FakeClock) -> None:
     journal = ThreadedJournal(tmp_path / "state.db", clock)
     assert journal.ticket_ref("zabbix:1") is None

@@ -117,5 +117,25 @@ def test_charset_aliases_and_guesses() -> None:
     assert decode_bytes(b"\xff\xfe\xfd", None).count("\ufffd") >= 1  # never raises
 
 
+def test_seven_bit_charsets_are_decoded_though_every_byte_is_ascii() -> None:
+    assert decode_bytes(b"+ZeVnLA-", "utf-7") == "日本"
+    assert decode_bytes(b"~{9JUO~}", "hz-gb-2312") == "故障"
+    assert decode_bytes(b"\x1b$B8N>c\x1b(B", "iso-2022-jp") == "故障"
+    assert decode_bytes(b"+ZeVnLA-", "us-ascii") == "+ZeVnLA-"  # ASCII stays as written
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"+2t4-",  # UTF-7 for a lone low surrogate: strict decoding accepts it
+        b"\xe9\x99\x84 +2t4- \x80",  # not UTF-7 at all: the replacing decode keeps the surrogate
+    ],
+)
+def test_decoded_text_never_holds_a_lone_surrogate(data: bytes) -> None:
+    text = decode_bytes(data, "utf-7")
+    assert "\ufffd" in text
+    text.encode("utf-8")  # what json.dumps / the journal would need
+
+
 def test_html_to_text_keeps_text_drops_markup() -> None:
     assert html_to_text("<p>a<br>b</p><table><tr><td>x</td><td>y</td></tr></table>") == "a\nb\n\nx\ty"
