@@ -1,6 +1,6 @@
 """How many HTTP calls a run costs on GLPI: 500 generated alerts through the real engine.
 
-The engine (``connector.engine.Engine`` with the default rules) ingests the alerts in polls of
+The engine (``connector.runtime.engine.Engine`` with the default rules) ingests the alerts in polls of
 50, decides, and drains its outbox into the GLPI backend, which talks to the stateful fake of
 GLPI 10's documented REST API (``tests/contract/glpi_fake.py``) — GLPI itself cannot be
 installed here. Every HTTP request is counted by endpoint. The budget is 1.1 calls per new
@@ -35,14 +35,14 @@ import requests  # noqa: E402
 import responses  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
 
-from connector.clock import FakeClock  # noqa: E402
-from connector.engine import Engine  # noqa: E402
-from connector.glpi import GlpiBackend, GlpiSettings  # noqa: E402
-from connector.models import Alert  # noqa: E402
-from connector.pipeline import Pipeline  # noqa: E402
-from connector.plugin_manager import build_plugin_manager  # noqa: E402
-from connector.rulebook import RuleBook  # noqa: E402
-from connector.store import Store  # noqa: E402
+from connector.contracts.plugin_manager import build_plugin_manager  # noqa: E402
+from connector.domain.clock import FakeClock  # noqa: E402
+from connector.domain.models import Alert  # noqa: E402
+from connector.integrations.glpi import GlpiBackend, GlpiSettings  # noqa: E402
+from connector.process.pipeline import Pipeline  # noqa: E402
+from connector.rules.book import RuleBook  # noqa: E402
+from connector.runtime.engine import Engine  # noqa: E402
+from connector.state.store import Store  # noqa: E402
 from tests.contract.glpi_fake import URL, USER_TOKEN, GlpiFake  # noqa: E402
 
 ALERTS = 500

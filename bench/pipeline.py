@@ -1,6 +1,6 @@
 """How fast the pipeline decides, and how much it holds: ``python bench/pipeline.py``.
 
-A generated stream (``connector.synthetic``: 200 hosts × 50 trigger kinds, 70 % of the lines
+A generated stream (``connector.util.synthetic``: 200 hosts × 50 trigger kinds, 70 % of the lines
 repeating an active problem — flaps, exact re-sends, recoveries) goes through the default rules
 (``rules/``) on one core, in one process:
 
@@ -35,13 +35,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from connector.ledger import MemoryLedger, TicketLedger, apply_decision  # noqa: E402
-from connector.models import Alert  # noqa: E402
-from connector.pipeline import Pipeline  # noqa: E402
-from connector.plugin_manager import build_plugin_manager  # noqa: E402
-from connector.rulebook import default_rulebook  # noqa: E402
-from connector.store import Store  # noqa: E402
-from connector.synthetic import alert_stream  # noqa: E402
+from connector.contracts.plugin_manager import build_plugin_manager  # noqa: E402
+from connector.domain.ledger import MemoryLedger, TicketLedger, apply_decision  # noqa: E402
+from connector.domain.models import Alert  # noqa: E402
+from connector.process.pipeline import Pipeline  # noqa: E402
+from connector.rules.book import default_rulebook  # noqa: E402
+from connector.state.store import Store  # noqa: E402
+from connector.util.synthetic import alert_stream  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 

@@ -54,9 +54,9 @@ def write_history(path: Path, tickets: int) -> int:
 
 
 def command() -> list[str]:
-    """The installed console script next to this interpreter, else ``python -m connector.cli``."""
+    """The installed console script next to this interpreter, else ``python -m connector.cli.main``."""
     script = Path(sys.executable).parent / "itsm-connector"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "connector.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "connector.cli.main"]
 
 
 def run_once(history: Path, out: Path) -> dict[str, Any]:

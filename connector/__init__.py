@@ -3,7 +3,7 @@
 Plugins import ``hookimpl`` from here and mark every hook implementation with it.
 """
 
-from connector.hookspecs import hookimpl
+from connector.contracts.hookspecs import hookimpl
 
 __all__ = ["__version__", "hookimpl"]
 __version__ = "0.1.0"

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pluggy
 import pytest
 
-from connector.clock import FakeClock
-from connector.plugin_manager import build_plugin_manager
+from connector.contracts.plugin_manager import build_plugin_manager
+from connector.domain.clock import FakeClock
 
 T0 = datetime(2026, 11, 26, 2, 40, tzinfo=UTC)
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from connector.models import Priority
-from connector.notify.notice import Notice, NoticeKind, TicketLink
+from connector.domain.models import Priority
+from connector.domain.notice import Notice, NoticeKind, TicketLink
 from connector.notify.people import Directory, load_people
 
 ROOT = Path(__file__).resolve().parents[1]

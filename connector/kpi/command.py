@@ -13,7 +13,7 @@ per line. ``--as-of`` is when the history was taken (default: now), the moment a
 stages still running are judged.
 
 Lateness is judged with the SLA policy of the rules in force: the config's rules directory
-with ``--config``, the shipped rules with ``--input`` (``connector.rulebook.default_rulebook``).
+with ``--config``, the shipped rules with ``--input`` (``connector.rules.book.default_rulebook``).
 With ``--config`` the history of the period and the one before (for the trend) is rebuilt from
 the helpdesk in memory (``connector.kpi.export``), exactly as ``export-history`` writes it.
 """
@@ -31,12 +31,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from connector.clock import Clock, SystemClock
+from connector.domain.clock import Clock, SystemClock
 from connector.kpi.history import InputStats, LineProblem, open_history
 from connector.kpi.periods import DEFAULT_TZ, Period, PeriodError, parse_period, zone
 from connector.kpi.progress import ProgressBar
 from connector.kpi.report import Report, build_report
-from connector.sla import SlaPolicy
+from connector.rules.sla import SlaPolicy
 
 if TYPE_CHECKING:
     from connector.kpi.helpdesk import Helpdesk
@@ -159,7 +159,7 @@ def run_report(
             print("report: give --input FILE or --config FILE", file=stderr)
             return 2
         if policy is None:
-            from connector.rulebook import default_rulebook
+            from connector.rules.book import default_rulebook
 
             policy = default_rulebook().sla
         read = _from_file(args, policy, as_of, stderr)

@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from connector.clock import ensure_utc
-from connector.errors import BackendRejected
-from connector.interfaces import Backend, HistoryReader, TicketHistory
+from connector.contracts.adapters import Backend, HistoryReader, TicketHistory
+from connector.domain.clock import ensure_utc
+from connector.domain.errors import BackendRejected
+from connector.domain.models import ResolverRole
 from connector.kpi.history import HistoryRecord
 from connector.kpi.rebuild import Rebuilt, rebuild_record
-from connector.models import ResolverRole
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 A history record is reduced once to a small ``TicketFacts`` (a 100,000-ticket month must fit
 in memory comfortably and be summed many times over). Lateness is decided exactly as
-``connector.sla.stage_statuses`` decides a breach — the elapsed unsuspended time of a stage,
+``connector.rules.sla.stage_statuses`` decides a breach — the elapsed unsuspended time of a stage,
 judged at ``as_of`` while the stage still runs, compared with the policy's target — so a
 ticket is late in a report exactly when the escalation sweep said it was. A test holds the two
 to the same answers.
@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
+from connector.domain.models import ClosureCode, Priority, ResolverRole, TicketStatus, Urgency
 from connector.kpi.history import HistoryRecord
-from connector.models import ClosureCode, Priority, ResolverRole, TicketStatus, Urgency
-from connector.sla import SlaPolicy, Stage, active_time
+from connector.rules.sla import SlaPolicy, Stage, active_time
 
 _Interval = tuple[datetime, datetime | None]
 _MINUTE = timedelta(minutes=1)

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pluggy
 
-from connector.clock import Clock
-from connector.config import LoadedConfig
-from connector.interfaces import Backend, PluginContext
-from connector.models import ResolverRole
-from connector.sla import SlaPolicy
-from connector.spool import Spool
+from connector.contracts.adapters import Backend, PluginContext
+from connector.domain.clock import Clock
+from connector.domain.models import ResolverRole
+from connector.rules.sla import SlaPolicy
+from connector.runtime.config import LoadedConfig
+from connector.state.spool import Spool
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +68,9 @@ def open_helpdesk(
     """Build the config's backend, load its rules' SLA policy and the people file (``people``,
     else the config's ``notify.people``); raises ``ConfigError`` for a rule or people file that
     does not validate."""
-    from connector.app import adapter_types
     from connector.notify.people import Directory, load_people
-    from connector.rulesets import load_rulebook
+    from connector.rules.loading import load_rulebook
+    from connector.runtime.app import adapter_types
 
     policy = load_rulebook(config.rules_dir).sla
     path = people or people_file(config)

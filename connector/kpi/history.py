@@ -7,7 +7,7 @@ single broken export line never hides a month's numbers, and the report says how
 left out.
 
 The record is what an ``export-history`` command writes from the helpdesk; ``from_ticket``
-builds one from a ``connector.models.Ticket`` plus the facts a ``Ticket`` does not carry (the
+builds one from a ``connector.domain.models.Ticket`` plus the facts a ``Ticket`` does not carry (the
 helpdesk's id of the master, the journal's timestamps, the work-log names).
 """
 
@@ -41,9 +41,9 @@ from pydantic import (
     model_validator,
 )
 
-from connector.clock import ensure_utc
-from connector.errors import ConnectorError
-from connector.models import (
+from connector.domain.clock import ensure_utc
+from connector.domain.errors import ConnectorError
+from connector.domain.models import (
     ClosureCode,
     Impact,
     Priority,

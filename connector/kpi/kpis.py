@@ -48,8 +48,8 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Literal
 
+from connector.domain.models import ClosureCode, Priority, ResolverRole, TicketStatus
 from connector.kpi.facts import TicketFacts
-from connector.models import ClosureCode, Priority, ResolverRole, TicketStatus
 
 Tickets = Sequence[TicketFacts]
 

@@ -17,20 +17,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from connector.clock import Clock, isoformat
-from connector.config import ReportSettings
-from connector.interfaces import Backend
+from connector.contracts.adapters import Backend
+from connector.contracts.notifiers import OutgoingMessage, Recipient
+from connector.domain.clock import Clock, isoformat
+from connector.domain.models import ResolverRole
+from connector.integrations.redmine.settings import RedmineSettings
 from connector.kpi.export import export_records
 from connector.kpi.periods import Period, zone
 from connector.kpi.publish import publish_report, report_files, wiki_title
 from connector.kpi.render_html import render_html
 from connector.kpi.report import Report, build_report
-from connector.models import ResolverRole
-from connector.notify.interfaces import OutgoingMessage, Recipient
 from connector.notify.settings import Notifications
-from connector.redmine.settings import RedmineSettings
-from connector.sla import SlaPolicy
-from connector.store import Store
+from connector.rules.sla import SlaPolicy
+from connector.runtime.config import ReportSettings
+from connector.state.store import Store
 
 log = logging.getLogger("connector.reports")
 

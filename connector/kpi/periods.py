@@ -17,7 +17,7 @@ from functools import cached_property
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from connector.errors import ConnectorError
+from connector.domain.errors import ConnectorError
 
 DEFAULT_TZ = "Asia/Shanghai"
 

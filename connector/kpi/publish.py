@@ -12,7 +12,7 @@ The calls (``docs/reports.md``, *Publishing*)::
     PUT    /projects/<p>/wiki/<Title>.json  {wiki_page: {text, comments, uploads: [...]}}
     DELETE /attachments/<id>.json    (per superseded file)
 
-Errors are the client's (``connector.redmine.client``): ``RedmineUnavailable`` (retry later) or
+Errors are the client's (``connector.integrations.redmine.client``): ``RedmineUnavailable`` (retry later) or
 ``RedmineRejected``, with a hint added when the project has no wiki or the key may not edit it.
 The wiki text holds only the period, the connector's own labels and numbers — nothing a ticket
 wrote — so it needs no markup escaping.
@@ -39,16 +39,16 @@ from urllib.parse import quote
 import requests
 from pydantic import BaseModel, ConfigDict, Field
 
-from connector.clock import Clock, SystemClock
+from connector.domain.clock import Clock, SystemClock
+from connector.integrations.redmine.client import RedmineClient, RedmineRejected, RedmineUnavailable
+from connector.integrations.redmine.schema import UploadEnvelope
+from connector.integrations.redmine.settings import RedmineSettings, TextFormatting
 from connector.kpi.kpis import KPI_DEFS, KpiSet, Share
 from connector.kpi.periods import Period, zone
 from connector.kpi.render_csv import csv_files
 from connector.kpi.render_html import render_html
 from connector.kpi.report import Report
 from connector.kpi.text import check_lang, file_stem, fmt_count, fmt_minutes, fmt_ratio, t
-from connector.redmine.client import RedmineClient, RedmineRejected, RedmineUnavailable
-from connector.redmine.schema import UploadEnvelope
-from connector.redmine.settings import RedmineSettings, TextFormatting
 
 DEFAULT_TITLE_PREFIX = "ITSM_report"
 _BACKEND = "redmine"

@@ -37,10 +37,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from connector.clock import ensure_utc
-from connector.interfaces import Change, ChangeKind, TicketHistory
+from connector.contracts.adapters import Change, ChangeKind, TicketHistory
+from connector.domain.clock import ensure_utc
+from connector.domain.models import Impact, Priority, ResolverRole, TicketSource, TicketStatus, Urgency
 from connector.kpi.history import HistoryRecord
-from connector.models import Impact, Priority, ResolverRole, TicketSource, TicketStatus, Urgency
 
 _DONE = (TicketStatus.RESOLVED, TicketStatus.CLOSED)
 

@@ -23,13 +23,13 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from connector.domain.models import Priority
 from connector.kpi.kpis import KPI_DEFS, KpiDef, KpiSet, Share
 from connector.kpi.periods import zone
 from connector.kpi.report import Report
 from connector.kpi.svg import Series, bar_chart, line_chart
 from connector.kpi.tables import Cell, Column, Table
 from connector.kpi.text import check_lang, fmt_count, fmt_delta, fmt_minutes, fmt_ratio, not_given, t
-from connector.models import Priority
 
 _CURRENT, _PREVIOUS, _SECOND = "#1d4ed8", "#9ca3af", "#f59e0b"
 _MAX_PROBLEMS_SHOWN = 10

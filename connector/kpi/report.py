@@ -17,14 +17,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-from connector.clock import ensure_utc
+from connector.domain.clock import ensure_utc
+from connector.domain.models import Priority
 from connector.kpi.facts import Breaches, TicketFacts, facts_of
 from connector.kpi.history import HistoryRecord, InputStats
 from connector.kpi.kpis import KpiSet, compute_kpis, in_total
 from connector.kpi.periods import DEFAULT_TZ, Period, zone
 from connector.kpi.tables import Table, build_tables
-from connector.models import Priority
-from connector.sla import DEFAULT_POLICY, SlaPolicy
+from connector.rules.sla import DEFAULT_POLICY, SlaPolicy
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Literal
 
+from connector.domain.models import Priority
 from connector.kpi.facts import TicketFacts
 from connector.kpi.kpis import (
     Share,
@@ -32,7 +33,6 @@ from connector.kpi.kpis import (
     late_resolutions,
     late_responses,
 )
-from connector.models import Priority
 
 Cell = str | int | float | None
 Tickets = Sequence[TicketFacts]

@@ -1,7 +1,7 @@
 """Notices: who is told what, through which channel, when a ticket needs attention.
 
 Modules, each with one job (import from them directly; this package re-exports nothing so that
-``connector.hookspecs`` can import ``interfaces`` without pulling in the rest):
+``connector.contracts.hookspecs`` can import ``interfaces`` without pulling in the rest):
 
 * ``interfaces`` — ``NotifierType``, the ``Notifier`` protocol, ``OutgoingMessage``, ``Recipient``
 * ``notice`` — ``Notice``, the JSON-serialisable content of one notice (it waits in the outbox)

@@ -28,11 +28,11 @@ from typing import Any, Literal
 import requests
 from pydantic import BaseModel, ConfigDict, Field
 
-from connector.clock import Clock
+from connector.contracts.notifiers import OutgoingMessage, Recipient
+from connector.domain.clock import Clock
 from connector.notify.http import HttpPoster
-from connector.notify.interfaces import OutgoingMessage, Recipient
 from connector.notify.robot import check_errcode, mentions, truncate_utf8
-from connector.secrets import Secret
+from connector.util.secrets import Secret
 
 _RETRY: dict[int, float | None] = {-1: None, 130101: 60.0, 410100: 600.0}
 _HINTS = {

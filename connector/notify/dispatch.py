@@ -18,12 +18,12 @@ __all__ = ["Channel", "Delivery", "plan", "recipients_on", "send_notice"]
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from connector.errors import NotifierRejected
-from connector.notify.interfaces import AddressKind, Notifier, Recipient
-from connector.notify.notice import Notice
+from connector.contracts.notifiers import AddressKind, Notifier, Recipient
+from connector.domain.errors import NotifierRejected
+from connector.domain.notice import Notice
 from connector.notify.people import Directory
 from connector.notify.render import Renderer
-from connector.notify.rules import NotificationRules
+from connector.rules.ladder import NotificationRules
 
 
 @dataclass(frozen=True)

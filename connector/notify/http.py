@@ -23,9 +23,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from connector.clock import Clock
-from connector.errors import NotifierRejected, NotifierUnavailable
-from connector.wire import parse_retry_after, unreachable
+from connector.domain.clock import Clock
+from connector.domain.errors import NotifierRejected, NotifierUnavailable
+from connector.util.wire import parse_retry_after, unreachable
 
 
 def public_url(url: str) -> str:

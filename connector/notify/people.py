@@ -33,11 +33,11 @@ from typing import Annotated, Any, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from connector.models import ResolverRole
-from connector.notify.interfaces import AddressKind, Recipient
-from connector.notify.loading import known_name, validate_with_context
-from connector.notify.notice import Contact, Notice
-from connector.yamlfile import LineDict, load_yaml
+from connector.contracts.notifiers import AddressKind, Recipient
+from connector.domain.models import ResolverRole
+from connector.domain.notice import Contact, Notice
+from connector.util.loading import known_name, validate_with_context
+from connector.util.yamlfile import LineDict, load_yaml
 
 #: roles filled from the ticket, with their labels; people.yaml may not redefine them
 DYNAMIC_ROLES: dict[str, tuple[str, str]] = {

@@ -34,12 +34,12 @@ from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateErro
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
-from connector.errors import ConfigError, ConfigProblem, NotifierRejected
-from connector.models import Priority
-from connector.notify.interfaces import OutgoingMessage
-from connector.notify.notice import Notice, NoticeKind, StatusEvent, TicketLink
+from connector.contracts.notifiers import OutgoingMessage
+from connector.domain.errors import ConfigError, ConfigProblem, NotifierRejected
+from connector.domain.models import Priority
+from connector.domain.notice import Notice, NoticeKind, StatusEvent, TicketLink
 from connector.notify.people import Directory
-from connector.sla import Stage
+from connector.rules.sla import Stage
 
 FORMATS = ("subject", "txt", "html", "md", "sms")
 

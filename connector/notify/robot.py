@@ -14,8 +14,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from connector.errors import NotifierRejected, NotifierUnavailable
-from connector.notify.interfaces import Recipient
+from connector.contracts.notifiers import Recipient
+from connector.domain.errors import NotifierRejected, NotifierUnavailable
 
 _MOBILE = re.compile(r"^\+?[0-9][0-9 -]{5,}$")
 

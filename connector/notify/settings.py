@@ -49,22 +49,22 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pluggy
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from connector.config import _problems, _resolve_references
-from connector.errors import ConfigError, ConfigProblem
-from connector.interfaces import PluginContext
+from connector.contracts.adapters import PluginContext
+from connector.contracts.notifiers import AddressKind, NotifierType
+from connector.domain.errors import ConfigError, ConfigProblem
+from connector.domain.notice import Notice
 from connector.notify.dispatch import Channel, Delivery, plan, send_notice
-from connector.notify.interfaces import AddressKind, NotifierType
-from connector.notify.loading import did_you_mean
-from connector.notify.notice import Notice
 from connector.notify.people import Directory, load_people
 from connector.notify.render import Renderer
-from connector.notify.rules import (
+from connector.rules.ladder import (
     EscalationRules,
     NotificationRules,
     load_escalation,
     load_notification_rules,
 )
-from connector.yamlfile import LineDict, line_of, load_yaml
+from connector.runtime.config import _problems, _resolve_references
+from connector.util.loading import did_you_mean
+from connector.util.yamlfile import LineDict, line_of, load_yaml
 
 
 class ChannelEntry(BaseModel):

@@ -37,10 +37,10 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from connector.clock import Clock
-from connector.errors import NotifierRejected, NotifierUnavailable
-from connector.notify.interfaces import OutgoingMessage, Recipient
-from connector.secrets import Secret
+from connector.contracts.notifiers import OutgoingMessage, Recipient
+from connector.domain.clock import Clock
+from connector.domain.errors import NotifierRejected, NotifierUnavailable
+from connector.util.secrets import Secret
 
 log = logging.getLogger(__name__)
 

@@ -28,10 +28,10 @@ from collections.abc import Sequence
 import requests
 from pydantic import BaseModel, ConfigDict, Field
 
-from connector.clock import Clock
+from connector.contracts.notifiers import OutgoingMessage, Recipient
+from connector.domain.clock import Clock
 from connector.notify.http import HttpPoster
-from connector.notify.interfaces import OutgoingMessage, Recipient
-from connector.secrets import Secret
+from connector.util.secrets import Secret
 
 
 class WebhookSettings(BaseModel):

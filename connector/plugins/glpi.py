@@ -1,7 +1,7 @@
 """Plugs in the GLPI helpdesk backend: the backend type ``glpi``.
 
 Reads the ``backend:`` section when its ``type`` is ``glpi`` (validated against
-``connector.glpi.GlpiSettings``). Nothing is built, and no connection is made, unless the
+``connector.integrations.glpi.GlpiSettings``). Nothing is built, and no connection is made, unless the
 config asks for this type; the GLPI session is opened on the first call.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 __all__ = ["build_backend", "register_backend_types"]
 
 from connector import hookimpl
-from connector.glpi import GlpiBackend, GlpiSettings
-from connector.interfaces import BackendType, PluginContext
+from connector.contracts.adapters import BackendType, PluginContext
+from connector.integrations.glpi import GlpiBackend, GlpiSettings
 
 
 def build_backend(settings: GlpiSettings, ctx: PluginContext) -> GlpiBackend:

@@ -1,7 +1,7 @@
 """Built-in plugin: the ``imap`` source type (e-mail to the service desk → user-report alerts).
 
 Reads each ``sources:`` entry with ``type: imap``; its section is validated against
-``connector.mail.settings.ImapSettings`` (server, TLS, login, folders, sender policy, size
+``connector.integrations.mail.settings.ImapSettings`` (server, TLS, login, folders, sender policy, size
 limits). Building the source opens no connection; each poll logs in, reads and logs out.
 """
 
@@ -13,11 +13,11 @@ import logging
 from typing import Any
 
 from connector import hookimpl
-from connector.interfaces import PluginContext, SourceType
-from connector.mail.settings import ImapSettings
-from connector.mail.source import ImapSource
+from connector.contracts.adapters import PluginContext, SourceType
+from connector.integrations.mail.settings import ImapSettings
+from connector.integrations.mail.source import ImapSource
 
-log = logging.getLogger("connector.mail")
+log = logging.getLogger("connector.integrations.mail")
 
 
 def build_imap_source(settings: Any, ctx: PluginContext) -> ImapSource:

@@ -23,9 +23,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from connector import hookimpl
-from connector.clock import Clock, parse_time
-from connector.errors import BackendRejected, BackendUnavailable
-from connector.interfaces import (
+from connector.contracts.adapters import (
     BackendType,
     Change,
     ChangeKind,
@@ -37,7 +35,9 @@ from connector.interfaces import (
     TicketHistory,
     TicketSnapshot,
 )
-from connector.models import Ticket, TicketRef, TicketStatus
+from connector.domain.clock import Clock, parse_time
+from connector.domain.errors import BackendRejected, BackendUnavailable
+from connector.domain.models import Ticket, TicketRef, TicketStatus
 
 #: who the connector is in the local helpdesk's history
 CONNECTOR_LOGIN = "connector"

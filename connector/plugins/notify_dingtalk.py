@@ -10,9 +10,9 @@ from __future__ import annotations
 __all__ = ["build_dingtalk", "register_notifier_types"]
 
 from connector import hookimpl
-from connector.interfaces import PluginContext
+from connector.contracts.adapters import PluginContext
+from connector.contracts.notifiers import NotifierType
 from connector.notify.dingtalk import DingtalkNotifier, DingtalkSettings
-from connector.notify.interfaces import NotifierType
 
 
 def build_dingtalk(settings: DingtalkSettings, ctx: PluginContext) -> DingtalkNotifier:

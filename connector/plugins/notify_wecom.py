@@ -10,8 +10,8 @@ from __future__ import annotations
 __all__ = ["build_wecom", "register_notifier_types"]
 
 from connector import hookimpl
-from connector.interfaces import PluginContext
-from connector.notify.interfaces import NotifierType
+from connector.contracts.adapters import PluginContext
+from connector.contracts.notifiers import NotifierType
 from connector.notify.wecom import WecomNotifier, WecomSettings
 
 

@@ -1,7 +1,7 @@
 """Plugs in the Redmine helpdesk backend: the backend type ``redmine``.
 
 Reads the ``backend:`` section when its ``type`` is ``redmine`` (validated against
-``connector.redmine.RedmineSettings``). Nothing is built, and no connection is made, unless the
+``connector.integrations.redmine.RedmineSettings``). Nothing is built, and no connection is made, unless the
 config asks for this type.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 __all__ = ["build_backend", "register_backend_types"]
 
 from connector import hookimpl
-from connector.interfaces import BackendType, PluginContext
-from connector.redmine import RedmineBackend, RedmineSettings
+from connector.contracts.adapters import BackendType, PluginContext
+from connector.integrations.redmine import RedmineBackend, RedmineSettings
 
 
 def build_backend(settings: RedmineSettings, ctx: PluginContext) -> RedmineBackend:

@@ -1,4 +1,4 @@
-"""Built-in ``replay`` source: alerts from a JSON-lines file (see ``connector.replay``).
+"""Built-in ``replay`` source: alerts from a JSON-lines file (see ``connector.integrations.replay``).
 
 Plugs in ``register_source_types`` (type ``replay``). Reads ``sources: [{type: replay, path: …}]``.
 The cursor is the number of lines already read, so appending to the file feeds new alerts.
@@ -12,10 +12,10 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from connector import hookimpl
-from connector.errors import SourceError
-from connector.interfaces import PluginContext, PollResult, Rejected, SourceType
-from connector.models import Alert, TicketRef
-from connector.replay import Control, read_lines
+from connector.contracts.adapters import PluginContext, PollResult, Rejected, SourceType
+from connector.domain.errors import SourceError
+from connector.domain.models import Alert, TicketRef
+from connector.integrations.replay import Control, read_lines
 
 
 class ReplaySettings(BaseModel):

@@ -11,12 +11,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from connector import hookimpl
-from connector.correlate import correlate
-from connector.decision import Decision
-from connector.ledger import TicketIndex
-from connector.models import Alert, Ticket
-from connector.rulebook import RuleBook
-from connector.sla import first_due
+from connector.domain.decision import Decision
+from connector.domain.ledger import TicketIndex
+from connector.domain.models import Alert, Ticket
+from connector.rules.book import RuleBook
+from connector.rules.correlate import correlate
+from connector.rules.sla import first_due
 
 
 @hookimpl(trylast=True)

@@ -1,7 +1,7 @@
 """Built-in plugin: the ``zabbix`` source type (Zabbix 6.0 problems → alerts, acknowledgements back).
 
 Reads each ``sources:`` entry with ``type: zabbix``; its section is validated against
-``connector.zabbix.ZabbixSettings`` (url, api_token or user + password, polling and
+``connector.integrations.zabbix.ZabbixSettings`` (url, api_token or user + password, polling and
 acknowledgement options). Nothing is built unless such an entry exists.
 """
 
@@ -14,8 +14,8 @@ from typing import Any
 import requests
 
 from connector import hookimpl
-from connector.interfaces import PluginContext, SourceType
-from connector.zabbix import ZabbixSettings, ZabbixSource
+from connector.contracts.adapters import PluginContext, SourceType
+from connector.integrations.zabbix import ZabbixSettings, ZabbixSource
 
 
 def build_zabbix_source(settings: Any, ctx: PluginContext) -> ZabbixSource:

@@ -2,7 +2,7 @@
 events to an HTTP endpoint of the daemon, through the media type in ``zabbix/``).
 
 Reads each ``sources:`` entry with ``type: zabbix_webhook``; its section is validated against
-``connector.zabbix.webhook_settings.ZabbixWebhookSettings`` (listen address and port, secret,
+``connector.integrations.zabbix.webhook_settings.ZabbixWebhookSettings`` (listen address and port, secret,
 body limit, the paired poll source's name). Building it opens no port: the daemon starts the
 endpoint (``PushSource.serve``) when it runs.
 """
@@ -14,9 +14,9 @@ __all__ = ["build_zabbix_webhook_source", "register_source_types"]
 from typing import Any
 
 from connector import hookimpl
-from connector.interfaces import PluginContext, SourceType
-from connector.zabbix.push import ZabbixWebhookSource
-from connector.zabbix.webhook_settings import ZabbixWebhookSettings
+from connector.contracts.adapters import PluginContext, SourceType
+from connector.integrations.zabbix.push import ZabbixWebhookSource
+from connector.integrations.zabbix.webhook_settings import ZabbixWebhookSettings
 
 
 def build_zabbix_webhook_source(settings: Any, ctx: PluginContext) -> ZabbixWebhookSource:

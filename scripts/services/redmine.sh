@@ -7,7 +7,7 @@
 #
 # "fields" (a separate step; "start" never runs it) creates every issue custom
 # field itsm-connector uses, idempotently: the Ruby comes from
-# "$ITSM_PYTHON -m connector.redmine.setup --rails-script" and runs under
+# "$ITSM_PYTHON -m connector.integrations.redmine.setup --rails-script" and runs under
 # "rails runner". ITSM_PYTHON (default python3) must have the package installed.
 #
 # Environment (all optional):
@@ -208,7 +208,7 @@ cmd_fields() {
   [ -f "$STATE/db/.migrated" ] || die "no database yet; run: $0 start"
   local py=${ITSM_PYTHON:-python3} script=$STATE/run/fields.rb out
   mkdir -p "$STATE/run" "$STATE/log"
-  "$py" -m connector.redmine.setup --rails-script > "$script.tmp" \
+  "$py" -m connector.integrations.redmine.setup --rails-script > "$script.tmp" \
     || die "cannot generate the custom-field script with $py (is itsm-connector installed for it? set ITSM_PYTHON)"
   mv "$script.tmp" "$script"
   log "creating the connector's custom fields (rails runner $script)"

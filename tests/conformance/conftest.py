@@ -17,10 +17,10 @@ import requests
 import responses
 from pydantic import SecretStr
 
-from connector.clock import FakeClock, SystemClock
-from connector.glpi import GlpiBackend, GlpiSettings
+from connector.domain.clock import FakeClock, SystemClock
+from connector.integrations.glpi import GlpiBackend, GlpiSettings
+from connector.integrations.redmine import RedmineBackend, RedmineSettings
 from connector.plugins.local import LocalBackend
-from connector.redmine import RedmineBackend, RedmineSettings
 from tests.conformance.harness import GlpiHarness, Harness, LocalHarness, RedmineHarness
 from tests.contract.glpi_fake import URL, USER_TOKEN, GlpiFake
 from tests.integration.conftest import redmine_env  # noqa: F401 - the session fixture, shared

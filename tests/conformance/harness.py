@@ -17,18 +17,18 @@ from typing import Any, Protocol
 
 import requests
 
-from connector.clock import Clock, FakeClock
-from connector.engine import Engine
-from connector.errors import BackendUnavailable
-from connector.glpi.fields import key_from_content
-from connector.interfaces import Backend, Relation
-from connector.models import Alert, Ticket, TicketRef, TicketStatus
-from connector.pipeline import Pipeline
-from connector.plugin_manager import build_plugin_manager
+from connector.contracts.adapters import Backend, Relation
+from connector.contracts.plugin_manager import build_plugin_manager
+from connector.domain.clock import Clock, FakeClock
+from connector.domain.errors import BackendUnavailable
+from connector.domain.models import Alert, Ticket, TicketRef, TicketStatus
+from connector.integrations.glpi.fields import key_from_content
+from connector.integrations.redmine.settings import DEFAULT_STATUS_MAP as REDMINE_STATUSES
 from connector.plugins.local import LocalBackend
-from connector.redmine.settings import DEFAULT_STATUS_MAP as REDMINE_STATUSES
-from connector.rulebook import RuleBook
-from connector.store import Store
+from connector.process.pipeline import Pipeline
+from connector.rules.book import RuleBook
+from connector.runtime.engine import Engine
+from connector.state.store import Store
 from tests.contract.glpi_fake import GlpiFake
 
 #: (ticket, other, relation) as the process sees a link: a duplicate points at its master

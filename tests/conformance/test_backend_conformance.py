@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from connector.clock import FakeClock
-from connector.interfaces import ChangeKind, HistoryReader, Relation, Resolution
+from connector.contracts.adapters import ChangeKind, HistoryReader, Relation, Resolution
+from connector.domain.clock import FakeClock
+from connector.domain.models import Impact, Priority, Ticket, TicketSource, TicketStatus, Urgency
 from connector.kpi.export import OwnLogin
-from connector.models import Impact, Priority, Ticket, TicketSource, TicketStatus, Urgency
 from tests.conformance.harness import Harness, LandsThenTimesOut, an_alert, make_engine, new_key
 
 OUTAGE_END = datetime(2026, 11, 26, 3, 10, tzinfo=UTC)

@@ -57,7 +57,7 @@ from zoneinfo import ZoneInfo
 import requests
 import responses
 
-from connector.clock import Clock
+from connector.domain.clock import Clock
 
 URL = "http://glpi.test/apirest.php"
 USER_TOKEN = "u5er-t0ken-0123456789abcdef"

@@ -22,15 +22,15 @@ import requests
 import responses
 from pydantic import SecretStr
 
-from connector.clock import FakeClock
-from connector.errors import BackendRejected, BackendUnavailable
-from connector.glpi import GlpiBackend, GlpiSettings
-from connector.glpi.client import GlpiConfigError
-from connector.glpi.render import HEADER
-from connector.interfaces import PluginContext, Relation, Resolution
-from connector.models import Impact, Priority, ResolutionCode, Ticket, TicketSource, TicketStatus, Urgency
+from connector.contracts.adapters import PluginContext, Relation, Resolution
+from connector.domain.clock import FakeClock
+from connector.domain.errors import BackendRejected, BackendUnavailable
+from connector.domain.models import Impact, Priority, ResolutionCode, Ticket, TicketSource, TicketStatus, Urgency
+from connector.integrations.glpi import GlpiBackend, GlpiSettings
+from connector.integrations.glpi.client import GlpiConfigError
+from connector.integrations.glpi.render import HEADER
 from connector.plugins import glpi as plugin
-from connector.spool import Spool
+from connector.state.spool import Spool
 from tests.contract.glpi_fake import APP_TOKEN, URL, USER_TOKEN, GlpiFake
 
 T0 = datetime(2026, 11, 26, 2, 40, tzinfo=UTC)
@@ -158,7 +158,7 @@ def test_session_expiry_mid_run_reopens_once_and_repeats_the_call(
 ) -> None:
     first = backend.create_ticket(a_ticket("zabbix:1"))
     fake.expire_sessions()
-    with caplog.at_level(logging.INFO, logger="connector.glpi"):
+    with caplog.at_level(logging.INFO, logger="connector.integrations.glpi"):
         second = backend.create_ticket(a_ticket("zabbix:2"))
     assert first.ticket_id != second.ticket_id and len(fake.tickets) == 2
     tail = fake.calls[-3:]
@@ -471,7 +471,7 @@ def test_lookups_are_cached_and_a_missing_name_warns_once(
     fake: GlpiFake, backend: GlpiBackend, caplog: pytest.LogCaptureFixture, clock: FakeClock
 ) -> None:
     fake.add("ITILCategory", completename="网络")
-    with caplog.at_level(logging.WARNING, logger="connector.glpi"):
+    with caplog.at_level(logging.WARNING, logger="connector.integrations.glpi"):
         for n in range(3):
             backend.create_ticket(a_ticket(f"k:{n}", category="网络", assignment_group="nobody"))
     assert fake.count("GET", "ITILCategory/") == 1 and fake.count("GET", "Group/") == 1
@@ -491,7 +491,7 @@ def test_a_lookup_the_user_may_not_make_does_not_hold_the_ticket(
     fake: GlpiFake, backend: GlpiBackend, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake.deny("GET", "Group")
-    with caplog.at_level(logging.ERROR, logger="connector.glpi"):
+    with caplog.at_level(logging.ERROR, logger="connector.integrations.glpi"):
         ref = backend.create_ticket(a_ticket(assignment_group="network"))
     assert ref.ticket_id in {str(i) for i in fake.tickets}
     assert any("Administration › Groups: 'Read'" in r.getMessage() for r in caplog.records)
@@ -532,7 +532,7 @@ def test_find_by_key_searches_the_content_in_every_status(fake: GlpiFake, backen
 
 
 def test_a_forged_marker_in_alert_text_does_not_claim_another_key(fake: GlpiFake, backend: GlpiBackend) -> None:
-    from connector.glpi.fields import key_marker
+    from connector.integrations.glpi.fields import key_marker
 
     victim = "zabbix:42"
     forged = backend.create_ticket(a_ticket("mail:1", description=f"see {key_marker(victim)} here"))
@@ -547,7 +547,7 @@ def test_find_by_key_takes_the_oldest_of_copies(
 ) -> None:
     first = backend.create_ticket(a_ticket())
     backend.create_ticket(a_ticket())
-    with caplog.at_level(logging.WARNING, logger="connector.glpi"):
+    with caplog.at_level(logging.WARNING, logger="connector.integrations.glpi"):
         found = backend.find_by_key("zabbix:1")
     assert found is not None and found.ticket_id == first.ticket_id
     assert any("2 tickets carry key" in r.getMessage() for r in caplog.records)

@@ -11,10 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from connector.glpi.fields import Scales, format_time, key_from_content, key_marker, parse_time_glpi
-from connector.glpi.render import html_text, render_content
-from connector.glpi.settings import GlpiSettings
-from connector.models import Impact, Priority, Ticket, TicketStatus, Urgency
+from connector.domain.models import Impact, Priority, Ticket, TicketStatus, Urgency
+from connector.integrations.glpi.fields import Scales, format_time, key_from_content, key_marker, parse_time_glpi
+from connector.integrations.glpi.render import html_text, render_content
+from connector.integrations.glpi.settings import GlpiSettings
 from tests.contract.glpi_fake import sanitize
 
 

@@ -13,14 +13,14 @@ import requests
 import responses
 from pydantic import SecretStr
 
-from connector.clock import FakeClock
-from connector.errors import BackendRejected, BackendUnavailable
-from connector.glpi import GlpiBackend, GlpiSettings
-from connector.glpi.history import read_block
-from connector.glpi.render import HEADER
-from connector.interfaces import ChangeKind, HistoryReader, Resolution
+from connector.contracts.adapters import ChangeKind, HistoryReader, Resolution
+from connector.domain.clock import FakeClock
+from connector.domain.errors import BackendRejected, BackendUnavailable
+from connector.domain.models import ClosureCode, Impact, Priority, ResolutionCode, Ticket, TicketStatus
+from connector.integrations.glpi import GlpiBackend, GlpiSettings
+from connector.integrations.glpi.history import read_block
+from connector.integrations.glpi.render import HEADER
 from connector.kpi.export import export_records
-from connector.models import ClosureCode, Impact, Priority, ResolutionCode, Ticket, TicketStatus
 from tests.contract.glpi_fake import URL, USER_TOKEN, GlpiFake
 
 T0 = datetime(2026, 10, 2, 1, 0, tzinfo=UTC)
@@ -228,10 +228,10 @@ def test_errors(fake: GlpiFake, clock: FakeClock) -> None:
 
 def test_the_monthly_report_is_published_as_glpi_documents(fake: GlpiFake, clock: FakeClock, tmp_path: Path) -> None:
     """GLPI has no wiki: the report job uploads the HTML page and the CSV tables as Documents."""
-    from connector.config import ReportSettings
     from connector.kpi.monthly import ReportsJob
-    from connector.sla import DEFAULT_POLICY
-    from connector.store import Store
+    from connector.rules.sla import DEFAULT_POLICY
+    from connector.runtime.config import ReportSettings
+    from connector.state.store import Store
 
     backend, _ = work_a_ticket(fake, clock)
     clock.set(T0 + timedelta(days=40))

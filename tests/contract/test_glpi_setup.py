@@ -13,11 +13,11 @@ import requests
 import responses
 from pydantic import SecretStr
 
-from connector.cli import main
-from connector.clock import FakeClock
-from connector.glpi import GlpiSettings
-from connector.glpi.setup import inspect
-from connector.taxonomy import Taxonomy, load_taxonomy
+from connector.cli.main import main
+from connector.domain.clock import FakeClock
+from connector.integrations.glpi import GlpiSettings
+from connector.integrations.glpi.setup import inspect
+from connector.rules.taxonomy import Taxonomy, load_taxonomy
 from tests.contract.glpi_fake import URL, USER_TOKEN, GlpiFake
 
 SMALL = Taxonomy.model_validate(

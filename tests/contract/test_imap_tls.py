@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from connector.errors import SourceError
-from connector.mail.imap import ImapClient
-from connector.mail.settings import ImapSettings
-from connector.secrets import SecretSource
+from connector.domain.errors import SourceError
+from connector.integrations.mail.imap import ImapClient
+from connector.integrations.mail.settings import ImapSettings
+from connector.util.secrets import SecretSource
 
 
 @pytest.fixture(scope="module")

@@ -19,14 +19,14 @@ import requests
 import responses
 from pydantic import SecretStr
 
-from connector.clock import FakeClock
-from connector.errors import BackendRejected, BackendUnavailable
-from connector.interfaces import PluginContext, Relation, Resolution
-from connector.models import Impact, Priority, ResolutionCode, Ticket, TicketSource, TicketStatus
+from connector.contracts.adapters import PluginContext, Relation, Resolution
+from connector.domain.clock import FakeClock
+from connector.domain.errors import BackendRejected, BackendUnavailable
+from connector.domain.models import Impact, Priority, ResolutionCode, Ticket, TicketSource, TicketStatus
+from connector.integrations.redmine import RedmineBackend, RedmineSettings
+from connector.integrations.redmine.fields import CATALOGUE, KEY_FIELD
 from connector.plugins import redmine as plugin
-from connector.redmine import RedmineBackend, RedmineSettings
-from connector.redmine.fields import CATALOGUE, KEY_FIELD
-from connector.spool import Spool
+from connector.state.spool import Spool
 
 URL = "http://redmine.test"
 KEY = "0123456789abcdef0123456789abcdef01234567"
@@ -416,7 +416,7 @@ def test_missing_optional_fields_warn_once_naming_them(
     mock_lookups(rsps, fields=[k for k in CF_IDS if k not in ("ci", "kb_used")])
     rsps.put(f"{URL}/issues/5.json", status=204)
     backend = make_backend()
-    with caplog.at_level(logging.WARNING, logger="connector.redmine"):
+    with caplog.at_level(logging.WARNING, logger="connector.integrations.redmine"):
         backend.update_ticket("5", {}, note="one")
         backend.update_ticket("5", {}, note="two")
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
@@ -557,7 +557,7 @@ def test_create_warns_once_about_dropped_optional_fields(
     mock_lookups(rsps)
     rsps.post(f"{URL}/issues.json", json={"issue": issue_json(11, omit=("ci",), values={"impact": "2"})}, status=201)
     backend = make_backend()
-    with caplog.at_level(logging.WARNING, logger="connector.redmine"):
+    with caplog.at_level(logging.WARNING, logger="connector.integrations.redmine"):
         backend.create_ticket(a_ticket())
         backend.create_ticket(a_ticket())
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
@@ -754,7 +754,7 @@ def test_changed_since_pages_and_decodes(rsps: responses.RequestsMock, caplog: p
         json={"issues": second, "total_count": 150, "offset": 100, "limit": 100},
         match=[responses.matchers.query_param_matcher({"offset": "100"}, strict_match=False)],
     )
-    with caplog.at_level(logging.WARNING, logger="connector.redmine"):
+    with caplog.at_level(logging.WARNING, logger="connector.integrations.redmine"):
         snapshots = list(make_backend().changed_since(datetime(2024, 5, 1, 10, 0, 0, 500000, tzinfo=UTC)))
 
     assert [int(s.ticket_id) for s in snapshots] == list(range(1, 150))

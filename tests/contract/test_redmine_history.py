@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import responses
 
-from connector.errors import BackendRejected, BackendUnavailable
-from connector.interfaces import ChangeKind, HistoryReader
-from connector.models import ClosureCode, ResolverRole, TicketStatus
+from connector.contracts.adapters import ChangeKind, HistoryReader
+from connector.domain.errors import BackendRejected, BackendUnavailable
+from connector.domain.models import ClosureCode, ResolverRole, TicketStatus
 from tests.contract.test_redmine_contract import CF_IDS, STATUSES, URL, calls_to, issue_json, make_backend, mock_lookups
 
 DESK, ZHANG, BOT, DBA = 21, 22, 5, 30
@@ -225,7 +225,7 @@ def test_without_an_admin_key_names_stand_in_for_logins(
             journal(2, ZHANG, "2024-05-01T10:06:00Z", notes="looking"),
         ],
     )
-    with caplog.at_level(logging.WARNING, logger="connector.redmine"):
+    with caplog.at_level(logging.WARNING, logger="connector.integrations.redmine"):
         h = make_backend().ticket_history("10")
     assert h.assignee == "张 伟" and h.author == "Connector"
     assert [(c.actor, c.kind, c.new) for c in h.changes] == [

@@ -19,13 +19,13 @@ import requests
 import responses
 from pydantic import SecretStr
 
-from connector.clock import FakeClock
-from connector.errors import BackendRejected, BackendUnavailable
+from connector.domain.clock import FakeClock
+from connector.domain.errors import BackendRejected, BackendUnavailable
+from connector.integrations.redmine import RedmineSettings
 from connector.kpi.history import open_history
 from connector.kpi.periods import parse_period
 from connector.kpi.publish import publish_report, wiki_text, wiki_title
 from connector.kpi.report import Report, build_report
-from connector.redmine import RedmineSettings
 
 URL = "http://redmine.test"
 KEY = "0123456789abcdef0123456789abcdef01234567"

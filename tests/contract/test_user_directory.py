@@ -17,12 +17,12 @@ import requests
 import responses
 from pydantic import SecretStr
 
-from connector.clock import FakeClock
-from connector.errors import BackendUnavailable
-from connector.interfaces import HelpdeskUser, PluginContext, UserDirectory
+from connector.contracts.adapters import HelpdeskUser, PluginContext, UserDirectory
+from connector.domain.clock import FakeClock
+from connector.domain.errors import BackendUnavailable
+from connector.integrations.redmine import RedmineBackend, RedmineSettings
 from connector.plugins.local import LocalBackend, LocalSettings, register_backend_types
-from connector.redmine import RedmineBackend, RedmineSettings
-from connector.spool import Spool
+from connector.state.spool import Spool
 
 URL = "http://redmine.test"
 NOW = datetime(2026, 11, 26, 2, 40, tzinfo=UTC)

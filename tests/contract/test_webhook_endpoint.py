@@ -19,20 +19,20 @@ import pluggy
 import pytest
 import requests
 
-from connector.clock import FakeClock
-from connector.daemon import Daemon
-from connector.engine import Engine
-from connector.errors import SourceError
-from connector.intake import ThreadedJournal
-from connector.interfaces import PushSource
-from connector.models import Alert, TicketStatus
-from connector.pipeline import Pipeline
+from connector.contracts.adapters import PushSource
+from connector.domain.clock import FakeClock
+from connector.domain.errors import SourceError
+from connector.domain.models import Alert, TicketStatus
+from connector.integrations.zabbix.push import ZabbixWebhookSource, ticket_signature
+from connector.integrations.zabbix.webhook_settings import ZabbixWebhookSettings
 from connector.plugins.local import LocalBackend
-from connector.rulebook import RuleBook, TicketState
-from connector.secrets import SecretSource
-from connector.store import Store
-from connector.zabbix.push import ZabbixWebhookSource, ticket_signature
-from connector.zabbix.webhook_settings import ZabbixWebhookSettings
+from connector.process.pipeline import Pipeline
+from connector.rules.book import RuleBook, TicketState
+from connector.runtime.daemon import Daemon
+from connector.runtime.engine import Engine
+from connector.runtime.intake import ThreadedJournal
+from connector.state.store import Store
+from connector.util.secrets import SecretSource
 from tests.conftest import T0
 from tests.unit.webhook_payloads import problem_payload, recovery_payload, update_payload
 

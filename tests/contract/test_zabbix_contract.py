@@ -24,14 +24,14 @@ import requests
 import responses
 from pydantic import SecretStr, ValidationError
 
-from connector.clock import FakeClock
-from connector.errors import SourceError
-from connector.interfaces import PluginContext, Rejected, SourceType
-from connector.models import Alert, TicketRef
+from connector.contracts.adapters import PluginContext, Rejected, SourceType
+from connector.domain.clock import FakeClock
+from connector.domain.errors import SourceError
+from connector.domain.models import Alert, TicketRef
+from connector.integrations.zabbix import ZabbixSettings, ZabbixSource
 from connector.plugins import zabbix as zabbix_plugin
-from connector.secrets import SecretSource
-from connector.spool import Spool
-from connector.zabbix import ZabbixSettings, ZabbixSource
+from connector.state.spool import Spool
+from connector.util.secrets import SecretSource
 
 URL = "http://zabbix.test/api_jsonrpc.php"
 TOKEN = "tok-5b1d0c7e9a8f4e2d8c6b4a2f0e1d3c5b"
@@ -569,7 +569,7 @@ def test_recovered_open_problem_of_a_deleted_host_still_recovers(fake: FakeZabbi
 def test_open_ids_zabbix_no_longer_knows_are_logged_not_reported(
     fake: FakeZabbix, api: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="connector.zabbix.source"):
+    with caplog.at_level(logging.WARNING, logger="connector.integrations.zabbix.source"):
         result = make_source().poll("100", ["77", "not-an-id"])
 
     assert result.items == []

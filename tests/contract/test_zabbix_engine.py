@@ -9,12 +9,12 @@ from typing import Any
 
 import pluggy
 
-from connector.clock import FakeClock
-from connector.engine import Engine
-from connector.pipeline import Pipeline
+from connector.domain.clock import FakeClock
 from connector.plugins.local import LocalBackend
-from connector.rulebook import RuleBook
-from connector.store import Store
+from connector.process.pipeline import Pipeline
+from connector.rules.book import RuleBook
+from connector.runtime.engine import Engine
+from connector.state.store import Store
 from tests.contract.test_zabbix_contract import NOW, FakeZabbix, api, fake, make_source
 
 __all__ = ["api", "fake"]  # fixtures re-used from the source's contract tests

@@ -19,20 +19,20 @@ from pathlib import Path
 import pluggy
 import pytest
 
-from connector.clock import FakeClock
-from connector.engine import Engine
-from connector.interfaces import PluginContext
-from connector.mail.imap import mailbox_name
-from connector.mail.settings import ImapSettings
-from connector.mail.source import ImapSource
-from connector.models import Alert, TicketSource
-from connector.pipeline import Pipeline
+from connector.contracts.adapters import PluginContext
+from connector.domain.clock import FakeClock
+from connector.domain.models import Alert, TicketSource
+from connector.integrations.mail.imap import mailbox_name
+from connector.integrations.mail.settings import ImapSettings
+from connector.integrations.mail.source import ImapSource
 from connector.plugins.imap import build_imap_source
 from connector.plugins.local import LocalBackend
-from connector.rulebook import RuleBook
-from connector.secrets import SecretSource
-from connector.spool import Spool
-from connector.store import Store
+from connector.process.pipeline import Pipeline
+from connector.rules.book import RuleBook
+from connector.runtime.engine import Engine
+from connector.state.spool import Spool
+from connector.state.store import Store
+from connector.util.secrets import SecretSource
 from tests import mail_samples as samples
 from tests.integration.conftest import SERVICES
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from connector.app import App, build_app, load
-from connector.clock import FakeClock
-from connector.models import Alert
-from connector.plugin_manager import build_plugin_manager
+from connector.contracts.plugin_manager import build_plugin_manager
+from connector.domain.clock import FakeClock
+from connector.domain.models import Alert
+from connector.runtime.app import App, build_app, load
 from tests.integration.notify_servers import MailSink, free_port, mail_sink, receiver
 
 pytestmark = pytest.mark.integration

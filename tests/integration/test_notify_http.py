@@ -14,10 +14,10 @@ from collections.abc import Iterator
 import pytest
 from pydantic import SecretStr
 
-from connector.clock import FakeClock
-from connector.errors import NotifierError, NotifierRejected, NotifierUnavailable
+from connector.contracts.notifiers import OutgoingMessage, Recipient
+from connector.domain.clock import FakeClock
+from connector.domain.errors import NotifierError, NotifierRejected, NotifierUnavailable
 from connector.notify.dingtalk import DingtalkNotifier, DingtalkSettings
-from connector.notify.interfaces import OutgoingMessage, Recipient
 from connector.notify.render import Renderer
 from connector.notify.webhook import WebhookNotifier, WebhookSettings
 from connector.notify.wecom import WecomNotifier, WecomSettings

@@ -16,15 +16,15 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from connector.clock import FakeClock
-from connector.errors import NotifierRejected, NotifierUnavailable
-from connector.interfaces import PluginContext
-from connector.notify.interfaces import Recipient
+from connector.contracts.adapters import PluginContext
+from connector.contracts.notifiers import Recipient
+from connector.contracts.plugin_manager import build_plugin_manager
+from connector.domain.clock import FakeClock
+from connector.domain.errors import NotifierRejected, NotifierUnavailable
 from connector.notify.render import Renderer
 from connector.notify.settings import build_notifications, load_notify, notifier_types
 from connector.notify.smtp import SmtpNotifier, SmtpSettings
-from connector.plugin_manager import build_plugin_manager
-from connector.spool import Spool
+from connector.state.spool import Spool
 from tests.integration.notify_servers import MailSink, mail_sink, refusing_port, silent_port
 from tests.notify_helpers import HOSTILE, PEOPLE_EXAMPLE, REGISTERED, directory, notice
 

@@ -16,10 +16,10 @@ import pytest
 import requests
 from pydantic import SecretStr
 
-from connector.clock import parse_time
-from connector.errors import BackendRejected, BackendUnavailable
-from connector.interfaces import Relation, Resolution
-from connector.models import (
+from connector.contracts.adapters import Relation, Resolution
+from connector.domain.clock import parse_time
+from connector.domain.errors import BackendRejected, BackendUnavailable
+from connector.domain.models import (
     Impact,
     Priority,
     ResolutionCode,
@@ -28,9 +28,9 @@ from connector.models import (
     TicketStatus,
     Urgency,
 )
-from connector.redmine import RedmineBackend, RedmineSettings
-from connector.redmine.fields import CATALOGUE
-from connector.redmine.setup import inspect
+from connector.integrations.redmine import RedmineBackend, RedmineSettings
+from connector.integrations.redmine.fields import CATALOGUE
+from connector.integrations.redmine.setup import inspect
 
 pytestmark = pytest.mark.integration
 

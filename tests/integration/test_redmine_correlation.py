@@ -16,14 +16,14 @@ import pytest
 import requests
 from pydantic import SecretStr
 
-from connector.clock import FakeClock
-from connector.engine import Engine
-from connector.ledger import record_status
-from connector.models import Alert, TicketStatus
-from connector.pipeline import Pipeline
-from connector.redmine import RedmineBackend, RedmineSettings
-from connector.rulebook import RuleBook
-from connector.store import Store
+from connector.domain.clock import FakeClock
+from connector.domain.ledger import record_status
+from connector.domain.models import Alert, TicketStatus
+from connector.integrations.redmine import RedmineBackend, RedmineSettings
+from connector.process.pipeline import Pipeline
+from connector.rules.book import RuleBook
+from connector.runtime.engine import Engine
+from connector.state.store import Store
 
 pytestmark = pytest.mark.integration
 

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from connector.clock import SystemClock
-from connector.interfaces import ChangeKind
+from connector.contracts.adapters import ChangeKind
+from connector.domain.clock import SystemClock
+from connector.domain.models import ClosureCode, Priority, Ticket, TicketStatus
+from connector.integrations.redmine import RedmineBackend, RedmineSettings
 from connector.kpi.rebuild import rebuild_record
-from connector.models import ClosureCode, Priority, Ticket, TicketStatus
-from connector.redmine import RedmineBackend, RedmineSettings
 from tests.integration.conftest import RedmineApi
 
 pytestmark = pytest.mark.integration

@@ -16,22 +16,22 @@ import pluggy
 import pytest
 from pydantic import SecretStr
 
-from connector.clock import SystemClock
-from connector.engine import Engine
-from connector.escalation import SweepRules
-from connector.models import Alert, TicketStatus
+from connector.contracts.notifiers import OutgoingMessage, Recipient
+from connector.domain.clock import SystemClock
+from connector.domain.models import Alert, TicketStatus
+from connector.integrations.redmine import RedmineBackend, RedmineSettings
 from connector.notify.dispatch import Channel
-from connector.notify.interfaces import OutgoingMessage, Recipient
 from connector.notify.people import Directory, load_people
 from connector.notify.render import Renderer
-from connector.notify.rules import load_escalation, load_notification_rules
 from connector.notify.settings import Notifications
-from connector.pipeline import Pipeline
-from connector.redmine import RedmineBackend, RedmineSettings
-from connector.roster import DirectoryRoster
-from connector.rulebook import RuleBook
-from connector.store import Store
-from connector.syncback import SyncBack
+from connector.process.escalation import SweepRules
+from connector.process.pipeline import Pipeline
+from connector.process.roster import DirectoryRoster
+from connector.rules.book import RuleBook
+from connector.rules.ladder import load_escalation, load_notification_rules
+from connector.runtime.engine import Engine
+from connector.runtime.syncback import SyncBack
+from connector.state.store import Store
 from tests.integration.conftest import RedmineApi
 
 pytestmark = pytest.mark.integration

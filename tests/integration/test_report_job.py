@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from connector.app import build_app, load
-from connector.clock import FakeClock
-from connector.models import Alert
-from connector.plugin_manager import build_plugin_manager
+from connector.contracts.plugin_manager import build_plugin_manager
+from connector.domain.clock import FakeClock
+from connector.domain.models import Alert
+from connector.runtime.app import build_app, load
 from tests.integration.notify_servers import MailSink, mail_sink
 
 pytestmark = pytest.mark.integration

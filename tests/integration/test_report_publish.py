@@ -17,12 +17,12 @@ import pytest
 import requests
 from pydantic import SecretStr
 
-from connector.errors import BackendRejected
+from connector.domain.errors import BackendRejected
+from connector.integrations.redmine import RedmineSettings
 from connector.kpi.history import open_history
 from connector.kpi.periods import parse_period
 from connector.kpi.publish import publish_report, report_files, wiki_title
 from connector.kpi.report import Report, build_report
-from connector.redmine import RedmineSettings
 
 pytestmark = pytest.mark.integration
 

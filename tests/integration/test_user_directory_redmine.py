@@ -11,7 +11,7 @@ import pytest
 import requests
 from pydantic import SecretStr
 
-from connector.redmine import RedmineBackend, RedmineSettings
+from connector.integrations.redmine import RedmineBackend, RedmineSettings
 
 pytestmark = pytest.mark.integration
 

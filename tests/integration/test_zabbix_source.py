@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import SecretStr
 
-from connector.clock import SystemClock
-from connector.interfaces import PollResult
-from connector.models import Alert, TicketRef, TicketSource
-from connector.zabbix import ZabbixSettings, ZabbixSource
+from connector.contracts.adapters import PollResult
+from connector.domain.clock import SystemClock
+from connector.domain.models import Alert, TicketRef, TicketSource
+from connector.integrations.zabbix import ZabbixSettings, ZabbixSource
 from tests.integration.zabbix_helpers import TrapperTrigger, ZabbixLab
 
 pytestmark = pytest.mark.integration

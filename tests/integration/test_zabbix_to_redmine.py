@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 import requests
 
-from connector.clock import SystemClock
-from connector.failpoints import EXIT_CODE
-from connector.store import Store
+from connector.domain.clock import SystemClock
+from connector.state.store import Store
+from connector.util.failpoints import EXIT_CODE
 from tests.integration.zabbix_helpers import TrapperTrigger, ZabbixLab
 
 pytestmark = pytest.mark.integration
@@ -96,7 +96,7 @@ def run_once(
     if failpoint:
         env["ITSM_CONNECTOR_FAILPOINT"] = failpoint
     return subprocess.run(
-        [sys.executable, "-m", "connector.cli", "once", "--config", str(config), *args],
+        [sys.executable, "-m", "connector.cli.main", "once", "--config", str(config), *args],
         capture_output=True,
         text=True,
         timeout=300,

@@ -22,9 +22,9 @@ import pytest
 import requests
 from pydantic import SecretStr
 
-from connector.clock import SystemClock
-from connector.store import Store
-from connector.zabbix import ZabbixSettings, ZabbixSource
+from connector.domain.clock import SystemClock
+from connector.integrations.zabbix import ZabbixSettings, ZabbixSource
+from connector.state.store import Store
 from tests.integration.test_zabbix_to_redmine import Redmine
 from tests.integration.zabbix_helpers import ZabbixLab, unique_name, wait_until
 
@@ -181,7 +181,7 @@ def test_zabbix_pushes_a_problem_that_becomes_a_redmine_issue_and_its_recovery_r
     }
     with log_path.open("w", encoding="utf-8") as log_file:
         daemon = subprocess.Popen(
-            [sys.executable, "-m", "connector.cli", "run", "--config", str(config)],
+            [sys.executable, "-m", "connector.cli.main", "run", "--config", str(config)],
             stdout=log_file,
             stderr=subprocess.STDOUT,
             env=env,

@@ -11,14 +11,14 @@ from typing import Any
 import pluggy
 import pytest
 
-from connector.clock import FakeClock
-from connector.engine import Engine
-from connector.models import Alert, Impact, Priority, Ticket, TicketSource, Urgency
-from connector.pipeline import Pipeline
+from connector.domain.clock import FakeClock
+from connector.domain.models import Alert, Impact, Priority, Ticket, TicketSource, Urgency
 from connector.plugins.local import LocalBackend
-from connector.rulebook import RuleBook, default_rulebook
-from connector.rulesets import load_rulebook
-from connector.store import Store
+from connector.process.pipeline import Pipeline
+from connector.rules.book import RuleBook, default_rulebook
+from connector.rules.loading import load_rulebook
+from connector.runtime.engine import Engine
+from connector.state.store import Store
 
 
 def book(tmp_path: Path, rules: str) -> RuleBook:

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from connector.cli import main
-from connector.config import load_config
-from connector.errors import ConfigError
-from connector.interfaces import BackendType, SourceType
+from connector.cli.main import main
+from connector.contracts.adapters import BackendType, SourceType
+from connector.domain.errors import ConfigError
 from connector.plugins.local import LocalSettings
 from connector.plugins.replay import ReplaySettings
-from connector.secrets import Secret
+from connector.runtime.config import load_config
+from connector.util.secrets import Secret
 
 
 class KeyedSettings(BaseModel):

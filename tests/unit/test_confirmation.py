@@ -8,14 +8,14 @@ from pathlib import Path
 import pluggy
 import pytest
 
-from connector.clock import FakeClock
-from connector.confirmation import Verdict, own_words, verdict
-from connector.engine import Engine
-from connector.models import Alert, TicketSource, TicketStatus
-from connector.pipeline import Pipeline
+from connector.domain.clock import FakeClock
+from connector.domain.models import Alert, TicketSource, TicketStatus
 from connector.plugins.local import LocalBackend
-from connector.rulebook import RuleBook
-from connector.store import Store
+from connector.process.pipeline import Pipeline
+from connector.rules.book import RuleBook
+from connector.rules.confirmation import Verdict, own_words, verdict
+from connector.runtime.engine import Engine
+from connector.state.store import Store
 
 QUOTED = "\n\n> 事件状态：已解决\n> 您的事件已解决，请确认。"
 

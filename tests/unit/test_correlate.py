@@ -14,13 +14,13 @@ from typing import Any
 import pluggy
 import pytest
 
-from connector.decision import Action, Decision, helpdesk_key
-from connector.ledger import MemoryLedger, TicketLedger, apply_decision, record_status
-from connector.models import Alert, Priority, TicketStatus
-from connector.pipeline import Pipeline
-from connector.rulebook import RuleBook, default_rulebook
-from connector.rulesets import load_rulebook
-from connector.store import Store
+from connector.domain.decision import Action, Decision, helpdesk_key
+from connector.domain.ledger import MemoryLedger, TicketLedger, apply_decision, record_status
+from connector.domain.models import Alert, Priority, TicketStatus
+from connector.process.pipeline import Pipeline
+from connector.rules.book import RuleBook, default_rulebook
+from connector.rules.loading import load_rulebook
+from connector.state.store import Store
 
 T0 = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 

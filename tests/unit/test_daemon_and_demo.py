@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.cli import main
+from connector.cli.main import main
 
 CONFIG = """\
 state: {path: state.db}
@@ -64,7 +64,7 @@ def test_run_stops_on_sigterm_with_exit_0(tmp_path: Path) -> None:
     _alerts(tmp_path / "alerts.jsonl", "1")
     env = {k: v for k, v in os.environ.items() if k != "ITSM_CONNECTOR_FAILPOINT"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "connector.cli", "run", "--config", str(tmp_path / "c.yaml")],
+        [sys.executable, "-m", "connector.cli.main", "run", "--config", str(tmp_path / "c.yaml")],
         stderr=subprocess.PIPE,
         text=True,
         env=env,

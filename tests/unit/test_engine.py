@@ -11,15 +11,15 @@ import pluggy
 import pytest
 
 from connector import hookimpl
-from connector.clock import FakeClock, parse_time
-from connector.engine import Engine, RetryPolicy
-from connector.errors import BackendRejected, BackendUnavailable
-from connector.interfaces import Rejected
-from connector.models import Alert, Priority, Ticket, TicketRef, TicketStatus
-from connector.pipeline import Pipeline
+from connector.contracts.adapters import Rejected
+from connector.domain.clock import FakeClock, parse_time
+from connector.domain.errors import BackendRejected, BackendUnavailable
+from connector.domain.models import Alert, Priority, Ticket, TicketRef, TicketStatus
 from connector.plugins.local import LocalBackend
-from connector.rulebook import RuleBook
-from connector.store import Store
+from connector.process.pipeline import Pipeline
+from connector.rules.book import RuleBook
+from connector.runtime.engine import Engine, RetryPolicy
+from connector.state.store import Store
 
 
 class Faulty(LocalBackend):

@@ -10,16 +10,16 @@ from typing import Any
 import pluggy
 import pytest
 
-from connector.clock import FakeClock
-from connector.engine import Engine
-from connector.escalation import SweepRules
-from connector.interfaces import Resolution
-from connector.models import Alert, Attachment, Priority, Ticket, TicketSource, TicketStatus
-from connector.pipeline import Pipeline
+from connector.contracts.adapters import Resolution
+from connector.domain.clock import FakeClock
+from connector.domain.models import Alert, Attachment, Priority, Ticket, TicketSource, TicketStatus
 from connector.plugins.local import LocalBackend
-from connector.rulebook import RuleBook
-from connector.spool import Spool
-from connector.store import Store
+from connector.process.escalation import SweepRules
+from connector.process.pipeline import Pipeline
+from connector.rules.book import RuleBook
+from connector.runtime.engine import Engine
+from connector.state.spool import Spool
+from connector.state.store import Store
 
 
 class NoCascade(LocalBackend):
@@ -242,8 +242,8 @@ def test_a_refused_sender_is_told_by_auto_reply(engine: Engine, clock: FakeClock
     from connector.notify.dispatch import Channel
     from connector.notify.people import Directory, load_people
     from connector.notify.render import Renderer
-    from connector.notify.rules import load_escalation, load_notification_rules
     from connector.notify.settings import Notifications
+    from connector.rules.ladder import load_escalation, load_notification_rules
     from tests.unit.test_escalation_day import ROOT, Recorder
 
     sent: list[Any] = []

@@ -14,20 +14,20 @@ from typing import Any
 import pluggy
 import pytest
 
-from connector.clock import FakeClock
-from connector.engine import Engine
-from connector.escalation import SweepRules
-from connector.models import Alert
+from connector.contracts.notifiers import OutgoingMessage, Recipient
+from connector.domain.clock import FakeClock
+from connector.domain.models import Alert
 from connector.notify.dispatch import Channel
-from connector.notify.interfaces import OutgoingMessage, Recipient
 from connector.notify.people import Directory, load_people
 from connector.notify.render import Renderer
-from connector.notify.rules import load_escalation, load_notification_rules
 from connector.notify.settings import Notifications
-from connector.pipeline import Pipeline
 from connector.plugins.local import LocalBackend
-from connector.rulebook import RuleBook
-from connector.store import Store
+from connector.process.escalation import SweepRules
+from connector.process.pipeline import Pipeline
+from connector.rules.book import RuleBook
+from connector.rules.ladder import load_escalation, load_notification_rules
+from connector.runtime.engine import Engine
+from connector.state.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 26, 2, 40, tzinfo=UTC)  # the clock fixture's start

@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
-from connector.cli import main
-from connector.clock import FakeClock
-from connector.errors import BackendRejected
-from connector.interfaces import Backend
+from connector.cli.main import main
+from connector.contracts.adapters import Backend
+from connector.domain.clock import FakeClock
+from connector.domain.errors import BackendRejected
+from connector.domain.models import ClosureCode, Ticket, TicketStatus
 from connector.kpi.export import ExportStats, export_records
 from connector.kpi.history import HistoryRecord
-from connector.models import ClosureCode, Ticket, TicketStatus
 from connector.plugins.local import LocalBackend
 from tests.conformance.harness import an_alert, make_engine
 
@@ -268,7 +268,7 @@ def test_a_backend_without_a_history_is_refused(site: Site) -> None:
 
 def test_lateness_follows_the_rules_the_config_uses(site: Site, tmp_path: Path) -> None:
     """A site whose P1 must be solved within 20 minutes: P1's 27 minutes are late there."""
-    shipped = (Path(__file__).resolve().parents[2] / "connector" / "rules" / "sla.yaml").read_text(encoding="utf-8")
+    shipped = (Path(__file__).resolve().parents[2] / "rules" / "sla.yaml").read_text(encoding="utf-8")
     rules = tmp_path / "rules"
     rules.mkdir()
     (rules / "sla.yaml").write_text(shipped.replace("resolution: {breach: 30}", "resolution: {breach: 20}"))

@@ -11,17 +11,17 @@ import pytest
 from pydantic import BaseModel
 
 from connector import hookimpl
-from connector.app import adapter_types
-from connector.clock import FakeClock
-from connector.decision import Action, Decision
-from connector.interfaces import BackendType, PluginContext, SourceType
-from connector.models import Alert, Impact, Priority, Ticket, Urgency
-from connector.pipeline import Pipeline
+from connector.contracts.adapters import BackendType, PluginContext, SourceType
+from connector.domain.clock import FakeClock
+from connector.domain.decision import Action, Decision
+from connector.domain.models import Alert, Impact, Priority, Ticket, Urgency
 from connector.plugins.local import LocalBackend
 from connector.plugins.replay import ReplaySource
-from connector.rulebook import RuleBook, TicketIndex
-from connector.spool import Spool
-from connector.store import Store
+from connector.process.pipeline import Pipeline
+from connector.rules.book import RuleBook, TicketIndex
+from connector.runtime.app import adapter_types
+from connector.state.spool import Spool
+from connector.state.store import Store
 
 
 @pytest.fixture

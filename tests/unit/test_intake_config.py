@@ -8,11 +8,11 @@ from pathlib import Path
 import pluggy
 import pytest
 
-from connector.app import build_app, load
-from connector.errors import ConfigError
-from connector.interfaces import PushSource
-from connector.mail.source import ImapSource
-from connector.zabbix.push import ZabbixWebhookSource
+from connector.contracts.adapters import PushSource
+from connector.domain.errors import ConfigError
+from connector.integrations.mail.source import ImapSource
+from connector.integrations.zabbix.push import ZabbixWebhookSource
+from connector.runtime.app import build_app, load
 
 CONFIG = """\
 state: {path: state.db}

@@ -20,18 +20,18 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from connector.clock import FakeClock
-from connector.intake import ThreadedJournal, reject_event_key
-from connector.interfaces import Journaled, Rejected
-from connector.mail.mapping import Ignored
-from connector.mail.settings import ImapSettings
-from connector.mail.source import ImapSource
-from connector.models import Alert, TicketRef
-from connector.secrets import SecretSource
-from connector.spool import Spool
-from connector.store import Store
-from connector.zabbix.push import ZabbixWebhookSource
-from connector.zabbix.webhook_settings import ZabbixWebhookSettings
+from connector.contracts.adapters import Journaled, Rejected
+from connector.domain.clock import FakeClock
+from connector.domain.models import Alert, TicketRef
+from connector.integrations.mail.mapping import Ignored
+from connector.integrations.mail.settings import ImapSettings
+from connector.integrations.mail.source import ImapSource
+from connector.integrations.zabbix.push import ZabbixWebhookSource
+from connector.integrations.zabbix.webhook_settings import ZabbixWebhookSettings
+from connector.runtime.intake import ThreadedJournal, reject_event_key
+from connector.state.spool import Spool
+from connector.state.store import Store
+from connector.util.secrets import SecretSource
 from tests import mail_samples as samples
 from tests.conftest import T0
 from tests.unit.webhook_payloads import problem_payload, recovery_payload, update_payload

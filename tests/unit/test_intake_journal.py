@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from connector.clock import FakeClock
-from connector.errors import StoreError
-from connector.intake import ThreadedJournal
-from connector.interfaces import Journaled, Rejected
-from connector.models import Alert
-from connector.store import Store
+from connector.contracts.adapters import Journaled, Rejected
+from connector.domain.clock import FakeClock
+from connector.domain.errors import StoreError
+from connector.domain.models import Alert
+from connector.runtime.intake import ThreadedJournal
+from connector.state.store import Store
 
 
 def alert(clock: FakeClock, eid: str) -> Alert:

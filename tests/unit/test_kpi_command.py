@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from connector.cli import main
-from connector.clock import FakeClock
+from connector.cli.main import main
+from connector.domain.clock import FakeClock
 from connector.kpi.command import add_parser, run_report
 from connector.kpi.progress import ProgressBar
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from connector.domain.models import ClosureCode, Impact, Priority, ResolverRole, Ticket, TicketStatus, Urgency
 from connector.kpi.history import HistoryInputError, HistoryReader, HistoryRecord, open_history
-from connector.models import ClosureCode, Impact, Priority, ResolverRole, Ticket, TicketStatus, Urgency
 
 
 def a_record(**overrides: Any) -> dict[str, Any]:

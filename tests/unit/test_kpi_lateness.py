@@ -1,4 +1,4 @@
-"""Lateness in the reports is the SLA's own: the same breach as ``connector.sla.stage_statuses``."""
+"""Lateness in the reports is the SLA's own: the same breach as ``connector.rules.sla.stage_statuses``."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from connector.domain.models import Priority, Urgency
 from connector.kpi.facts import Breaches, facts_of, resolution_late, response_late
 from connector.kpi.history import HistoryRecord
-from connector.models import Priority, Urgency
-from connector.sla import DEFAULT_POLICY, SlaPolicy, Stage, Timeline, stage_statuses
+from connector.rules.sla import DEFAULT_POLICY, SlaPolicy, Stage, Timeline, stage_statuses
 
 T0 = datetime(2026, 10, 5, 0, 0, tzinfo=UTC)
 AS_OF = datetime(2026, 11, 1, 1, 0, tzinfo=UTC)
@@ -147,7 +147,7 @@ def test_facts_carry_the_durations_of_kpis_7_8_and_9() -> None:
     assert open_one.resolution_minutes is None and open_one.third_party_minutes is None
 
 
-# --- the same answers as connector.sla ----------------------------------------------------------
+# --- the same answers as connector.rules.sla ----------------------------------------------------------
 
 minutes = st.floats(min_value=0, max_value=4000, allow_nan=False, allow_infinity=False)
 

@@ -64,7 +64,7 @@ from typing import Any
 
 import pytest
 
-from connector.cli import main
+from connector.cli.main import main
 from connector.kpi.history import open_history
 from connector.kpi.periods import parse_period
 from connector.kpi.render_json import report_json

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from connector.interfaces import Change, ChangeKind, TicketHistory
+from connector.contracts.adapters import Change, ChangeKind, TicketHistory
+from connector.domain.models import ClosureCode, Impact, Priority, ResolverRole, TicketSource, TicketStatus, Urgency
 from connector.kpi.rebuild import rebuild_record
-from connector.models import ClosureCode, Impact, Priority, ResolverRole, TicketSource, TicketStatus, Urgency
 from tests.notify_helpers import directory
 
 T0 = datetime(2026, 10, 2, 1, 0, tzinfo=UTC)  # 09:00 in Beijing

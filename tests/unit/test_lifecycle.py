@@ -11,20 +11,20 @@ from typing import Any
 import pluggy
 import pytest
 
-from connector.clock import FakeClock
-from connector.engine import Engine
-from connector.escalation import SweepRules
-from connector.interfaces import Change, ChangeKind, TicketHistory
-from connector.ledger import TicketState
-from connector.lifecycle import Event, EventKind, apply_event, events_from_history
-from connector.models import Alert, ClosureCode, ResolverRole, TicketStatus
-from connector.notify.notice import NoticeKind, StatusEvent
-from connector.notify.rules import load_escalation, load_notification_rules
-from connector.pipeline import Pipeline
+from connector.contracts.adapters import Change, ChangeKind, TicketHistory
+from connector.domain.clock import FakeClock
+from connector.domain.ledger import TicketState
+from connector.domain.models import Alert, ClosureCode, ResolverRole, TicketStatus
+from connector.domain.notice import NoticeKind, StatusEvent
 from connector.plugins.local import LocalBackend
-from connector.rulebook import RuleBook
-from connector.store import Store
-from connector.syncback import SyncBack, events_from_snapshot
+from connector.process.escalation import SweepRules
+from connector.process.lifecycle import Event, EventKind, apply_event, events_from_history
+from connector.process.pipeline import Pipeline
+from connector.rules.book import RuleBook
+from connector.rules.ladder import load_escalation, load_notification_rules
+from connector.runtime.engine import Engine
+from connector.runtime.syncback import SyncBack, events_from_snapshot
+from connector.state.store import Store
 
 T0 = datetime(2026, 11, 26, 2, 40, tzinfo=UTC)
 
@@ -324,7 +324,7 @@ def test_sync_back_cascades_a_resolved_master_to_its_duplicates_and_reports_reas
 
 
 def test_events_from_a_snapshot_when_the_helpdesk_has_no_history() -> None:
-    from connector.interfaces import TicketSnapshot
+    from connector.contracts.adapters import TicketSnapshot
 
     known = state(status=TicketStatus.OPEN)
     snap = TicketSnapshot("7", "zabbix:1", TicketStatus.RESOLVED, at(9), assignee="zhangw", fields={})

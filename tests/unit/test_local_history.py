@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from connector.clock import FakeClock
-from connector.errors import BackendRejected
-from connector.interfaces import ChangeKind, HistoryReader, Relation, Resolution
-from connector.models import ClosureCode, Impact, Ticket, TicketStatus
+from connector.contracts.adapters import ChangeKind, HistoryReader, Relation, Resolution
+from connector.domain.clock import FakeClock
+from connector.domain.errors import BackendRejected
+from connector.domain.models import ClosureCode, Impact, Ticket, TicketStatus
 from connector.plugins.local import LocalBackend
 
 T0 = datetime(2026, 10, 2, 1, 0, tzinfo=UTC)

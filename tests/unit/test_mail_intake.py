@@ -13,19 +13,19 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import ValidationError
 
-from connector.clock import FakeClock
-from connector.errors import SourceError
-from connector.interfaces import Rejected
-from connector.mail import imap as imap_module
-from connector.mail.imap import ImapClient, mailbox_name, open_connection, tls_context
-from connector.mail.mapping import Ignored, MailMapper
-from connector.mail.message import parse_mail
-from connector.mail.policy import RateLimiter, SenderAllowList, automatic_reason
-from connector.mail.replies import reply_ticket
-from connector.mail.settings import ImapSettings, is_loopback
-from connector.models import Alert, TicketSource
-from connector.secrets import SecretSource
-from connector.spool import Spool
+from connector.contracts.adapters import Rejected
+from connector.domain.clock import FakeClock
+from connector.domain.errors import SourceError
+from connector.domain.models import Alert, TicketSource
+from connector.integrations.mail import imap as imap_module
+from connector.integrations.mail.imap import ImapClient, mailbox_name, open_connection, tls_context
+from connector.integrations.mail.mapping import Ignored, MailMapper
+from connector.integrations.mail.message import parse_mail
+from connector.integrations.mail.policy import RateLimiter, SenderAllowList, automatic_reason
+from connector.integrations.mail.replies import reply_ticket
+from connector.integrations.mail.settings import ImapSettings, is_loopback
+from connector.state.spool import Spool
+from connector.util.secrets import SecretSource
 from tests import mail_samples as samples
 
 WHERE = {"folder": "INBOX", "uid": 1}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from connector.mail.charsets import codec_for, decode_bytes
-from connector.mail.html import html_to_text
-from connector.mail.message import MalformedMail, decode_header, parse_mail
+from connector.integrations.mail.charsets import codec_for, decode_bytes
+from connector.integrations.mail.html import html_to_text
+from connector.integrations.mail.message import MalformedMail, decode_header, parse_mail
 from tests import mail_samples as samples
 
 

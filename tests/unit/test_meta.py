@@ -10,8 +10,8 @@ import re
 from pathlib import Path
 
 import connector
-from connector.errors import ConnectorError
-from connector.secrets import Redactor
+from connector.domain.errors import ConnectorError
+from connector.util.secrets import Redactor
 
 PACKAGE = Path(connector.__file__).parent
 

@@ -8,17 +8,17 @@ from pathlib import Path
 import pluggy
 import pytest
 
-from connector.clock import FakeClock
-from connector.errors import ConfigError, NotifierRejected
-from connector.interfaces import PluginContext
-from connector.models import Priority
+from connector.contracts.adapters import PluginContext
+from connector.contracts.notifiers import OutgoingMessage, Recipient
+from connector.domain.clock import FakeClock
+from connector.domain.errors import ConfigError, NotifierRejected
+from connector.domain.models import Priority
+from connector.domain.notice import Contact, NoticeKind, StatusEvent
 from connector.notify.dispatch import Channel, plan, send_notice
-from connector.notify.interfaces import OutgoingMessage, Recipient
-from connector.notify.notice import Contact, NoticeKind, StatusEvent
 from connector.notify.render import Renderer
-from connector.notify.rules import load_notification_rules
 from connector.notify.settings import build_notifications, load_notify, notifier_types
-from connector.spool import Spool
+from connector.rules.ladder import load_notification_rules
+from connector.state.spool import Spool
 from tests.notify_helpers import PEOPLE_EXAMPLE, directory, notice
 
 

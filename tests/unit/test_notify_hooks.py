@@ -11,13 +11,13 @@ import pytest
 from pydantic import BaseModel, ConfigDict
 
 from connector import hookimpl
-from connector.clock import FakeClock
-from connector.interfaces import PluginContext
-from connector.models import Priority
-from connector.notify.interfaces import NotifierType, OutgoingMessage, Recipient
-from connector.notify.notice import Notice, NoticeKind, TicketLink
+from connector.contracts.adapters import PluginContext
+from connector.contracts.notifiers import NotifierType, OutgoingMessage, Recipient
+from connector.domain.clock import FakeClock
+from connector.domain.models import Priority
+from connector.domain.notice import Notice, NoticeKind, TicketLink
 from connector.notify.settings import build_notifications, load_notify, notifier_types
-from connector.spool import Spool
+from connector.state.spool import Spool
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from connector.errors import ConfigError
-from connector.models import ResolverRole
-from connector.notify.notice import Contact
+from connector.domain.errors import ConfigError
+from connector.domain.models import ResolverRole
+from connector.domain.notice import Contact
 from connector.notify.people import Directory, load_people
 from tests.notify_helpers import directory, notice
 

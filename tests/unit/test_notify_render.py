@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from connector.errors import ConfigError, NotifierRejected
-from connector.notify.notice import Notice, NoticeKind, StatusEvent
+from connector.domain.errors import ConfigError, NotifierRejected
+from connector.domain.notice import Notice, NoticeKind, StatusEvent
 from connector.notify.render import Renderer, md_escape, safe_url
-from connector.sla import Stage
+from connector.rules.sla import Stage
 from tests.notify_helpers import HOSTILE, directory, notice
 
 DESK = "服务台 021-6000 8888"
@@ -92,7 +92,7 @@ def test_alert_text_is_never_a_template_and_is_escaped_per_format() -> None:
 
 
 def test_unsafe_ticket_urls_are_dropped() -> None:
-    from connector.notify.notice import TicketLink
+    from connector.domain.notice import TicketLink
 
     message = renderer().render(notice(ticket=TicketLink(key="k", ticket_id="7", url="javascript:alert(1)")))
     assert "javascript" not in message.html and "javascript" not in message.markdown and message.url is None

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from connector.errors import ConfigError
-from connector.models import Priority
-from connector.notify.notice import NoticeKind, StatusEvent
-from connector.notify.rules import default_rules_path, load_escalation, load_notification_rules
-from connector.sla import Stage
+from connector.domain.errors import ConfigError
+from connector.domain.models import Priority
+from connector.domain.notice import NoticeKind, StatusEvent
+from connector.rules.ladder import default_rules_path, load_escalation, load_notification_rules
+from connector.rules.sla import Stage
 from tests.notify_helpers import directory
 
 # The seed's tables, written out again by hand (seed §3.1.3.6 and §3.1.3.7, PROCESS §6 and §8):

@@ -12,10 +12,11 @@ from pathlib import Path
 import pluggy
 import pytest
 
-from connector import hookimpl, hookspecs
-from connector.app import build_app, load
-from connector.errors import PluginError
-from connector.plugin_manager import build_plugin_manager, check_contract
+from connector import hookimpl
+from connector.contracts import hookspecs
+from connector.contracts.plugin_manager import build_plugin_manager, check_contract
+from connector.domain.errors import PluginError
+from connector.runtime.app import build_app, load
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,8 +48,8 @@ def test_installed_plugin_package_adds_a_source(tmp_path: Path, monkeypatch: pyt
         from datetime import datetime, timezone
         from pydantic import BaseModel, ConfigDict
         from connector import hookimpl
-        from connector.interfaces import PollResult, SourceType
-        from connector.models import Alert
+        from connector.contracts.adapters import PollResult, SourceType
+        from connector.domain.models import Alert
 
         class Settings(BaseModel):
             model_config = ConfigDict(extra="forbid")
@@ -127,7 +128,7 @@ def test_every_hookspec_has_a_behavioural_test() -> None:
 
 def test_plugins_command_lists_distribution_and_hooks(capsys: pytest.CaptureFixture[str]) -> None:
     from connector import __version__
-    from connector.cli import main
+    from connector.cli.main import main
 
     assert main(["plugins"]) == 0
     rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}

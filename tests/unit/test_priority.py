@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from connector.models import Impact, Priority, Urgency
-from connector.rulebook import default_rulebook
+from connector.domain.models import Impact, Priority, Urgency
+from connector.rules.book import default_rulebook
 
 # (urgency, impact, priority) — copied by hand from the seed's table
 SEED_TABLE = [

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from connector.models import (
+from connector.domain.models import (
     ClosureCode,
     Impact,
     Priority,
@@ -24,13 +24,13 @@ from connector.models import (
     TicketStatus,
     Urgency,
 )
-from connector.redmine.fields import CATALOGUE, KEY_FIELD, FieldKind, decode, display, encode, spec_for
-from connector.redmine.lookup import Discovery, FoundField, Problem
-from connector.redmine.render import literal_block, render_description, render_note
-from connector.redmine.schema import IssueStatus, NamedRef
-from connector.redmine.settings import RedmineSettings
-from connector.redmine.setup import SetupReport, _from_discovery, rails_script
-from connector.wire import parse_retry_after
+from connector.integrations.redmine.fields import CATALOGUE, KEY_FIELD, FieldKind, decode, display, encode, spec_for
+from connector.integrations.redmine.lookup import Discovery, FoundField, Problem
+from connector.integrations.redmine.render import literal_block, render_description, render_note
+from connector.integrations.redmine.schema import IssueStatus, NamedRef
+from connector.integrations.redmine.settings import RedmineSettings
+from connector.integrations.redmine.setup import SetupReport, _from_discovery, rails_script
+from connector.util.wire import parse_retry_after
 
 NOW = datetime(2024, 5, 1, 10, 0, 0, tzinfo=UTC)
 

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connector.config import ReportSettings
 from connector.kpi.monthly import due_periods
+from connector.runtime.config import ReportSettings
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

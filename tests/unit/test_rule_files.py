@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from connector.cli import main
-from connector.errors import ConfigError
-from connector.models import Impact, Priority, TicketSource, Urgency
-from connector.rulebook import default_rulebook
-from connector.rulesets import RULE_FILES, load_rulebook, shipped_rules_dir
-from connector.sla import DEFAULT_POLICY, Stage
+from connector.cli.main import main
+from connector.domain.errors import ConfigError
+from connector.domain.models import Impact, Priority, TicketSource, Urgency
+from connector.rules.book import default_rulebook
+from connector.rules.loading import RULE_FILES, load_rulebook, shipped_rules_dir
+from connector.rules.sla import DEFAULT_POLICY, Stage
 
 DEFAULT_RULE = """\
   - id: default

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from connector.cli import main
-from connector.clock import FakeClock
+from connector.cli.main import main
+from connector.domain.clock import FakeClock
 from connector.plugins.local import LocalBackend
-from connector.simulate import FIELDS
-from connector.store import Store
-from connector.synthetic import alert_stream
+from connector.runtime.simulate import FIELDS
+from connector.state.store import Store
+from connector.util.synthetic import alert_stream
 
 
 def run_simulate(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict[str, Any]]:

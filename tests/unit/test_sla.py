@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from connector.models import Priority, Urgency
-from connector.sla import (
+from connector.domain.models import Priority, Urgency
+from connector.rules.sla import (
     DEFAULT_POLICY,
     SlaPolicy,
     Stage,

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from connector.clock import FakeClock
-from connector.errors import StoreError
-from connector.models import TicketStatus
-from connector.rulebook import TicketState
-from connector.store import MIGRATIONS, Store
+from connector.domain.clock import FakeClock
+from connector.domain.errors import StoreError
+from connector.domain.models import TicketStatus
+from connector.rules.book import TicketState
+from connector.state.store import MIGRATIONS, Store
 
 
 def test_journal_takes_each_event_once(tmp_path: Path, clock: FakeClock) -> None:

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from connector.interfaces import Rejected
-from connector.replay import parse_line
-from connector.unicode_text import loads_valid, valid_text, valid_tree
+from connector.contracts.adapters import Rejected
+from connector.integrations.replay import parse_line
+from connector.util.unicode_text import loads_valid, valid_text, valid_tree
 
 
 def test_valid_text_replaces_only_lone_surrogates() -> None:

@@ -1,4 +1,4 @@
-"""Zabbix event dicts → Alert / Rejected (connector.zabbix.mapping): pure, no I/O.
+"""Zabbix event dicts → Alert / Rejected (connector.integrations.zabbix.mapping): pure, no I/O.
 
 The events are shaped like real Zabbix 6.0.14 ``event.get`` output (every value a string).
 """
@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from connector.interfaces import Rejected
-from connector.models import Alert, TicketSource
-from connector.zabbix.mapping import SEVERITY_NAMES, event_clock, map_problem, map_recovery, merge_tags
+from connector.contracts.adapters import Rejected
+from connector.domain.models import Alert, TicketSource
+from connector.integrations.zabbix.mapping import SEVERITY_NAMES, event_clock, map_problem, map_recovery, merge_tags
 
 CLOCK = 1714557600  # 2024-05-01 10:00:00 UTC
 GROUPS = {"10559": ["Linux servers", "Databases"], "10560": ["Databases", "Web"]}

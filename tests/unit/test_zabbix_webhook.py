@@ -10,12 +10,12 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from connector.interfaces import Rejected
-from connector.models import Alert
-from connector.secrets import SecretSource
-from connector.zabbix.mapping import map_problem, merge_tags
-from connector.zabbix.webhook import WEBHOOK_FIELDS, Ignored, Update, classify, update_user
-from connector.zabbix.webhook_settings import ZabbixWebhookSettings
+from connector.contracts.adapters import Rejected
+from connector.domain.models import Alert
+from connector.integrations.zabbix.mapping import map_problem, merge_tags
+from connector.integrations.zabbix.webhook import WEBHOOK_FIELDS, Ignored, Update, classify, update_user
+from connector.integrations.zabbix.webhook_settings import ZabbixWebhookSettings
+from connector.util.secrets import SecretSource
 from tests.unit.webhook_payloads import MEDIA_TYPE, problem_payload, recovery_payload, update_payload
 
 UTC_ZONE = ZoneInfo("UTC")

@@ -1,0 +1,1 @@
+"""The ``itsm-connector`` command line (``main``) and the embedded demo."""

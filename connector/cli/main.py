@@ -1,0 +1,332 @@
+"""The ``itsm-connector`` command.
+
+Exit codes: 0 success; 1 the work failed (a server, the store); 2 the config or the command
+line is wrong (the message says where).
+"""
+
+from __future__ import annotations
+
+__all__ = ["main"]
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from connector import __version__
+from connector.domain.errors import ConfigError, ConnectorError, PluginError
+from connector.runtime.config import LoadedConfig
+from connector.util.secrets import Redactor
+
+if TYPE_CHECKING:
+    import pluggy
+
+log = logging.getLogger("connector")
+
+
+def _setup_logging(level: str, redactor: Redactor) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(redactor)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # the pyzabbix and urllib3 loggers print payloads (tokens included) at DEBUG
+    for noisy in ("pyzabbix", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLevelName(level)))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="itsm-connector",
+        description="Runs the ITIL incident process beside GLPI or Redmine, fed by Zabbix and e-mail.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--log-level", default=None, choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--trace-hooks", action="store_true", help="log every plugin hook call (DEBUG)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_config(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--config", "-c", type=Path, required=True, help="connector config (YAML)")
+
+    p = sub.add_parser("demo", help="replay the bundled sample into a local backend and print the tickets")
+    p.add_argument("--keep", type=Path, default=None, help="keep the demo's state and tickets in this folder")
+    p = sub.add_parser(
+        "validate", help="check a config and its rule files; print file:line: reason per problem (and warnings)"
+    )
+    p.add_argument("--config", "-c", type=Path, default=None, help="connector config (YAML)")
+    p.add_argument("--rules", type=Path, default=None, help="a rules directory (default: the config's, or the shipped)")
+    p = sub.add_parser(
+        "simulate", help="print the pipeline's decision for each line of an alerts file; no helpdesk is touched"
+    )
+    p.add_argument("--input", "-i", required=True, help="JSON-lines alerts (see the README), or - for stdin")
+    p.add_argument("--config", "-c", type=Path, default=None, help="take the rules and plugins of this config")
+    p.add_argument("--rules", type=Path, default=None, help="a rules directory (default: the shipped rules)")
+    p.add_argument("--now", default=None, help="ISO time the clock starts at; a line is never processed before it")
+    p.add_argument(
+        "--until",
+        default=None,
+        help="also run the escalation/SLA sweep on the simulated clock up to this ISO time, printing each event",
+    )
+    p = sub.add_parser(
+        "once", help="one cycle: poll every source, decide, read the helpdesk back, sweep the clock, deliver"
+    )
+    with_config(p)
+    p.add_argument("--retry-now", action="store_true", help="try every owed operation now, ignoring its backoff")
+    p = sub.add_parser("run", help="run the scheduled jobs until SIGTERM/SIGINT")
+    with_config(p)
+    p = sub.add_parser("status", help="what the state file holds: journal, outbox, dead letters")
+    with_config(p)
+    p = sub.add_parser("dead-letters", help="list what could not be processed, with the reasons")
+    with_config(p)
+    p = sub.add_parser("plugins", help="list the loaded plugins and their hooks")
+    p = sub.add_parser("setup", help="check a helpdesk for what the connector needs and print the mapping")
+    p.add_argument("helpdesk", choices=["redmine", "glpi"])
+    with_config(p)
+    from connector.kpi.command import add_parser as add_report_parser
+    from connector.kpi.export_command import add_parser as add_export_parser
+
+    add_report_parser(sub)
+    add_export_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = _parser().parse_args(argv)
+    redactor = Redactor()
+    _setup_logging(args.log_level or "INFO", redactor)
+    try:
+        return _dispatch(args, redactor)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    except PluginError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ConnectorError as exc:
+        log.error("%s", exc)
+        return 1
+
+
+def _dispatch(args: argparse.Namespace, redactor: Redactor) -> int:
+    command = args.command
+    if command == "report" and args.config is None:  # a history file: needs no config and no plugins
+        from connector.kpi.command import run_report
+
+        return run_report(args)
+
+    from connector.contracts.plugin_manager import build_plugin_manager
+
+    if command == "demo":
+        from connector.cli.demo import run_demo
+
+        return run_demo(sys.stdout, args.keep, build_plugin_manager(trace=args.trace_hooks))
+    if command == "plugins":
+        from connector.contracts.plugin_manager import plugin_summary
+
+        for name, dist, hooks in plugin_summary(build_plugin_manager()):
+            print(f"{name:16} {dist:28} {', '.join(hooks)}")
+        return 0
+
+    if command in ("validate", "simulate"):
+        return _rules_command(args)
+
+    from connector.runtime.app import build_app, load
+
+    config, pm = load(args.config, build_plugin_manager(trace=args.trace_hooks))
+    if args.log_level is None:
+        logging.getLogger().setLevel(config.core.logging.level)
+    for secret in config.secrets:
+        redactor.add(secret)
+    if command == "setup":
+        return _setup(args, config)
+    if command in ("export-history", "report"):
+        return _history_command(args, config, pm, redactor)
+    if command in ("status", "dead-letters"):
+        from connector.state.store import Store
+
+        store = Store(config.state_path)
+        try:
+            if command == "status":
+                print(f"state: {config.state_path} (schema {store.schema_version})")
+                print(f"journal: {store.journal_counts()}")
+                print(f"outbox: {store.outbox_counts()}")
+                for row in store.outbox_rows("pending"):
+                    print(
+                        f"  #{row['id']} {row['op']} {row['ticket_key']} attempts={row['attempts']} "
+                        f"next={row['next_try_at']} last error: {row['last_error'] or '-'}"
+                    )
+                print(f"dead letters: {len(store.dead_letters())}")
+            else:
+                for row in store.dead_letters():
+                    print(
+                        f"#{row['id']} {row['created_at']} {row['kind']} {row['source'] or '-'} "
+                        f"{row['ref'] or '-'}: {row['reason']}"
+                    )
+        finally:
+            store.close()
+        return 0
+
+    app = build_app(config, pm, redactor=redactor)
+    try:
+        if command == "once":
+            app.engine.run_once(ignore_backoff=args.retry_now, before_sweep=app.syncback.run)
+            counts = app.engine.store.outbox_counts()
+            if counts.get("pending"):
+                log.warning("%d operation(s) still owed; they are retried on the next run", counts["pending"])
+            return 0
+        if command == "run":
+            from connector.runtime.daemon import Daemon
+
+            settings = config.core.daemon
+            daemon = Daemon(
+                app.engine,
+                poll_seconds=settings.poll_seconds,
+                drain_seconds=settings.drain_seconds,
+                sweep_seconds=settings.sweep_seconds,
+                sync_seconds=settings.sync_seconds,
+                sync=app.syncback.run,
+                reports=app.reports.run,
+            )
+            return daemon.run()
+    finally:
+        app.close()
+    raise AssertionError(f"unhandled command {command}")
+
+
+def _history_command(
+    args: argparse.Namespace, config: LoadedConfig, pm: pluggy.PluginManager, redactor: Redactor
+) -> int:
+    """``export-history`` and ``report --config``: the KPI history rebuilt from the helpdesk."""
+    from connector.domain.clock import SystemClock
+    from connector.kpi.helpdesk import open_helpdesk
+
+    clock = SystemClock()
+    helpdesk = open_helpdesk(config, pm, clock=clock, register_secret=redactor.add, people=args.people)
+    try:
+        if args.command == "export-history":
+            from connector.kpi.export_command import run_export
+
+            return run_export(args, helpdesk)
+        from connector.kpi.command import run_report
+
+        return run_report(args, clock=clock, helpdesk=helpdesk)
+    finally:
+        helpdesk.close()
+
+
+def _rules_command(args: argparse.Namespace) -> int:
+    """``validate`` and ``simulate``: both need the rules (of a config, a directory or shipped)."""
+    from connector.contracts.plugin_manager import build_plugin_manager
+    from connector.rules.loading import load_rulebook
+
+    if args.command == "validate" and args.config is None and args.rules is None:
+        print("validate: give --config FILE and/or --rules DIR", file=sys.stderr)
+        return 2
+    pm = build_plugin_manager(trace=args.trace_hooks)
+    config = None
+    rules_dir = args.rules
+    if args.config is not None:
+        from connector.runtime.app import load
+
+        config, pm = load(args.config, pm)
+        rules_dir = rules_dir or config.rules_dir
+    rules = load_rulebook(rules_dir)
+    for warning in rules.warnings:
+        print(warning, file=sys.stderr)
+    if args.command == "validate":
+        if config is not None and config.notify is not None:
+            # people.yaml, escalation.yaml, notifications.yaml and the templates, checked together
+            _sweep_parts(config, pm, rules)["notifications"].close()
+        if config is not None:
+            names = ", ".join(f"{s.name} ({s.type_name})" for s in config.sources) or "none"
+            print(f"{args.config}: OK — backend {config.backend.name} ({config.backend.type_name}), sources: {names}")
+        where = rules_dir or "the shipped rules"
+        count = len(rules.classifier.rules)
+        print(f"rules ({where}): OK — {count} classification rules, {len(rules.warnings)} warning(s)")
+        return 0
+    from connector.domain.clock import parse_time
+    from connector.process.pipeline import Pipeline
+    from connector.runtime.simulate import simulate
+
+    times: dict[str, datetime | None] = {}
+    for option in ("now", "until"):
+        value = getattr(args, option)
+        try:
+            times[option] = parse_time(value) if value else None
+        except ValueError:
+            print(f"simulate: --{option} is not an ISO 8601 time: {value!r}", file=sys.stderr)
+            return 2
+    pipeline = Pipeline.from_manager(pm, rules)
+    extra = _sweep_parts(config, pm, rules) if times["until"] is not None else {}
+    if args.input == "-":
+        counts = simulate(sys.stdin, pipeline, sys.stdout, times["now"], until=times["until"], **extra)
+    else:
+        try:
+            handle = open(args.input, encoding="utf-8", errors="replace")  # noqa: SIM115
+        except OSError as exc:
+            print(f"simulate: cannot read {args.input}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        with handle:
+            counts = simulate(handle, pipeline, sys.stdout, times["now"], until=times["until"], **extra)
+    summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "no lines"
+    print(f"simulate: {summary}", file=sys.stderr)
+    return 0
+
+
+def _sweep_parts(config: LoadedConfig | None, pm: Any, rules: Any) -> dict[str, Any]:
+    """The sweep of ``simulate --until``: the config's notices (recipients, the closing right)
+    when it has a notify section, else the shipped escalation and notification tables."""
+    from connector.process.escalation import SweepRules
+
+    if config is not None and config.notify is not None:
+        from connector.notify.settings import build_notifications, notifier_types
+        from connector.process.roster import DirectoryRoster
+
+        notifications = build_notifications(config.notify, notifier_types(pm), lambda name: _simulate_context(config))
+        return {
+            "sweep": SweepRules.of(rules.sla, notifications),
+            "notifications": notifications,
+            "roster": DirectoryRoster(notifications.directory),
+        }
+    return {"sweep": SweepRules.of(rules.sla, None)}
+
+
+def _simulate_context(config: LoadedConfig) -> Any:
+    from connector.contracts.adapters import PluginContext
+    from connector.domain.clock import SystemClock
+    from connector.state.spool import Spool
+
+    return PluginContext(
+        clock=SystemClock(),
+        name="simulate",
+        data_dir=config.path.parent,
+        register_secret=lambda _: None,
+        spool=Spool(config.state_path.parent / "spool"),
+    )
+
+
+def _setup(args: argparse.Namespace, config: LoadedConfig) -> int:
+    if config.backend.type_name != args.helpdesk:
+        print(f"{args.config}: the backend is {config.backend.type_name!r}, not {args.helpdesk!r}", file=sys.stderr)
+        return 2
+    if args.helpdesk == "glpi":
+        from connector.integrations.glpi.setup import setup_for_config
+
+        glpi_report = setup_for_config(config)
+        print(glpi_report.render())
+        return 0 if glpi_report.ok else 1
+    from connector.integrations.redmine import setup as redmine_setup
+
+    report = redmine_setup.inspect(config.backend.settings)
+    print(report.render())
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,91 @@
+"""What the pipeline decided to do with one alert; the outbox turns it into backend operations."""
+
+from __future__ import annotations
+
+__all__ = ["HELPDESK_KEY_PREFIX", "Action", "Decision", "TicketUpdate", "helpdesk_key"]
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from connector.domain.models import Alert, Ticket
+
+#: a ticket the connector did not make, named by its helpdesk id (a reply to a desk's ticket)
+HELPDESK_KEY_PREFIX = "helpdesk:"
+
+
+def helpdesk_key(ticket_id: str) -> str:
+    """The key naming the helpdesk ticket ``ticket_id`` when the connector has no key for it."""
+    return HELPDESK_KEY_PREFIX + ticket_id
+
+
+class Action(StrEnum):
+    """The outcome of one alert."""
+
+    CREATE = "create"  # a new ticket
+    DUPLICATE = "duplicate"  # a new ticket marked duplicate, linked to its master
+    RECURRENCE = "recurrence"  # a new ticket marked recurrence, related to the closed original
+    APPEND = "append"  # a counted note on the master instead of a new ticket (storm guard), or a reply
+    RESOLVE = "resolve"  # the source says the problem is over
+    IGNORED = "ignored"  # seen before, or nothing to do
+    DEAD_LETTER = "dead_letter"  # could not be processed; kept with the reason
+
+    @property
+    def creates_ticket(self) -> bool:
+        """Whether this outcome makes a new ticket."""
+        return self in (Action.CREATE, Action.DUPLICATE, Action.RECURRENCE)
+
+
+@dataclass(frozen=True)
+class TicketUpdate:
+    """A change to an existing ticket that a decision implies (e.g. the master's priority raised
+    by a more severe repeat), with the note that says why; both are written to the ticket."""
+
+    key: str
+    changes: dict[str, Any]
+    note: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One alert's outcome, with the rule that made it and why (both are written to the ticket).
+
+    ``ticket_key`` is the ticket acted on (the new one for create/duplicate/recurrence, the
+    master for append, the existing one for resolve); ``related_key`` is the master or original.
+    ``fingerprint`` is what correlation compared (``None``: the alert has none).
+    """
+
+    action: Action
+    alert: Alert
+    ticket_key: str | None
+    rule: str
+    reason: str
+    ticket: Ticket | None = None
+    related_key: str | None = None
+    fingerprint: str | None = None
+    updates: tuple[TicketUpdate, ...] = field(default=())
+
+    def with_ticket(self, ticket: Ticket) -> Decision:
+        """The same decision about another version of its ticket (``dataclasses.replace``,
+        spelled out: the pipeline does this for every new ticket)."""
+        return Decision(
+            self.action,
+            self.alert,
+            self.ticket_key,
+            self.rule,
+            self.reason,
+            ticket,
+            self.related_key,
+            self.fingerprint,
+            self.updates,
+        )
+
+    @property
+    def new_ticket(self) -> Ticket | None:
+        """The ticket to create, when the outcome makes one."""
+        return self.ticket if self.action.creates_ticket else None
+
+    @property
+    def is_reply(self) -> bool:
+        """A reply to an existing ticket (a note there), not a report of a problem."""
+        return self.action is Action.APPEND and self.alert.reply_to is not None

@@ -1,0 +1,247 @@
+"""HTTP to Redmine's REST API, and the one place its failures become connector errors.
+
+Everything that can go wrong on the wire is translated here, with ``raise ... from exc``, into
+what the caller does next:
+
+* refused connection, timeout, 5xx, 429, a redirect, a malformed 2xx body → ``RedmineUnavailable``
+  (a ``BackendUnavailable``: the outbox retries, honouring ``Retry-After``);
+* 401 / 403 → ``RedmineUnavailable`` too: the key is refused or lacks a permission, which an admin
+  fixes; until then the work waits in the outbox instead of being dead-lettered;
+* any other 4xx → ``RedmineRejected`` (a ``BackendRejected``) with Redmine's ``errors`` list.
+
+Messages name the operation and the reason, e.g.
+``redmine POST /issues.json: HTTP 503 Service Unavailable (retry after 30s)``. The API key is
+sent only as the ``X-Redmine-API-Key`` header, never in a URL, so no message or log line holds it.
+"""
+
+from __future__ import annotations
+
+__all__ = ["RedmineClient", "RedmineRejected", "RedmineUnavailable"]
+
+import logging
+import math
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any, TypeVar
+
+import requests
+from pydantic import BaseModel, ValidationError
+
+from connector.domain.clock import Clock
+from connector.domain.errors import BackendRejected, BackendUnavailable
+from connector.util.wire import parse_retry_after, unreachable
+
+log = logging.getLogger(__name__)
+
+_M = TypeVar("_M", bound=BaseModel)
+Params = Mapping[str, str | int]
+
+
+class RedmineUnavailable(BackendUnavailable):
+    """Raised when Redmine cannot do it now; ``status`` is the HTTP status, if there was one."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        backend: str,
+        operation: str,
+        retry_after: float | None = None,
+        status: int | None = None,
+    ) -> None:
+        self.status = status
+        super().__init__(message, backend=backend, operation=operation, retry_after=retry_after)
+
+
+class RedmineRejected(BackendRejected):
+    """Raised when Redmine refuses the request for good; ``errors`` is its 422 error list."""
+
+    def __init__(
+        self, message: str, *, backend: str, operation: str, status: int, errors: tuple[str, ...] = ()
+    ) -> None:
+        self.status = status
+        self.errors = errors
+        super().__init__(message, backend=backend, operation=operation)
+
+
+#: 401/403 are waited out, not dead-lettered: an admin fixes the key or the permission
+_AUTH_HINTS = {
+    401: "Redmine refused the API key (wrong or regenerated key, or its user is locked); fix backend api_key",
+    403: "the API key's user lacks a permission for this (or the REST API is disabled: "
+    "Administration › Settings › API)",
+}
+
+
+def _phrase(status: int, reason: str | None) -> str:
+    if reason:
+        return reason
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+class RedmineClient:
+    """A thin JSON client over one ``requests.Session``.
+
+    The session is injectable (tests, shared connection pools); one the client made itself is
+    closed by ``close()``. Every call has the explicit ``timeout`` and never follows redirects:
+    a redirect to another host would carry the API key header along.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        backend: str,
+        clock: Clock,
+        timeout: float,
+        verify_tls: bool = True,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.backend = backend
+        self._clock = clock
+        self._timeout = timeout
+        self._verify = verify_tls
+        self._owns_session = session is None
+        self._session = session if session is not None else requests.Session()
+        self._headers = {"X-Redmine-API-Key": api_key, "Accept": "application/json"}
+
+    # --- the calls -----------------------------------------------------------------------------
+
+    def get(self, path: str, model: type[_M], params: Params | None = None) -> _M:
+        """GET ``path`` and validate the JSON answer against ``model``."""
+        response = self._send("GET", path, params=params)
+        return self._parse(response, f"GET {path}", model)
+
+    def post(self, path: str, payload: Mapping[str, Any], model: type[_M]) -> _M:
+        """POST ``payload`` as JSON and validate the created object against ``model``."""
+        response = self._send("POST", path, payload=payload)
+        return self._parse(response, f"POST {path}", model)
+
+    def upload(self, path: str, content: bytes, params: Params, model: type[_M]) -> _M:
+        """POST raw bytes as ``application/octet-stream`` (Redmine answers 406 to anything else)."""
+        response = self._send("POST", path, params=params, data=content)
+        return self._parse(response, f"POST {path}", model)
+
+    def put(self, path: str, payload: Mapping[str, Any]) -> None:
+        """PUT ``payload`` as JSON; Redmine answers 204 with no body, so nothing is parsed."""
+        self._send("PUT", path, payload=payload)
+
+    def delete(self, path: str) -> None:
+        """DELETE ``path`` (204, no body)."""
+        self._send("DELETE", path)
+
+    def close(self) -> None:
+        """Close the session if this client created it."""
+        if self._owns_session:
+            self._session.close()
+
+    # --- translation ---------------------------------------------------------------------------
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        payload: Mapping[str, Any] | None = None,
+        data: bytes | None = None,
+    ) -> requests.Response:
+        if not path.startswith("/") or not path.split("?", 1)[0].endswith(".json"):
+            # without .json Redmine treats the call as a browser request (HTML, login redirects)
+            raise ValueError(f"Redmine API paths start with / and end in .json: {path!r}")
+        operation = f"{method} {path}"
+        headers = self._headers if data is None else {**self._headers, "Content-Type": "application/octet-stream"}
+        try:
+            response = self._session.request(
+                method,
+                self.base_url + path,
+                params=params,
+                json=payload,
+                data=data,
+                headers=headers,
+                timeout=self._timeout,
+                verify=self._verify,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            raise RedmineUnavailable(
+                unreachable(exc, self.base_url, self._timeout), backend=self.backend, operation=operation
+            ) from exc
+        log.debug("%s -> HTTP %s", operation, response.status_code)
+        self._raise_for_status(response, operation)
+        return response
+
+    def _raise_for_status(self, response: requests.Response, operation: str) -> None:
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        head = f"HTTP {status} {_phrase(status, response.reason)}".rstrip()
+        if status == 429 or status >= 500:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), self._clock.now())
+            tail = f" (retry after {math.ceil(retry_after)}s)" if retry_after is not None else ""
+            raise RedmineUnavailable(
+                head + tail, backend=self.backend, operation=operation, retry_after=retry_after, status=status
+            )
+        if 300 <= status < 400:
+            where = response.headers.get("Location", "?")
+            raise RedmineUnavailable(
+                f"{head}: redirected to {where}; set the backend url to the address Redmine answers on "
+                "(the API key is not sent through redirects)",
+                backend=self.backend,
+                operation=operation,
+                status=status,
+            )
+        if status in _AUTH_HINTS:
+            raise RedmineUnavailable(
+                f"{head}: {_AUTH_HINTS[status]}; the work waits in the outbox",
+                backend=self.backend,
+                operation=operation,
+                status=status,
+            )
+        errors = _error_list(response)
+        detail = f": {'; '.join(errors)}" if errors else ""
+        raise RedmineRejected(head + detail, backend=self.backend, operation=operation, status=status, errors=errors)
+
+    def _parse(self, response: requests.Response, operation: str, model: type[_M]) -> _M:
+        try:
+            body = response.json()
+        except ValueError as exc:
+            sample = response.text[:80].replace("\n", " ")
+            raise RedmineUnavailable(
+                f"HTTP {response.status_code} but the body is not JSON ({sample!r}); "
+                "is the url Redmine itself, without a proxy login page?",
+                backend=self.backend,
+                operation=operation,
+                status=response.status_code,
+            ) from exc
+        try:
+            return model.model_validate(body)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "body"
+            raise RedmineUnavailable(
+                f"unexpected answer: {where}: {first['msg']}",
+                backend=self.backend,
+                operation=operation,
+                status=response.status_code,
+            ) from exc
+
+
+def _error_list(response: requests.Response) -> tuple[str, ...]:
+    """Redmine's ``{"errors": [...]}`` (only 422 has one; every other error body is empty)."""
+    if not response.content:
+        return ()
+    try:
+        body = response.json()
+    except ValueError:
+        return ()
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if isinstance(errors, list):
+        return tuple(str(item) for item in errors)
+    if isinstance(errors, str):
+        return (errors,)
+    return ()

@@ -1,0 +1,237 @@
+"""Correlation (seed §3.1.3.8–3.1.3.9): is this report new, a duplicate, a recurrence, or more?
+
+Pure: the alert, its prioritized draft, the dedup policy of ``rules/dedup.yaml``, a read-only
+``TicketIndex`` and ``now`` in; a ``Decision`` out. In order:
+
+1. a reply to a ticket (``Alert.reply_to``) is a note on that ticket;
+2. the recovery of a problem resolves its ticket; a repeat of a problem already ticketed or
+   already counted on a master is ignored;
+3. a report whose fingerprint matches an unresolved master created at most ``window`` before it
+   is a duplicate — a new ticket copying the master's content, linked to it — or, past the
+   storm guard (or with ``policy: append``), a counted note on the master;
+4. a report matching a ticket resolved (or closed) at most ``recurrence`` before it is a
+   recurrence — a new ticket copying the original's content, linked to it;
+5. anything else is a new ticket.
+
+A repeat more urgent than its master raises the master's priority, written to it with the
+reason. Windows compare the events' own times (when the fault began, when it was fixed).
+"""
+
+from __future__ import annotations
+
+__all__ = ["DedupPolicy", "correlate"]
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from connector.domain.decision import Action, Decision, TicketUpdate, helpdesk_key
+from connector.domain.ledger import DoneAfter, TicketIndex, TicketState
+from connector.domain.models import Alert, Ticket, TicketStatus
+from connector.rules.confirmation import Verdict, verdict
+from connector.rules.fingerprint import Fingerprinter
+
+
+@dataclass(frozen=True)
+class DedupPolicy:
+    """The rules of ``dedup.yaml``, ready to apply."""
+
+    fingerprint: Fingerprinter
+    window: timedelta = timedelta(minutes=60)
+    policy: Literal["duplicate", "append"] = "duplicate"
+    storm_max: int | None = 3
+    recurrence_window: timedelta = timedelta(days=7)
+    recurrence_after: DoneAfter = "resolved"
+
+
+def _minutes(delta: timedelta) -> str:
+    minutes = delta.total_seconds() / 60
+    return f"{minutes:g} min" if minutes < 120 else f"{minutes / 60:g} h"
+
+
+def correlate(alert: Alert, draft: Ticket, policy: DedupPolicy, index: TicketIndex, now: datetime) -> Decision:
+    """What ``alert`` means against the tickets in ``index`` (see the module docstring)."""
+    if alert.reply_to is not None:
+        return _reply(alert, index)
+    fingerprint = policy.fingerprint(alert, draft)
+    draft = draft.model_copy(update={"fingerprint": fingerprint})
+    existing = index.get(alert.key)
+    alias = index.alias_of(alert.key) if existing is None else None
+    if alert.recovered_at is not None and existing is not None:
+        if existing.status.is_done:
+            return Decision(
+                Action.IGNORED,
+                alert,
+                existing.key,
+                "recovery",
+                f"ticket already {existing.status.value}",
+                fingerprint=fingerprint,
+            )
+        when = alert.recovered_at.isoformat()
+        return Decision(
+            Action.RESOLVE,
+            alert,
+            existing.key,
+            "recovery",
+            f"the source reported recovery at {when}",
+            fingerprint=fingerprint,
+        )
+    if alias is not None:
+        what = "its recovery is" if alert.recovered_at is not None else "it was"
+        return Decision(
+            Action.IGNORED,
+            alert,
+            alias,
+            "dedup",
+            f"{what} counted on master {alias}; the master is resolved by its own recovery",
+            related_key=alias,
+            fingerprint=fingerprint,
+        )
+    if existing is not None:
+        return Decision(
+            Action.IGNORED,
+            alert,
+            existing.key,
+            "idempotency",
+            "a ticket already exists for this problem",
+            fingerprint=fingerprint,
+        )
+    note = ""
+    if fingerprint is not None:
+        master = index.open_master(fingerprint)
+        if master is not None:
+            age = alert.occurred_at - master.started_at
+            if age <= policy.window:
+                return _repeat(alert, draft, master, age, policy)
+            window = _minutes(policy.window)
+            note = f"; the unresolved {master.key} began {_minutes(age)} earlier, beyond the {window} window"
+        original = index.last_done(fingerprint, policy.recurrence_after)
+        if original is not None:
+            done_at = original.done_at(policy.recurrence_after)
+            assert done_at is not None
+            since = alert.occurred_at - done_at
+            if since <= policy.recurrence_window:
+                ticket = _copy_content(draft, original, "recurrence")
+                reason = (
+                    f"recurrence of {original.key}, {original.status.value} {_minutes(max(since, timedelta(0)))} "
+                    "earlier: the fix did not hold"
+                )
+                return Decision(
+                    Action.RECURRENCE,
+                    alert,
+                    alert.key,
+                    "dedup.recurrence",
+                    reason,
+                    ticket=ticket,
+                    related_key=original.key,
+                    fingerprint=fingerprint,
+                )
+    else:
+        note = " (no fingerprint: it cannot be compared)"
+    return Decision(Action.CREATE, alert, alert.key, "new", "new problem" + note, ticket=draft, fingerprint=fingerprint)
+
+
+def _reply(alert: Alert, index: TicketIndex) -> Decision:
+    """A note on the ticket it answers; on a resolved ticket, the user's confirmation (IM 5)."""
+    assert alert.reply_to is not None
+    known = index.key_for_ticket_id(alert.reply_to)
+    target = known or helpdesk_key(alert.reply_to)
+    who = alert.reporter or "an unknown sender"
+    reason = f"reply from {who} to #{alert.reply_to}"
+    state = index.get(known) if known is not None else None
+    updates: tuple[TicketUpdate, ...] = ()
+    if state is not None and state.status is TicketStatus.RESOLVED:
+        answer = verdict(alert.title, alert.description)
+        if answer is Verdict.REJECTED:
+            reason += ": the user does not accept the resolution"
+            note = f"用户拒绝 {who} does not accept the resolution: back to investigation (IM 5.2)"
+            updates = (TicketUpdate(target, {"status": TicketStatus.IN_PROGRESS.value}, note),)
+        elif answer is Verdict.ACCEPTED:
+            reason += ": the user confirms the resolution"
+            note = f"用户确认 {who} confirms the resolution: the 1st line may close the ticket (IM 5.1)"
+            updates = (TicketUpdate(target, {}, note),)
+    return Decision(Action.APPEND, alert, target, "reply", reason, related_key=target, updates=updates)
+
+
+def _repeat(alert: Alert, draft: Ticket, master: TicketState, age: timedelta, policy: DedupPolicy) -> Decision:
+    number = master.repeats + 1
+    when = f"{_minutes(max(age, timedelta(0)))} after it began"
+    updates = _raise_master(alert, draft, master)
+    storm = policy.storm_max is not None and master.repeats >= policy.storm_max
+    if policy.policy == "append" or storm:
+        why = f"storm guard: more than {policy.storm_max} repeats" if storm else "policy: append"
+        return Decision(
+            Action.APPEND,
+            alert,
+            master.key,
+            "dedup.storm_guard" if storm else "dedup.append",
+            f"repeat #{number} of {master.key}, {when} ({why}): {alert.title}",
+            related_key=master.key,
+            fingerprint=draft.fingerprint,
+            updates=updates,
+        )
+    ticket = _copy_content(draft, master, "duplicate")
+    return Decision(
+        Action.DUPLICATE,
+        alert,
+        alert.key,
+        "dedup.window",
+        f"duplicate #{number} of master {master.key}, {when} (window {_minutes(policy.window)})",
+        ticket=ticket,
+        related_key=master.key,
+        fingerprint=draft.fingerprint,
+        updates=updates,
+    )
+
+
+def _copy_content(draft: Ticket, related: TicketState, kind: Literal["duplicate", "recurrence"]) -> Ticket:
+    """The new ticket: this report's own title, the related ticket's classification and content.
+
+    A duplicate also takes the master's impact, urgency and priority — the higher of the two,
+    since a more urgent repeat raises the master too. A recurrence keeps its own: it is new work.
+    """
+    content = related.content
+    copied = {
+        name: content[name]
+        for name in ("category", "area", "subarea", "nature", "service", "ci", "assignment_group", "location")
+        if content.get(name) is not None
+    }
+    if kind == "duplicate":
+        marker = f"重复事件 duplicate of master 主事件 {related.key}"
+        copied["duplicate_of"] = related.key
+        if related.priority is not None and related.priority < draft.priority:
+            copied.update(
+                impact=related.impact or draft.impact,
+                urgency=related.urgency or draft.urgency,
+                priority=related.priority,
+                priority_reason=f"P{int(related.priority)} of master {related.key}",
+            )
+    else:
+        marker = f"复发事件 recurrence of {related.key}: the fix of the original did not hold"
+        copied["recurrence_of"] = related.key
+    original = "\n".join(str(content[k]) for k in ("title", "description") if content.get(k))
+    description = f"{marker}\n\n{draft.description}"
+    if original:
+        description += f"\n\n--- {related.key} ---\n{original}"
+    copied["description"] = description
+    return draft.model_copy(update=copied)
+
+
+def _raise_master(alert: Alert, draft: Ticket, master: TicketState) -> tuple[TicketUpdate, ...]:
+    """A repeat more urgent than its master raises the master's priority (seed §3.1.3.4:
+    priority may change during a ticket's life, and the change is written with its reason)."""
+    current = master.priority
+    if current is None or draft.priority >= current:
+        return ()
+    reason = f"raised by repeat {alert.key}: {draft.priority_reason or ''}".strip()
+    note = (
+        f"优先级提升 priority raised P{int(current)} → P{int(draft.priority)}: the repeat {alert.key} "
+        f"({alert.title}) is more urgent. {draft.priority_reason or ''}".strip()
+    )
+    changes = {
+        "impact": int(draft.impact),
+        "urgency": int(draft.urgency),
+        "priority": int(draft.priority),
+        "priority_reason": reason,
+    }
+    return (TicketUpdate(master.key, changes, note),)

@@ -1,0 +1,43 @@
+"""One rule file (``rules/*.yaml``) into one validated pydantic model, with ``file:line`` errors.
+
+The rule files are validated exactly like the connector config: unknown keys, wrong types and
+values are reported with the line they are on and a did-you-mean, all at once. A file that
+does not validate raises ``ConfigError`` and yields nothing, so a typo never half-loads.
+"""
+
+from __future__ import annotations
+
+__all__ = ["load_model", "load_with_lines", "validate_data"]
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from connector.domain.errors import ConfigError, ConfigProblem
+from connector.runtime.config import _problems
+from connector.util.yamlfile import LineDict, load_yaml
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def validate_data(data: Any, model: type[_M], file: str) -> _M:
+    """Validate parsed YAML ``data`` (as ``load_yaml`` returns it) against ``model``."""
+    if not isinstance(data, LineDict):
+        raise ConfigError([ConfigProblem(file, None, "the file must be a mapping")])
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_problems(exc, data, model, file, ())) from exc
+
+
+def load_model(path: Path, model: type[_M]) -> _M:
+    """Parse and validate the rule file at ``path``; raises ``ConfigError`` with every problem."""
+    return validate_data(load_yaml(path), model, str(path))
+
+
+def load_with_lines(path: Path, model: type[_M]) -> tuple[_M, LineDict]:
+    """Like ``load_model``, and also the parsed data, whose line numbers let later checks
+    (across files) name the line they are about."""
+    data = load_yaml(path)
+    return validate_data(data, model, str(path)), data

@@ -1,0 +1,372 @@
+"""The connector's configuration file: load, resolve secrets, validate, report ``file:line``.
+
+Two passes. The core model (``ConnectorConfig``) validates the file's shape; then the
+``backend`` section and each ``sources`` entry are validated against the settings model of the
+plugin type they name. Every problem of both passes is collected, so ``itsm-connector
+validate`` prints them all at once, one ``file:line: reason`` per line.
+
+Secrets: ``${VAR}`` is replaced by the environment variable, ``<key>_file: PATH`` by the
+file's content (as ``<key>``). Fields typed ``Secret`` accept nothing else.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AdapterConfig",
+    "ConnectorConfig",
+    "LoadedConfig",
+    "ReportSettings",
+    "load_config",
+]
+
+import difflib
+import os
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from connector.contracts.adapters import BackendType, SourceType
+from connector.domain.errors import ConfigError, ConfigProblem
+from connector.util.secrets import SecretSource
+from connector.util.yamlfile import LineDict, LineList, line_of, load_yaml
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SENSITIVE = re.compile(r"key|token|password|secret", re.IGNORECASE)
+
+
+class _Unresolved(SecretSource):
+    """Stands in for a reference that could not be resolved (already reported), so the model
+    pass does not report the same line a second time."""
+
+    __slots__ = ()
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StateSettings(_Strict):
+    """Where the connector keeps what makes it safe (journal, outbox, ticket map)."""
+
+    path: Path = Field(description="SQLite file; relative paths are relative to the config file")
+
+
+class OutboxSettings(_Strict):
+    """How failed helpdesk writes are retried."""
+
+    backoff_initial_seconds: float = Field(5.0, gt=0, description="wait after the first failure")
+    backoff_max_seconds: float = Field(900.0, gt=0, description="longest wait between two attempts")
+    batch: int = Field(200, ge=1, description="operations tried per drain")
+    max_attempts: int | None = Field(
+        None, ge=1, description="dead-letter an operation after this many failures; none: retry forever"
+    )
+
+
+class DaemonSettings(_Strict):
+    """How often the scheduled jobs run."""
+
+    poll_seconds: float = Field(60.0, gt=0, description="how often every source is polled")
+    drain_seconds: float = Field(10.0, gt=0, description="how often the outbox is drained")
+    sweep_seconds: float = Field(
+        60.0, gt=0, le=300, description="how often escalation, notices and SLA deadlines are checked"
+    )
+    sync_seconds: float = Field(60.0, gt=0, description="how often changes made in the helpdesk are read back")
+
+
+class ReportSettings(_Strict):
+    """The scheduled KPI reports (PROCESS §14): published on the 1st, mailed to the process owner."""
+
+    publish: bool = Field(False, description="publish the monthly (and quarterly) report on the 1st")
+    timezone: str = Field("Asia/Shanghai", description="periods are calendar months in this zone")
+    language: Literal["zh", "en"] = "zh"
+    title_prefix: str = Field("ITSM_report", min_length=1, description="wiki page title before the period")
+    hour: int = Field(6, ge=0, le=23, description="the local hour of the 1st after which it publishes")
+    quarterly: bool = Field(True, description="also the quarter, on the 1st of January, April, July, October")
+    mail_role: str = Field("process_owner", description="the people.yaml role the report is mailed to")
+
+
+class LoggingSettings(_Strict):
+    """Log level and format."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class PluginSettings(_Strict):
+    """Plugins to leave out (entry-point names), e.g. a built-in a site plugin replaces."""
+
+    disable: list[str] = Field(default_factory=list)
+
+
+class AdapterConfig(BaseModel):
+    """A ``backend`` or ``sources`` entry: ``type`` picks the plugin, the rest is its settings."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(min_length=1)
+    name: str | None = Field(None, min_length=1, description="instance name; defaults to the type")
+
+
+class ConnectorConfig(_Strict):
+    """The whole file."""
+
+    state: StateSettings
+    backend: AdapterConfig
+    sources: list[AdapterConfig] = Field(default_factory=list)
+    outbox: OutboxSettings = Field(default_factory=lambda: OutboxSettings())
+    daemon: DaemonSettings = Field(default_factory=lambda: DaemonSettings())
+    logging: LoggingSettings = Field(default_factory=lambda: LoggingSettings())
+    reports: ReportSettings = Field(default_factory=lambda: ReportSettings())
+    plugins: PluginSettings = Field(default_factory=PluginSettings)
+    notify: dict[str, Any] | None = Field(
+        None, description="notices: people.yaml, channels, service desk contact (docs/notifications.md)"
+    )
+    rules_dir: Path | None = Field(
+        None,
+        description="directory of rule files (relative to this file); a file it lacks is taken from the "
+        "shipped rules, the seed's tables",
+    )
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """One validated adapter: its instance name, its plugin type and its settings object."""
+
+    name: str
+    type_name: str
+    settings: Any
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A validated configuration, ready for the composition root."""
+
+    path: Path
+    core: ConnectorConfig
+    backend: Adapter
+    sources: list[Adapter]
+    secrets: frozenset[str] = field(default_factory=frozenset)
+    notify: Any = None  # connector.notify.settings.LoadedNotify, when the file has a notify section
+
+    @property
+    def state_path(self) -> Path:
+        """The state database path, relative paths taken from the config file's folder."""
+        path = self.core.state.path
+        return path if path.is_absolute() else (self.path.parent / path)
+
+    @property
+    def rules_dir(self) -> Path | None:
+        """The site's rules directory (relative to the config file), or ``None``: the shipped rules."""
+        path = self.core.rules_dir
+        if path is None:
+            return None
+        return path if path.is_absolute() else (self.path.parent / path)
+
+
+def load_config(
+    path: Path,
+    backend_types: dict[str, BackendType],
+    source_types: dict[str, SourceType],
+    env: typing.Mapping[str, str] | None = None,
+    notifier_types: typing.Mapping[str, Any] | None = None,
+) -> LoadedConfig:
+    """Load and validate ``path``; raise ``ConfigError`` listing every problem found."""
+    env = os.environ if env is None else env
+    data = load_yaml(path)
+    name = str(path)
+    if not isinstance(data, LineDict):
+        raise ConfigError([ConfigProblem(name, None, "the file must be a mapping of sections")])
+    problems: list[ConfigProblem] = []
+    secrets: set[str] = set()
+    _resolve_references(data, path.parent, env, name, problems, secrets)
+    try:
+        core = ConnectorConfig.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_problems(exc, data, ConnectorConfig, name, ()))
+        raise ConfigError(problems) from exc
+    backend = _adapter(core.backend, data, ("backend",), backend_types, "backend", name, problems)
+    sources: list[Adapter] = []
+    seen: dict[str, int] = {}
+    for index, entry in enumerate(core.sources):
+        adapter = _adapter(entry, data, ("sources", index), source_types, "source", name, problems)
+        if adapter is None:
+            continue
+        if adapter.name in seen:
+            problems.append(
+                ConfigProblem(name, line_of(data, ("sources", index)), f"two sources named {adapter.name!r}")
+            )
+        seen[adapter.name] = index
+        sources.append(adapter)
+    notify = None
+    if core.notify is not None:
+        from connector.notify.settings import validate_notify_section
+
+        try:
+            notify = validate_notify_section(data["notify"], name, notifier_types or {}, path.parent)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ConfigError(problems)
+    assert backend is not None
+    return LoadedConfig(
+        path=path, core=core, backend=backend, sources=sources, secrets=frozenset(secrets), notify=notify
+    )
+
+
+def _adapter(
+    entry: AdapterConfig,
+    root: LineDict,
+    loc: tuple[Any, ...],
+    types_: dict[str, BackendType] | dict[str, SourceType],
+    kind: str,
+    file: str,
+    problems: list[ConfigProblem],
+) -> Adapter | None:
+    """Validate one adapter section against its plugin's settings model."""
+    raw: Any = root
+    for part in loc:
+        raw = raw[part]
+    plugin_type = types_.get(entry.type)
+    if plugin_type is None:
+        known = ", ".join(sorted(types_)) or "none installed"
+        hint = _did_you_mean(entry.type, list(types_))
+        problems.append(
+            ConfigProblem(
+                file, line_of(root, (*loc, "type")), f"unknown {kind} type {entry.type!r}{hint} (known: {known})"
+            )
+        )
+        return None
+    settings_data = LineDict({k: v for k, v in raw.items() if k not in ("type", "name")})
+    settings_data.line = getattr(raw, "line", 0)
+    settings_data.lines = {k: v for k, v in getattr(raw, "lines", {}).items() if k not in ("type", "name")}
+    try:
+        settings = plugin_type.settings.model_validate(settings_data)
+    except ValidationError as exc:
+        problems.extend(_problems(exc, root, plugin_type.settings, file, loc))
+        return None
+    return Adapter(name=entry.name or entry.type, type_name=entry.type, settings=settings)
+
+
+def _resolve_references(
+    node: Any, base: Path, env: typing.Mapping[str, str], file: str, problems: list[ConfigProblem], secrets: set[str]
+) -> None:
+    """Replace ``${VAR}`` and ``*_file`` references in place, recording problems with lines."""
+    if isinstance(node, LineDict):
+        for key in list(node.keys()):
+            value = node[key]
+            line = node.lines.get(key)
+            if isinstance(key, str) and key.endswith("_file") and isinstance(value, str):
+                target = key[: -len("_file")]
+                if target in node:
+                    problems.append(ConfigProblem(file, line, f"give either {target} or {key}, not both"))
+                    continue
+                resolved = _substitute(value, env, file, line, problems)
+                file_path = Path(resolved)
+                file_path = file_path if file_path.is_absolute() else base / file_path
+                try:
+                    content = file_path.read_text(encoding="utf-8").strip()
+                except OSError as exc:
+                    problems.append(ConfigProblem(file, line, f"{key}: cannot read {file_path}: {exc.strerror or exc}"))
+                    content = _Unresolved("")
+                del node[key]
+                node[target] = content if isinstance(content, _Unresolved) else SecretSource(content)
+                node.lines[target] = line or node.line
+                if content:
+                    secrets.add(content)
+            elif isinstance(value, str):
+                node[key] = _substitute(value, env, file, line, problems, secrets)
+            else:
+                _resolve_references(value, base, env, file, problems, secrets)
+    elif isinstance(node, LineList):
+        for index, value in enumerate(node):
+            if isinstance(value, str):
+                node[index] = _substitute(value, env, file, node.lines[index], problems, secrets)
+            else:
+                _resolve_references(value, base, env, file, problems, secrets)
+
+
+def _substitute(
+    value: str,
+    env: typing.Mapping[str, str],
+    file: str,
+    line: int | None,
+    problems: list[ConfigProblem],
+    secrets: set[str] | None = None,
+) -> str:
+    """``value`` with ``${VAR}`` replaced; a whole-value reference becomes a ``SecretSource``."""
+    refs = _ENV_REF.findall(value)
+    if not refs:
+        return value
+    missing = [ref for ref in refs if ref not in env]
+    if missing:
+        problems.append(ConfigProblem(file, line, "environment variable " + ", ".join(missing) + " is not set"))
+        return _Unresolved("")
+    text = _ENV_REF.sub(lambda match: env[match.group(1)], value)
+    if _ENV_REF.fullmatch(value):
+        if secrets is not None:
+            secrets.add(text)
+        return SecretSource(text)
+    return text
+
+
+def _problems(
+    exc: ValidationError, data: Any, model: type[BaseModel], file: str, prefix: tuple[Any, ...]
+) -> list[ConfigProblem]:
+    """Turn pydantic's errors into ``file:line: reason`` problems, with did-you-mean hints."""
+    out = []
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        dotted = ".".join(str(part) for part in (*prefix, *loc))
+        kind = error["type"]
+        if kind == "extra_forbidden":
+            owner = _model_at(model, loc[:-1])
+            hint = _did_you_mean(str(loc[-1]), list(owner.model_fields) if owner else [])
+            reason = f"unknown key {dotted!r}{hint}"
+        elif kind == "missing":
+            reason = f"missing required key {dotted!r}"
+        else:
+            message = str(error["msg"]).removeprefix("Value error, ")
+            reason = f"{dotted}: {message}"
+            shown = error.get("input")
+            sensitive = isinstance(shown, SecretSource) or "secret" in message or _SENSITIVE.search(dotted)
+            if shown is not None and not isinstance(shown, dict | list) and not sensitive:
+                reason += f" (got {shown!r})"
+        out.append(ConfigProblem(file, line_of(data, (*prefix, *loc)), reason))
+    return out
+
+
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The nested model that owns the key at ``loc`` (for did-you-mean), if it can be found."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        field_info = current.model_fields.get(str(part))
+        if field_info is None:
+            return None
+        current = _inner_model(field_info.annotation)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _inner_model(annotation: Any) -> Any:
+    """Unwrap Optional/list/dict annotations to the model inside, if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType, list, tuple, dict):
+        for arg in typing.get_args(annotation):
+            found = _inner_model(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def _did_you_mean(word: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -1,0 +1,339 @@
+"""``itsm-connector simulate``: the pipeline's decisions for a file of alerts, without a helpdesk.
+
+Each input line (an ``Alert`` as JSON, or a control line; see ``connector.integrations.replay``) runs
+through the same pipeline as the daemon — the same hooks, the same rule book, the same
+``apply_decision`` — against an in-memory ledger instead of the state file, and one JSON
+object per input line is printed. The clock follows the input: a line is processed at its own
+time (``occurred_at``, a recovery's ``recovered_at``, a control line's ``at``), never earlier
+than the line before it, so the output is the same on every run.
+
+Tickets are numbered 1, 2, … in the order they are made, as the local backend numbers them,
+so a line with ``reply_to: "3"`` is a reply to the third ticket.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Simulator", "simulate"]
+
+import json
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from connector.contracts.adapters import Rejected
+from connector.domain.clock import FakeClock, isoformat
+from connector.domain.decision import Action, Decision
+from connector.domain.errors import RuleError
+from connector.domain.ledger import MemoryLedger, TicketState, apply_decision
+from connector.domain.models import Alert, ClosureCode
+from connector.domain.notice import Notice
+from connector.integrations.replay import Control, parse_line
+from connector.notify.settings import Notifications
+from connector.process.escalation import Fired, SweepRules, decision_notices, outcome_notices, sweep_ticket
+from connector.process.lifecycle import Event, EventKind, NewTicket, Roster, apply_event, record_outcome, reopened_state
+from connector.process.pipeline import Pipeline
+from connector.process.sweep import due_steps
+
+#: the fields of every output line, in order (the issue's list, then where and why)
+FIELDS = (
+    "line",
+    "external_id",
+    "source",
+    "action",
+    "fingerprint",
+    "category",
+    "area",
+    "subarea",
+    "nature",
+    "service",
+    "ci",
+    "assignment_group",
+    "impact",
+    "urgency",
+    "priority",
+    "sla_due",
+    "duplicate_of",
+    "recurrence_of",
+    "ticket",
+    "ticket_id",
+    "rule",
+    "reason",
+    "at",
+)
+_TICKET_FIELDS = ("category", "area", "subarea", "nature", "service", "ci", "assignment_group")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+#: control lines (as the helpdesk would act) → lifecycle events
+CONTROLS = {
+    "assign": EventKind.ASSIGN,
+    "reassign": EventKind.ASSIGN,
+    "accept": EventKind.ACCEPT,
+    "suspend": EventKind.SUSPEND,
+    "resume": EventKind.RESUME,
+    "resolve": EventKind.RESOLVE,
+    "reopen": EventKind.REOPEN,
+    "third_party": EventKind.THIRD_PARTY,
+    "close": EventKind.CLOSE,
+}
+
+
+class Simulator:
+    """Feeds parsed lines through a pipeline one at a time, remembering what it made.
+
+    With ``sweep`` (``simulate --until``) the escalation/SLA sweep runs on the simulated clock
+    too: before each line, every step due by that line's time fires at its own moment; each
+    notice (of a step, of a decision, of a control line) becomes an event line.
+    """
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        start: datetime | None = None,
+        *,
+        sweep: SweepRules | None = None,
+        notifications: Notifications | None = None,
+        roster: Roster | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.ledger = MemoryLedger()
+        self.clock = FakeClock(start or _EPOCH)
+        self.sweep = sweep
+        self.notifications = notifications
+        self.roster = roster
+        self._seen: dict[tuple[str, str], int] = {}
+        self._ticket_for: dict[str, str] = {}  # external id -> the newest ticket made for it
+        self._numbers = 0
+
+    def feed(self, lineno: int, item: Alert | Control | Rejected) -> list[dict[str, Any]]:
+        """The output lines for one input line: steps that fell due before it, its own line,
+        then the notices it caused."""
+        if isinstance(item, Rejected):
+            return [_line(lineno, item.external_id, item.source, Action.DEAD_LETTER.value, reason=item.reason)]
+        when = item.at if isinstance(item, Control) else (item.recovered_at or item.occurred_at)
+        out = self.run_until(when)
+        self.clock.set(when)
+        if isinstance(item, Control):
+            out.extend(self._control(lineno, item))
+        else:
+            out.extend(self._alert(lineno, item))
+        return out
+
+    def run_until(self, until: datetime) -> list[dict[str, Any]]:
+        """Fire every step due by ``until``, each at its own moment; the event lines."""
+        if self.sweep is None:
+            return []
+        events: list[dict[str, Any]] = []
+        while True:
+            moment = self._next_step(until)
+            if moment is None:
+                return events
+            self.clock.set(moment)
+            for state in self.ledger.sweep_tickets(moment - self.sweep.resolved_horizon):
+                result = sweep_ticket(self.ledger, state, self.sweep, moment)
+                for fired in result.fired:
+                    events.extend(self._events(fired.notice, state, step=fired))
+
+    def _next_step(self, until: datetime) -> datetime | None:
+        assert self.sweep is not None
+        rules = self.sweep
+        moments = [
+            step.due_at
+            for state in self.ledger.sweep_tickets(until - rules.resolved_horizon)
+            for step in due_steps(
+                state, self.ledger.fired_steps(state.key), rules.sla, rules.escalation, rules.notices, until
+            )
+        ]
+        return min(moments) if moments else None
+
+    def _alert(self, lineno: int, item: Alert) -> list[dict[str, Any]]:
+        now = self.clock.now()
+        seen = self._seen.get((item.source, item.event_key))
+        if seen is not None:
+            reason = f"exact repeat of line {seen}: this event was already received (idempotency)"
+            return [
+                _line(lineno, item.external_id, item.source, Action.IGNORED.value, reason=reason, at=isoformat(now))
+            ]
+        self._seen[(item.source, item.event_key)] = lineno
+        try:
+            decision = self.pipeline.decide(item, self.ledger, now)
+        except RuleError as exc:
+            return [
+                _line(
+                    lineno, item.external_id, item.source, Action.DEAD_LETTER.value, reason=str(exc), at=isoformat(now)
+                )
+            ]
+        apply_decision(self.ledger, decision, now, "simulate")
+        if decision.new_ticket is not None and decision.ticket_key is not None:
+            self._number(decision.ticket_key)
+            self._ticket_for[item.external_id] = decision.ticket_key
+        out = [self._describe(lineno, decision, now)]
+        state = self.ledger.get(decision.ticket_key) if decision.ticket_key else None
+        if self.sweep is not None and state is not None:
+            for notice in decision_notices(decision, state, self.sweep, now):
+                out.extend(self._events(notice, state))
+        return out
+
+    def _number(self, key: str) -> None:
+        self._numbers += 1
+        self.ledger.set_ticket_id(key, str(self._numbers))
+
+    def _control(self, lineno: int, item: Control) -> list[dict[str, Any]]:
+        now = self.clock.now()
+        kind = CONTROLS.get(item.type)
+        if kind is None:
+            known = ", ".join(CONTROLS)
+            reason = f"line {lineno}: unknown control type {item.type!r} (known: {known})"
+            return [_line(lineno, item.external_id, None, Action.DEAD_LETTER.value, reason=reason, at=isoformat(now))]
+        key = self._ticket_for.get(item.external_id)
+        state = self.ledger.get(key) if key is not None else None
+        if key is None or state is None:
+            reason = f"line {lineno}: no ticket was made for {item.external_id!r}, so there is nothing to {item.type}"
+            return [_line(lineno, item.external_id, None, Action.DEAD_LETTER.value, reason=reason, at=isoformat(now))]
+        data = item.data
+        try:
+            code = data.get("closure_code", "success" if kind is EventKind.CLOSE else None)
+            event = Event(
+                kind,
+                now,
+                actor=data.get("by"),
+                assignee=data.get("assignee"),
+                group=data.get("group"),
+                closure_code=ClosureCode(code) if code else None,
+                detail=str(data.get("reason") or ""),
+            )
+        except ValueError:
+            known = ", ".join(c.value for c in ClosureCode)
+            reason = f"line {lineno}: closure_code {data.get('closure_code')!r} is not one of {known}"
+            return [_line(lineno, item.external_id, None, Action.DEAD_LETTER.value, reason=reason, at=isoformat(now))]
+        outcome = apply_event(state, event, self.roster)
+        record_outcome(self.ledger, state, outcome, now)
+        if outcome.new_ticket is not None and self.ledger.get(outcome.new_ticket.key) is None:
+            self._open_not_completed(state, outcome.new_ticket, now)
+        after = self.ledger.get(key) or state
+        what = outcome.note or "recorded"
+        if outcome.revert_to is not None:
+            what += f" (reverted to {outcome.revert_to.value})"
+        out = _line(lineno, item.external_id, state.source, item.type, reason=what, at=isoformat(now))
+        out.update(ticket=key, ticket_id=state.ticket_id, type=item.type)
+        _from_state(out, after)
+        lines = [out]
+        if self.sweep is not None:
+            for notice in outcome_notices(after, outcome, now, self.sweep):
+                lines.extend(self._events(notice, after))
+        return lines
+
+    def _open_not_completed(self, state: TicketState, new: NewTicket, now: datetime) -> None:
+        self.ledger.ticket_add(reopened_state(state, new, now), "simulate")
+        self._number(new.key)
+
+    def _events(self, notice: Notice, state: TicketState, step: Fired | None = None) -> list[dict[str, Any]]:
+        """One event line per channel the notice goes out on, with its recipients."""
+        assert self.sweep is not None
+        if self.notifications is not None:
+            plans = [(d.channel, [r.address for r in d.recipients]) for d in self.notifications.plan(notice)]
+        else:
+            plans = [(c, []) for c in self.sweep.notices.channels_for(notice.kind, notice.priority)]
+        base: dict[str, Any] = {
+            "type": notice.kind.value,
+            "external_id": state.external_id,
+            "ticket": state.key,
+            "ticket_id": state.ticket_id,
+            "at": isoformat(self.clock.now()),
+            "due": isoformat(notice.due_at),
+            "late": notice.late,
+            "priority": int(notice.priority),
+            "level": notice.level,
+            "role": ",".join(notice.roles),
+            "stage": notice.stage.value if notice.stage is not None else None,
+            "status": notice.status.value if notice.status is not None else None,
+            "detail": notice.detail or None,
+        }
+        return [{**base, "channel": channel, "recipients": recipients} for channel, recipients in plans]
+
+    def _describe(self, lineno: int, decision: Decision, now: datetime) -> dict[str, Any]:
+        alert = decision.alert
+        out = _line(
+            lineno, alert.external_id, alert.source, decision.action.value, reason=decision.reason, at=isoformat(now)
+        )
+        out["fingerprint"] = decision.fingerprint
+        out["rule"] = decision.rule
+        out["ticket"] = decision.ticket_key
+        ticket = decision.new_ticket
+        if ticket is not None:
+            for name in _TICKET_FIELDS:
+                out[name] = getattr(ticket, name)
+            out.update(impact=int(ticket.impact), urgency=int(ticket.urgency), priority=int(ticket.priority))
+            out["sla_due"] = isoformat(ticket.sla_due)
+            out["rule"] = f"{decision.rule}; classified by {ticket.rule}" if ticket.rule else decision.rule
+        else:
+            state = self.ledger.get(decision.ticket_key) if decision.ticket_key else None
+            if state is not None:
+                _from_state(out, state)
+        if decision.ticket_key:
+            state = self.ledger.get(decision.ticket_key)
+            out["ticket_id"] = state.ticket_id if state is not None else None
+        related = self.ledger.get(decision.related_key) if decision.related_key else None
+        if related is not None:
+            if decision.action in (Action.DUPLICATE, Action.APPEND) and not decision.is_reply:
+                out["duplicate_of"] = related.external_id
+            elif decision.action is Action.RECURRENCE:
+                out["recurrence_of"] = related.external_id
+        return out
+
+
+def _from_state(out: dict[str, Any], state: TicketState) -> None:
+    for name in _TICKET_FIELDS:
+        out[name] = state.content.get(name)
+    out.update(
+        impact=None if state.impact is None else int(state.impact),
+        urgency=None if state.urgency is None else int(state.urgency),
+        priority=None if state.priority is None else int(state.priority),
+    )
+
+
+def _line(
+    lineno: int, external_id: str | None, source: str | None, action: str, *, reason: str, at: str | None = None
+) -> dict[str, Any]:
+    out: dict[str, Any] = dict.fromkeys(FIELDS)
+    out.update(line=lineno, external_id=external_id, source=source, action=action, reason=reason, at=at)
+    return out
+
+
+def run_lines(lines: Iterable[str], simulator: Simulator, default_source: str = "replay") -> Iterator[dict[str, Any]]:
+    """The output lines for each input line that is not blank or a comment."""
+    for lineno, text in enumerate(lines, start=1):
+        item = parse_line(text, lineno, default_source)
+        if item is not None:
+            yield from simulator.feed(lineno, item)
+
+
+def simulate(
+    lines: Iterable[str],
+    pipeline: Pipeline,
+    out: TextIO,
+    start: datetime | None = None,
+    *,
+    until: datetime | None = None,
+    sweep: SweepRules | None = None,
+    notifications: Notifications | None = None,
+    roster: Roster | None = None,
+) -> dict[str, int]:
+    """Print one JSON object per input line (and, with ``until``, per event the clock causes);
+    returns how many lines had each action or event type."""
+    counts: dict[str, int] = {}
+    simulator = Simulator(
+        pipeline, start, sweep=sweep if until is not None else None, notifications=notifications, roster=roster
+    )
+
+    def emit(result: dict[str, Any]) -> None:
+        name = result.get("action") or result["type"]
+        counts[name] = counts.get(name, 0) + 1
+        out.write(json.dumps(result, ensure_ascii=False) + "\n")
+
+    for result in run_lines(lines, simulator):
+        emit(result)
+    if until is not None:
+        for result in simulator.run_until(until):
+            emit(result)
+    return counts

@@ -1,0 +1,220 @@
+"""The sync-back job: read what people did in the helpdesk and apply the process to it.
+
+Every ``sync_seconds`` it asks the backend for the tickets changed since the last run
+(``Backend.changed_since``, with a minute of overlap for clock skew) and, for each ticket the
+connector made, turns the changes into lifecycle events — from the ticket's history where the
+backend can read it (``HistoryReader``: who did what, when), else by comparing the snapshot
+with what the ledger knows. Each event goes through ``connector.process.lifecycle.apply_event``; its
+outcome is recorded in the ledger and what it owes is queued in the outbox in the same
+transaction: field changes and notes, a reverted close, the duplicates that follow their
+master, a new ticket for a close *not completed*, and the notices. Changes made by the
+connector's own helpdesk user are not events (it does not react to itself).
+
+Replaying the same history is harmless: a ticket remembers how many entries of its history
+were applied (``synced_changes``; helpdesk histories only grow, and a count — unlike a time —
+does not lose a second change made within the same second).
+"""
+
+from __future__ import annotations
+
+__all__ = ["SyncBack", "events_from_snapshot", "own_login"]
+
+import logging
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from connector.contracts.adapters import HistoryReader, TicketSnapshot
+from connector.domain.clock import isoformat, parse_time
+from connector.domain.ledger import TicketState
+from connector.domain.models import Priority, Ticket, TicketStatus, jsonable
+from connector.process.escalation import outcome_notices
+from connector.process.lifecycle import (
+    Event,
+    EventKind,
+    Outcome,
+    Roster,
+    apply_event,
+    events_from_history,
+    record_outcome,
+    reopened_state,
+)
+from connector.runtime.engine import BACKEND, Engine
+
+log = logging.getLogger("connector.runtime.syncback")
+
+#: how far back the first run looks when no cursor is stored yet
+FIRST_LOOKBACK = timedelta(days=1)
+OVERLAP = timedelta(minutes=1)
+
+
+def own_login(backend: object) -> str | None:
+    """The helpdesk login the connector acts as (its own changes are not people's events)."""
+    login = getattr(backend, "connector_login", None)
+    return login() if callable(login) else None
+
+
+def events_from_snapshot(state: TicketState, snapshot: TicketSnapshot) -> list[Event]:
+    """Events from a snapshot alone (a helpdesk without a readable history): what differs from
+    the ledger, at the snapshot's time, by an unknown actor (so the closing right cannot be
+    checked — the close stands, and the closure code is still required)."""
+    at = snapshot.updated_at
+    events: list[Event] = []
+    group = snapshot.fields.get("assignment_group")
+    moved = snapshot.assignee != state.assignee or (group is not None and group != state.assignment_group)
+    if moved and (snapshot.assignee is not None or group is not None):
+        events.append(Event(EventKind.ASSIGN, at, None, assignee=snapshot.assignee, group=group))
+    new = snapshot.status
+    if new is not None and new is not state.status:
+        if state.status is TicketStatus.SUSPENDED:
+            events.append(Event(EventKind.RESUME, at))
+        if state.status.is_done and not new.is_done:
+            events.append(Event(EventKind.REOPEN, at))
+        kind = {
+            TicketStatus.IN_PROGRESS: EventKind.ACCEPT,
+            TicketStatus.SUSPENDED: EventKind.SUSPEND,
+            TicketStatus.RESOLVED: EventKind.RESOLVE,
+            TicketStatus.CLOSED: EventKind.CLOSE,
+        }.get(new)
+        if kind is EventKind.CLOSE:
+            events.append(Event(kind, at, closure_code=snapshot.fields.get("closure_code")))
+        elif kind is not None:
+            events.append(Event(kind, at))
+    return events
+
+
+class SyncBack:
+    """The sync-back of one engine (its store, backend, clock and notices)."""
+
+    def __init__(self, engine: Engine, roster: Roster | None = None, *, max_reassignments: int = 2) -> None:
+        self.engine = engine
+        self.roster = roster
+        self.max_reassignments = max_reassignments
+
+    @property
+    def _cursor_name(self) -> str:
+        return f"sync:{self.engine.backend.name}"
+
+    def run(self) -> int:
+        """One pass over what changed; returns how many events were applied."""
+        engine = self.engine
+        store = engine.store
+        now = engine.clock.now()
+        cursor = store.get_cursor(self._cursor_name)
+        since = parse_time(cursor) if cursor else self._first_since(now)
+        latest = since
+        applied = 0
+        own = own_login(engine.backend)
+        for snapshot in engine.backend.changed_since(since - OVERLAP):
+            if engine.stopping.is_set():
+                break
+            latest = max(latest, snapshot.updated_at)
+            state = store.get(snapshot.key) if snapshot.key else None
+            if state is None:
+                continue  # not a ticket the connector made
+            seen = None
+            if isinstance(engine.backend, HistoryReader):
+                history = engine.backend.ticket_history(snapshot.ticket_id)
+                events = events_from_history(history, state.synced_changes, own)
+                seen = len(history.changes)
+            else:
+                events = events_from_snapshot(state, snapshot)
+            for event in events:
+                self.handle(state.key, event)
+                applied += 1
+            if seen is not None and seen != state.synced_changes:
+                with store.transaction():
+                    store.ticket_set_life(state.key, synced_changes=seen)
+        with store.transaction():
+            store.set_cursor(self._cursor_name, isoformat(latest), now)
+        return applied
+
+    def _first_since(self, now: datetime) -> datetime:
+        active = self.engine.store.active_tickets()
+        oldest = min((s.created_at for s in active), default=now)
+        return min(oldest, now - FIRST_LOOKBACK)
+
+    def handle(self, key: str, event: Event) -> Outcome | None:
+        """Apply one event to the ticket ``key``: ledger, writes and notices in one transaction."""
+        engine = self.engine
+        store = engine.store
+        state = store.get(key)
+        if state is None:
+            return None
+        outcome = apply_event(state, event, self.roster, max_reassignments=self.max_reassignments)
+        now = engine.clock.now()
+        with store.transaction():
+            cascaded = record_outcome(store, state, outcome, event.at)
+            after = store.get(key) or state
+            self._queue_writes(after, outcome, cascaded, event, now)
+            self._queue_notices(after, outcome, event, now)
+        if outcome.notes:
+            log.info("%s → %s by %s: %s", key, event.kind.value, event.actor or "?", " / ".join(outcome.notes))
+        return outcome
+
+    def _queue_writes(
+        self, state: TicketState, outcome: Outcome, cascaded: tuple[str, ...], event: Event, now: datetime
+    ) -> None:
+        store = self.engine.store
+        changes = dict(outcome.changes)
+        if outcome.revert_to is not None:
+            changes["status"] = outcome.revert_to
+        if changes or outcome.notes:
+            store.enqueue(BACKEND, "update", state.key, {"changes": jsonable(changes), "note": outcome.note}, now)
+        backend = self.engine.backend
+        for duplicate in cascaded:
+            if outcome.status is TicketStatus.RESOLVED and not backend.resolves_duplicates:
+                note = f"Resolved with its master {state.key} 随主事件解决 (by {event.actor or 'the desk'})."
+                store.enqueue(BACKEND, "resolve", duplicate, {"at": isoformat(event.at), "note": note}, now)
+            elif outcome.status is TicketStatus.CLOSED and not getattr(backend, "closes_duplicates", False):
+                note = f"Closed with its master {state.key} 随主事件关闭."
+                payload = {"changes": jsonable({"status": TicketStatus.CLOSED, **_closure(outcome)}), "note": note}
+                store.enqueue(BACKEND, "update", duplicate, payload, now)
+        new = outcome.new_ticket
+        if new is not None and store.get(new.key) is None:
+            ticket = _reopened_ticket(state, new.key, new.assignee, new.group, new.reason, now)
+            store.ticket_add(replace(reopened_state(state, new, now), sla_due=ticket.sla_due), backend.name)
+            store.enqueue(BACKEND, "create", new.key, {"ticket": ticket.model_dump(mode="json"), "source": ""}, now)
+            store.enqueue(BACKEND, "link", new.key, {"related_key": state.key, "relation": "relates"}, now)
+
+    def _queue_notices(self, state: TicketState, outcome: Outcome, event: Event, now: datetime) -> None:
+        engine = self.engine
+        rules = engine.sweep_rules
+        if engine.notifications is None or rules is None:
+            return
+        for notice in outcome_notices(state, outcome, event.at, rules):
+            for channel in rules.notices.channels_for(notice.kind, notice.priority):
+                engine.queue_notice(notice, channel, now)
+
+
+def _closure(outcome: Outcome) -> dict[str, object]:
+    code = outcome.changes.get("closure_code")
+    return {"closure_code": code} if code is not None else {}
+
+
+def _reopened_ticket(
+    state: TicketState, key: str, assignee: str | None, group: str | None, reason: str, now: datetime
+) -> Ticket:
+    """The ticket a close *not completed* opens: the original's content, for its handler."""
+    content = state.content
+    title = str(content.get("title") or state.key)
+    return Ticket(
+        key=key,
+        title=f"[未完成 not completed] {title}",
+        description=f"{reason}\n\n--- {state.key} ---\n{content.get('description') or title}",
+        category=content.get("category"),
+        area=content.get("area"),
+        subarea=content.get("subarea"),
+        nature=content.get("nature"),
+        service=content.get("service"),
+        ci=content.get("ci"),
+        location=content.get("location"),
+        reporter=content.get("reporter"),
+        contact=state.contact,
+        assignee=assignee,
+        assignment_group=group,
+        impact=state.impact or Ticket.model_fields["impact"].default,
+        urgency=state.urgency or Ticket.model_fields["urgency"].default,
+        priority=state.priority or Priority.MEDIUM,
+        registered_at=now,
+        recurrence_of=state.key,
+    )
