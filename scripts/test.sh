@@ -4,7 +4,7 @@
 #
 #   sudo scripts/test.sh [pytest args...]
 #
-# Steps: python venv (.venv) with the package and its test deps; ruff; mypy --strict; the test
+# Steps: python venv (.venv) with the package and its test deps; ruff; mypy --strict; lint-imports; the test
 # servers (scripts/services/*.sh install + start, idempotent); pytest. Exits non-zero on any
 # failure. ITSM_SKIP_SERVERS=1 skips the real-server tests (for a quick local loop only).
 set -euo pipefail
@@ -24,6 +24,8 @@ step "ruff"
 "$VENV/bin/ruff" check .
 step "mypy --strict"
 "$VENV/bin/mypy"
+step "import layers (.importlinter)"
+"$VENV/bin/lint-imports"
 
 if [ "${ITSM_SKIP_SERVERS:-0}" != 1 ]; then
   step "test servers"

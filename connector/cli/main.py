@@ -86,8 +86,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("setup", help="check a helpdesk for what the connector needs and print the mapping")
     p.add_argument("helpdesk", choices=["redmine", "glpi"])
     with_config(p)
-    from connector.kpi.command import add_parser as add_report_parser
-    from connector.kpi.export_command import add_parser as add_export_parser
+    from connector.cli.export_history import add_parser as add_export_parser
+    from connector.cli.report import add_parser as add_report_parser
 
     add_report_parser(sub)
     add_export_parser(sub)
@@ -116,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace, redactor: Redactor) -> int:
     command = args.command
     if command == "report" and args.config is None:  # a history file: needs no config and no plugins
-        from connector.kpi.command import run_report
+        from connector.cli.report import run_report
 
         return run_report(args)
 
@@ -204,16 +204,16 @@ def _history_command(
 ) -> int:
     """``export-history`` and ``report --config``: the KPI history rebuilt from the helpdesk."""
     from connector.domain.clock import SystemClock
-    from connector.kpi.helpdesk import open_helpdesk
+    from connector.runtime.helpdesk import open_helpdesk
 
     clock = SystemClock()
     helpdesk = open_helpdesk(config, pm, clock=clock, register_secret=redactor.add, people=args.people)
     try:
         if args.command == "export-history":
-            from connector.kpi.export_command import run_export
+            from connector.cli.export_history import run_export
 
             return run_export(args, helpdesk)
-        from connector.kpi.command import run_report
+        from connector.cli.report import run_report
 
         return run_report(args, clock=clock, helpdesk=helpdesk)
     finally:
@@ -318,7 +318,7 @@ def _setup(args: argparse.Namespace, config: LoadedConfig) -> int:
     if args.helpdesk == "glpi":
         from connector.integrations.glpi.setup import setup_for_config
 
-        glpi_report = setup_for_config(config)
+        glpi_report = setup_for_config(config.backend.settings, config.rules_dir)
         print(glpi_report.render())
         return 0 if glpi_report.ok else 1
     from connector.integrations.redmine import setup as redmine_setup

@@ -15,6 +15,7 @@ __all__ = [
     "Priority",
     "ResolutionCode",
     "ResolverRole",
+    "Stage",
     "Ticket",
     "TicketRef",
     "TicketSource",
@@ -338,3 +339,25 @@ def jsonable(changes: Mapping[str, Any]) -> dict[str, Any]:
     """Ticket field values in their JSON form (how the outbox keeps them), the inverse of
     ``ticket_changes``."""
     return {name: _field_adapter(name).dump_python(value, mode="json") for name, value in changes.items()}
+
+
+class Stage(StrEnum):
+    """One SLA clock of a ticket."""
+
+    RESPONSE = "response"  # registered → assigned (1st-line response, incl. first support)
+    ACCEPTANCE = "acceptance"  # assigned → accepted
+    RESOLUTION = "resolution"  # accepted → resolved
+    RESTORE = "restore"  # registered → resolved, the urgency's outer deadline
+
+    @property
+    def zh(self) -> str:
+        """The seed's Chinese name of the stage."""
+        return _STAGE_ZH[self]
+
+
+_STAGE_ZH = {
+    Stage.RESPONSE: "一线响应",
+    Stage.ACCEPTANCE: "分派被接受",
+    Stage.RESOLUTION: "解决",
+    Stage.RESTORE: "恢复时限",
+}

@@ -20,8 +20,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from connector.domain.clock import ensure_utc
-from connector.domain.models import Priority
-from connector.rules.sla import Stage
+from connector.domain.models import Priority, Stage
 
 
 class NoticeKind(StrEnum):

@@ -7,8 +7,9 @@ second pass over the file.
 
 from __future__ import annotations
 
-__all__ = ["ProgressBar"]
+__all__ = ["ProgressBar", "progress"]
 
+from collections.abc import Callable
 from typing import TextIO
 
 #: below this size (about two thousand tickets) the bar would only flicker
@@ -45,3 +46,17 @@ class ProgressBar:
         if self.enabled and self._shown >= 0:
             self._stream.write("\n")
             self._stream.flush()
+
+
+def progress(stderr: TextIO, label: str) -> Callable[[int, int], None]:
+    """An ``on_ticket(done, total)`` that draws a bar on ``stderr`` (on a terminal only)."""
+    bars: list[ProgressBar] = []
+
+    def tell(done: int, total: int) -> None:
+        if not bars:
+            bars.append(ProgressBar(stderr, total, label, min_bytes=1))
+        bars[0].advance(1)
+        if done == total:
+            bars[0].finish()
+
+    return tell

@@ -62,8 +62,9 @@ from connector.rules.ladder import (
     load_escalation,
     load_notification_rules,
 )
-from connector.runtime.config import _problems, _resolve_references
 from connector.util.loading import did_you_mean
+from connector.util.validation import problems_from_validation as _problems
+from connector.util.validation import resolve_references as _resolve_references
 from connector.util.yamlfile import LineDict, line_of, load_yaml
 
 

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from connector.domain.errors import ConfigError, ConfigProblem
-from connector.runtime.config import _problems
+from connector.util.validation import problems_from_validation as _problems
 from connector.util.yamlfile import LineDict, load_yaml
 
 _M = TypeVar("_M", bound=BaseModel)

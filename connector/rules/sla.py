@@ -39,33 +39,11 @@ __all__ = [
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 
-from connector.domain.models import Priority, Urgency
+from connector.domain.models import Priority, Stage, Urgency
 
 Interval = tuple[datetime, datetime | None]
 
-
-class Stage(StrEnum):
-    """One SLA clock of a ticket."""
-
-    RESPONSE = "response"  # registered → assigned (1st-line response, incl. first support)
-    ACCEPTANCE = "acceptance"  # assigned → accepted
-    RESOLUTION = "resolution"  # accepted → resolved
-    RESTORE = "restore"  # registered → resolved, the urgency's outer deadline
-
-    @property
-    def zh(self) -> str:
-        """The seed's Chinese name of the stage."""
-        return _STAGE_ZH[self]
-
-
-_STAGE_ZH = {
-    Stage.RESPONSE: "一线响应",
-    Stage.ACCEPTANCE: "分派被接受",
-    Stage.RESOLUTION: "解决",
-    Stage.RESTORE: "恢复时限",
-}
 
 #: the stages whose target depends on the priority (the restore deadline depends on urgency)
 PRIORITY_STAGES = (Stage.RESPONSE, Stage.ACCEPTANCE, Stage.RESOLUTION)

@@ -18,7 +18,6 @@ import pluggy
 from connector.contracts.adapters import Backend, BackendType, PluginContext, Source, SourceType
 from connector.contracts.plugin_manager import build_plugin_manager
 from connector.domain.clock import Clock, SystemClock
-from connector.kpi.monthly import ReportsJob
 from connector.notify.settings import build_notifications, notifier_types
 from connector.process.escalation import SweepRules
 from connector.process.pipeline import Pipeline
@@ -27,6 +26,7 @@ from connector.rules.book import RuleBook
 from connector.rules.loading import load_rulebook
 from connector.runtime.config import LoadedConfig, load_config
 from connector.runtime.engine import Engine, RetryPolicy
+from connector.runtime.report_job import ReportsJob
 from connector.runtime.syncback import SyncBack
 from connector.state.spool import Spool
 from connector.state.store import Store

@@ -22,9 +22,9 @@ from pydantic import SecretStr
 from connector.contracts.adapters import PluginContext, Relation, Resolution
 from connector.domain.clock import FakeClock
 from connector.domain.errors import BackendRejected, BackendUnavailable
+from connector.domain.fields import CATALOGUE, KEY_FIELD
 from connector.domain.models import Impact, Priority, ResolutionCode, Ticket, TicketSource, TicketStatus
 from connector.integrations.redmine import RedmineBackend, RedmineSettings
-from connector.integrations.redmine.fields import CATALOGUE, KEY_FIELD
 from connector.plugins import redmine as plugin
 from connector.state.spool import Spool
 

@@ -22,9 +22,9 @@ from pydantic import SecretStr
 from connector.domain.clock import FakeClock
 from connector.domain.errors import BackendRejected, BackendUnavailable
 from connector.integrations.redmine import RedmineSettings
+from connector.integrations.redmine.wiki import publish_report, wiki_text, wiki_title
 from connector.kpi.history import open_history
 from connector.kpi.periods import parse_period
-from connector.kpi.publish import publish_report, wiki_text, wiki_title
 from connector.kpi.report import Report, build_report
 
 URL = "http://redmine.test"

@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from connector.contracts.adapters import Relation, Resolution
 from connector.domain.clock import parse_time
 from connector.domain.errors import BackendRejected, BackendUnavailable
+from connector.domain.fields import CATALOGUE
 from connector.domain.models import (
     Impact,
     Priority,
@@ -29,7 +30,6 @@ from connector.domain.models import (
     Urgency,
 )
 from connector.integrations.redmine import RedmineBackend, RedmineSettings
-from connector.integrations.redmine.fields import CATALOGUE
 from connector.integrations.redmine.setup import inspect
 
 pytestmark = pytest.mark.integration

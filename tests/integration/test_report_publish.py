@@ -19,9 +19,9 @@ from pydantic import SecretStr
 
 from connector.domain.errors import BackendRejected
 from connector.integrations.redmine import RedmineSettings
+from connector.integrations.redmine.wiki import publish_report, report_files, wiki_title
 from connector.kpi.history import open_history
 from connector.kpi.periods import parse_period
-from connector.kpi.publish import publish_report, report_files, wiki_title
 from connector.kpi.report import Report, build_report
 
 pytestmark = pytest.mark.integration

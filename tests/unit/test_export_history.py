@@ -297,7 +297,7 @@ class Terminal(io.StringIO):
 
 
 def test_the_progress_bar_draws_on_a_terminal_only() -> None:
-    from connector.kpi.export_command import progress
+    from connector.cli.export_history import progress
 
     tty, pipe = Terminal(), io.StringIO()
     for stream in (tty, pipe):

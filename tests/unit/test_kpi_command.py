@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from connector.cli.main import main
+from connector.cli.report import add_parser, run_report
 from connector.domain.clock import FakeClock
-from connector.kpi.command import add_parser, run_report
 from connector.kpi.progress import ProgressBar
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "kpi_2026-10.jsonl"

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr, ValidationError
 
+from connector.domain.fields import CATALOGUE, KEY_FIELD, FieldKind, decode, display, encode, spec_for
 from connector.domain.models import (
     ClosureCode,
     Impact,
@@ -24,7 +25,6 @@ from connector.domain.models import (
     TicketStatus,
     Urgency,
 )
-from connector.integrations.redmine.fields import CATALOGUE, KEY_FIELD, FieldKind, decode, display, encode, spec_for
 from connector.integrations.redmine.lookup import Discovery, FoundField, Problem
 from connector.integrations.redmine.render import literal_block, render_description, render_note
 from connector.integrations.redmine.schema import IssueStatus, NamedRef

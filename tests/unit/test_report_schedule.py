@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connector.kpi.monthly import due_periods
 from connector.runtime.config import ReportSettings
+from connector.runtime.report_job import due_periods
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

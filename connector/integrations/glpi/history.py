@@ -32,12 +32,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from connector.contracts.adapters import Change, ChangeKind, TicketHistory
+from connector.domain.fields import encode, read_field_line, spec_for
 from connector.domain.models import Impact, Priority, TicketStatus, Urgency
 from connector.integrations.glpi.fields import Scales, key_from_content, parse_time_glpi
 from connector.integrations.glpi.render import HEADER
 from connector.integrations.glpi.schema import ActorRow, LogRow, NoteRow, TicketItem
-from connector.integrations.redmine.fields import encode, spec_for
-from connector.integrations.redmine.render import read_field_line
 
 #: Log.linked_action values (GLPI's Log::HISTORY_*)
 ADD_RELATION, DEL_RELATION, CREATE_ITEM = 15, 16, 20

@@ -26,10 +26,9 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from connector.domain.fields import CATALOGUE, field_lines
 from connector.domain.models import Ticket
 from connector.integrations.glpi.fields import key_marker
-from connector.integrations.redmine.fields import CATALOGUE
-from connector.integrations.redmine.render import field_lines
 
 NAME_MAX = 255  # glpi_tickets.name is a varchar(255)
 HEADER = "--- ITSM fields 流程字段 ---"

@@ -37,7 +37,6 @@ from connector.integrations.glpi.lookup import iterate
 from connector.integrations.glpi.schema import Created, Dropdown
 from connector.integrations.glpi.settings import GlpiSettings, join_path
 from connector.rules.taxonomy import Taxonomy, load_taxonomy
-from connector.runtime.config import LoadedConfig
 from connector.util.setup_report import Problem, display_width, problem_lines
 
 State = Literal["found", "created", "pinned", "missing"]
@@ -307,15 +306,11 @@ def inspect(
             backend.close()
 
 
-def setup_for_config(config: LoadedConfig) -> SetupReport:
-    """``itsm-connector setup glpi``: the report for a loaded config, with the taxonomy of its
-    ``rules_dir`` when that holds one (else the shipped one)."""
-    rules_dir = config.core.rules_dir
+def setup_for_config(settings: object, rules_dir: Path | None) -> SetupReport:
+    """``itsm-connector setup glpi``: the report for a config's backend ``settings``, with the
+    taxonomy of its rules directory (resolved, ``None`` for the shipped one) when that holds one."""
     path: Path | None = None
-    if rules_dir is not None:
-        folder = rules_dir if rules_dir.is_absolute() else config.path.parent / rules_dir
-        if (folder / "taxonomy.yaml").is_file():
-            path = folder / "taxonomy.yaml"
-    settings = config.backend.settings
+    if rules_dir is not None and (rules_dir / "taxonomy.yaml").is_file():
+        path = rules_dir / "taxonomy.yaml"
     assert isinstance(settings, GlpiSettings)
     return inspect(settings, taxonomy=load_taxonomy(path))

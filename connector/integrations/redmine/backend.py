@@ -39,9 +39,9 @@ from connector.contracts.adapters import (
 )
 from connector.domain.clock import Clock, SystemClock, ensure_utc
 from connector.domain.errors import BackendRejected
+from connector.domain.fields import KEY_FIELD, decode, encode, spec_for
 from connector.domain.models import Priority, Ticket, TicketRef, TicketStatus
 from connector.integrations.redmine.client import RedmineClient, RedmineRejected, RedmineUnavailable
-from connector.integrations.redmine.fields import KEY_FIELD, decode, encode, spec_for
 from connector.integrations.redmine.journal import GROUP_FIELD, journal_changes
 from connector.integrations.redmine.lookup import Discovery, discover
 from connector.integrations.redmine.principals import Principal, Principals

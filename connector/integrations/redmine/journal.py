@@ -26,8 +26,8 @@ from functools import partial
 
 from connector.contracts.adapters import Change, ChangeKind
 from connector.domain.clock import ensure_utc
+from connector.domain.fields import KEY_FIELD
 from connector.domain.models import TicketStatus
-from connector.integrations.redmine.fields import KEY_FIELD
 from connector.integrations.redmine.principals import Principal
 from connector.integrations.redmine.schema import Journal, NamedRef
 

@@ -19,9 +19,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from connector.domain.fields import CATALOGUE, KEY_FIELD, FieldSpec
 from connector.domain.models import Priority, TicketStatus
 from connector.integrations.redmine.client import RedmineClient, RedmineRejected, RedmineUnavailable
-from connector.integrations.redmine.fields import CATALOGUE, KEY_FIELD, FieldSpec
 from connector.integrations.redmine.schema import (
     CustomFieldDefs,
     IssueList,

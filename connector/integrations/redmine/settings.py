@@ -10,8 +10,8 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from connector.domain.fields import CATALOGUE, KEY_FIELD, spec_for
 from connector.domain.models import Priority, TicketStatus
-from connector.integrations.redmine.fields import CATALOGUE, KEY_FIELD, spec_for
 from connector.util.secrets import Secret
 
 _K = TypeVar("_K")

@@ -22,9 +22,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from connector.domain.errors import BackendError
+from connector.domain.fields import CATALOGUE, FieldSpec
 from connector.integrations.redmine.backend import RedmineBackend
 from connector.integrations.redmine.client import RedmineUnavailable
-from connector.integrations.redmine.fields import CATALOGUE, FieldSpec
 from connector.integrations.redmine.lookup import Discovery
 from connector.integrations.redmine.settings import RedmineSettings
 from connector.util.setup_report import Problem, display_width, problem_lines

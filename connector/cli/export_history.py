@@ -21,15 +21,14 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from connector.kpi.command import period_argument, tz_argument
+from connector.cli.report import period_argument, tz_argument
 from connector.kpi.export import ExportStats, export_records
-from connector.kpi.helpdesk import Helpdesk
 from connector.kpi.periods import DEFAULT_TZ, zone
-from connector.kpi.progress import ProgressBar
+from connector.kpi.progress import progress
+from connector.runtime.helpdesk import Helpdesk
 
 _PROBLEMS_LISTED = 20
 log = logging.getLogger(__name__)
@@ -53,20 +52,6 @@ def print_problems(stats: ExportStats, name: str, stderr: TextIO) -> None:
         print(f"{name}: {problem}", file=stderr)
     if len(stats.problems) > _PROBLEMS_LISTED:
         print(f"{name}: … and {len(stats.problems) - _PROBLEMS_LISTED} more", file=stderr)
-
-
-def progress(stderr: TextIO, label: str) -> Callable[[int, int], None]:
-    """An ``on_ticket(done, total)`` that draws a bar on ``stderr`` (on a terminal only)."""
-    bars: list[ProgressBar] = []
-
-    def tell(done: int, total: int) -> None:
-        if not bars:
-            bars.append(ProgressBar(stderr, total, label, min_bytes=1))
-        bars[0].advance(1)
-        if done == total:
-            bars[0].finish()
-
-    return tell
 
 
 def run_export(

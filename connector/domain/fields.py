@@ -21,9 +21,13 @@ __all__ = [
     "decode",
     "display",
     "encode",
+    "field_label",
+    "field_lines",
+    "read_field_line",
     "spec_for",
 ]
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum, IntEnum, StrEnum
@@ -217,3 +221,58 @@ def display(value: Any) -> str:
     if isinstance(value, datetime):
         return _format_time(value)
     return str(value)
+
+
+def field_label(key: str) -> str:
+    """The bilingual label a field block shows for a ticket field."""
+    spec = spec_for(key)
+    return spec.label if spec is not None else LABELS.get(key, key)
+
+
+def field_lines(values: Iterable[tuple[str, Any]]) -> list[str]:
+    """``Label 标签: value`` for each (ticket field, value); ``None`` values are left out."""
+    lines = []
+    for key, value in values:
+        if value is None:
+            continue
+        text = display(value).replace("\r", " ").replace("\n", " ⏎ ")
+        lines.append(f"{field_label(key)}: {text}")
+    return lines
+
+
+def _by_label() -> dict[str, str]:
+    keys = [spec.key for spec in CATALOGUE] + [key for key in LABELS if spec_for(key) is None]
+    return {field_label(key): key for key in keys}
+
+
+_BY_LABEL = _by_label()
+_YES, _NO = display(True), display(False)
+
+
+def read_field_line(line: str) -> tuple[str, Any] | None:
+    """The (ticket field, value) of one ``Label 标签: value`` line as ``field_lines`` writes it,
+    or ``None`` for a line that is not one (or whose value the field cannot hold).
+
+    Enums are read from the raw value before their label (``2 严重`` → 2), booleans from
+    ``yes 是`` / ``no 否``, times as ISO 8601; a line break written as `` ⏎ `` comes back.
+    """
+    label, sep, text = line.partition(": ")
+    key = _BY_LABEL.get(label.strip()) if sep else None
+    if key is None:
+        return None
+    text = text.strip()
+    spec = spec_for(key)
+    try:
+        if spec is None or spec.kind is FieldKind.TEXT:
+            return key, text.replace(" ⏎ ", "\n")
+        if spec.kind is FieldKind.BOOL:
+            return (key, text == _YES) if text in (_YES, _NO) else None
+        if spec.kind is FieldKind.INT:
+            return key, int(text)
+        if spec.kind is FieldKind.DATETIME:
+            return key, parse_time(text)
+        assert spec.enum is not None
+        raw = text.split(" ", 1)[0]
+        return key, spec.enum(int(raw)) if issubclass(spec.enum, int) else spec.enum(raw)
+    except ValueError:
+        return None

@@ -39,7 +39,7 @@ from connector.kpi.report import Report, build_report
 from connector.rules.sla import SlaPolicy
 
 if TYPE_CHECKING:
-    from connector.kpi.helpdesk import Helpdesk
+    from connector.runtime.helpdesk import Helpdesk
 
 FORMATS = ("json", "csv", "html")
 _PROBLEMS_LISTED = 20
@@ -207,7 +207,7 @@ def _from_helpdesk(
 ) -> tuple[Report, InputStats]:
     """The period and the one before, rebuilt from the helpdesk (no file in between)."""
     from connector.kpi.export import ExportStats, export_records
-    from connector.kpi.export_command import progress
+    from connector.kpi.progress import progress
 
     tz = zone(args.tz)
     stats = ExportStats()

@@ -22,9 +22,9 @@ from connector.contracts.notifiers import OutgoingMessage, Recipient
 from connector.domain.clock import Clock, isoformat
 from connector.domain.models import ResolverRole
 from connector.integrations.redmine.settings import RedmineSettings
+from connector.integrations.redmine.wiki import publish_report, report_files, wiki_title
 from connector.kpi.export import export_records
 from connector.kpi.periods import Period, zone
-from connector.kpi.publish import publish_report, report_files, wiki_title
 from connector.kpi.render_html import render_html
 from connector.kpi.report import Report, build_report
 from connector.notify.settings import Notifications
