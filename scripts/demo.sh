@@ -6,10 +6,11 @@
 #   scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
+. scripts/services/lib.sh
 VENV=${ITSM_VENV:-.venv}
 if ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
-  echo "python3-venv is missing; installing it (needs root)" >&2
-  apt-get -o DPkg::Lock::Timeout=600 update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv
+  echo "python3-venv is missing; installing it (as root, or through sudo)" >&2
+  SVC_NAME=python SVC_APT_UPDATE=1 as_root bash -c '. scripts/services/lib.sh && apt_ensure python3-venv'
 fi
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/pip" install -q --disable-pip-version-check -e .

@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
-# Run every test, real servers included, on a fresh Debian 12 machine (as root: it apt-installs
-# Redmine, Zabbix, PostgreSQL and Dovecot and starts them on 127.0.0.1).
+# Run every test, real servers included, on a fresh Debian 12 machine. It apt-installs Redmine,
+# Zabbix, PostgreSQL and Dovecot and starts them on 127.0.0.1: as root directly, as a normal user
+# through sudo (only those steps; the venv and the tests run as the user who called it).
 #
-#   sudo scripts/test.sh [pytest args...]
+#   scripts/test.sh [pytest args...]
 #
 # Steps: python venv (.venv) with the package and its test deps; ruff; mypy --strict; lint-imports; the test
 # servers (scripts/services/*.sh install + start, idempotent); pytest. Exits non-zero on any
 # failure. ITSM_SKIP_SERVERS=1 skips the real-server tests (for a quick local loop only).
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
+. scripts/services/lib.sh
 VENV=${ITSM_VENV:-.venv}
 
 step() { printf '\n=== %s\n' "$*"; }
 
 step "python environment ($VENV)"
 if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
-  apt-get -o DPkg::Lock::Timeout=600 update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv
+  SVC_NAME=python SVC_APT_UPDATE=1 as_root bash -c '. scripts/services/lib.sh && apt_ensure python3-venv'
 fi
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/pip" install -q --disable-pip-version-check -e '.[test]'
@@ -30,14 +32,14 @@ step "import layers (.importlinter)"
 if [ "${ITSM_SKIP_SERVERS:-0}" != 1 ]; then
   step "test servers"
   # headless Chromium and a CJK font for the report page test (tests/integration/test_report_browser.py)
-  SVC_NAME=chromium bash -c '. scripts/services/lib.sh && apt_ensure chromium chromium-driver fonts-wqy-microhei'
-  bash scripts/services/redmine.sh install
-  bash scripts/services/zabbix.sh install
-  bash scripts/services/imap.sh install
-  bash scripts/services/redmine.sh start
-  ITSM_PYTHON="$VENV/bin/python" bash scripts/services/redmine.sh fields
-  bash scripts/services/zabbix.sh start
-  bash scripts/services/imap.sh start
+  SVC_NAME=chromium as_root bash -c '. scripts/services/lib.sh && apt_ensure chromium chromium-driver fonts-wqy-microhei'
+  as_root bash scripts/services/redmine.sh install
+  as_root bash scripts/services/zabbix.sh install
+  as_root bash scripts/services/imap.sh install
+  as_root bash scripts/services/redmine.sh start
+  ITSM_PYTHON="$(readlink -f "$VENV")/bin/python" as_root bash scripts/services/redmine.sh fields
+  as_root bash scripts/services/zabbix.sh start
+  as_root bash scripts/services/imap.sh start
 fi
 
 step "pytest"

@@ -22,11 +22,21 @@ SERVICES = ROOT / "scripts" / "services"
 SVC_BASE = Path(os.environ.get("SVC_BASE", "/tmp/svc"))
 
 
+def service_command(name: str, *args: str) -> list[str]:
+    """``scripts/services/<name>.sh args…`` as a command line: the service scripts need root, so a
+    normal user's test run goes through ``sudo -n`` (scripts/test.sh asked for it already; ``-n``
+    fails at once instead of waiting for a password nobody types)."""
+    command = ["bash", str(SERVICES / f"{name}.sh"), *args]
+    if os.geteuid() == 0:
+        return command
+    return ["sudo", "-n", "--preserve-env=ITSM_PYTHON,SVC_BASE", *command]
+
+
 def _start(name: str) -> dict[str, str]:
     """Start (or find running) the named service and return its env file as a dict."""
     if os.environ.get("ITSM_SKIP_SERVERS") == "1":
         pytest.skip("ITSM_SKIP_SERVERS=1: real-server tests disabled by the caller")
-    proc = subprocess.run(["bash", str(SERVICES / f"{name}.sh"), "start"], capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(service_command(name, "start"), capture_output=True, text=True, timeout=600)
     if proc.returncode != 0:
         pytest.fail(f"{name}.sh start failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     env_file = SVC_BASE / name / f"{name}.env"
@@ -44,7 +54,7 @@ def redmine_env() -> Iterator[dict[str, str]]:
     field the connector uses created (``redmine.sh fields``, idempotent, once per session)."""
     env = _start("redmine")
     proc = subprocess.run(
-        ["bash", str(SERVICES / "redmine.sh"), "fields"],
+        service_command("redmine", "fields"),
         capture_output=True,
         text=True,
         timeout=600,

@@ -34,7 +34,7 @@ from connector.state.spool import Spool
 from connector.state.store import Store
 from connector.util.secrets import SecretSource
 from tests import mail_samples as samples
-from tests.integration.conftest import SERVICES
+from tests.integration.conftest import service_command
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +56,7 @@ class Mailbox:
 
     def deliver(self, raw: bytes) -> None:
         proc = subprocess.run(
-            ["bash", str(SERVICES / "imap.sh"), "deliver", self.env[USER_KEY], self.folder],
+            service_command("imap", "deliver", self.env[USER_KEY], self.folder),
             input=raw,
             capture_output=True,
             timeout=120,
