@@ -84,10 +84,20 @@ class _Timeline:
         return value
 
     def first_in(self, status: TicketStatus, start: datetime) -> datetime | None:
-        """The first moment at or after ``start`` at which the status is ``status``."""
-        if _status(self.at(start)) is status:
+        """The first moment at or after ``start`` at which the status is ``status``.
+
+        Each step is looked at in order, those in the very second of ``start`` too: helpdesks stamp
+        whole seconds, so a ticket accepted and resolved in its registration second was still in
+        progress for part of it (the value in force *at* ``start`` alone would be the last one)."""
+        before = self.steps[0][1]
+        for since, value in self.steps:
+            if since >= start:
+                break
+            before = value
+        if _status(before) is status:
             return start
-        return next((since for since, value in self.steps if since > start and _status(value) is status), None)
+        later = (max(since, start) for since, value in self.steps if since >= start and _status(value) is status)
+        return next(later, None)
 
     def first_set(self) -> datetime | None:
         """When the value was first not ``None``."""

@@ -322,3 +322,21 @@ def test_a_status_the_process_does_not_know_means_nothing() -> None:
 def test_a_record_the_format_refuses_is_not_returned() -> None:
     with pytest.raises(ValueError, match="id"):  # a helpdesk answer without an id
         rebuild_record(history(ticket_id=""))
+
+
+def test_accepted_and_resolved_in_the_registration_second() -> None:
+    """Helpdesks stamp whole seconds: a ticket taken up and resolved in the very second it was
+    registered (a fast engineer, or a script) was accepted then, not never."""
+    built = rebuild_record(
+        history(
+            group(0, "服务台", "网络组"),
+            status(0, S.OPEN, S.IN_PROGRESS, actor="eng"),
+            status(0, S.IN_PROGRESS, S.RESOLVED, actor="eng"),
+            current=S.RESOLVED,
+            assignee="eng",
+            group_now="网络组",
+        ),
+        connector_logins={BOT},
+        line_of=lines(),
+    ).record
+    assert (built.assigned_at, built.accepted_at, built.resolved_at) == (T0, T0, T0)
