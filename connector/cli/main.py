@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from connector import __version__
 from connector.domain.errors import ConfigError, ConnectorError, PluginError
@@ -27,8 +27,27 @@ if TYPE_CHECKING:
 log = logging.getLogger("connector")
 
 
+class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """A handler that writes to whatever ``sys.stderr`` is when a record comes (as logging's own
+    last-resort handler does): whoever calls ``main`` more than once in a process (tests, an
+    embedding tool) swaps ``sys.stderr`` between calls, and a handler bound to the first one would
+    write into a closed file ever after — a background thread's late record then ends in a
+    "Logging error" traceback instead of a log line."""
+
+    def __init__(self) -> None:
+        logging.Handler.__init__(self)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        """``setStream`` and ``__init__`` assign it; the current ``sys.stderr`` is always used."""
+
+
 def _setup_logging(level: str, redactor: Redactor) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _CurrentStderr()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(redactor)
     root = logging.getLogger()
