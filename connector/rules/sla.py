@@ -133,14 +133,24 @@ class Timeline:
     suspensions: Sequence[Interval] = field(default_factory=tuple)
 
     def bounds(self, stage: Stage) -> tuple[datetime | None, datetime | None]:
-        """When ``stage`` started and stopped (``None``: not yet)."""
+        """When ``stage`` started and stopped (``None``: not yet).
+
+        A resolution stops every clock: a ticket that monitoring's recovery resolved before anyone
+        was assigned is not late for a response afterwards (its response stage ends at the
+        resolution, late only if that came after the response target). A stage that had not started
+        when the ticket was resolved never starts."""
         if stage is Stage.RESPONSE:
-            return self.registered_at, self.assigned_at
-        if stage is Stage.ACCEPTANCE:
-            return self.assigned_at, self.accepted_at
-        if stage is Stage.RESOLUTION:
-            return self.accepted_at, self.resolved_at
-        return self.registered_at, self.resolved_at
+            start, stop = self.registered_at, self.assigned_at
+        elif stage is Stage.ACCEPTANCE:
+            start, stop = self.assigned_at, self.accepted_at
+        else:  # resolution (from the acceptance) and restore (from the registration) end at the resolution
+            start = self.accepted_at if stage is Stage.RESOLUTION else self.registered_at
+            return start, self.resolved_at
+        if self.resolved_at is not None:
+            if start is None or start > self.resolved_at:
+                return None, None
+            stop = self.resolved_at if stop is None else min(stop, self.resolved_at)
+        return start, stop
 
 
 def _overlap(start: datetime, end: datetime, interval: Interval, now: datetime) -> timedelta:

@@ -238,3 +238,42 @@ def test_a_storm_escalates_once_through_its_master(engine: Engine, clock: FakeCl
     assert fired_on == {"zabbix:s0"}  # the duplicates follow their master: no notices of their own
     escalations = [m for _, m in sent if m.data["kind"] == "escalation"]
     assert len(escalations) == 3 * 2  # L1–L3, by phone and e-mail, once
+
+
+def test_a_resolved_ticket_gets_no_sla_step_however_long_the_clock_runs(
+    engine: Engine, clock: FakeClock, sent: list[Any]
+) -> None:
+    """Measured on real Redmine: a P1 that a Zabbix recovery resolved at 19:22, never assigned, still
+    got its SLA warning at 19:26 and breach at 19:31 and its "response overdue" flag set — the response
+    clock stopped only at an assignment. A resolution stops every clock: nothing fires after it, for
+    three days of sweeps, and the report agrees that nothing was late."""
+    open_one_of_each(engine)
+    walk(engine, clock, 3)
+    recovered = T0 + timedelta(minutes=3, seconds=30)  # before the P1 response warning (5 min)
+    clock.set(recovered)
+    engine.ingest(
+        "zabbix",
+        [
+            Alert(
+                source="zabbix",
+                external_id="p1",
+                title="Service heartbeat lost (P1 test)",
+                ci="host-p1",
+                host_groups=("Metro/Operations",),
+                severity=5,
+                occurred_at=T0,
+                recovered_at=recovered,
+            )
+        ],
+    )
+    engine.process_pending()
+    engine.drain_outbox()
+    before = len(sent)
+    walk(engine, clock, 3 * 24 * 60)
+    assert engine.store.fired_steps("zabbix:p1") == set()
+    assert [m.data["kind"] for _, m in sent[before:] if m.data.get("ticket", {}).get("key") == "zabbix:p1"] == []
+    p1 = {t["key"]: t for t in engine.backend.tickets()}["zabbix:p1"]  # type: ignore[attr-defined]
+    assert p1["response_overdue"] is not True and p1["resolution_overdue"] is not True
+    assert p1["sla_due"] is None  # field 21: nothing runs any more
+    # the other tickets, unresolved, still got theirs: the sweep ran
+    assert "sla_breach:response" in engine.store.fired_steps("zabbix:p2")
