@@ -139,6 +139,8 @@ class Timeline:
         was assigned is not late for a response afterwards (its response stage ends at the
         resolution, late only if that came after the response target). A stage that had not started
         when the ticket was resolved never starts."""
+        start: datetime | None
+        stop: datetime | None
         if stage is Stage.RESPONSE:
             start, stop = self.registered_at, self.assigned_at
         elif stage is Stage.ACCEPTANCE:
