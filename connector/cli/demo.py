@@ -51,8 +51,13 @@ def replay_into(engine: Engine, clock: FakeClock, items: Iterable[Alert | Contro
         engine.drain_outbox()
 
 
-def run_demo(out: TextIO, workdir: Path | None = None, pm: pluggy.PluginManager | None = None) -> int:
-    """Replay the sample into a local backend and print the resulting tickets; returns 0."""
+def run_demo(
+    out: TextIO, workdir: Path | None = None, pm: pluggy.PluginManager | None = None, lang: str = "zh"
+) -> int:
+    """Replay the sample into a local backend and print the resulting tickets; returns 0.
+
+    ``lang`` ("zh" or "en") is the language of every label the table prints (priority, status,
+    links); titles, CIs, categories and groups are the data as the rules and alerts wrote them."""
     pm = pm or build_plugin_manager()
     with tempfile.TemporaryDirectory(prefix="itsm-demo-") as tmp:
         base = workdir or Path(tmp)
@@ -66,7 +71,7 @@ def run_demo(out: TextIO, workdir: Path | None = None, pm: pluggy.PluginManager 
         )
         replay_into(engine, clock, items)
         tickets = backend.tickets()
-        _print_table(out, tickets)
+        _print_table(out, tickets, lang)
         dead = store.dead_letters()
         resolved = sum(1 for t in tickets if t["status"] == TicketStatus.RESOLVED.value)
         outcomes = Counter((o or "").split(":", 1)[0] for *_, status, o in store.journal_outcomes() if status == "done")
@@ -85,7 +90,7 @@ def run_demo(out: TextIO, workdir: Path | None = None, pm: pluggy.PluginManager 
     return 0
 
 
-_RELATION_ZH = {"duplicates": "重复 of", "relates": "复发 of"}
+_RELATION = {"zh": {"duplicates": "重复", "relates": "复发"}, "en": {"duplicates": "duplicate of", "relates": "recurs"}}
 
 
 def _cell(text: str, width: int) -> str:
@@ -98,7 +103,7 @@ def _cell(text: str, width: int) -> str:
     return out + " " * max(0, width - display_width(out))
 
 
-def _print_table(out: TextIO, tickets: list[dict[str, Any]]) -> None:
+def _print_table(out: TextIO, tickets: list[dict[str, Any]], lang: str = "zh") -> None:
     columns = [
         ("#", 4),
         ("priority", 10),
@@ -114,13 +119,13 @@ def _print_table(out: TextIO, tickets: list[dict[str, Any]]) -> None:
     for t in tickets:
         priority = Priority(t["priority"])
         status = TicketStatus(t["status"])
-        links = ", ".join(f"{_RELATION_ZH.get(rel, rel)} #{other}" for rel, other in t["relations"])
+        links = ", ".join(f"{_RELATION[lang].get(rel, rel)} #{other}" for rel, other in t["relations"])
         extra = links or (f"{len(t['notes'])} note(s)" if t["notes"] else "")
         category = "/".join(part for part in (t.get("category"), t.get("area")) if part) or "-"
         row = [
             str(t["id"]),
-            f"P{int(priority)} {priority.zh}",
-            status.zh,
+            f"P{int(priority)} {priority.label(lang)}",
+            status.label(lang),
             t.get("ci") or "-",
             category,
             t.get("assignment_group") or "-",

@@ -73,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="replay the bundled sample into a local backend and print the tickets")
     p.add_argument("--keep", type=Path, default=None, help="keep the demo's state and tickets in this folder")
+    p.add_argument("--lang", choices=["zh", "en"], default="zh", help="language of the table's labels (default zh)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log each decision above the table (INFO)")
     p = sub.add_parser(
         "validate", help="check a config and its rule files; print file:line: reason per problem (and warnings)"
     )
@@ -117,7 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = _parser().parse_args(argv)
     redactor = Redactor()
-    _setup_logging(args.log_level or "INFO", redactor)
+    quiet = args.command == "demo" and not args.verbose  # the demo's table is its output; decisions on -v
+    _setup_logging(args.log_level or ("ERROR" if quiet else "INFO"), redactor)
     try:
         return _dispatch(args, redactor)
     except ConfigError as exc:
@@ -144,7 +147,7 @@ def _dispatch(args: argparse.Namespace, redactor: Redactor) -> int:
     if command == "demo":
         from connector.cli.demo import run_demo
 
-        return run_demo(sys.stdout, args.keep, build_plugin_manager(trace=args.trace_hooks))
+        return run_demo(sys.stdout, args.keep, build_plugin_manager(trace=args.trace_hooks), lang=args.lang)
     if command == "plugins":
         from connector.contracts.plugin_manager import plugin_summary
 

@@ -88,15 +88,24 @@ def test_run_stops_on_sigterm_with_exit_0(tmp_path: Path) -> None:
 
 def test_demo_prints_tickets_and_dead_letter(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo"]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert err == ""  # the table is the output: no log lines above it (they come with -v)
     assert "P1 最高" in out and "core-sw01" in out and "afc-db01" in out
     assert "财务系统无法登录" in out
     assert "dead letter (intake): line 18: occurred_at: Field required" in out
     # the core-switch storm: one master, three duplicates linked to it, then counted notes
-    assert out.count("重复 of #2") == 3
+    assert out.count("重复 #2") == 3
     assert "28 inputs → 20 tickets (7 resolved): 15 new, 4 duplicates linked to their master, 1 recurrence; " in out
     assert "3 repeats counted on a master (storm guard), 3 recoveries, 1 exact repeat(s) ignored" in out
-    assert "复发 of #1" in out
+    assert "复发 #1" in out
+
+
+def test_demo_speaks_one_language_per_run(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--lang", "en", "-v"]) == 0
+    out, err = capsys.readouterr()
+    assert "P1 highest" in out and "duplicate of #2" in out and "recurs #1" in out
+    assert not any(label in out for label in ("最高", "已解决", "重复", "复发"))  # labels only; data stays as written
+    assert "→ create P1" in err  # -v: each decision is logged
 
 
 def test_replay_source_waits_for_a_line_still_being_written(tmp_path: Path) -> None:
