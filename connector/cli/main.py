@@ -14,9 +14,10 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 from connector import __version__
+from connector.cli.logs import setup_logging
 from connector.domain.errors import ConfigError, ConnectorError, PluginError
 from connector.runtime.config import LoadedConfig
 from connector.util.secrets import Redactor
@@ -27,37 +28,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("connector")
 
 
-class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
-    """A handler that writes to whatever ``sys.stderr`` is when a record comes (as logging's own
-    last-resort handler does): whoever calls ``main`` more than once in a process (tests, an
-    embedding tool) swaps ``sys.stderr`` between calls, and a handler bound to the first one would
-    write into a closed file ever after — a background thread's late record then ends in a
-    "Logging error" traceback instead of a log line."""
-
-    def __init__(self) -> None:
-        logging.Handler.__init__(self)
-
-    @property
-    def stream(self) -> TextIO:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value: TextIO) -> None:
-        """``setStream`` and ``__init__`` assign it; the current ``sys.stderr`` is always used."""
-
-
-def _setup_logging(level: str, redactor: Redactor) -> None:
-    handler = _CurrentStderr()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(redactor)
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    # the pyzabbix and urllib3 loggers print payloads (tokens included) at DEBUG
-    for noisy in ("pyzabbix", "urllib3"):
-        logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLevelName(level)))
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="itsm-connector",
@@ -65,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--log-level", default=None, choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument(
+        "--log-format", default="text", choices=["text", "json"], help="text (default) or one JSON object per line"
+    )
     parser.add_argument("--trace-hooks", action="store_true", help="log every plugin hook call (DEBUG)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -120,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     redactor = Redactor()
     quiet = args.command == "demo" and not args.verbose  # the demo's table is its output; decisions on -v
-    _setup_logging(args.log_level or ("ERROR" if quiet else "INFO"), redactor)
+    setup_logging(args.log_level or ("ERROR" if quiet else "INFO"), redactor, args.log_format)
     try:
         return _dispatch(args, redactor)
     except ConfigError as exc:
