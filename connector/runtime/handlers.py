@@ -80,7 +80,7 @@ def ticket_ref(engine: Engine, key: str) -> TicketRef:
     store = engine.store
     found = store.ticket_ref(key)
     if found is not None:
-        return TicketRef(ticket_id=found[0], url=found[1])
+        return TicketRef(ticket_id=found.ticket_id, url=found.url)
     if store.get(key) is None:
         raise CannotLand(f"the connector made no ticket {key}")
     if not store.has_pending_op(key, OpKind.CREATE):
@@ -235,7 +235,7 @@ def _notice(engine: Engine, op: OutboxOp, payload: NoticePayload, now: datetime)
         key = notice.ticket.key
         found = store.ticket_ref(key)
         if found is not None:
-            link = notice.ticket.model_copy(update={"ticket_id": found[0], "url": found[1] or None})
+            link = notice.ticket.model_copy(update={"ticket_id": found.ticket_id, "url": found.url or None})
             notice = notice.model_copy(update={"ticket": link})
         elif store.get(key) is not None and not store.has_pending_op(key, OpKind.CREATE):
             # its create was refused (a sender the desk does not know): there is no incident to

@@ -7,11 +7,12 @@ cannot make a second ticket. ``Engine.process_pending`` marks each entry ``done`
 
 from __future__ import annotations
 
-__all__ = ["JournalEntry", "JournalTable"]
+__all__ = ["JournalEntry", "JournalOutcome", "JournalTable"]
 
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from connector.domain.clock import parse_time
 from connector.state.database import Database
@@ -37,6 +38,15 @@ class JournalEntry:
             payload=row["payload"],
             received_at=parse_time(row["received_at"]),
         )
+
+
+class JournalOutcome(NamedTuple):
+    """What became of one journal entry (a tuple, so it still unpacks as before)."""
+
+    source: str
+    event_key: str
+    status: str
+    outcome: str | None
 
 
 class JournalTable(Database):
@@ -81,10 +91,10 @@ class JournalTable(Database):
             (status, outcome, now.isoformat(), entry_id),
         )
 
-    def journal_outcomes(self) -> list[tuple[str, str, str, str | None]]:
+    def journal_outcomes(self) -> list[JournalOutcome]:
         """(source, event key, status, outcome) of every journal entry, in arrival order."""
         rows = self._rows("SELECT source, event_key, status, outcome FROM journal ORDER BY id")
-        return [(row["source"], row["event_key"], row["status"], row["outcome"]) for row in rows]
+        return [JournalOutcome(row["source"], row["event_key"], row["status"], row["outcome"]) for row in rows]
 
     def journal_counts(self) -> dict[str, int]:
         """Journal rows per status."""

@@ -8,17 +8,24 @@ the storm guard; ``steps``: the escalation, notice and SLA steps that fired, eac
 
 from __future__ import annotations
 
-__all__ = ["TicketsTable"]
+__all__ = ["HelpdeskId", "TicketsTable"]
 
 import json
 import sqlite3
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from connector.domain.clock import isoformat, parse_time
 from connector.domain.ledger import LIFE_FIELDS, DoneAfter, TicketState
 from connector.domain.models import Impact, Priority, TicketStatus, Urgency
 from connector.state.database import Database
+
+
+class HelpdeskId(NamedTuple):
+    """Where a created ticket lives in the helpdesk (a tuple, so ``(id, url)`` still compares)."""
+
+    ticket_id: str
+    url: str
 
 
 class TicketsTable(Database):
@@ -184,10 +191,10 @@ class TicketsTable(Database):
         row = self._row("SELECT key FROM tickets WHERE ticket_id = ? LIMIT 1", (ticket_id,))
         return None if row is None else str(row["key"])
 
-    def ticket_ref(self, key: str) -> tuple[str, str] | None:
+    def ticket_ref(self, key: str) -> HelpdeskId | None:
         """(helpdesk id, url) of a created ticket, or None while it is not created yet."""
         row = self._row("SELECT ticket_id, url FROM tickets WHERE key = ?", (key,))
-        return None if row is None or row["ticket_id"] is None else (row["ticket_id"], row["url"] or "")
+        return None if row is None or row["ticket_id"] is None else HelpdeskId(row["ticket_id"], row["url"] or "")
 
     def open_external_ids(self, source: str, limit: int = 10000) -> list[str]:
         """External ids of ``source``'s problems whose tickets the connector has not seen resolved."""
