@@ -21,9 +21,9 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, runtime_checkable
 
-from connector.contracts.adapters import Backend, HistoryReader, TicketHistory
+from connector.contracts.adapters import Backend, TicketHistory
+from connector.contracts.capabilities import BackendCapabilities, OwnLogin
 from connector.domain.clock import ensure_utc
 from connector.domain.errors import BackendRejected
 from connector.domain.models import ResolverRole
@@ -31,16 +31,6 @@ from connector.kpi.history import HistoryRecord
 from connector.kpi.rebuild import Rebuilt, rebuild_record
 
 log = logging.getLogger(__name__)
-
-
-@runtime_checkable
-class OwnLogin(Protocol):
-    """A backend that knows which helpdesk login the connector itself acts as (its changes are
-    nobody's work in the KPI work log)."""
-
-    def connector_login(self) -> str | None:
-        """The connector's own login, or ``None`` when it cannot be told."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -83,11 +73,13 @@ def export_records(
     filled as the export goes; ``on_ticket(done, total)`` is told after each ticket read (the
     progress bar). Raises ``ValueError`` for a backend without a readable history.
     """
-    if not isinstance(backend, HistoryReader):
+    capabilities = BackendCapabilities.of(backend)  # once per export: the export is its own start-up
+    reader = capabilities.history
+    if reader is None:
         raise ValueError(f"backend {backend.name!r} cannot read a ticket's history (no HistoryReader)")
     stats = stats if stats is not None else ExportStats()
     lower, upper = ensure_utc(start), ensure_utc(end)
-    own = backend.connector_login() if isinstance(backend, OwnLogin) else None
+    own = capabilities.own_login.connector_login() if capabilities.own_login is not None else None
     logins = frozenset({own} if own else ())
     snapshots = sorted(
         {s.ticket_id: s for s in backend.changed_since(lower)}.values(), key=lambda s: _sort_key(s.ticket_id)
@@ -97,7 +89,7 @@ def export_records(
     kept: list[tuple[TicketHistory, Rebuilt]] = []
     for done, snapshot in enumerate(snapshots, 1):
         try:
-            history = backend.ticket_history(snapshot.ticket_id)
+            history = reader.ticket_history(snapshot.ticket_id)
         except BackendRejected as exc:  # deleted, or made invisible, since it was listed
             stats.problems.append(ExportProblem(snapshot.ticket_id, f"cannot be read ({exc})"))
             continue

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 __all__ = ["HttpChannelSettings", "HttpPoster", "public_url"]
 
-import math
 from collections.abc import Mapping
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -25,7 +24,7 @@ import requests
 
 from connector.domain.clock import Clock
 from connector.domain.errors import NotifierRejected, NotifierUnavailable
-from connector.util.wire import parse_retry_after, unreachable
+from connector.util.wire import StatusKind, http_failure, unreachable
 
 
 def public_url(url: str) -> str:
@@ -105,16 +104,19 @@ class HttpPoster:
             raise NotifierUnavailable(
                 unreachable(exc, "the server", self._timeout), notifier=self.notifier, operation=operation
             ) from exc
-        status = response.status_code
-        if 200 <= status < 300:
+        failure = http_failure(response, self._clock.now())
+        if failure is None:
             return response
-        head = f"HTTP {status} {response.reason or ''}".rstrip()
-        if status == 429 or status >= 500:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"), self._clock.now())
-            tail = f" (retry after {math.ceil(retry_after)}s)" if retry_after is not None else ""
-            raise NotifierUnavailable(head + tail, notifier=self.notifier, operation=operation, retry_after=retry_after)
+        if failure.kind is StatusKind.TRANSIENT:
+            raise NotifierUnavailable(
+                failure.head + failure.retry_tail,
+                notifier=self.notifier,
+                operation=operation,
+                retry_after=failure.retry_after,
+            )
+        # a redirect, a refused key, a bad request: sending the same again cannot help
         sample = response.text[:120].replace("\n", " ")
-        raise NotifierRejected(f"{head}: {sample}".rstrip(": "), notifier=self.notifier, operation=operation)
+        raise NotifierRejected(f"{failure.head}: {sample}".rstrip(": "), notifier=self.notifier, operation=operation)
 
     def json_answer(self, response: requests.Response, operation: str) -> dict[str, Any]:
         """The JSON object of a 2xx answer; anything else is a gateway answering oddly

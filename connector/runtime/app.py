@@ -16,6 +16,7 @@ from pathlib import Path
 import pluggy
 
 from connector.contracts.adapters import Backend, BackendType, PluginContext, Source, SourceType
+from connector.contracts.capabilities import BackendCapabilities, check_backend, check_notifier, check_source
 from connector.contracts.plugin_manager import build_plugin_manager
 from connector.domain.clock import Clock, SystemClock
 from connector.notify.settings import build_notifications, notifier_types
@@ -104,12 +105,17 @@ def build_app(
         clock=clock, name=config.backend.name, data_dir=data_dir, register_secret=redactor.add, spool=spool
     )
     backend: Backend = backend_types[config.backend.type_name].factory(config.backend.settings, ctx)
+    # what the plugins built is checked here, once: a missing method fails the start, not a drain
+    check_backend(backend, config.backend.type_name)
+    capabilities = BackendCapabilities.of(backend)
+    log.info("backend %s: %s", backend.name, ", ".join(capabilities.names) or "no optional capabilities")
     sources: dict[str, Source] = {}
     for adapter in config.sources:
         sctx = PluginContext(
             clock=clock, name=adapter.name, data_dir=data_dir, register_secret=redactor.add, spool=spool
         )
         sources[adapter.name] = source_types[adapter.type_name].factory(adapter.settings, sctx)
+        check_source(sources[adapter.name], adapter.type_name)
     outbox = config.core.outbox
     if rules is None:
         rules = load_rulebook(config.rules_dir)
@@ -122,6 +128,8 @@ def build_app(
                 clock=clock, name=name, data_dir=data_dir, register_secret=redactor.add, spool=spool
             ),
         )
+        for channel in notifications.channels.values():
+            check_notifier(channel.notifier, channel.name)
     sweep = SweepRules.of(rules.sla, notifications)
     engine = Engine(
         store=store,
@@ -134,6 +142,7 @@ def build_app(
         spool=spool,
         sweep_rules=sweep,
         notifications=notifications,
+        capabilities=capabilities,
     )
     roster = DirectoryRoster(notifications.directory) if notifications is not None else None
     reports = ReportsJob(
@@ -144,5 +153,6 @@ def build_app(
         rules.sla,
         notifications,
         notifications.directory.line_of_group if notifications is not None else None,
+        capabilities,
     )
     return App(config=config, engine=engine, pm=pm, syncback=SyncBack(engine, roster), reports=reports)

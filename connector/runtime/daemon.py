@@ -123,7 +123,8 @@ class Daemon:
 
     def _start_push(self) -> tuple[ThreadedJournal | None, list[PushSource]]:
         """Start every push source; on a failure stop those already started and raise."""
-        pushers = [s for s in self.engine.sources.values() if isinstance(s, PushSource)]
+        engine = self.engine
+        pushers = [push for name in engine.sources if (push := engine.source_capabilities(name).push) is not None]
         if not pushers:
             return None, []
         if self.engine.store.path == ":memory:":
@@ -144,7 +145,8 @@ class Daemon:
             try:
                 source.shutdown()
             except Exception:
-                log.exception("stopping push source %s failed", getattr(source, "name", source))
+                name = next((n for n, s in self.engine.sources.items() if id(s) == id(source)), repr(source))
+                log.exception("stopping push source %s failed", name)
         if journal is not None:
             journal.close()
 

@@ -14,13 +14,15 @@ __all__ = ["ReportSettings", "ReportsJob", "due_periods"]
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from connector.contracts.adapters import Backend
+from connector.contracts.capabilities import BackendCapabilities
 from connector.contracts.notifiers import OutgoingMessage, Recipient
 from connector.domain.clock import Clock, isoformat
 from connector.domain.models import ResolverRole
+from connector.integrations.redmine.backend import RedmineBackend
 from connector.integrations.redmine.settings import RedmineSettings
 from connector.integrations.redmine.wiki import publish_report, report_files, wiki_title
 from connector.kpi.export import export_records
@@ -59,6 +61,16 @@ class ReportsJob:
     policy: SlaPolicy
     notifications: Notifications | None = None
     line_of: Callable[[str | None], ResolverRole | None] | None = None
+    #: what the backend can do (``build_app`` passes the record it made at start-up)
+    capabilities: BackendCapabilities | None = None
+    #: where the report goes, decided once: a Redmine wiki, documents, or the mail alone
+    _wiki: RedmineSettings | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        if self.capabilities is None:
+            self.capabilities = BackendCapabilities.of(self.backend)
+        # the wiki is Redmine's own: its pages sit beside the issues, on the backend's settings
+        self._wiki = self.backend.settings if isinstance(self.backend, RedmineBackend) else None
 
     def run(self) -> list[Period]:
         """Publish what is due and not published yet; returns the periods published now."""
@@ -86,16 +98,16 @@ class ReportsJob:
         return build_report(records, period, as_of=now, tz=self.settings.timezone, policy=self.policy)
 
     def _publish(self, report: Report) -> str | None:
-        settings = getattr(self.backend, "settings", None)
-        upload = getattr(self.backend, "publish_document", None)
-        if not isinstance(settings, RedmineSettings) and callable(upload):  # GLPI: Documents
+        settings = self._wiki
+        documents = self.capabilities.documents if self.capabilities is not None else None
+        if settings is None and documents is not None:  # GLPI: Documents
             title = wiki_title(report.period, self.settings.title_prefix)
             ids = [
-                upload(f.name, f.content, f.content_type, f"{title} {f.name}")
+                documents.publish_document(f.name, f.content, f.content_type, f"{title} {f.name}")
                 for f in report_files(report, self.settings.language)
             ]
             return f"{self.backend.name} documents {', '.join('#' + i for i in ids)}"
-        if not isinstance(settings, RedmineSettings):
+        if settings is None:
             log.info("report %s: the backend keeps no documents; it is only mailed", report.period.label)
             return None
         page = publish_report(

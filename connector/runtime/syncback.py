@@ -23,7 +23,8 @@ import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from connector.contracts.adapters import HistoryReader, TicketSnapshot
+from connector.contracts.adapters import TicketSnapshot
+from connector.contracts.capabilities import BackendCapabilities
 from connector.domain.clock import isoformat, parse_time
 from connector.domain.ledger import TicketState
 from connector.domain.models import Priority, Ticket, TicketStatus, jsonable
@@ -47,10 +48,9 @@ FIRST_LOOKBACK = timedelta(days=1)
 OVERLAP = timedelta(minutes=1)
 
 
-def own_login(backend: object) -> str | None:
+def own_login(capabilities: BackendCapabilities) -> str | None:
     """The helpdesk login the connector acts as (its own changes are not people's events)."""
-    login = getattr(backend, "connector_login", None)
-    return login() if callable(login) else None
+    return capabilities.own_login.connector_login() if capabilities.own_login is not None else None
 
 
 def events_from_snapshot(state: TicketState, snapshot: TicketSnapshot) -> list[Event]:
@@ -103,7 +103,8 @@ class SyncBack:
         since = parse_time(cursor) if cursor else self._first_since(now)
         latest = since
         applied = 0
-        own = own_login(engine.backend)
+        own = own_login(engine.capabilities)
+        history_reader = engine.capabilities.history
         for snapshot in engine.backend.changed_since(since - OVERLAP):
             if engine.stopping.is_set():
                 break
@@ -112,8 +113,8 @@ class SyncBack:
             if state is None:
                 continue  # not a ticket the connector made
             seen = None
-            if isinstance(engine.backend, HistoryReader):
-                history = engine.backend.ticket_history(snapshot.ticket_id)
+            if history_reader is not None:
+                history = history_reader.ticket_history(snapshot.ticket_id)
                 events = events_from_history(history, state.synced_changes, own)
                 seen = len(history.changes)
             else:
@@ -165,7 +166,7 @@ class SyncBack:
             if outcome.status is TicketStatus.RESOLVED and not backend.resolves_duplicates:
                 note = f"Resolved with its master {state.key} 随主事件解决 (by {event.actor or 'the desk'})."
                 store.enqueue(BACKEND, "resolve", duplicate, {"at": isoformat(event.at), "note": note}, now)
-            elif outcome.status is TicketStatus.CLOSED and not getattr(backend, "closes_duplicates", False):
+            elif outcome.status is TicketStatus.CLOSED and not self.engine.capabilities.closes_duplicates:
                 note = f"Closed with its master {state.key} 随主事件关闭."
                 payload = {"changes": jsonable({"status": TicketStatus.CLOSED, **_closure(outcome)}), "note": note}
                 store.enqueue(BACKEND, "update", duplicate, payload, now)

@@ -1,19 +1,35 @@
-"""What every HTTP client of the connector says the same way: why a request got no answer, and
-how long a server asked us to wait.
+"""What every HTTP client of the connector says the same way: what an HTTP status means for
+the work (try again later, or never), why a request got no answer, and how long a server asked
+us to wait.
 
 The Redmine, GLPI and notifier clients each translate their wire failures into their own error
-class (``BackendUnavailable``, ``NotifierUnavailable``) at their one boundary; the words come
-from here, so a refused connection reads the same in every log line, and no message repeats a
-URL with its query string (where robot keys and tokens sit).
+class (``BackendUnavailable``, ``NotifierUnavailable``, …) at their one boundary; the meaning of
+a status and the words come from here (``http_failure``, ``unreachable``), so a 503 is retried
+and a refused connection reads the same in every log line, and no message repeats a URL with
+its query string (where robot keys and tokens sit). What a client does with a redirect or a
+401/403 is its own choice (a helpdesk waits for an admin, a notifier gives the notice up), made
+on the ``StatusKind`` this module names.
 """
 
 from __future__ import annotations
 
-__all__ = ["parse_retry_after", "root_cause", "unreachable"]
+__all__ = [
+    "HttpFailure",
+    "StatusKind",
+    "http_failure",
+    "parse_retry_after",
+    "root_cause",
+    "status_kind",
+    "status_line",
+    "unreachable",
+]
 
 import math
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from enum import StrEnum
+from http import HTTPStatus
 
 import requests
 
@@ -62,3 +78,66 @@ def unreachable(exc: requests.RequestException, where: str, timeout: float) -> s
     if isinstance(exc, requests.ConnectionError):
         return f"cannot connect to {where}: {root_cause(exc)}"
     return f"request failed: {type(exc).__name__}: {root_cause(exc)}"
+
+
+class StatusKind(StrEnum):
+    """What an HTTP status means for the request that got it."""
+
+    OK = "ok"  # 2xx: done
+    TRANSIENT = "transient"  # 429, 5xx: the server cannot now; try again (after Retry-After)
+    REDIRECT = "redirect"  # 3xx: never followed (it would carry keys and tokens elsewhere)
+    AUTH = "auth"  # 401, 403: credentials or a permission; a person must fix them
+    PERMANENT = "permanent"  # any other status: this request will never be accepted as it is
+
+
+def status_kind(status: int) -> StatusKind:
+    """The one table of what a status means, for every client."""
+    if 200 <= status < 300:
+        return StatusKind.OK
+    if status == 429 or status >= 500:
+        return StatusKind.TRANSIENT
+    if 300 <= status < 400:
+        return StatusKind.REDIRECT
+    if status in (401, 403):
+        return StatusKind.AUTH
+    return StatusKind.PERMANENT
+
+
+@dataclass(frozen=True)
+class HttpFailure:
+    """A non-2xx answer, read once: its status, what it means, and the words for a message."""
+
+    status: int
+    kind: StatusKind
+    head: str  # "HTTP 503 Service Unavailable"
+    retry_after: float | None = None  # seconds, only for a TRANSIENT answer that said so
+    location: str | None = None  # where a REDIRECT pointed
+
+    @property
+    def retry_tail(self) -> str:
+        """`` (retry after 30s)`` when the server asked for a wait, else nothing."""
+        return f" (retry after {math.ceil(self.retry_after)}s)" if self.retry_after is not None else ""
+
+
+def status_line(status: int, reason: str | None) -> str:
+    """``HTTP 503 Service Unavailable``: the server's reason phrase, or the standard one when it
+    sent none (HTTP/2, terse proxies)."""
+    phrase = reason or ""
+    if not phrase:
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = ""
+    return f"HTTP {status} {phrase}".rstrip()
+
+
+def http_failure(response: requests.Response, now: datetime) -> HttpFailure | None:
+    """``None`` for a 2xx answer; otherwise what the status means (``status_kind``), its status
+    line, the ``Retry-After`` of a transient answer and the ``Location`` of a redirect."""
+    status = response.status_code
+    kind = status_kind(status)
+    if kind is StatusKind.OK:
+        return None
+    retry_after = parse_retry_after(response.headers.get("Retry-After"), now) if kind is StatusKind.TRANSIENT else None
+    location = response.headers.get("Location", "?") if kind is StatusKind.REDIRECT else None
+    return HttpFailure(status, kind, status_line(status, response.reason), retry_after, location)

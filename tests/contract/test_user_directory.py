@@ -1,7 +1,8 @@
 """Who a sender is (IM 1.1): ``find_user_by_email`` on Redmine (recorded answers) and local.
 
 ``UserDirectory`` is a protocol of its own, not part of ``Backend``: a backend without it still
-satisfies ``Backend``, and the create path checks ``isinstance(backend, UserDirectory)``.
+satisfies ``Backend``, and the create path reads it from the capability record made at start-up
+(``BackendCapabilities.users``).
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 * ``settings`` — ``GlpiSettings``, the ``backend:`` config section, and the value maps;
 * ``client``   — HTTP and the GLPI session, the one boundary where failures become connector errors;
+* ``errors``   — what a failed answer becomes (``GlpiUnavailable``, ``GlpiConfigError``, ``GlpiRejected``);
+* ``paging``   — ``Content-Range`` of List and search answers;
 * ``schema``   — the shapes of the GLPI answers that are read;
 * ``fields``   — pure translations: scales, statuses, dates, the connector key marker;
 * ``lookup``   — dropdown ids by name (categories, groups, users, request sources, locations);

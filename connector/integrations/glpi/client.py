@@ -7,17 +7,8 @@ and ``killSession`` ends it on ``close()``. When GLPI answers ``401 ERROR_SESSIO
 (the session expired or was killed) a new session is opened once and the call is repeated
 once; a call GLPI refused that way did nothing, so repeating it is safe.
 
-GLPI's error body is ``["ERROR_CODE", "message"]``; what the caller does next follows the
-code and the HTTP status, never the (translated) text:
-
-* refused connection, timeout, 5xx, 429, a redirect, a malformed 2xx body → ``GlpiUnavailable``
-  (a ``BackendUnavailable``: the outbox retries, honouring ``Retry-After``);
-* 401/403 and the API-client checks (wrong or missing app token, IP not allowed, API disabled)
-  → ``GlpiConfigError``, also a ``BackendUnavailable``: an admin fixes a token or a profile
-  right (the message names it) and meanwhile the work waits in the outbox;
-* any other 4xx (``ERROR_GLPI_ADD`` on one ticket, ``ERROR_ITEM_NOT_FOUND``, …) →
-  ``GlpiRejected`` (a ``BackendRejected``) carrying GLPI's message: that operation is
-  dead-lettered and the others go on.
+What each failure becomes (``GlpiUnavailable``, ``GlpiConfigError``, ``GlpiRejected``) is decided
+in ``connector.integrations.glpi.errors``; List and search paging is ``connector.integrations.glpi.paging``.
 
 Tokens travel only in headers (never in a URL), so no message or log line holds them.
 """
@@ -36,170 +27,36 @@ __all__ = [
 
 import json
 import logging
-import math
-import re
 import threading
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from functools import cache
-from http import HTTPStatus
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import requests
 from pydantic import TypeAdapter, ValidationError
 
 from connector.domain.clock import Clock
-from connector.domain.errors import BackendRejected, BackendUnavailable
-from connector.util.wire import parse_retry_after, unreachable
+from connector.integrations.glpi.errors import (
+    SESSION_CODES,
+    GlpiConfigError,
+    GlpiRejected,
+    GlpiUnavailable,
+    clean,
+    error_code,
+    raise_for_status,
+)
+from connector.integrations.glpi.paging import ContentRange, Page, parse_content_range
+from connector.util.wire import unreachable
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Params = Mapping[str, str | int] | Sequence[tuple[str, str | int]]
 
-#: error codes that say the connector's own setup is wrong (not this one operation)
-_CONFIG_CODES = {
-    "ERROR_WRONG_APP_TOKEN_PARAMETER": "GLPI refused the app token: set backend app_token to the API client's "
-    "App-Token (Setup › General › API), or leave it out when the client has none",
-    "ERROR_APP_TOKEN_PARAMETERS_MISSING": "the API client requires an app token: set backend app_token "
-    "(Setup › General › API › the client's App-Token)",
-    "ERROR_NOT_ALLOWED_IP": "no active API client allows the connector's address (Setup › General › API › "
-    "API clients: IPv4/IPv6 range, Active)",
-    "ERROR_LOGIN_PARAMETERS_MISSING": "no user token was sent: set backend user_token",
-    "ERROR_GLPI_LOGIN_USER_TOKEN": "GLPI refused the user token (wrong or regenerated, or the user is "
-    "inactive): set backend user_token to the connector user's API token (preferences › Remote access keys)",
-    "ERROR_GLPI_LOGIN": "GLPI refused the login of the connector's user (inactive, or not allowed to log in "
-    "through the API)",
-    "ERROR_LOGIN_WITH_CREDENTIALS_DISABLED": "log in with a user token (backend user_token)",
-}
-_SESSION_CODES = {"ERROR_SESSION_TOKEN_INVALID", "ERROR_SESSION_TOKEN_MISSING"}
-_DOC_SUFFIX = re.compile(r";?\s*view documentation in your browser at \S*\s*$", re.IGNORECASE)
-_CONTENT_RANGE = re.compile(r"^\s*(\d+)-(\d+)/(\d+)\s*$")
-
-#: the profile right an operation needs, as GLPI's profile form names it (Administration ›
-#: Profiles › <profile>), for the message of a 403 ERROR_RIGHT_MISSING
-_RIGHTS: dict[tuple[str, str], str] = {
-    ("GET", "search"): "Assistance › Tickets: 'See all tickets' (and 'Read')",
-    ("GET", "Ticket"): "Assistance › Tickets: 'Read' / 'See all tickets'",
-    ("POST", "Ticket"): "Assistance › Tickets: 'Create'",
-    ("PUT", "Ticket"): "Assistance › Tickets: 'Update' (and 'Assign' / 'Change the priority' for those fields)",
-    ("POST", "ITILFollowup"): "Assistance › Followups: 'Add to all tickets'",
-    ("POST", "ITILSolution"): "Assistance › Tickets: 'Update' (a solution needs the right to solve the ticket)",
-    ("GET", "Ticket_Ticket"): "Assistance › Tickets: 'Read' / 'See all tickets'",
-    ("GET", "Log"): "Administration › Logs: 'Read' (a ticket's Historical tab)",
-    ("GET", "Ticket_User"): "Assistance › Tickets: 'Read' / 'See all tickets'",
-    ("GET", "Group_Ticket"): "Assistance › Tickets: 'Read' / 'See all tickets'",
-    ("GET", "ITILFollowup"): "Assistance › Followups: 'See all followups' (private ones included)",
-    ("GET", "ITILSolution"): "Assistance › Tickets: 'Read' / 'See all tickets'",
-    ("GET", "getFullSession"): "nothing more than a session (a GLPI that refuses it is misconfigured)",
-    ("POST", "Ticket_Ticket"): "Assistance › Tickets: 'Update' (on both linked tickets)",
-    ("PUT", "Ticket_Ticket"): "Assistance › Tickets: 'Update' (on both linked tickets)",
-    ("POST", "Document"): "Management › Documents: 'Create' (and Assistance › Tickets: 'Update')",
-    ("GET", "ITILCategory"): "Setup › Dropdowns: ITIL categories 'Read'",
-    ("POST", "ITILCategory"): "Setup › Dropdowns: ITIL categories 'Create'",
-    ("GET", "Group"): "Administration › Groups: 'Read'",
-    ("GET", "User"): "Administration › Users: 'Read'",
-    ("GET", "RequestType"): "Setup › Dropdowns: Request sources 'Read'",
-    ("POST", "RequestType"): "Setup › Dropdowns: Request sources 'Create'",
-    ("GET", "Location"): "Setup › Dropdowns: Locations 'Read'",
-    ("POST", "changeActiveEntities"): "access to the configured entity (Administration › Users › the "
-    "connector's user › Authorizations: the profile on that entity, recursive)",
-}
-
-
-class GlpiUnavailable(BackendUnavailable):
-    """Raised when GLPI cannot do it now; ``status`` is the HTTP status and ``code`` GLPI's
-    error code, when there were any."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        backend: str,
-        operation: str,
-        retry_after: float | None = None,
-        status: int | None = None,
-        code: str | None = None,
-    ) -> None:
-        self.status = status
-        self.code = code
-        super().__init__(message, backend=backend, operation=operation, retry_after=retry_after)
-
-
-class GlpiConfigError(GlpiUnavailable):
-    """Raised when GLPI refuses the connector's tokens or a right of its profile: an admin must
-    fix the configuration; until then every operation waits in the outbox."""
-
-
-class GlpiRejected(BackendRejected):
-    """Raised when GLPI refuses this one operation for good; ``detail`` is GLPI's message and
-    ``reason`` the text after the ``backend operation:`` prefix."""
-
-    def __init__(self, message: str, *, backend: str, operation: str, status: int, code: str, detail: str) -> None:
-        self.reason = message
-        self.status = status
-        self.code = code
-        self.detail = detail
-        super().__init__(message, backend=backend, operation=operation)
-
-
-@dataclass(frozen=True)
-class ContentRange:
-    """``Content-Range: <start>-<end>/<total>`` of a List or search answer (both ends inclusive)."""
-
-    start: int
-    end: int
-    total: int
-
-    @property
-    def more(self) -> bool:
-        """Whether rows after ``end`` exist."""
-        return self.end + 1 < self.total
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    """One page of a List or search answer."""
-
-    items: T
-    range: ContentRange | None
-    status: int
-
-
-def parse_content_range(value: str | None) -> ContentRange | None:
-    """The header's three numbers; ``None`` when it is absent (GLPI sends none for no rows) or
-    unreadable."""
-    if not value:
-        return None
-    found = _CONTENT_RANGE.match(value)
-    if found is None:
-        return None
-    start, end, total = (int(group) for group in found.groups())
-    return ContentRange(start, end, total)
-
-
 @cache
 def _adapter(shape: Hashable) -> TypeAdapter[Any]:
     """One validator per answer shape (building a ``TypeAdapter`` is not free)."""
     return TypeAdapter(cast(Any, shape))
-
-
-def _phrase(status: int, reason: str | None) -> str:
-    if reason:
-        return reason
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
-
-
-def _itemtype(path: str) -> str:
-    """``Ticket`` for ``Ticket/12``, ``search`` for ``search/Ticket``, ``Log`` for the
-    sub-items ``Ticket/12/Log`` (their own right decides)."""
-    parts = path.strip("/").split("/")
-    if len(parts) >= 3 and parts[1].isdigit():
-        return parts[2]
-    return parts[0]
 
 
 class GlpiClient:
@@ -284,7 +141,7 @@ class GlpiClient:
         answer = self._parse(response, operation, list[dict[str, Any]])
         refused = [row for row in answer if any(value is False for key, value in row.items() if key != "message")]
         if refused:
-            detail = _clean(str(refused[0].get("message") or "the update was refused"))
+            detail = clean(str(refused[0].get("message") or "the update was refused"))
             raise GlpiRejected(
                 f"HTTP {response.status_code}: {detail}",
                 backend=self.backend,
@@ -393,7 +250,7 @@ class GlpiClient:
         operation = f"{method} {path}"
         token = self._session_token()
         response = self._raw(method, path, headers=self._headers(token), params=params, payload=payload, files=files)
-        if _error_code(response) in _SESSION_CODES:
+        if error_code(response) in SESSION_CODES:
             log.info("%s: the GLPI session expired (%s); opening a new one", self.backend, operation)
             with self._lock:
                 if self._token == token:
@@ -445,65 +302,7 @@ class GlpiClient:
         return response
 
     def _raise_for_status(self, response: requests.Response, operation: str) -> None:
-        status = response.status_code
-        if 200 <= status < 300 and status != 207:
-            return
-        head = f"HTTP {status} {_phrase(status, response.reason)}".rstrip()
-        code, detail = _error_body(response)
-        said = f": {code}" + (f" {detail}" if detail else "") if code else ""
-        method, _, path = operation.partition(" ")
-        if status == 429 or status >= 500:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"), self._clock.now())
-            tail = f" (retry after {math.ceil(retry_after)}s)" if retry_after is not None else ""
-            raise GlpiUnavailable(
-                head + said + tail,
-                backend=self.backend,
-                operation=operation,
-                retry_after=retry_after,
-                status=status,
-                code=code,
-            )
-        if 300 <= status < 400:
-            where = response.headers.get("Location", "?")
-            raise GlpiUnavailable(
-                f"{head}: redirected to {where}; set backend url to the address GLPI's API answers on "
-                "(tokens are not sent through redirects)",
-                backend=self.backend,
-                operation=operation,
-                status=status,
-            )
-        if code in _CONFIG_CODES or (code == "ERROR" and "disabled" in detail.casefold()):
-            hint = _CONFIG_CODES.get(code or "", "enable the REST API: Setup › General › API › 'Enable Rest API'")
-            raise GlpiConfigError(
-                f"{head}{said}: {hint}; the work waits in the outbox",
-                backend=self.backend,
-                operation=operation,
-                status=status,
-                code=code,
-            )
-        if status in (401, 403):
-            if status == 403:
-                right = _RIGHTS.get((method, _itemtype(path)), "the right for this operation")
-                hint = f"the connector's GLPI profile lacks {right}"
-            elif code in _SESSION_CODES:
-                hint = "GLPI refused a freshly opened session too; check the API client and the user's profile"
-            else:
-                hint = "GLPI refused the connector's credentials; check user_token and app_token"
-            raise GlpiConfigError(
-                f"{head}{said}: {hint}; the work waits in the outbox",
-                backend=self.backend,
-                operation=operation,
-                status=status,
-                code=code,
-            )
-        raise GlpiRejected(
-            head + said,
-            backend=self.backend,
-            operation=operation,
-            status=status,
-            code=code or "",
-            detail=detail,
-        )
+        raise_for_status(response, operation, backend=self.backend, now=self._clock.now())
 
     def _parse(self, response: requests.Response, operation: str, shape: type[T]) -> T:
         try:
@@ -528,35 +327,3 @@ class GlpiClient:
                 operation=operation,
                 status=response.status_code,
             ) from exc
-
-
-def _clean(text: str) -> str:
-    """GLPI's message without the "; view documentation in your browser at …" tail."""
-    return _DOC_SUFFIX.sub("", text).strip()
-
-
-def _error_body(response: requests.Response) -> tuple[str | None, str]:
-    """``(code, message)`` of GLPI's ``["ERROR_…", "message"]``; ``(None, "")`` for any other body.
-
-    For a partial bulk result the second element is a list of per-item results; their
-    messages are joined.
-    """
-    if not response.content:
-        return None, ""
-    try:
-        body = response.json()
-    except ValueError:
-        return None, ""
-    if not (isinstance(body, list) and body and isinstance(body[0], str)):
-        return None, ""
-    code = body[0]
-    detail: Any = body[1] if len(body) > 1 else ""
-    if isinstance(detail, list):
-        detail = "; ".join(str(item.get("message", "")) for item in detail if isinstance(item, dict))
-    return code, _clean(str(detail))
-
-
-def _error_code(response: requests.Response) -> str | None:
-    if response.status_code not in (400, 401):
-        return None
-    return _error_body(response)[0]

@@ -19,9 +19,7 @@ from __future__ import annotations
 __all__ = ["RedmineClient", "RedmineRejected", "RedmineUnavailable"]
 
 import logging
-import math
 from collections.abc import Mapping
-from http import HTTPStatus
 from typing import Any, TypeVar
 
 import requests
@@ -29,7 +27,7 @@ from pydantic import BaseModel, ValidationError
 
 from connector.domain.clock import Clock
 from connector.domain.errors import BackendRejected, BackendUnavailable
-from connector.util.wire import parse_retry_after, unreachable
+from connector.util.wire import StatusKind, http_failure, unreachable
 
 log = logging.getLogger(__name__)
 
@@ -64,21 +62,13 @@ class RedmineRejected(BackendRejected):
         super().__init__(message, backend=backend, operation=operation)
 
 
-#: 401/403 are waited out, not dead-lettered: an admin fixes the key or the permission
+#: 401/403 (``StatusKind.AUTH``) are waited out, not dead-lettered: an admin fixes the key or
+#: the permission
 _AUTH_HINTS = {
     401: "Redmine refused the API key (wrong or regenerated key, or its user is locked); fix backend api_key",
     403: "the API key's user lacks a permission for this (or the REST API is disabled: "
     "Administration › Settings › API)",
 }
-
-
-def _phrase(status: int, reason: str | None) -> str:
-    if reason:
-        return reason
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
 
 
 class RedmineClient:
@@ -176,26 +166,27 @@ class RedmineClient:
         return response
 
     def _raise_for_status(self, response: requests.Response, operation: str) -> None:
-        status = response.status_code
-        if 200 <= status < 300:
+        failure = http_failure(response, self._clock.now())
+        if failure is None:
             return
-        head = f"HTTP {status} {_phrase(status, response.reason)}".rstrip()
-        if status == 429 or status >= 500:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"), self._clock.now())
-            tail = f" (retry after {math.ceil(retry_after)}s)" if retry_after is not None else ""
+        status, head = failure.status, failure.head
+        if failure.kind is StatusKind.TRANSIENT:
             raise RedmineUnavailable(
-                head + tail, backend=self.backend, operation=operation, retry_after=retry_after, status=status
+                head + failure.retry_tail,
+                backend=self.backend,
+                operation=operation,
+                retry_after=failure.retry_after,
+                status=status,
             )
-        if 300 <= status < 400:
-            where = response.headers.get("Location", "?")
+        if failure.kind is StatusKind.REDIRECT:
             raise RedmineUnavailable(
-                f"{head}: redirected to {where}; set the backend url to the address Redmine answers on "
+                f"{head}: redirected to {failure.location}; set the backend url to the address Redmine answers on "
                 "(the API key is not sent through redirects)",
                 backend=self.backend,
                 operation=operation,
                 status=status,
             )
-        if status in _AUTH_HINTS:
+        if failure.kind is StatusKind.AUTH:
             raise RedmineUnavailable(
                 f"{head}: {_AUTH_HINTS[status]}; the work waits in the outbox",
                 backend=self.backend,

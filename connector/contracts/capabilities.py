@@ -1,0 +1,193 @@
+"""What an adapter can do beyond its required protocol, found out once, when it is built.
+
+A backend must have every member of ``Backend`` (a source: of ``Source``; a notifier: of
+``Notifier``); ``check_backend`` / ``check_source`` / ``check_notifier`` fail at start-up with
+a ``PluginError`` naming what is missing, instead of an ``AttributeError`` in the middle of a
+drain hours later. Everything else is optional, and each option is a small protocol of its
+own; ``BackendCapabilities.of`` / ``SourceCapabilities.of`` test them once and hand the rest
+of the connector a frozen record, so no module probes an adapter with ``getattr``/``hasattr``
+at run time, and what a helpdesk can do is written in one place (``docs/plugins.md``).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "Acknowledging",
+    "BackendCapabilities",
+    "DocumentPublisher",
+    "DuplicateCloser",
+    "OwnLogin",
+    "RecoveryPolicy",
+    "SenderPolicy",
+    "SourceCapabilities",
+    "check_backend",
+    "check_notifier",
+    "check_source",
+    "protocol_members",
+]
+
+from dataclasses import dataclass
+from typing import Literal, Protocol, runtime_checkable
+
+from connector.contracts.adapters import Backend, HistoryReader, PushSource, Source, UserDirectory
+from connector.contracts.notifiers import Notifier
+from connector.domain.errors import PluginError
+
+# --- optional backend capabilities -------------------------------------------------------------
+
+
+@runtime_checkable
+class OwnLogin(Protocol):
+    """A backend that knows the helpdesk login it acts as: the sync-back and the KPI export
+    leave that user's changes out (they are the connector's, not people's)."""
+
+    def connector_login(self) -> str | None:
+        """The login the connector's credentials belong to (``None`` when it cannot tell)."""
+        ...
+
+
+@runtime_checkable
+class DocumentPublisher(Protocol):
+    """A backend that keeps free-standing documents (GLPI's Documents): the monthly report's
+    files are published there when the helpdesk has no wiki."""
+
+    def publish_document(self, filename: str, content: bytes, content_type: str, title: str) -> str:
+        """Store one file under ``title``; returns the document's id."""
+        ...
+
+
+@runtime_checkable
+class DuplicateCloser(Protocol):
+    """A backend that says whether *closing* a master closes its duplicates by itself (Redmine
+    does); without it the connector closes them. (Resolving is ``Backend.resolves_duplicates``.)"""
+
+    closes_duplicates: bool
+
+
+# --- optional source capabilities --------------------------------------------------------------
+
+
+@runtime_checkable
+class RecoveryPolicy(Protocol):
+    """A source whose recoveries resolve the ticket (``resolve``) or only add a note (``note``)."""
+
+    on_recovery: str
+
+
+@runtime_checkable
+class Acknowledging(Protocol):
+    """A source that says whether it wants an ``ack`` after its ticket is created (a mailbox
+    and a replay file do not; Zabbix does)."""
+
+    acknowledge_enabled: bool
+
+
+@runtime_checkable
+class SenderPolicy(Protocol):
+    """A source of user reports that says what to do with a sender the helpdesk does not know."""
+
+    unknown_senders: str
+
+
+# --- the records -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BackendCapabilities:
+    """The optional protocols one backend satisfies, each as the backend itself (typed) or ``None``."""
+
+    users: UserDirectory | None = None
+    history: HistoryReader | None = None
+    own_login: OwnLogin | None = None
+    documents: DocumentPublisher | None = None
+    closes_duplicates: bool = False
+
+    @classmethod
+    def of(cls, backend: object) -> BackendCapabilities:
+        """Test ``backend`` against every optional protocol (once: the record is kept)."""
+        return cls(
+            users=backend if isinstance(backend, UserDirectory) else None,
+            history=backend if isinstance(backend, HistoryReader) else None,
+            own_login=backend if isinstance(backend, OwnLogin) else None,
+            documents=backend if isinstance(backend, DocumentPublisher) else None,
+            closes_duplicates=bool(backend.closes_duplicates) if isinstance(backend, DuplicateCloser) else False,
+        )
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The capabilities present, for the start-up log line."""
+        present = {
+            "UserDirectory": self.users,
+            "HistoryReader": self.history,
+            "OwnLogin": self.own_login,
+            "DocumentPublisher": self.documents,
+        }
+        names = [name for name, value in present.items() if value is not None]
+        return (*names, *(("closes_duplicates",) if self.closes_duplicates else ()))
+
+
+@dataclass(frozen=True)
+class SourceCapabilities:
+    """What the engine needs to know of one source, with the defaults of a source that says nothing."""
+
+    on_recovery: Literal["resolve", "note"] = "resolve"
+    acknowledges: bool = True
+    rejects_unknown_senders: bool = False
+    push: PushSource | None = None
+
+    @classmethod
+    def of(cls, source: object) -> SourceCapabilities:
+        """Test ``source`` against every optional protocol (once: the record is kept)."""
+        recovery = source.on_recovery if isinstance(source, RecoveryPolicy) else "resolve"
+        return cls(
+            on_recovery="note" if str(recovery) == "note" else "resolve",
+            acknowledges=bool(source.acknowledge_enabled) if isinstance(source, Acknowledging) else True,
+            rejects_unknown_senders=isinstance(source, SenderPolicy) and str(source.unknown_senders) == "reject",
+            push=source if isinstance(source, PushSource) else None,
+        )
+
+
+# --- the required members ----------------------------------------------------------------------
+
+
+def protocol_members(protocol: type) -> tuple[str, ...]:
+    """The public attributes and methods a protocol declares (its own body, in order)."""
+    annotations = tuple(getattr(protocol, "__annotations__", {}))
+    methods = tuple(name for name, value in vars(protocol).items() if not name.startswith("_") and callable(value))
+    return (*annotations, *(m for m in methods if m not in annotations))
+
+
+def _missing(adapter: object, protocol: type) -> list[str]:
+    missing = []
+    for name in protocol_members(protocol):
+        declared = vars(protocol).get(name)
+        if not hasattr(adapter, name):
+            missing.append(f"{name}()" if callable(declared) else name)
+        elif callable(declared) and not callable(getattr(adapter, name)):
+            missing.append(f"{name}() (it is not callable)")
+    return missing
+
+
+def _check(adapter: object, protocol: type, built_by: str, plugin: str) -> None:
+    missing = _missing(adapter, protocol)
+    if missing:
+        raise PluginError(
+            f"{built_by} built a {type(adapter).__name__} without {', '.join(missing)}, "
+            f"which every {protocol.__name__} must have",
+            plugin=plugin,
+        )
+
+
+def check_backend(backend: object, type_name: str) -> None:
+    """Raise ``PluginError`` naming each ``Backend`` member ``backend`` lacks."""
+    _check(backend, Backend, f"the backend type {type_name!r}", type_name)
+
+
+def check_source(source: object, type_name: str) -> None:
+    """Raise ``PluginError`` naming each ``Source`` member ``source`` lacks."""
+    _check(source, Source, f"the source type {type_name!r}", type_name)
+
+
+def check_notifier(notifier: object, channel: str) -> None:
+    """Raise ``PluginError`` naming each ``Notifier`` member the notifier of ``channel`` lacks."""
+    _check(notifier, Notifier, f"the notifier of channel {channel!r}", channel)

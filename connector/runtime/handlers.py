@@ -1,0 +1,280 @@
+"""One handler per kind of outbox operation, registered by kind (``HANDLERS``).
+
+The drain (``connector.runtime.drain``) reads a row's kind and payload into types
+(``OpKind``, the kind's payload model) and calls the kind's handler; a handler performs the
+one write and marks the operation done in the state file. Two exceptions tell the drain what
+else can happen besides the connector's error tree: ``WaitForTicket`` (the ticket is not in
+the helpdesk yet: try after its create) and ``CannotLand`` (it never can: dead-letter it with
+the reason).
+"""
+
+from __future__ import annotations
+
+__all__ = ["HANDLERS", "CannotLand", "OpHandler", "WaitForTicket", "ticket_ref"]
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from connector.contracts.adapters import Resolution
+from connector.domain.clock import parse_time
+from connector.domain.decision import HELPDESK_KEY_PREFIX
+from connector.domain.errors import ConnectorError, StoreError
+from connector.domain.models import Attachment, Ticket, TicketRef, TicketSource, ticket_changes
+from connector.runtime.outbox_ops import (
+    SOURCE_PREFIX,
+    AckPayload,
+    CreatePayload,
+    LinkPayload,
+    NotePayload,
+    NoticePayload,
+    OpKind,
+    ResolvePayload,
+    UpdatePayload,
+    source_target,
+)
+from connector.state.store import OutboxOp
+from connector.util.failpoints import failpoint
+
+if TYPE_CHECKING:
+    from connector.runtime.engine import Engine
+
+log = logging.getLogger("connector")
+
+P = TypeVar("P", bound=BaseModel)
+
+
+class WaitForTicket(ConnectorError):
+    """The operation's ticket (or related ticket) is not in the helpdesk yet."""
+
+
+class CannotLand(ConnectorError):
+    """The operation can never land: its ticket will never exist (its create was dead-lettered),
+    what it carries is gone, or the row itself cannot be read (unknown kind, bad payload)."""
+
+
+@dataclass(frozen=True)
+class OpHandler(Generic[P]):
+    """How one kind of operation is carried out: the model its payload is read with, and the
+    function that performs it (``engine``, the row, the typed payload, the drain's now)."""
+
+    kind: OpKind
+    payload: type[P]
+    run: Callable[[Engine, OutboxOp, P, datetime], None]
+
+    def __call__(self, engine: Engine, op: OutboxOp, payload: BaseModel, now: datetime) -> None:
+        assert isinstance(payload, self.payload)
+        self.run(engine, op, payload, now)
+
+
+def ticket_ref(engine: Engine, key: str) -> TicketRef:
+    """Where the connector's ticket ``key`` lives in the helpdesk; ``WaitForTicket`` while its
+    create is still owed, ``CannotLand`` when it never will be."""
+    if key.startswith(HELPDESK_KEY_PREFIX):  # a helpdesk ticket the connector did not make
+        return TicketRef(ticket_id=key[len(HELPDESK_KEY_PREFIX) :], url="")
+    store = engine.store
+    found = store.ticket_ref(key)
+    if found is not None:
+        return TicketRef(ticket_id=found.ticket_id, url=found.url)
+    if store.get(key) is None:
+        raise CannotLand(f"the connector made no ticket {key}")
+    if not store.has_pending_op(key, OpKind.CREATE):
+        raise CannotLand(f"ticket {key} was never created (its create operation was dead-lettered)")
+    raise WaitForTicket(key)
+
+
+def _key(op: OutboxOp) -> str:
+    if op.ticket_key is None:
+        raise CannotLand(f"a {op.op} operation needs a ticket and this one names none")
+    return op.ticket_key
+
+
+def _done(engine: Engine, op: OutboxOp, now: datetime) -> None:
+    with engine.store.transaction():
+        engine.store.op_done(op.id, now)
+
+
+# --- backend -----------------------------------------------------------------------------------
+
+
+def _create(engine: Engine, op: OutboxOp, payload: CreatePayload, now: datetime) -> None:
+    key = _key(op)
+    backend, store = engine.backend, engine.store
+    ticket = payload.ticket
+    # only an operation that went out before can have landed (a crash after the helpdesk's
+    # answer, a timeout after it acted): then ask before creating again; a first attempt is one call
+    ref = backend.find_by_key(key) if op.sent else None
+    if ref is not None:
+        log.info("%s → found existing %s #%s, not creating it again", key, backend.name, ref.ticket_id)
+    else:
+        ticket = _identify_reporter(engine, ticket, payload.source)
+        if not op.sent:
+            with store.transaction():
+                store.op_mark_sent(op.id)
+        ref = backend.create_ticket(ticket)
+        failpoint("outbox.after_create")
+    with store.transaction():
+        store.ticket_set_ref(key, ref.ticket_id, ref.url)
+        store.op_done(op.id, now)
+        source = engine.sources.get(payload.source)
+        if source is not None and engine.source_capabilities(payload.source).acknowledges and ticket.external_id:
+            store.enqueue(source_target(payload.source), OpKind.ACK, key, {"external_id": ticket.external_id}, now)
+    log.info("%s → created %s #%s %s", key, backend.name, ref.ticket_id, ref.url)
+
+
+def _identify_reporter(engine: Engine, ticket: Ticket, source_name: str) -> Ticket:
+    """IM 1.1: the sender of a user report, looked up as a helpdesk user, is the contact.
+
+    An unknown sender follows the source's ``unknown_senders``: ``anonymous`` keeps the
+    address as the contact (it is in the ticket); ``reject`` refuses the report, which is
+    then dead-lettered with the reason. A lookup that fails for now is retried with the
+    create (``BackendUnavailable``).
+    """
+    reporter = ticket.reporter
+    if ticket.source is not TicketSource.USER_REPORT or not reporter or "@" not in reporter:
+        return ticket
+    users = engine.capabilities.users
+    if users is None:
+        return ticket
+    name = engine.backend.name
+    user = users.find_user_by_email(reporter)
+    if user is not None:
+        log.info("%s → reporter %s is %s user %s", ticket.key, reporter, name, user.login)
+        return ticket.model_copy(update={"contact": user.name or user.login})
+    if source_name in engine.sources and engine.source_capabilities(source_name).rejects_unknown_senders:
+        replied = engine._auto_reply(reporter, ticket.title)
+        raise CannotLand(
+            f"{reporter} is not a user of {name} and the source rejects unknown senders "
+            f"(unknown_senders: reject){'; the sender was told by auto-reply' if replied else ''}"
+        )
+    return ticket
+
+
+def _link(engine: Engine, op: OutboxOp, payload: LinkPayload, now: datetime) -> None:
+    key = _key(op)
+    ref = ticket_ref(engine, key)
+    other = ticket_ref(engine, payload.related_key)
+    engine.backend.add_relation(ref.ticket_id, other.ticket_id, payload.relation)
+    log.info("%s → #%s %s #%s", key, ref.ticket_id, payload.relation.value, other.ticket_id)
+    _done(engine, op, now)
+
+
+def _note(engine: Engine, op: OutboxOp, payload: NotePayload, now: datetime) -> None:
+    ref = ticket_ref(engine, _key(op))
+    engine.backend.add_note(ref.ticket_id, payload.text)
+    _done(engine, op, now)
+
+
+def _attach(engine: Engine, op: OutboxOp, attachment: Attachment, now: datetime) -> None:
+    key = _key(op)
+    ref = ticket_ref(engine, key)
+    spool = engine.spool
+    if spool is None:
+        raise CannotLand("no spool to read the attachment from (the engine was built without one)")
+    try:
+        content = spool.get(attachment.sha256)
+    except StoreError as exc:  # the file is gone: no retry can bring it back
+        raise CannotLand(f"attachment {attachment.filename!r}: {exc}") from exc
+    engine.backend.add_attachment(ref.ticket_id, attachment.filename, content, attachment.content_type)
+    log.info("%s → attached %s (%d bytes) to #%s", key, attachment.filename, len(content), ref.ticket_id)
+    _done(engine, op, now)
+    if not engine.store.attachment_owed(attachment.sha256):
+        spool.discard(attachment.sha256)  # content-addressed: only when nothing else owes it
+
+
+def _update(engine: Engine, op: OutboxOp, payload: UpdatePayload, now: datetime) -> None:
+    ref = ticket_ref(engine, _key(op))
+    engine.backend.update_ticket(ref.ticket_id, ticket_changes(payload.changes), payload.note)
+    _done(engine, op, now)
+
+
+def _resolve(engine: Engine, op: OutboxOp, payload: ResolvePayload, now: datetime) -> None:
+    key = _key(op)
+    ref = ticket_ref(engine, key)
+    resolution = Resolution(
+        at=parse_time(payload.at) if payload.at else now,
+        note=payload.note,
+        outage_end=parse_time(payload.outage_end) if payload.outage_end else None,
+    )
+    engine.backend.resolve_ticket(ref.ticket_id, resolution)
+    log.info("%s → resolved %s #%s", key, engine.backend.name, ref.ticket_id)
+    _done(engine, op, now)
+
+
+# --- source ------------------------------------------------------------------------------------
+
+
+def _ack(engine: Engine, op: OutboxOp, payload: AckPayload, now: datetime) -> None:
+    name = op.target[len(SOURCE_PREFIX) :]
+    source = engine.sources.get(name)
+    if source is None:
+        raise CannotLand(f"source {name!r} is no longer configured")
+    key = _key(op)
+    ref = ticket_ref(engine, key)
+    # an empty message lets the source use its configured text (Zabbix: ack_message)
+    source.acknowledge(payload.external_id, ref, "")
+    _done(engine, op, now)
+    log.info("%s → acknowledged in %s with ticket #%s", key, name, ref.ticket_id)
+
+
+# --- notice ------------------------------------------------------------------------------------
+
+
+def _notice(engine: Engine, op: OutboxOp, payload: NoticePayload, now: datetime) -> None:
+    notifications = engine.notifications
+    if notifications is None:
+        raise CannotLand("notices are not configured (no notify section) any more")
+    store = engine.store
+    notice = payload.notice
+    if notice.ticket.ticket_id is None:  # created since it was queued: say which ticket it is
+        key = notice.ticket.key
+        found = store.ticket_ref(key)
+        if found is not None:
+            link = notice.ticket.model_copy(update={"ticket_id": found.ticket_id, "url": found.url or None})
+            notice = notice.model_copy(update={"ticket": link})
+        elif store.get(key) is not None and not store.has_pending_op(key, OpKind.CREATE):
+            # its create was refused (a sender the desk does not know): there is no incident to
+            # announce — the sender got the refusal instead
+            _done(engine, op, now)
+            log.info("%s → %s notice dropped: the ticket was never created", key, notice.kind.value)
+            return
+    channel = payload.channel
+    delivery = notifications.send(notice, channel)
+    _done(engine, op, now)
+    if delivery.sent:
+        who = ", ".join(r.name or r.address for r in delivery.recipients) or "the channel"
+        log.info("%s → %s notice sent on %s to %s", notice.ticket.key, notice.kind.value, channel, who)
+    else:
+        log.warning(
+            "%s → %s notice not sent on %s: nobody to reach (%s)",
+            notice.ticket.key,
+            notice.kind.value,
+            channel,
+            "; ".join(delivery.missing) or "no recipients",
+        )
+
+
+def _registry(*handlers: OpHandler[Any]) -> Mapping[OpKind, OpHandler[Any]]:
+    table = {h.kind: h for h in handlers}
+    missing = set(OpKind) - set(table)
+    if missing:  # a kind without a handler is a programming error: fail at import, not in a drain
+        raise RuntimeError(f"outbox kinds without a handler: {sorted(missing)}")
+    return MappingProxyType(table)
+
+
+#: the handler of every kind, built once
+HANDLERS: Mapping[OpKind, OpHandler[Any]] = _registry(
+    OpHandler(OpKind.CREATE, CreatePayload, _create),
+    OpHandler(OpKind.LINK, LinkPayload, _link),
+    OpHandler(OpKind.NOTE, NotePayload, _note),
+    OpHandler(OpKind.ATTACH, Attachment, _attach),
+    OpHandler(OpKind.UPDATE, UpdatePayload, _update),
+    OpHandler(OpKind.RESOLVE, ResolvePayload, _resolve),
+    OpHandler(OpKind.ACK, AckPayload, _ack),
+    OpHandler(OpKind.NOTICE, NoticePayload, _notice),
+)

@@ -1,0 +1,105 @@
+"""What a decision owes the helpdesk: the outbox operations, in the order they must land.
+
+``plan_operations`` is pure: ``Engine`` commits its result together with the decision, so a
+crash cannot lose a write or make one twice. The payloads are the JSON the outbox stores
+(``connector.runtime.outbox_ops`` reads them back as typed payloads).
+"""
+
+from __future__ import annotations
+
+__all__ = ["Planned", "plan_operations"]
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from connector.contracts.adapters import Relation
+from connector.domain.clock import isoformat
+from connector.domain.decision import Action, Decision
+from connector.domain.models import Alert
+from connector.runtime.outbox_ops import BACKEND, OpKind
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One operation to owe: its target, kind, ticket and JSON payload."""
+
+    target: str
+    op: OpKind
+    ticket_key: str | None
+    payload: dict[str, Any]
+
+
+def plan_operations(
+    decision: Decision,
+    on_recovery: str = "resolve",
+    cascaded: Sequence[str] = (),
+    backend_resolves_duplicates: bool = True,
+) -> list[Planned]:
+    """The backend writes a decision implies, in the order they must land.
+
+    ``cascaded`` are the duplicates resolved with their master; they get their own resolve
+    only where the helpdesk does not resolve duplicates itself.
+    """
+    alert = decision.alert
+    key = decision.ticket_key
+    ops: list[Planned] = []
+    if decision.action.creates_ticket:
+        assert decision.ticket is not None and key is not None
+        create = {"ticket": decision.ticket.model_dump(mode="json"), "source": alert.source}
+        ops.append(Planned(BACKEND, OpKind.CREATE, key, create))
+        if decision.related_key and decision.action is not Action.CREATE:
+            relation = Relation.DUPLICATES if decision.action is Action.DUPLICATE else Relation.RELATES
+            ops.append(
+                Planned(BACKEND, OpKind.LINK, key, {"related_key": decision.related_key, "relation": relation.value})
+            )
+            ops.append(Planned(BACKEND, OpKind.NOTE, key, {"text": f"{decision.reason} (rule {decision.rule})"}))
+        ops.extend(_attachments(alert, key))
+        if alert.recovered_at is not None:
+            ops.append(Planned(BACKEND, OpKind.RESOLVE, key, _resolution_payload(alert, on_recovery)))
+    elif decision.action is Action.APPEND:
+        assert decision.related_key is not None
+        if decision.is_reply:
+            text = f"{decision.reason}:\n{alert.title}\n\n{alert.description}".rstrip()
+        else:
+            text = f"{decision.reason} (rule {decision.rule})"
+        ops.append(Planned(BACKEND, OpKind.NOTE, decision.related_key, {"text": text}))
+        ops.extend(_attachments(alert, decision.related_key))
+    elif decision.action is Action.RESOLVE:
+        assert key is not None
+        if on_recovery == "note":
+            note = (
+                f"The source reported recovery at {isoformat(alert.recovered_at)}; resolve the ticket when confirmed."
+            )
+            ops.append(
+                Planned(
+                    BACKEND,
+                    OpKind.UPDATE,
+                    key,
+                    {"changes": {"outage_end": isoformat(alert.recovered_at)}, "note": note},
+                )
+            )
+        else:
+            ops.append(Planned(BACKEND, OpKind.RESOLVE, key, _resolution_payload(alert, on_recovery)))
+            if not backend_resolves_duplicates:
+                for duplicate in cascaded:
+                    payload = {
+                        "at": isoformat(alert.recovered_at),
+                        "note": f"Resolved with its master {key} 随主事件解决: {alert.source} reported it recovered.",
+                    }
+                    ops.append(Planned(BACKEND, OpKind.RESOLVE, duplicate, payload))
+    for update in decision.updates:
+        ops.append(Planned(BACKEND, OpKind.UPDATE, update.key, {"changes": update.changes, "note": update.note}))
+    return ops
+
+
+def _attachments(alert: Alert, key: str) -> list[Planned]:
+    return [Planned(BACKEND, OpKind.ATTACH, key, a.model_dump(mode="json")) for a in alert.attachments]
+
+
+def _resolution_payload(alert: Alert, on_recovery: str) -> dict[str, Any]:
+    return {
+        "at": isoformat(alert.recovered_at),
+        "outage_end": isoformat(alert.recovered_at),
+        "note": f"{alert.source} reported the problem recovered at {isoformat(alert.recovered_at)}.",
+    }

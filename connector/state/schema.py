@@ -1,0 +1,121 @@
+"""The state file's schema: numbered migrations, applied in order.
+
+A migration is appended, never edited: a state file records the number it is at
+(``schema_version``), and ``Database._migrate`` (``connector.state.database``) applies the ones
+after it, each in its own transaction, so an interrupted upgrade resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MIGRATIONS"]
+
+from collections.abc import Sequence
+
+MIGRATIONS: Sequence[str] = (
+    # 1: the foundation
+    """
+    CREATE TABLE journal (
+        id INTEGER PRIMARY KEY,
+        source TEXT NOT NULL,
+        event_key TEXT NOT NULL,
+        external_id TEXT,
+        payload TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'done', 'dead')),
+        outcome TEXT,
+        processed_at TEXT,
+        UNIQUE (source, event_key)
+    );
+    CREATE INDEX journal_pending ON journal (status, id);
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        target TEXT NOT NULL,
+        op TEXT NOT NULL,
+        ticket_key TEXT,
+        payload TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_try_at TEXT NOT NULL,
+        last_error TEXT,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'done', 'dead')),
+        done_at TEXT
+    );
+    CREATE INDEX outbox_pending ON outbox (status, id);
+    CREATE INDEX outbox_by_ticket ON outbox (ticket_key, op, status);
+    CREATE TABLE tickets (
+        key TEXT PRIMARY KEY,
+        backend TEXT NOT NULL,
+        ticket_id TEXT,
+        url TEXT,
+        source TEXT NOT NULL,
+        external_id TEXT,
+        fingerprint TEXT,
+        status TEXT NOT NULL,
+        master_key TEXT,
+        created_at TEXT NOT NULL,
+        resolved_at TEXT,
+        closed_at TEXT
+    );
+    CREATE INDEX tickets_fingerprint ON tickets (fingerprint, created_at);
+    CREATE INDEX tickets_open_by_source ON tickets (source, status);
+    CREATE TABLE dead_letter (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        source TEXT,
+        ref TEXT,
+        reason TEXT NOT NULL,
+        payload TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE cursors (
+        source TEXT PRIMARY KEY,
+        cursor TEXT,
+        updated_at TEXT NOT NULL
+    );
+    """,
+    # 2: an operation is marked before it is first sent, so only a retry asks "did it land?"
+    """
+    ALTER TABLE outbox ADD COLUMN sent INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 3: correlation (duplicates, storm guard, recurrence, priority changes)
+    """
+    ALTER TABLE tickets ADD COLUMN occurred_at TEXT;
+    ALTER TABLE tickets ADD COLUMN impact INTEGER;
+    ALTER TABLE tickets ADD COLUMN urgency INTEGER;
+    ALTER TABLE tickets ADD COLUMN priority INTEGER;
+    ALTER TABLE tickets ADD COLUMN repeats INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN recurrence_of TEXT;
+    ALTER TABLE tickets ADD COLUMN content TEXT;
+    CREATE INDEX tickets_master ON tickets (master_key, status);
+    CREATE INDEX tickets_by_helpdesk_id ON tickets (ticket_id);
+    CREATE TABLE aliases (
+        key TEXT PRIMARY KEY,
+        ticket_key TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    """,
+    # 4: a ticket's life in the helpdesk, and the escalation/notice/SLA steps that fired
+    """
+    ALTER TABLE tickets ADD COLUMN contact TEXT;
+    ALTER TABLE tickets ADD COLUMN sla_due TEXT;
+    ALTER TABLE tickets ADD COLUMN assigned_at TEXT;
+    ALTER TABLE tickets ADD COLUMN accepted_at TEXT;
+    ALTER TABLE tickets ADD COLUMN assignee TEXT;
+    ALTER TABLE tickets ADD COLUMN assignment_group TEXT;
+    ALTER TABLE tickets ADD COLUMN reassignments INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN escalation_level INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN third_party_at TEXT;
+    ALTER TABLE tickets ADD COLUMN suspended_since TEXT;
+    ALTER TABLE tickets ADD COLUMN suspensions TEXT;
+    ALTER TABLE tickets ADD COLUMN synced_changes INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX tickets_active ON tickets (status);
+    CREATE TABLE steps (
+        ticket_key TEXT NOT NULL,
+        step TEXT NOT NULL,
+        due_at TEXT NOT NULL,
+        fired_at TEXT NOT NULL,
+        late INTEGER NOT NULL,
+        PRIMARY KEY (ticket_key, step)
+    );
+    """,
+)
