@@ -23,7 +23,6 @@ from connector.process.escalation import SweepRules
 from connector.process.pipeline import Pipeline
 from connector.process.roster import DirectoryRoster
 from connector.rules.book import RuleBook
-from connector.rules.loading import load_rulebook
 from connector.runtime.config import LoadedConfig, load_config
 from connector.runtime.engine import Engine, RetryPolicy
 from connector.runtime.report_job import ReportsJob
@@ -112,7 +111,7 @@ def build_app(
         sources[adapter.name] = source_types[adapter.type_name].factory(adapter.settings, sctx)
     outbox = config.core.outbox
     if rules is None:
-        rules = load_rulebook(config.rules_dir)
+        rules = config.rulebook()
     notifications = None
     if config.notify is not None:
         notifications = build_notifications(
@@ -121,8 +120,9 @@ def build_app(
             lambda name: PluginContext(
                 clock=clock, name=name, data_dir=data_dir, register_secret=redactor.add, spool=spool
             ),
+            rules,
         )
-    sweep = SweepRules.of(rules.sla, notifications)
+    sweep = SweepRules.of(rules, notifications)
     engine = Engine(
         store=store,
         backend=backend,
@@ -135,7 +135,7 @@ def build_app(
         sweep_rules=sweep,
         notifications=notifications,
     )
-    roster = DirectoryRoster(notifications.directory) if notifications is not None else None
+    roster = DirectoryRoster(notifications.directory, rules.lifecycle.closing) if notifications is not None else None
     reports = ReportsJob(
         backend,
         store,
@@ -145,4 +145,5 @@ def build_app(
         notifications,
         notifications.directory.line_of_group if notifications is not None else None,
     )
-    return App(config=config, engine=engine, pm=pm, syncback=SyncBack(engine, roster), reports=reports)
+    syncback = SyncBack(engine, roster, lifecycle=rules.lifecycle)
+    return App(config=config, engine=engine, pm=pm, syncback=syncback, reports=reports)
