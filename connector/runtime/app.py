@@ -97,10 +97,17 @@ def build_app(
         redactor.add(secret)
     backend_types, source_types = adapter_types(pm)
     data_dir = config.path.parent
+    if rules is None:
+        rules = config.rulebook()
     store = Store(config.state_path)
     spool = Spool(config.state_path.parent / "spool")
     ctx = PluginContext(
-        clock=clock, name=config.backend.name, data_dir=data_dir, register_secret=redactor.add, spool=spool
+        clock=clock,
+        name=config.backend.name,
+        data_dir=data_dir,
+        register_secret=redactor.add,
+        spool=spool,
+        rules=rules,
     )
     backend: Backend = backend_types[config.backend.type_name].factory(config.backend.settings, ctx)
     sources: dict[str, Source] = {}
@@ -110,8 +117,6 @@ def build_app(
         )
         sources[adapter.name] = source_types[adapter.type_name].factory(adapter.settings, sctx)
     outbox = config.core.outbox
-    if rules is None:
-        rules = config.rulebook()
     notifications = None
     if config.notify is not None:
         notifications = build_notifications(
