@@ -69,6 +69,41 @@ def describe(book: RuleBook) -> dict[str, Any]:
     }
 
 
+class _Dumper(yaml.SafeDumper):
+    """YAML as an admin writes it: short lists and small tables on one line, texts as blocks."""
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+
+def _seq(dumper: yaml.SafeDumper, value: list[Any]) -> yaml.Node:
+    flat = all(not isinstance(v, dict | list) for v in value)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", value, flow_style=flat)
+
+
+def _map(dumper: yaml.SafeDumper, value: dict[Any, Any]) -> yaml.Node:
+    flat = len(value) <= 3 and all(not isinstance(v, dict | list) for v in value.values())
+    return dumper.represent_mapping("tag:yaml.org,2002:map", value, flow_style=flat)
+
+
+_Dumper.add_representer(str, _text)
+_Dumper.add_representer(list, _seq)
+_Dumper.add_representer(dict, _map)
+
+
+def _as_written(value: Any) -> Any:
+    """JSON's string keys back to numbers where the files write numbers (priorities, urgencies),
+    and whole minutes without their ``.0``."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {int(k) if isinstance(k, str) and k.isdigit() else k: _as_written(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_written(v) for v in value]
+    return value
+
+
 def _print_text(data: dict[str, Any], out: TextIO) -> None:
     files: dict[str, dict[str, Any]] = data["files"]
     width = max(len(name) for name in files)
@@ -77,7 +112,9 @@ def _print_text(data: dict[str, Any], out: TextIO) -> None:
         out.write(f"#   {name:<{width}}  {info['origin']:<7}  {info['path']}\n")
     for name, info in files.items():
         out.write(f"\n# --- {name} ({info['origin']}: {info['path']})\n")
-        out.write(yaml.safe_dump(info["content"], allow_unicode=True, sort_keys=False, width=100))
+        out.write(
+            yaml.dump(_as_written(info["content"]), Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100)
+        )
     for warning in data["warnings"]:
         out.write(f"\n# {warning}")
     if data["warnings"]:

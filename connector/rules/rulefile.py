@@ -38,9 +38,7 @@ def load_model(path: Path, model: type[_M]) -> _M:
     return validate_data(load_yaml(path), model, str(path))
 
 
-def load_with_lines(
-    path: Path, model: type[_M], context: Mapping[str, Any] | None = None
-) -> tuple[_M, LineDict]:
+def load_with_lines(path: Path, model: type[_M], context: Mapping[str, Any] | None = None) -> tuple[_M, LineDict]:
     """Like ``load_model``, and also the parsed data, whose line numbers let later checks
     (across files) name the line they are about."""
     data = load_yaml(path)

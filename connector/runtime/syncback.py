@@ -86,9 +86,7 @@ def events_from_snapshot(state: TicketState, snapshot: TicketSnapshot) -> list[E
 class SyncBack:
     """The sync-back of one engine (its store, backend, clock and notices)."""
 
-    def __init__(
-        self, engine: Engine, roster: Roster | None = None, *, lifecycle: LifecycleFile | None = None
-    ) -> None:
+    def __init__(self, engine: Engine, roster: Roster | None = None, *, lifecycle: LifecycleFile | None = None) -> None:
         """``lifecycle`` is the rule book's (``RuleBook.lifecycle``; default: the shipped one)."""
         self.engine = engine
         self.roster = roster
