@@ -8,18 +8,30 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import pluggy
 import pytest
 
 from connector.cli.main import main
+from connector.contracts.notifiers import OutgoingMessage
+from connector.domain.clock import FakeClock
 from connector.domain.errors import ConfigError
-from connector.domain.models import Priority
+from connector.domain.models import Alert, Priority, TicketSource
+from connector.notify.dispatch import Channel
 from connector.notify.people import Directory, load_people
+from connector.notify.render import Renderer
+from connector.notify.settings import Notifications
+from connector.plugins.local import LocalBackend
+from connector.process.pipeline import Pipeline
 from connector.process.roster import DirectoryRoster
 from connector.rules.book import default_rulebook
 from connector.rules.files import DedupFile, LifecycleFile, ReplyText
 from connector.rules.loading import RULE_FILES, load_rulebook, shipped_rules_dir
 from connector.rules.rulefile import load_model
+from connector.runtime.engine import Engine
+from connector.state.spool import Spool
+from connector.state.store import Store
 from tests.notify_helpers import PEOPLE_EXAMPLE
+from tests.unit.test_escalation_day import Recorder
 
 LIFECYCLE = (shipped_rules_dir() / "lifecycle.yaml").read_text(encoding="utf-8")
 
@@ -262,3 +274,55 @@ def test_schema_defaults_of_an_omitted_dedup_key_are_the_shipped_files() -> None
     shipped = load_model(shipped_rules_dir() / "dedup.yaml", DedupFile)
     assert DedupFile().model_copy(update={"symptom": shipped.symptom}) == shipped
     assert DedupFile().symptom.replace == [] and shipped.symptom.replace
+
+
+def test_the_refused_sender_is_answered_with_the_rule_books_text(
+    tmp_path: Path, clock: FakeClock, pm: pluggy.PluginManager
+) -> None:
+    """replies.yaml of the site's rules directory is what a refused sender reads; the hostile
+    title is data in it, and escaped in the HTML part."""
+    site = rules(
+        tmp_path,
+        **{"replies.yaml": "refused_sender:\n  subject: Refused\n  text: 'Not registered: {title}. Call {desk}.'\n"},
+    )
+    book = load_rulebook(site)
+    sent: list[tuple[str, OutgoingMessage]] = []
+    directory = Directory(load_people(PEOPLE_EXAMPLE))
+    engine = Engine(
+        store=Store(tmp_path / "state.db"),
+        backend=LocalBackend(tmp_path / "tickets.db", clock),
+        sources={},
+        pipeline=Pipeline.from_manager(pm, book),
+        clock=clock,
+        spool=Spool(tmp_path / "spool"),
+    )
+    renderer = Renderer(service_desk="desk 8888", directory=directory, language="en", timezone="Asia/Shanghai")
+    channels = {"email": Channel("email", "email", Recorder("email", sent))}  # type: ignore[arg-type]
+    engine.notifications = Notifications(directory, book.escalation, book.notices, renderer, channels)
+
+    class Mailbox:
+        name = "mail"
+        acknowledge_enabled = False
+        unknown_senders = "reject"
+
+    engine.sources["mail"] = Mailbox()  # type: ignore[assignment]
+    title = "<b>{desk}</b> printer"
+    engine.ingest(
+        "mail",
+        [
+            Alert(
+                source="mail",
+                external_id="m1",
+                title=title,
+                reporter="stranger@example.org",
+                origin=TicketSource.USER_REPORT,
+                occurred_at=clock.now(),
+            )
+        ],
+    )
+    engine.process_pending()
+    engine.drain_outbox()
+    [(channel, message)] = sent
+    assert channel == "email" and message.subject == "Refused"
+    assert message.text == "Not registered: <b>{desk}</b> printer. Call desk 8888."
+    assert message.html == "<p>Not registered: &lt;b&gt;{desk}&lt;/b&gt; printer. Call desk 8888.</p>"
