@@ -149,6 +149,8 @@ def _dispatch(args: argparse.Namespace, redactor: Redactor) -> int:
         logging.getLogger().setLevel(config.core.logging.level)
     for secret in config.secrets:
         redactor.add(secret)
+    for warning in config.warnings:  # e.g. a notify.rules_dir the top-level rules_dir overrides
+        log.warning("%s", warning)
     if command == "setup":
         return _setup(args, config)
     if command in ("export-history", "report"):

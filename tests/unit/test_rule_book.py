@@ -326,3 +326,13 @@ def test_the_refused_sender_is_answered_with_the_rule_books_text(
     assert channel == "email" and message.subject == "Refused"
     assert message.text == "Not registered: <b>{desk}</b> printer. Call desk 8888."
     assert message.html == "<p>Not registered: &lt;b&gt;{desk}&lt;/b&gt; printer. Call desk 8888.</p>"
+
+
+def test_the_commands_that_run_the_connector_log_the_rules_dir_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules(tmp_path, **{"lifecycle.yaml": LIFECYCLE})
+    path = config(tmp_path, notify="  rules_dir: rules\n")
+    assert main(["status", "--config", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert f"WARNING connector: {path}:9: warning: notify.rules_dir is deprecated" in err
