@@ -86,11 +86,12 @@ def rule_sources(directory: Path | None, notify_dir: Path | None = None) -> dict
 
 def unknown_files(directory: Path) -> list[ConfigProblem]:
     """A problem for each YAML file in ``directory`` that is not a rule file (it would be
-    ignored, and the shipped table it was meant to replace kept without a word)."""
+    ignored, and the shipped table it was meant to replace kept without a word). Hidden files
+    are left alone."""
     problems = []
     for path in sorted(directory.iterdir()):
-        if path.suffix not in (".yaml", ".yml") or path.name in RULE_FILES:
-            continue
+        if path.suffix not in (".yaml", ".yml") or path.name in RULE_FILES or path.name.startswith("."):
+            continue  # not YAML, a rule file, or hidden (an editor's lock or swap file)
         close = difflib.get_close_matches(path.name, RULE_FILES, n=1, cutoff=0.6)
         if path.suffix == ".yml" and path.with_suffix(".yaml").name in RULE_FILES:
             close = [path.with_suffix(".yaml").name]

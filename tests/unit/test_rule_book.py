@@ -72,7 +72,10 @@ def validate(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, 
 def test_an_unknown_file_in_the_rules_directory_fails_validate(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    directory = rules(tmp_path, **{"escalaton.yaml": "levels: []\n", "notes.yml": "x: 1\n", "README.md": "hi\n"})
+    directory = rules(
+        tmp_path,
+        **{"escalaton.yaml": "levels: []\n", "notes.yml": "x: 1\n", "README.md": "hi\n", ".#sla.yaml": ""},
+    )
     code, out, err = validate(capsys, "--rules", str(directory))
     assert code == 2 and out == ""
     lines = err.splitlines()
@@ -81,7 +84,7 @@ def test_an_unknown_file_in_the_rules_directory_fails_validate(
         f"the rule files are {', '.join(RULE_FILES)}"
     )
     assert lines[1].startswith(f"{directory / 'notes.yml'}:1: not a rule file; the rule files are ")
-    assert len(lines) == 2  # a file that is not YAML is not the book's business
+    assert len(lines) == 2  # a file that is not YAML, or is hidden, is not the book's business
 
 
 def test_a_yml_spelling_is_pointed_at_its_yaml_name(tmp_path: Path) -> None:
