@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from connector import __version__
 from connector.cli.logs import setup_logging
@@ -82,9 +82,11 @@ def _parser() -> argparse.ArgumentParser:
     with_config(p)
     from connector.cli.export_history import add_parser as add_export_parser
     from connector.cli.report import add_parser as add_report_parser
+    from connector.cli.rules import add_parser as add_rules_parser
 
     add_report_parser(sub)
     add_export_parser(sub)
+    add_rules_parser(sub)
     return parser
 
 
@@ -130,6 +132,10 @@ def _dispatch(args: argparse.Namespace, redactor: Redactor) -> int:
 
     if command in ("validate", "simulate"):
         return _rules_command(args)
+    if command == "rules":
+        from connector.cli.rules import run_rules
+
+        return run_rules(args)
 
     from connector.runtime.app import build_app, load
 
@@ -138,6 +144,8 @@ def _dispatch(args: argparse.Namespace, redactor: Redactor) -> int:
         logging.getLogger().setLevel(config.core.logging.level)
     for secret in config.secrets:
         redactor.add(secret)
+    for warning in config.warnings:  # e.g. a notify.rules_dir the top-level rules_dir overrides
+        log.warning("%s", warning)
     if command == "setup":
         return _setup(args, config)
     if command in ("export-history", "report"):
@@ -217,8 +225,8 @@ def _history_command(
 
 def _rules_command(args: argparse.Namespace) -> int:
     """``validate`` and ``simulate``: both need the rules (of a config, a directory or shipped)."""
+    from connector.cli.rules import book_for, sweep_parts
     from connector.contracts.plugin_manager import build_plugin_manager
-    from connector.rules.loading import load_rulebook
 
     if args.command == "validate" and args.config is None and args.rules is None:
         print("validate: give --config FILE and/or --rules DIR", file=sys.stderr)
@@ -231,13 +239,13 @@ def _rules_command(args: argparse.Namespace) -> int:
 
         config, pm = load(args.config, pm)
         rules_dir = rules_dir or config.rules_dir
-    rules = load_rulebook(rules_dir)
-    for warning in rules.warnings:
+    rules = book_for(args.rules, config)
+    for warning in (*rules.warnings, *(config.warnings if config is not None else ())):
         print(warning, file=sys.stderr)
     if args.command == "validate":
         if config is not None and config.notify is not None:
-            # people.yaml, escalation.yaml, notifications.yaml and the templates, checked together
-            _sweep_parts(config, pm, rules)["notifications"].close()
+            # people.yaml against the book's escalation, notifications and lifecycle files, and the templates
+            sweep_parts(config, pm, rules)["notifications"].close()
         if config is not None:
             names = ", ".join(f"{s.name} ({s.type_name})" for s in config.sources) or "none"
             print(f"{args.config}: OK — backend {config.backend.name} ({config.backend.type_name}), sources: {names}")
@@ -258,7 +266,7 @@ def _rules_command(args: argparse.Namespace) -> int:
             print(f"simulate: --{option} is not an ISO 8601 time: {value!r}", file=sys.stderr)
             return 2
     pipeline = Pipeline.from_manager(pm, rules)
-    extra = _sweep_parts(config, pm, rules) if times["until"] is not None else {}
+    extra = sweep_parts(config, pm, rules) if times["until"] is not None else {}
     if args.input == "-":
         counts = simulate(sys.stdin, pipeline, sys.stdout, times["now"], until=times["until"], **extra)
     else:
@@ -272,38 +280,6 @@ def _rules_command(args: argparse.Namespace) -> int:
     summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "no lines"
     print(f"simulate: {summary}", file=sys.stderr)
     return 0
-
-
-def _sweep_parts(config: LoadedConfig | None, pm: Any, rules: Any) -> dict[str, Any]:
-    """The sweep of ``simulate --until``: the config's notices (recipients, the closing right)
-    when it has a notify section, else the shipped escalation and notification tables."""
-    from connector.process.escalation import SweepRules
-
-    if config is not None and config.notify is not None:
-        from connector.notify.settings import build_notifications, notifier_types
-        from connector.process.roster import DirectoryRoster
-
-        notifications = build_notifications(config.notify, notifier_types(pm), lambda name: _simulate_context(config))
-        return {
-            "sweep": SweepRules.of(rules.sla, notifications),
-            "notifications": notifications,
-            "roster": DirectoryRoster(notifications.directory),
-        }
-    return {"sweep": SweepRules.of(rules.sla, None)}
-
-
-def _simulate_context(config: LoadedConfig) -> Any:
-    from connector.contracts.adapters import PluginContext
-    from connector.domain.clock import SystemClock
-    from connector.state.spool import Spool
-
-    return PluginContext(
-        clock=SystemClock(),
-        name="simulate",
-        data_dir=config.path.parent,
-        register_secret=lambda _: None,
-        spool=Spool(config.state_path.parent / "spool"),
-    )
 
 
 def _setup(args: argparse.Namespace, config: LoadedConfig) -> int:

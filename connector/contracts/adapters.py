@@ -41,6 +41,7 @@ from pydantic import BaseModel
 
 from connector.domain.clock import Clock
 from connector.domain.models import Alert, ResolutionCode, Ticket, TicketRef, TicketStatus
+from connector.rules.book import RuleBook
 from connector.state.spool import Spool
 from connector.util.unicode_text import valid_text, valid_tree
 
@@ -107,13 +108,16 @@ class PollResult:
 class PluginContext:
     """What the host gives an adapter factory: the clock, its instance name, a state dir,
     a way to register secret values so the log redactor hides them, and the spool where a
-    source stores the files (attachments) its alerts name before it journals them."""
+    source stores the files (attachments) its alerts name before it journals them. ``rules``
+    is the rule book the connector runs with, for an adapter that writes what a rule decides
+    (GLPI's response deadline from ``sla.yaml``); ``None``: the shipped rules."""
 
     clock: Clock
     name: str
     data_dir: Path
     register_secret: Callable[[str], None]
     spool: Spool
+    rules: RuleBook | None = None
 
 
 class Backend(Protocol):

@@ -21,8 +21,14 @@ settings, validated against its model with ``file:line`` errors.
 ``load_notify`` reads a standalone file whose top level is this section (``${ENV}`` and
 ``*_file`` secrets resolved as in the connector config); ``validate_notify_section`` validates
 the section of an already-resolved connector config. ``build_notifications`` then loads the
-people and rule files, cross-checks them (roles, channels), checks the templates and builds
-the notifiers — every problem at once, as ``ConfigError``.
+people file, cross-checks the rule book's escalation, notification and lifecycle files against
+it and the channels (roles, channel names), checks the templates and builds the notifiers —
+every problem at once, as ``ConfigError``.
+
+The rule files are the rule book's (``RuleBook.files``: the config's ``rules_dir`` over the
+shipped ones). ``rules_dir`` in this section is deprecated: it is read only when the config has
+no top-level one (``connector.rules.loading.rule_sources``), and then only for
+``escalation.yaml`` and ``notifications.yaml``, as before.
 """
 
 from __future__ import annotations
@@ -56,12 +62,16 @@ from connector.domain.notice import Notice
 from connector.notify.dispatch import Channel, Delivery, plan, send_notice
 from connector.notify.people import Directory, load_people
 from connector.notify.render import Renderer
+from connector.rules.book import RuleBook
+from connector.rules.files import LifecycleFile
 from connector.rules.ladder import (
     EscalationRules,
     NotificationRules,
     load_escalation,
     load_notification_rules,
 )
+from connector.rules.loading import rule_sources
+from connector.rules.rulefile import load_with_lines
 from connector.util.loading import did_you_mean
 from connector.util.validation import problems_from_validation as _problems
 from connector.util.validation import resolve_references as _resolve_references
@@ -89,7 +99,9 @@ class NotifySettings(BaseModel):
     timezone: str = "Asia/Shanghai"
     templates_dir: Path | None = Field(None, description="site templates, searched before the shipped ones")
     rules_dir: Path | None = Field(
-        None, description="where escalation.yaml / notifications.yaml are looked for first; default: shipped"
+        None,
+        description="deprecated: the top-level rules_dir holds the whole rule book; without one, "
+        "escalation.yaml / notifications.yaml are still looked for here first",
     )
     channels: list[ChannelEntry] = Field(default_factory=list)
 
@@ -222,24 +234,28 @@ class Notifications:
             channel.notifier.close()
 
 
-def _rule_file(loaded: LoadedNotify, name: str) -> Path | None:
+def legacy_rules_dir(loaded: LoadedNotify) -> Path | None:
+    """The section's deprecated ``rules_dir``, relative to its file; ``None`` when not given."""
     folder = loaded.settings.rules_dir
-    if folder is None:
-        return None
-    candidate = loaded.path(folder) / name
-    return candidate if candidate.exists() else None
+    return loaded.path(folder) if folder is not None else None
 
 
 def build_notifications(
     loaded: LoadedNotify,
     types: Mapping[str, NotifierType],
     context: Callable[[str], PluginContext],
+    rules: RuleBook | None = None,
 ) -> Notifications:
-    """Load people and rule files (cross-checked against each other and the channels), check
+    """Load the people file, cross-check the rule files against it and the channels, check
     the templates, and build each channel's notifier with ``context(channel_name)``.
+
+    :param rules: the loaded rule book, whose files are checked (``RuleBook.files``); ``None``:
+        the shipped files, with this section's deprecated ``rules_dir`` over the ladder and
+        notification tables (a standalone notify file has no rule book).
 
     Raises ``ConfigError`` listing the problems of every file at once.
     """
+    files = rules.files if rules is not None and rules.files else rule_sources(None, legacy_rules_dir(loaded))
     problems: list[ConfigProblem] = []
     directory: Directory | None = None
     try:
@@ -250,15 +266,18 @@ def build_notifications(
     channel_names = [c.name for c in loaded.channels]
     escalation = notifications = None
     try:
-        escalation = load_escalation(_rule_file(loaded, "escalation.yaml"), roles=roles)
+        escalation = load_escalation(files["escalation.yaml"], roles=roles)
     except ConfigError as exc:
         problems.extend(exc.problems)
     try:
-        notifications = load_notification_rules(
-            _rule_file(loaded, "notifications.yaml"), roles=roles, channels=channel_names
-        )
+        notifications = load_notification_rules(files["notifications.yaml"], roles=roles, channels=channel_names)
     except ConfigError as exc:
         problems.extend(exc.problems)
+    if roles is not None:  # lifecycle.yaml names roles too: who may close, override, verify
+        try:
+            load_with_lines(files["lifecycle.yaml"], LifecycleFile, {"roles": roles})
+        except ConfigError as exc:
+            problems.extend(exc.problems)
     settings = loaded.settings
     renderer = Renderer(
         service_desk=settings.service_desk,

@@ -20,7 +20,8 @@ def build_backend(settings: GlpiSettings, ctx: PluginContext) -> GlpiBackend:
     ctx.register_secret(settings.user_token.get_secret_value())
     if settings.app_token is not None:
         ctx.register_secret(settings.app_token.get_secret_value())
-    return GlpiBackend(settings, name=ctx.name, clock=ctx.clock, register_secret=ctx.register_secret)
+    sla = ctx.rules.sla if ctx.rules is not None else None  # time_to_own: the rule book's response targets
+    return GlpiBackend(settings, name=ctx.name, clock=ctx.clock, register_secret=ctx.register_secret, sla=sla)
 
 
 @hookimpl(trylast=True)

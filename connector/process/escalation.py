@@ -35,7 +35,8 @@ from connector.domain.ledger import TicketLedger, TicketState
 from connector.domain.models import Priority, Urgency
 from connector.domain.notice import Contact, Notice, NoticeKind, StatusEvent, TicketLink
 from connector.process.sweep import Step, due_steps, restore_deadline, timeline_of
-from connector.rules.ladder import EscalationRules, NotificationRules, load_escalation, load_notification_rules
+from connector.rules.book import RuleBook
+from connector.rules.ladder import EscalationRules, NotificationRules
 from connector.rules.sla import SlaPolicy, Stage, next_due
 
 if TYPE_CHECKING:
@@ -64,12 +65,13 @@ class SweepRules:
     resolved_horizon: timedelta = timedelta(days=7)
 
     @classmethod
-    def of(cls, sla: SlaPolicy, notifications: Notifications | None) -> SweepRules:
-        """The tables of a configured ``notify`` section; without one, the shipped tables, so
-        the steps are still written to the tickets though no notice goes out."""
+    def of(cls, rules: RuleBook, notifications: Notifications | None) -> SweepRules:
+        """The rule book's tables: as checked against ``people.yaml`` and the channels when a
+        ``notify`` section is configured (the same files), else as loaded, so the steps are
+        still written to the tickets though no notice goes out."""
         if notifications is not None:
-            return cls(sla, notifications.escalation, notifications.rules)
-        return cls(sla, load_escalation(), load_notification_rules())
+            return cls(rules.sla, notifications.escalation, notifications.rules)
+        return cls(rules.sla, rules.escalation, rules.notices)
 
 
 @dataclass(frozen=True)

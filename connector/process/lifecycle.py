@@ -5,18 +5,20 @@ lines; both turn them into ``Event``s and ask ``apply_event`` what follows (PROC
 IM 5):
 
 * **assign / reassign** — the first assignment starts the acceptance clock; a reassignment to
-  another group is reported to the incident manager, and more than ``max_reassignments``
-  cross-group reassignments escalate the ticket to the incident manager; a reassignment within
-  a group is not monitored (seed §3.1.3.3);
+  another group is reported to the incident manager, and more cross-group reassignments than
+  ``lifecycle.yaml``'s ``reassignment.limit`` escalate the ticket to the incident manager; a
+  reassignment within a group is not monitored (seed §3.1.3.3);
 * **accept / suspend / resume** — the SLA clocks (acceptance, suspension);
 * **resolve / reopen** — the ledger's status (duplicates follow their master); the user is
   asked to confirm;
-* **close** — only the 1st line or the incident manager may close, and only with a closure
+* **close** — only the 1st line or the incident manager may close (who that is:
+  ``lifecycle.yaml``'s ``closing``, asked through the ``Roster``), and only with a closure
   code; any other close is reverted (the status restored, a note says why) and reported; a
   close *not completed* opens a new ticket for the original handler.
 
 ``apply_event`` returns an ``Outcome``: the ledger changes to record, the notices, what to
-write to the ticket. The shells do the writing.
+write to the ticket. The shells do the writing. The numbers it counts against come from the
+rule book (``RuleBook.lifecycle``), never from this module.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ from connector.contracts.adapters import Change, ChangeKind, TicketHistory
 from connector.domain.ledger import TicketLedger, TicketState, record_status
 from connector.domain.models import ClosureCode, ResolverRole, TicketStatus
 from connector.domain.notice import NoticeKind, StatusEvent
+from connector.rules.book import default_rulebook
+from connector.rules.files import LifecycleFile
 
 
 class EventKind(StrEnum):
@@ -133,12 +137,16 @@ class Outcome:
         return "\n".join(self.notes) or None
 
 
-def apply_event(state: TicketState, event: Event, roster: Roster | None, *, max_reassignments: int = 2) -> Outcome:
-    """What ``event`` means for the ticket ``state`` (see the module docstring)."""
+def apply_event(
+    state: TicketState, event: Event, roster: Roster | None, *, lifecycle: LifecycleFile | None = None
+) -> Outcome:
+    """What ``event`` means for the ticket ``state`` (see the module docstring); ``lifecycle``
+    is the rule book's (default: the shipped ``lifecycle.yaml``)."""
+    rules = lifecycle if lifecycle is not None else default_rulebook().lifecycle
     out = Outcome()
     kind = event.kind
     if kind is EventKind.ASSIGN:
-        _assign(state, event, out, max_reassignments)
+        _assign(state, event, out, rules.reassignment.limit)
     elif kind is EventKind.ACCEPT:
         if state.accepted_at is None:
             out.life["accepted_at"] = event.at

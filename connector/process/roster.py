@@ -1,36 +1,48 @@
 """``people.yaml`` as the lifecycle's ``Roster``: who may close tickets, and each group's line.
 
-The closing right (seed §3.1.3.10) belongs to the 1st line — holders of ``service_desk`` and
-the handlers of a group whose ``line`` is ``first_line`` (``Directory.is_first_line``) — and to
-the incident manager. A login the file does not know is *not* allowed; without a people file
-nobody can tell, and the lifecycle then lets closes stand (the closure code is still required).
+Who may close is a rule of ``lifecycle.yaml`` (``closing``, seed §3.1.3.10): the holders of its
+``roles`` (shipped: ``service_desk``), the handlers of a group whose ``line`` is
+``first_line`` when ``first_line_groups`` is set, and the holders of its ``override_role``
+(shipped: ``incident_manager``). This module only asks ``people.yaml`` who holds what. A login
+the file does not know is *not* allowed; without a people file nobody can tell, and the
+lifecycle then lets closes stand (the closure code is still required).
 """
 
 from __future__ import annotations
 
-__all__ = ["OVERRIDE_ROLE", "DirectoryRoster"]
+__all__ = ["DirectoryRoster"]
 
 from connector.domain.models import ResolverRole
 from connector.notify.people import Directory
-
-#: the role that may close any ticket besides the 1st line (it may override the rule)
-OVERRIDE_ROLE = "incident_manager"
+from connector.rules.book import default_rulebook
+from connector.rules.files import ClosingModel
 
 
 class DirectoryRoster:
-    """A ``connector.process.lifecycle.Roster`` read from a ``Directory``."""
+    """A ``connector.process.lifecycle.Roster`` read from a ``Directory`` and the closing rule."""
 
-    def __init__(self, directory: Directory) -> None:
+    def __init__(self, directory: Directory, closing: ClosingModel | None = None) -> None:
+        """``closing`` is the rule book's (``RuleBook.lifecycle.closing``; default: the shipped one)."""
         self.directory = directory
+        self.closing = closing if closing is not None else default_rulebook().lifecycle.closing
+        people = directory.people
+        self._first_line_handlers = frozenset(
+            pid for group in people.groups.values() if group.line is ResolverRole.FIRST_LINE for pid in group.handlers
+        )
 
     def may_close(self, login: str | None) -> bool | None:
-        """1st line or incident manager: yes; anyone else, known to the file or not: no."""
+        """A holder of a closing role (or the override role), or a first-line handler: yes;
+        anyone else, known to the file or not: no."""
         if login is None:
             return None
-        if self.directory.is_first_line(login):
-            return True
         person = self.directory.person_for_login(login)
-        return person is not None and OVERRIDE_ROLE in person.roles
+        if person is None:
+            return False
+        if self.closing.closing_roles() & set(person.roles):
+            return True
+        if not self.closing.first_line_groups:
+            return False
+        return any(self.directory.people.people.get(pid) is person for pid in self._first_line_handlers)
 
     def line_of(self, group: str | None) -> ResolverRole | None:
         """The line of an assignment group, as ``people.yaml`` gives it."""

@@ -34,14 +34,15 @@ from connector.rules.fingerprint import Fingerprinter
 
 @dataclass(frozen=True)
 class DedupPolicy:
-    """The rules of ``dedup.yaml``, ready to apply."""
+    """The rules of ``dedup.yaml``, ready to apply (``connector.rules.build.build_dedup``; the
+    values are the file's, so none is repeated here)."""
 
     fingerprint: Fingerprinter
-    window: timedelta = timedelta(minutes=60)
-    policy: Literal["duplicate", "append"] = "duplicate"
-    storm_max: int | None = 3
-    recurrence_window: timedelta = timedelta(days=7)
-    recurrence_after: DoneAfter = "resolved"
+    window: timedelta
+    policy: Literal["duplicate", "append"]
+    storm_max: int | None
+    recurrence_window: timedelta
+    recurrence_after: DoneAfter
 
 
 def _minutes(delta: timedelta) -> str:

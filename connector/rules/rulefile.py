@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = ["load_model", "load_with_lines", "validate_data"]
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,12 +22,13 @@ from connector.util.yamlfile import LineDict, load_yaml
 _M = TypeVar("_M", bound=BaseModel)
 
 
-def validate_data(data: Any, model: type[_M], file: str) -> _M:
-    """Validate parsed YAML ``data`` (as ``load_yaml`` returns it) against ``model``."""
+def validate_data(data: Any, model: type[_M], file: str, context: Mapping[str, Any] | None = None) -> _M:
+    """Validate parsed YAML ``data`` (as ``load_yaml`` returns it) against ``model``; ``context``
+    holds the names other files declare (``roles``, ``channels``), for the checks across files."""
     if not isinstance(data, LineDict):
         raise ConfigError([ConfigProblem(file, None, "the file must be a mapping")])
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=dict(context or {}))
     except ValidationError as exc:
         raise ConfigError(_problems(exc, data, model, file, ())) from exc
 
@@ -36,8 +38,8 @@ def load_model(path: Path, model: type[_M]) -> _M:
     return validate_data(load_yaml(path), model, str(path))
 
 
-def load_with_lines(path: Path, model: type[_M]) -> tuple[_M, LineDict]:
+def load_with_lines(path: Path, model: type[_M], context: Mapping[str, Any] | None = None) -> tuple[_M, LineDict]:
     """Like ``load_model``, and also the parsed data, whose line numbers let later checks
     (across files) name the line they are about."""
     data = load_yaml(path)
-    return validate_data(data, model, str(path)), data
+    return validate_data(data, model, str(path), context), data

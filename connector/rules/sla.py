@@ -33,6 +33,7 @@ __all__ = [
     "deadline",
     "first_due",
     "next_due",
+    "response_deadline",
     "stage_statuses",
 ]
 
@@ -64,10 +65,6 @@ class Target:
             raise ValueError("a warning must come after the start and not after the breach")
 
 
-def _minutes(breach: float, warning: float | None = None) -> Target:
-    return Target(timedelta(minutes=breach), None if warning is None else timedelta(minutes=warning))
-
-
 @dataclass(frozen=True)
 class SlaPolicy:
     """Target times per priority and stage, restore deadlines per urgency (``rules/sla.yaml``)."""
@@ -92,30 +89,18 @@ class SlaPolicy:
         return self.targets[priority][stage]
 
 
-#: the seed's tables (§3.1.3.5, §3.1.4.4); P4 takes P3's timings (PROCESS §4 Decision)
-_P3 = {Stage.RESPONSE: _minutes(15), Stage.ACCEPTANCE: _minutes(30), Stage.RESOLUTION: _minutes(120)}
-DEFAULT_POLICY = SlaPolicy(
-    targets={
-        Priority.HIGHEST: {
-            Stage.RESPONSE: _minutes(10, 5),
-            Stage.ACCEPTANCE: _minutes(15, 10),
-            Stage.RESOLUTION: _minutes(30),
-        },
-        Priority.HIGH: {
-            Stage.RESPONSE: _minutes(15, 10),
-            Stage.ACCEPTANCE: _minutes(30),
-            Stage.RESOLUTION: _minutes(60),
-        },
-        Priority.MEDIUM: dict(_P3),
-        Priority.LOW: dict(_P3),
-    },
-    restore={
-        Urgency.VERY_URGENT: timedelta(hours=8),
-        Urgency.URGENT: timedelta(hours=24),
-        Urgency.NORMAL: timedelta(hours=48),
-        Urgency.SLIGHTLY_URGENT: timedelta(hours=72),
-    },
-)
+#: the shipped ``sla.yaml``, loaded on first use (by ``__getattr__`` below)
+DEFAULT_POLICY: SlaPolicy
+
+
+def __getattr__(name: str) -> SlaPolicy:
+    """``DEFAULT_POLICY``: the shipped ``sla.yaml`` as loaded by the rule book (the seed's tables,
+    §3.1.3.5, §3.1.4.4), so the numbers live in one place — the YAML — and not here too."""
+    if name == "DEFAULT_POLICY":
+        from connector.rules.book import default_rulebook
+
+        return default_rulebook().sla
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -263,8 +248,14 @@ def next_due(
     return min(dues) if dues else None
 
 
+def response_deadline(priority: Priority, policy: SlaPolicy, registered_at: datetime) -> datetime:
+    """When the 1st-line response of a ticket registered at ``registered_at`` is due: the
+    response target of its priority after registration (a helpdesk's "time to own", e.g.
+    GLPI's ``time_to_own``). Suspensions cannot come before the response, so none apply."""
+    return registered_at + policy.targets[priority][Stage.RESPONSE].breach
+
+
 def first_due(priority: Priority, urgency: Urgency, policy: SlaPolicy, registered_at: datetime) -> datetime:
     """Field 21 of a ticket just registered: ``next_due`` of a timeline with nothing but its
     registration, computed directly (the pipeline asks this for every new ticket)."""
-    response = policy.targets[priority][Stage.RESPONSE].breach
-    return registered_at + min(response, policy.restore[urgency])
+    return min(response_deadline(priority, policy, registered_at), registered_at + policy.restore[urgency])

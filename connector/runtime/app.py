@@ -24,7 +24,6 @@ from connector.process.escalation import SweepRules
 from connector.process.pipeline import Pipeline
 from connector.process.roster import DirectoryRoster
 from connector.rules.book import RuleBook
-from connector.rules.loading import load_rulebook
 from connector.runtime.config import LoadedConfig, load_config
 from connector.runtime.engine import Engine, RetryPolicy
 from connector.runtime.report_job import ReportsJob
@@ -99,10 +98,17 @@ def build_app(
         redactor.add(secret)
     backend_types, source_types = adapter_types(pm)
     data_dir = config.path.parent
+    if rules is None:
+        rules = config.rulebook()
     store = Store(config.state_path)
     spool = Spool(config.state_path.parent / "spool")
     ctx = PluginContext(
-        clock=clock, name=config.backend.name, data_dir=data_dir, register_secret=redactor.add, spool=spool
+        clock=clock,
+        name=config.backend.name,
+        data_dir=data_dir,
+        register_secret=redactor.add,
+        spool=spool,
+        rules=rules,
     )
     backend: Backend = backend_types[config.backend.type_name].factory(config.backend.settings, ctx)
     # what the plugins built is checked here, once: a missing method fails the start, not a drain
@@ -117,8 +123,6 @@ def build_app(
         sources[adapter.name] = source_types[adapter.type_name].factory(adapter.settings, sctx)
         check_source(sources[adapter.name], adapter.type_name)
     outbox = config.core.outbox
-    if rules is None:
-        rules = load_rulebook(config.rules_dir)
     notifications = None
     if config.notify is not None:
         notifications = build_notifications(
@@ -127,10 +131,11 @@ def build_app(
             lambda name: PluginContext(
                 clock=clock, name=name, data_dir=data_dir, register_secret=redactor.add, spool=spool
             ),
+            rules,
         )
         for channel in notifications.channels.values():
             check_notifier(channel.notifier, channel.name)
-    sweep = SweepRules.of(rules.sla, notifications)
+    sweep = SweepRules.of(rules, notifications)
     engine = Engine(
         store=store,
         backend=backend,
@@ -144,7 +149,7 @@ def build_app(
         notifications=notifications,
         capabilities=capabilities,
     )
-    roster = DirectoryRoster(notifications.directory) if notifications is not None else None
+    roster = DirectoryRoster(notifications.directory, rules.lifecycle.closing) if notifications is not None else None
     reports = ReportsJob(
         backend,
         store,
@@ -155,4 +160,5 @@ def build_app(
         notifications.directory.line_of_group if notifications is not None else None,
         capabilities,
     )
-    return App(config=config, engine=engine, pm=pm, syncback=SyncBack(engine, roster), reports=reports)
+    syncback = SyncBack(engine, roster, lifecycle=rules.lifecycle)
+    return App(config=config, engine=engine, pm=pm, syncback=syncback, reports=reports)

@@ -7,6 +7,10 @@ validate`` prints them all at once, one ``file:line: reason`` per line.
 
 Secrets: ``${VAR}`` is replaced by the environment variable, ``<key>_file: PATH`` by the
 file's content (as ``<key>``). Fields typed ``Secret`` accept nothing else.
+
+``rules_dir`` is the whole rule book (``LoadedConfig.rulebook``); the deprecated
+``notify.rules_dir`` is read only without it, and a config giving both, different, gets a
+warning (``LoadedConfig.warnings``, printed by ``validate``).
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from connector.contracts.adapters import BackendType, SourceType
 from connector.domain.errors import ConfigError, ConfigProblem
+from connector.rules.book import RuleBook
+from connector.rules.loading import load_rulebook
 from connector.util.validation import did_you_mean as _did_you_mean
 from connector.util.validation import problems_from_validation as _problems
 from connector.util.validation import resolve_references as _resolve_references
@@ -116,8 +122,8 @@ class ConnectorConfig(_Strict):
     )
     rules_dir: Path | None = Field(
         None,
-        description="directory of rule files (relative to this file); a file it lacks is taken from the "
-        "shipped rules, the seed's tables",
+        description="directory of rule files, the whole rule book (relative to this file); a file it lacks "
+        "is taken from the shipped rules, the seed's tables (docs/rules.md)",
     )
 
 
@@ -140,6 +146,8 @@ class LoadedConfig:
     sources: list[Adapter]
     secrets: frozenset[str] = field(default_factory=frozenset)
     notify: Any = None  # connector.notify.settings.LoadedNotify, when the file has a notify section
+    #: what ``validate`` prints as warnings (the config loads)
+    warnings: tuple[ConfigProblem, ...] = ()
 
     @property
     def state_path(self) -> Path:
@@ -154,6 +162,20 @@ class LoadedConfig:
         if path is None:
             return None
         return path if path.is_absolute() else (self.path.parent / path)
+
+    @property
+    def notify_rules_dir(self) -> Path | None:
+        """The deprecated ``notify.rules_dir`` (relative to the config file), if given."""
+        folder = getattr(getattr(self.notify, "settings", None), "rules_dir", None)
+        if not isinstance(folder, Path):
+            return None
+        return folder if folder.is_absolute() else (self.path.parent / folder)
+
+    def rulebook(self, roles: typing.Collection[str] | None = None) -> RuleBook:
+        """The rule book this config runs with: ``rules_dir`` over the shipped files (or, for an
+        older config without one, ``notify.rules_dir`` over the ladder and notice tables).
+        Raises ``ConfigError``."""
+        return load_rulebook(self.rules_dir, notify_dir=self.notify_rules_dir, roles=roles)
 
 
 def load_config(
@@ -201,9 +223,42 @@ def load_config(
     if problems:
         raise ConfigError(problems)
     assert backend is not None
-    return LoadedConfig(
+    loaded = LoadedConfig(
         path=path, core=core, backend=backend, sources=sources, secrets=frozenset(secrets), notify=notify
     )
+    return LoadedConfig(
+        path=path,
+        core=core,
+        backend=backend,
+        sources=sources,
+        secrets=frozenset(secrets),
+        notify=notify,
+        warnings=_rules_dir_warnings(loaded, data, name),
+    )
+
+
+def _rules_dir_warnings(config: LoadedConfig, data: LineDict, file: str) -> tuple[ConfigProblem, ...]:
+    """The deprecated ``notify.rules_dir``: a warning that it is deprecated, or — beside a
+    different top-level ``rules_dir`` — that it is ignored."""
+    legacy = config.notify_rules_dir
+    if legacy is None:
+        return ()
+    line = line_of(data, ("notify", "rules_dir"))
+    top = config.rules_dir
+    if top is None:
+        reason = (
+            "warning: notify.rules_dir is deprecated: move it to the top-level rules_dir, which holds the "
+            "whole rule book (docs/rules.md)"
+        )
+    elif top.resolve() != legacy.resolve():
+        reason = (
+            f"warning: notify.rules_dir ({legacy}) differs from rules_dir ({top}): rules_dir holds the whole "
+            "rule book, escalation.yaml and notifications.yaml included; notify.rules_dir is ignored "
+            "(deprecated: remove it)"
+        )
+    else:
+        reason = "warning: notify.rules_dir is deprecated and the same as rules_dir: remove it"
+    return (ConfigProblem(file, line, reason),)
 
 
 def _adapter(

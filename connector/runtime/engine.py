@@ -230,13 +230,9 @@ class Engine:
         if kit is None or channel is None:
             log.warning("no e-mail channel: %s is not told that the report was refused", address)
             return False
-        desk = kit.renderer.service_desk
-        subject = "您的报告未被受理 Your report was not accepted"
-        text = (
-            f"您的邮件「{title}」未能登记：发件地址不是服务台的注册用户。请联系服务台：{desk}\n\n"
-            f"Your mail “{title}” was not registered: the sender is not a user of the service desk. "
-            f"Please contact the service desk: {desk}\n"
-        )
+        # the text is the rule book's (replies.yaml); the title is filled in as data, never a template
+        reply = self.pipeline.rules.replies.refused_sender
+        subject, text = reply.fill(title=title, desk=kit.renderer.service_desk)
         message = OutgoingMessage(
             subject=subject,
             text=text,

@@ -9,6 +9,10 @@ than the line before it, so the output is the same on every run.
 
 Tickets are numbered 1, 2, … in the order they are made, as the local backend numbers them,
 so a line with ``reply_to: "3"`` is a reply to the third ticket.
+
+Every rule comes from the pipeline's rule book (``Pipeline.rules``) and the ``SweepRules`` built
+from it: a site's rules directory changes the decisions, the ladder, the notices and the
+lifecycle (reassignment limit, closing right) exactly as it would in the daemon.
 """
 
 from __future__ import annotations
@@ -206,7 +210,7 @@ class Simulator:
             known = ", ".join(c.value for c in ClosureCode)
             reason = f"line {lineno}: closure_code {data.get('closure_code')!r} is not one of {known}"
             return [_line(lineno, item.external_id, None, Action.DEAD_LETTER.value, reason=reason, at=isoformat(now))]
-        outcome = apply_event(state, event, self.roster)
+        outcome = apply_event(state, event, self.roster, lifecycle=self.pipeline.rules.lifecycle)
         record_outcome(self.ledger, state, outcome, now)
         if outcome.new_ticket is not None and self.ledger.get(outcome.new_ticket.key) is None:
             self._open_not_completed(state, outcome.new_ticket, now)

@@ -39,6 +39,7 @@ from connector.process.lifecycle import (
     record_outcome,
     reopened_state,
 )
+from connector.rules.files import LifecycleFile
 from connector.runtime.engine import BACKEND, Engine
 
 log = logging.getLogger("connector.runtime.syncback")
@@ -85,10 +86,11 @@ def events_from_snapshot(state: TicketState, snapshot: TicketSnapshot) -> list[E
 class SyncBack:
     """The sync-back of one engine (its store, backend, clock and notices)."""
 
-    def __init__(self, engine: Engine, roster: Roster | None = None, *, max_reassignments: int = 2) -> None:
+    def __init__(self, engine: Engine, roster: Roster | None = None, *, lifecycle: LifecycleFile | None = None) -> None:
+        """``lifecycle`` is the rule book's (``RuleBook.lifecycle``; default: the shipped one)."""
         self.engine = engine
         self.roster = roster
-        self.max_reassignments = max_reassignments
+        self.lifecycle = lifecycle
 
     @property
     def _cursor_name(self) -> str:
@@ -141,7 +143,7 @@ class SyncBack:
         state = store.get(key)
         if state is None:
             return None
-        outcome = apply_event(state, event, self.roster, max_reassignments=self.max_reassignments)
+        outcome = apply_event(state, event, self.roster, lifecycle=self.lifecycle)
         now = engine.clock.now()
         with store.transaction():
             cascaded = record_outcome(store, state, outcome, event.at)

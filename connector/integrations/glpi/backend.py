@@ -6,8 +6,9 @@ Where each ticket field goes (docs/glpi.md has the table for admins):
   maps (GLPI's scales run 1 = very low … 5 = very high, the process's 1 = highest … 4);
   category/area/subarea → ``itilcategories_id`` (the taxonomy path as complete name); source →
   ``requesttypes_id``; location → ``locations_id``; contact → requester, assignee and assignment
-  group → assigned user and group; SLA target → ``time_to_resolve``, the response deadline →
-  ``time_to_own``; registration time → ``date``;
+  group → assigned user and group; SLA target → ``time_to_resolve``, the response deadline
+  (``connector.rules.sla.response_deadline`` of the rule book's ``sla.yaml``) → ``time_to_own``;
+  registration time → ``date``;
 * everything else in a ``label: value`` block in the content (with the connector key marker,
   see ``fields``) at creation, and in a follow-up when it changes.
 
@@ -61,6 +62,8 @@ from connector.integrations.glpi.schema import (
     TicketItem,
 )
 from connector.integrations.glpi.settings import GlpiSettings
+from connector.rules.book import default_rulebook
+from connector.rules.sla import SlaPolicy, response_deadline
 
 log = logging.getLogger(__name__)
 
@@ -140,9 +143,19 @@ class GlpiBackend:
         clock: Clock | None = None,
         session: requests.Session | None = None,
         register_secret: Callable[[str], None] | None = None,
+        sla: SlaPolicy | None = None,
     ) -> None:
+        """``sla``: the rule book's SLA policy, whose response targets set ``time_to_own``
+        (default: the shipped ``sla.yaml``)."""
         self.name = name
         self.settings = settings
+        self._sla = sla if sla is not None else default_rulebook().sla
+        if settings.time_to_own_minutes is not None:
+            log.warning(
+                "%s: time_to_own_minutes is deprecated and ignored: the response deadline (time_to_own) comes "
+                "from the response targets of the rules' sla.yaml",
+                name,
+            )
         self._clock = clock or SystemClock()
         self._zone = ZoneInfo(settings.timezone)
         self._scales = Scales.of(settings)
@@ -233,8 +246,8 @@ class GlpiBackend:
             if ticket.sla_due is not None:
                 item["time_to_resolve"] = format_time(ticket.sla_due, self._zone)
             if ticket.registered_at is not None:
-                minutes = settings.time_to_own_minutes[ticket.priority]
-                item["time_to_own"] = format_time(ticket.registered_at + timedelta(minutes=minutes), self._zone)
+                due = response_deadline(ticket.priority, self._sla, ticket.registered_at)
+                item["time_to_own"] = format_time(due, self._zone)
         ids, _ = self._dropdowns(ticket.model_dump())  # what GLPI lacks stays in the content block
         item.update(ids)
         return item

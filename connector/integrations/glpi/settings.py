@@ -13,7 +13,6 @@ __all__ = [
     "DEFAULT_PRIORITY_MAP",
     "DEFAULT_REQUEST_SOURCES",
     "DEFAULT_STATUS_MAP",
-    "DEFAULT_TIME_TO_OWN_MINUTES",
     "DEFAULT_URGENCY_MAP",
     "GLPI_STATUS_NAMES",
     "GlpiSettings",
@@ -28,7 +27,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from connector.domain.models import Impact, Priority, TicketSource, TicketStatus, Urgency
-from connector.rules.sla import DEFAULT_POLICY, Stage
 from connector.util.secrets import Secret
 
 _K = TypeVar("_K")
@@ -87,13 +85,6 @@ DEFAULT_REQUEST_SOURCES: dict[TicketSource, str] = {
     TicketSource.MONITORING: "Monitoring",
     TicketSource.USER_REPORT: "E-Mail",
     TicketSource.INSPECTION: "Other",
-}
-
-
-#: process priority -> minutes to the 1st-line response deadline (the seed's response targets)
-DEFAULT_TIME_TO_OWN_MINUTES: dict[Priority, float] = {
-    priority: DEFAULT_POLICY.target(Stage.RESPONSE, priority, Urgency.NORMAL).breach.total_seconds() / 60
-    for priority in Priority
 }
 
 
@@ -182,11 +173,10 @@ class GlpiSettings(BaseModel):
         description="Write the SLA target (ticket field 21) as time_to_resolve and the response deadline as "
         "time_to_own; switch off when GLPI's own SLAs (attached to categories) compute them",
     )
-    time_to_own_minutes: dict[Priority, float] = Field(
-        default_factory=lambda: dict(DEFAULT_TIME_TO_OWN_MINUTES),
-        description="Minutes from registration to the response deadline written as time_to_own, per "
-        "process priority (defaults: the response targets of PROCESS §5, 1: 10, 2: 15, 3: 15, 4: 15); "
-        "keep them equal to rules/sla.yaml",
+    time_to_own_minutes: dict[Priority, float] | None = Field(
+        default=None,
+        description="Deprecated and ignored (a warning is logged): time_to_own is the response deadline of "
+        "the rules' sla.yaml (registration + the response target of the ticket's priority)",
     )
     private_followups: bool = Field(
         default=False, description="Write the connector's follow-ups as private (technicians only)"
@@ -245,16 +235,6 @@ class GlpiSettings(BaseModel):
     @classmethod
     def _priorities(cls, value: dict[Priority, int]) -> dict[Priority, int]:
         return _merged(DEFAULT_PRIORITY_MAP, value, range(1, 7), "GLPI priority")
-
-    @field_validator("time_to_own_minutes")
-    @classmethod
-    def _time_to_own(cls, value: dict[Priority, float]) -> dict[Priority, float]:
-        merged = dict(DEFAULT_TIME_TO_OWN_MINUTES)
-        for priority, minutes in value.items():
-            if minutes <= 0:
-                raise ValueError(f"{int(priority)}: minutes must be more than 0")
-            merged[priority] = minutes
-        return merged
 
     @field_validator("request_sources")
     @classmethod
