@@ -140,7 +140,6 @@ from connector.domain.errors import (
     SourceError,
     StoreError,
 )
-from connector.domain.ledger import DoneAfter, TicketIndex, TicketState
 from connector.domain.models import (
     Alert,
     Attachment,
@@ -157,5 +156,6 @@ from connector.domain.models import (
     Urgency,
 )
 from connector.domain.notice import Contact, Notice, NoticeKind, StatusEvent, TicketLink
+from connector.domain.ticket_state import DoneAfter, TicketIndex, TicketState
 from connector.rules.book import RuleBook
 from connector.state.spool import Spool
