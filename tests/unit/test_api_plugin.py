@@ -7,6 +7,7 @@ build offline)."""
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -26,7 +27,7 @@ import pytest
 from connector.contracts.plugin_manager import ENTRY_POINT_GROUP, build_plugin_manager, plugin_summary
 from connector.domain.clock import FakeClock
 from connector.domain.decision import Action
-from connector.domain.errors import ConfigError
+from connector.domain.errors import ConfigError, SourceError
 from connector.domain.ledger import MemoryLedger
 from connector.domain.models import Alert
 from connector.plugins.local import LocalBackend
@@ -38,8 +39,8 @@ from tests.unit.test_api import outside_the_api
 PLUGIN_DIR = Path(__file__).resolve().parents[1] / "third_party_plugin"
 PACKAGE = "itsm_uptime_probe"
 PYPROJECT = tomllib.loads((PLUGIN_DIR / "pyproject.toml").read_text(encoding="utf-8"))
-#: the entry point the plugin's own pyproject.toml declares: the only name used below
-(ENTRY_NAME, ENTRY_MODULE), *_ = PYPROJECT["project"]["entry-points"][ENTRY_POINT_GROUP].items()
+#: the one entry point the plugin's own pyproject.toml declares: the only name used below
+((ENTRY_NAME, ENTRY_MODULE),) = PYPROJECT["project"]["entry-points"][ENTRY_POINT_GROUP].items()
 
 
 @pytest.fixture
@@ -87,7 +88,7 @@ def test_the_plugin_imports_nothing_of_the_connector_but_the_api() -> None:
     assert used_api
 
 
-def test_its_pyproject_declares_the_entry_point_and_no_connector_internals() -> None:
+def test_its_pyproject_makes_a_package_of_its_own() -> None:
     assert PYPROJECT["build-system"]["build-backend"] == "setuptools.build_meta"
     assert ENTRY_MODULE.startswith(PACKAGE + ".")
     assert any(dep.startswith("itsm-connector") for dep in PYPROJECT["project"]["dependencies"])
@@ -169,6 +170,34 @@ def test_its_rule_stage_changes_the_decision(
     assert decide(site_pm, unplanned)[0] is Action.CREATE  # the plugin passes; the default decides
 
 
+@pytest.mark.parametrize(
+    ("content", "outcome"),
+    [
+        ("not json", "cannot read"),
+        ('{"checks": {"id": "x"}}', "'checks' is not a list"),
+        ('{"checks": [{"id": "x", "up": false, "since": "2026-11-26T02:30:00"}]}', "'since' has no time zone"),
+        ('{"checks": [{"id": "x", "up": false, "since": "2026-11-26T02:30:00Z", "severity": 9}]}', "not an alert"),
+        ('{"checks": [{"id": "a@b", "up": false, "since": "2026-11-26T02:30:00Z"}]}', "may not hold '@'"),
+    ],
+)
+def test_its_source_turns_a_bad_status_file_into_errors_not_crashes(
+    plugin: types.ModuleType, tmp_path: Path, clock: FakeClock, content: str, outcome: str
+) -> None:
+    """The status file is another program's output: a bad file is a ``SourceError`` (the next
+    poll tries again), a bad check a ``Rejected`` (a dead letter); the rest is read."""
+    source_module = importlib.import_module(f"{PACKAGE}.source")
+    (tmp_path / "status.json").write_text(content)
+    settings = source_module.ProbeSettings(path=tmp_path / "status.json")
+    probe = source_module.UptimeProbeSource(settings, tmp_path / "status.json", name="probe", clock=clock)
+    try:
+        items = probe.poll(None, []).items
+    except SourceError as exc:
+        assert outcome in str(exc)
+    else:
+        (rejected,) = items
+        assert outcome in rejected.reason, rejected
+
+
 # --- found the way an installed package is found -------------------------------------------------
 
 
@@ -215,15 +244,14 @@ def test_found_through_its_declared_entry_point_and_run_by_once(
 
 def _can_build_offline() -> str | None:
     """Why pip cannot build the plugin here without the network, or ``None`` when it can."""
-    setuptools = importlib.util.find_spec("setuptools")
-    if setuptools is None:
+    try:
+        version = importlib.metadata.version("setuptools")
+    except importlib.metadata.PackageNotFoundError:
         return "setuptools is not installed in this environment"
-    import setuptools as st
-
-    major, minor = (int(part) for part in st.__version__.split(".")[:2])
+    major, minor = (int(part) for part in version.split(".")[:2])
     if (major, minor) < (70, 1) and importlib.util.find_spec("wheel") is None:
         return (
-            f"setuptools {st.__version__} needs the 'wheel' package to build a wheel and "
+            f"setuptools {version} needs the 'wheel' package to build a wheel and "
             "--no-build-isolation may not fetch it; `pip install wheel` in the test venv runs this test"
         )
     return None

@@ -57,10 +57,13 @@ class UptimeProbeSource:
         """The checks down now, and the recoveries of ``open_ids``; the cursor is the file's own
         ``generated_at`` (the journal, not the cursor, keeps a problem from being reported twice)."""
         document = self._read()
+        checks = document.get("checks", [])
+        if not isinstance(checks, list):
+            raise SourceError(f"{self.path}: 'checks' is not a list", source=self.name)
         items: list[Alert | Rejected] = []
         down: dict[str, str] = {}  # check id -> external id of its current outage
         changed: dict[str, datetime] = {}  # check id -> when it last changed
-        for entry in document.get("checks", []):
+        for entry in checks:
             item = self._problem(entry)
             if isinstance(item, Rejected):
                 items.append(item)
