@@ -15,8 +15,9 @@ What is here, by what a plugin does with it:
   enums, a ``Decision`` and its ``Action``, a ``Notice``;
 * what the rule stages read: ``RuleBook``, ``TicketIndex`` and the ``TicketState`` it answers;
 * the adapter contracts: ``Source``, ``PushSource``, ``Backend`` and its optional capabilities
-  (``HistoryReader``, ``UserDirectory``), ``Notifier``, and the registration types a factory is
-  handed in (``SourceType``, ``BackendType``, ``NotifierType``, ``PluginContext``);
+  (``HistoryReader``, ``UserDirectory``), ``Notifier``; the registration types a plugin returns
+  (``SourceType``, ``BackendType``, ``NotifierType``) and the ``PluginContext`` their factories
+  are handed (with its ``Clock`` and ``Spool``; ``FakeClock`` for a plugin's own tests);
 * the errors an adapter raises to say what the host should do next.
 
 Why a module of re-exports and no logic: a plugin needs one import path that survives internal
