@@ -1,7 +1,8 @@
 """Zabbix 6.0 as a source of alerts: polling problems and recoveries, acknowledging them.
 
 ``settings`` is the config section, ``mapping`` the pure event → Alert translation, ``source``
-the I/O shell (pyzabbix). ``connector.plugins.zabbix`` plugs it into the host.
+the poll and acknowledgement logic, ``connection`` the pyzabbix client and its one error
+boundary. ``connector.plugins.zabbix`` plugs it into the host.
 """
 
 from connector.integrations.zabbix.mapping import SEVERITY_NAMES, event_clock, map_problem, map_recovery, merge_tags

@@ -1,9 +1,9 @@
 """``ZabbixSource``: poll a Zabbix 6.0 server for problems and recoveries, acknowledge them.
 
-This is the I/O shell around ``connector.integrations.zabbix.mapping``. It owns one pyzabbix client on an
-injected ``requests.Session`` with an explicit timeout, logs in lazily (so building the source
-never touches the network), and is the one place where requests and pyzabbix exceptions become
-``SourceError`` — naming the API call that failed and never the token or password.
+This is the I/O shell around ``connector.integrations.zabbix.mapping``: which events to ask for
+and how they become alerts and recoveries. The API itself — one pyzabbix client on an injected
+``requests.Session`` with an explicit timeout, the lazy login, and the one place where requests
+and pyzabbix exceptions become ``SourceError`` — is ``connection.ZabbixConnection``.
 
 One ``poll`` costs a bounded number of calls whatever the batch size::
 
@@ -24,19 +24,17 @@ from __future__ import annotations
 __all__ = ["ACK_ACTION", "CHUNK", "ZabbixSource"]
 
 import logging
-import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar
 
 import requests
-from pyzabbix.api import ZabbixAPI, ZabbixAPIException
-from requests.adapters import HTTPAdapter
 
 from connector.contracts.adapters import PollResult, Rejected
 from connector.domain.clock import Clock
 from connector.domain.errors import SourceError
 from connector.domain.models import Alert, TicketRef
+from connector.integrations.zabbix.connection import ZabbixConnection
 from connector.integrations.zabbix.mapping import map_problem, map_recovery
 from connector.integrations.zabbix.settings import ZabbixSettings
 
@@ -50,7 +48,6 @@ CHUNK = 500
 ACK_MESSAGE_MAX = 2048
 
 _HOST_FIELDS = ["hostid", "host", "name"]
-_RELOGIN_MARKERS = ("session terminated", "not authorized", "not authorised")
 
 T = TypeVar("T")
 
@@ -58,29 +55,6 @@ T = TypeVar("T")
 def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-class _NoVerifyAdapter(HTTPAdapter):
-    """An HTTPS adapter that never verifies certificates (``verify_tls: false``).
-
-    ``session.verify = False`` alone is not enough: requests lets ``REQUESTS_CA_BUNDLE`` /
-    ``CURL_CA_BUNDLE`` from the environment override it (psf/requests#3829), so the setting
-    would silently do nothing on hosts that export a CA bundle.
-    """
-
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        kwargs["verify"] = False
-        return super().send(request, **kwargs)
-
-
-def _keep_pyzabbix_quiet() -> None:
-    """pyzabbix logs whole request payloads — tokens and passwords included — at DEBUG."""
-    top = logging.getLogger("pyzabbix")
-    if top.level == logging.NOTSET or top.level < logging.INFO:
-        top.setLevel(logging.INFO)
-    api = logging.getLogger("pyzabbix.api")
-    if api.level != logging.NOTSET and api.level < logging.INFO:
-        api.setLevel(logging.INFO)
 
 
 class ZabbixSource:
@@ -111,16 +85,12 @@ class ZabbixSource:
         #: whether the core should queue acknowledgements at all (``acknowledge: false`` turns them off)
         self.acknowledge_enabled = settings.acknowledge
         self._clock = clock
-        self._register_secret = register_secret or (lambda _value: None)
-        self._session = session if session is not None else requests.Session()
-        self._session.verify = settings.verify_tls
-        if not settings.verify_tls:
-            self._session.mount("https://", _NoVerifyAdapter())
-        _keep_pyzabbix_quiet()
-        self._api: Any = ZabbixAPI(settings.url, session=self._session, timeout=settings.timeout_seconds)
-        self._logged_in = False
-        self._groups_param = "selectGroups"
-        self._groups_key = "groups"
+        self._zabbix = ZabbixConnection(
+            settings,
+            name=name,
+            session=session if session is not None else requests.Session(),
+            register_secret=register_secret or (lambda _value: None),
+        )
 
     # --- Source protocol -----------------------------------------------------------------------
 
@@ -190,7 +160,7 @@ class ZabbixSource:
         if not str(external_id).isdigit():
             raise SourceError(f"event.acknowledge: not a Zabbix event id: {external_id!r}", source=self.name)
         text = message if message.strip() else self.ack_text(ref)
-        self._call(
+        self._zabbix.call(
             "event.acknowledge",
             {"eventids": str(external_id), "action": ACK_ACTION, "message": text[:ACK_MESSAGE_MAX]},
         )
@@ -201,14 +171,7 @@ class ZabbixSource:
 
     def close(self) -> None:
         """Log out a user/password session (tokens have none) and close the HTTP session."""
-        try:
-            if self._logged_in and self.settings.api_token is None:
-                self._api.do_request("user.logout", [])
-        except (ZabbixAPIException, requests.RequestException) as exc:
-            log.debug("%s: user.logout failed at close (%s)", self.name, type(exc).__name__)
-        finally:
-            self._logged_in = False
-            self._session.close()
+        self._zabbix.close()
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -237,7 +200,7 @@ class ZabbixSource:
             params["time_from"] = int(since.timestamp())
         else:
             params["eventid_from"] = str(last + 1)
-        return self._list("event.get", params, "new problem events")
+        return self._zabbix.list("event.get", params, "new problem events")
 
     def _recovered_open_problems(self, open_ids: Sequence[str]) -> list[Mapping[str, Any]]:
         """The full problem events (hosts, tags) of those ``open_ids`` that have recovered."""
@@ -268,7 +231,7 @@ class ZabbixSource:
         """``event.get(eventids=…, **params)`` in chunks of ``CHUNK`` ids, keyed by event id."""
         found: dict[str, Mapping[str, Any]] = {}
         for chunk in _chunks(list(dict.fromkeys(ids))):
-            for event in self._list("event.get", {**params, "eventids": list(chunk)}, what):
+            for event in self._zabbix.list("event.get", {**params, "eventids": list(chunk)}, what):
                 if isinstance(event, Mapping) and "eventid" in event:
                     found[str(event["eventid"])] = event
         return found
@@ -283,137 +246,18 @@ class ZabbixSource:
                     hostids.append(str(host["hostid"]))
         if not hostids:
             return {}
-        params = {"hostids": hostids, "output": ["hostid"], self._groups_param: ["groupid", "name"]}
+        params = {"hostids": hostids, "output": ["hostid"], self._zabbix.groups_param: ["groupid", "name"]}
         groups: dict[str, list[str]] = {}
-        for host in self._list("host.get", params, "host groups"):
+        for host in self._zabbix.list("host.get", params, "host groups"):
             if isinstance(host, Mapping) and "hostid" in host:
-                entries = host.get(self._groups_key) or []
+                entries = host.get(self._zabbix.groups_key) or []
                 groups[str(host["hostid"])] = [
                     str(g["name"]) for g in entries if isinstance(g, Mapping) and g.get("name")
                 ]
         return groups
-
-    def _list(self, method: str, params: Mapping[str, Any], what: str) -> list[Any]:
-        result = self._call(method, params)
-        if not isinstance(result, list):
-            raise SourceError(f"{method} ({what}) returned {type(result).__name__}, expected a list", source=self.name)
-        return result
-
-    # --- the one boundary to pyzabbix / requests -----------------------------------------------
-
-    def _call(self, method: str, params: Mapping[str, Any]) -> Any:
-        """One API call, logging in first if needed; re-logs in once when a session expired."""
-        if not self._logged_in:
-            self._login()
-        try:
-            return self._request(method, params)
-        except ZabbixAPIException as exc:
-            if self.settings.api_token is not None or not _session_expired(exc):
-                raise self._error(method, exc) from exc
-            log.info("%s: Zabbix session expired during %s; logging in again", self.name, method)
-        except requests.RequestException as exc:
-            raise self._error(method, exc) from exc
-        self._logged_in = False
-        self._login()
-        try:
-            return self._request(method, params)
-        except (ZabbixAPIException, requests.RequestException) as exc:
-            raise self._error(method, exc) from exc
-
-    def _request(self, method: str, params: Mapping[str, Any]) -> Any:
-        """The ``result`` of one JSON-RPC call; a reply without one is an API error too."""
-        response = self._api.do_request(method, dict(params))
-        if not isinstance(response, Mapping) or "result" not in response:
-            what = f"Zabbix API answer without a result: {_short(response, 200)}"
-            raise SourceError(self._redact(f"{method} failed: {what}"), source=self.name)
-        return response["result"]
-
-    def _login(self) -> None:
-        """Detect the API version, then store the token or open a user/password session."""
-        settings = self.settings
-        self._api.version = None  # so a failure below names the right call
-        try:
-            if settings.api_token is not None:
-                self._api.login(api_token=settings.api_token.get_secret_value())
-            else:
-                assert settings.user is not None and settings.password is not None  # the validator
-                self._api.login(user=settings.user, password=settings.password.get_secret_value())
-                if isinstance(self._api.auth, str) and self._api.auth:
-                    self._register_secret(self._api.auth)
-            version = str(self._api.version or self._api.api_version())
-        except (ZabbixAPIException, requests.RequestException) as exc:
-            call = "apiinfo.version" if self._api.version is None else "user.login"
-            raise self._error(f"login ({call})", exc) from exc
-        if _version_at_least(version, 6, 2):
-            self._groups_param, self._groups_key = "selectHostGroups", "hostgroups"
-        else:
-            self._groups_param, self._groups_key = "selectGroups", "groups"
-        self._logged_in = True
-        log.debug("%s: connected to Zabbix API %s", self.name, version)
-
-    def _error(self, call: str, exc: Exception) -> SourceError:
-        """Translate a requests / pyzabbix failure of ``call`` into a ``SourceError``."""
-        url = self._api.url
-        if isinstance(exc, requests.Timeout):
-            what = f"no answer from {url} within {self.settings.timeout_seconds:g}s"
-        elif isinstance(exc, requests.ConnectionError):
-            what = f"cannot connect to {url}: {_short(exc)}"
-        elif isinstance(exc, requests.HTTPError):
-            status = exc.response.status_code if exc.response is not None else "?"
-            what = f"HTTP {status} from {url}"
-        elif isinstance(exc, requests.RequestException):
-            what = f"request to {url} failed: {_short(exc)}"
-        elif isinstance(exc, ZabbixAPIException):
-            what = _describe_api_error(exc)
-            if self.settings.api_token is not None and _session_expired(exc):
-                what += " (the API token was refused: wrong, expired or disabled?)"
-        else:  # pragma: no cover - callers pass only the types above
-            what = _short(exc)
-        return SourceError(self._redact(f"{call} failed: {what}"), source=self.name)
-
-    def _redact(self, text: str) -> str:
-        """``text`` without the token, the password or the session id, whatever happens."""
-        secrets = [s.get_secret_value() for s in (self.settings.api_token, self.settings.password) if s is not None]
-        auth = getattr(self._api, "auth", "")
-        if isinstance(auth, str):
-            secrets.append(auth)
-        for secret in secrets:
-            if secret:
-                text = text.replace(secret, "***")
-        return text
 
 
 def _recovered(event: Mapping[str, Any]) -> bool:
     """True when the problem event already has a recovery event (``r_eventid`` not "0")."""
     r_eventid = str(event.get("r_eventid") or "0")
     return r_eventid.isdigit() and r_eventid != "0"
-
-
-def _session_expired(exc: Exception) -> bool:
-    """The session id (or token) is no longer accepted: ``-32602 Session terminated/Not authorized``."""
-    text = str(getattr(exc, "error", None) or exc).lower()
-    return any(marker in text for marker in _RELOGIN_MARKERS)
-
-
-def _describe_api_error(exc: Exception) -> str:
-    """``Zabbix API error -32500: Application error. No permissions…`` (code when there is one)."""
-    error = getattr(exc, "error", None)
-    if isinstance(error, Mapping):
-        message = str(error.get("message", "")).strip()
-        data = str(error.get("data", "")).strip()
-        detail = " ".join(part for part in (message, data if data != "No data" else "") if part)
-        return f"Zabbix API error {error.get('code', '?')}: {_short(detail, 500)}"  # data may echo input
-    return f"Zabbix API error: {_short(exc)}"  # empty or non-JSON body: no code
-
-
-def _short(what: object, limit: int = 300) -> str:
-    """``what`` as one line of at most ``limit`` characters (library messages can be huge)."""
-    text = " ".join(str(what).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _version_at_least(version: str, major: int, minor: int) -> bool:
-    match = re.match(r"\s*(\d+)\.(\d+)", version)
-    if match is None:
-        return False
-    return (int(match.group(1)), int(match.group(2))) >= (major, minor)

@@ -1,0 +1,167 @@
+"""``MemoryLedger``: the connector's memory of its tickets in dictionaries, for ``simulate`` and
+the benchmark (the daemon's is the SQLite ``Store``; a test replays one stream through both and
+compares what they answer)."""
+
+from __future__ import annotations
+
+__all__ = ["MemoryLedger"]
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from connector.domain.models import Impact, Priority, TicketStatus, Urgency
+from connector.domain.ticket_state import LIFE_FIELDS, DoneAfter, TicketState
+
+
+class MemoryLedger:
+    """The ledger in dictionaries: ``simulate``'s state and the benchmark's.
+
+    Answers exactly what the SQLite store answers (a test compares them): the newest open
+    master is the most recently created one, the last finished ticket the one finished
+    latest. A duplicate keeps no content (nothing copies from a duplicate). ``prune`` forgets
+    finished tickets older than a horizon, so a long stream holds a bounded state.
+
+    The ledger owns its ``TicketState`` records and updates them in place (a copy per change
+    would be most of its cost): a state it returns is current until the next write.
+    """
+
+    def __init__(self) -> None:
+        self._tickets: dict[str, TicketState] = {}
+        self._aliases: dict[str, str] = {}
+        self._masters_by_fp: dict[str, list[str]] = {}  # non-duplicates, in creation order
+        self._duplicates: dict[str, list[str]] = {}
+        self._by_ticket_id: dict[str, str] = {}
+        self._steps: dict[str, dict[str, tuple[datetime, datetime, bool]]] = {}
+
+    def __len__(self) -> int:
+        return len(self._tickets)
+
+    # --- TicketIndex ---------------------------------------------------------------------------
+
+    def get(self, key: str) -> TicketState | None:
+        return self._tickets.get(key)
+
+    def alias_of(self, key: str) -> str | None:
+        return self._aliases.get(key)
+
+    def open_master(self, fingerprint: str) -> TicketState | None:
+        for key in reversed(self._masters_by_fp.get(fingerprint, ())):
+            state = self._tickets[key]
+            if not state.status.is_done:
+                return state
+        return None
+
+    def last_done(self, fingerprint: str, after: DoneAfter) -> TicketState | None:
+        best: TicketState | None = None
+        best_at: datetime | None = None
+        for key in self._masters_by_fp.get(fingerprint, ()):
+            state = self._tickets[key]
+            at = state.done_at(after)
+            if at is not None and (best_at is None or at >= best_at):
+                best, best_at = state, at
+        return best
+
+    def key_for_ticket_id(self, ticket_id: str) -> str | None:
+        return self._by_ticket_id.get(ticket_id)
+
+    # --- TicketLedger --------------------------------------------------------------------------
+
+    def ticket_add(self, state: TicketState, backend: str) -> None:
+        if state.key in self._tickets:
+            return
+        if state.master_key is not None:
+            self._duplicates.setdefault(state.master_key, []).append(state.key)
+            object.__setattr__(state, "content", {})  # nothing copies from a duplicate
+        elif state.fingerprint is not None:
+            self._masters_by_fp.setdefault(state.fingerprint, []).append(state.key)
+        self._tickets[state.key] = state
+
+    def _update(self, key: str, **changes: Any) -> None:
+        state = self._tickets.get(key)
+        if state is not None:
+            for name, value in changes.items():
+                object.__setattr__(state, name, value)  # the ledger's own record (see the class)
+
+    def ticket_set_status(self, key: str, status: TicketStatus, at: datetime) -> None:
+        if status is TicketStatus.RESOLVED:
+            self._update(key, status=status, resolved_at=at)
+        elif status is TicketStatus.CLOSED:
+            self._update(key, status=status, closed_at=at)
+        else:  # open again: not finished
+            self._update(key, status=status, resolved_at=None, closed_at=None)
+
+    def ticket_bump_repeats(self, key: str) -> None:
+        state = self._tickets.get(key)
+        if state is not None:
+            self._update(key, repeats=state.repeats + 1)
+
+    def ticket_set_priority(self, key: str, impact: Impact, urgency: Urgency, priority: Priority) -> None:
+        self._update(key, impact=impact, urgency=urgency, priority=priority)
+
+    def alias_add(self, key: str, ticket_key: str, at: datetime) -> None:
+        self._aliases.setdefault(key, ticket_key)
+
+    def open_duplicates(self, master_key: str) -> list[str]:
+        return [k for k in self._duplicates.get(master_key, ()) if not self._tickets[k].status.is_done]
+
+    def ticket_set_life(self, key: str, **changes: Any) -> None:
+        unknown = set(changes) - LIFE_FIELDS
+        if unknown:
+            raise ValueError(f"not ticket-life fields: {sorted(unknown)}")
+        self._update(key, **changes)
+        if "ticket_id" in changes and changes["ticket_id"] is not None:
+            self._by_ticket_id[str(changes["ticket_id"])] = key
+
+    def active_tickets(self) -> list[TicketState]:
+        return [s for s in self._tickets.values() if s.status is not TicketStatus.CLOSED]
+
+    def sweep_tickets(self, resolved_since: datetime) -> list[TicketState]:
+        return [
+            s
+            for s in self._tickets.values()
+            if s.status is not TicketStatus.CLOSED
+            and s.master_key is None
+            and (s.resolved_at is None or s.resolved_at >= resolved_since)
+        ]
+
+    def fired_steps(self, key: str) -> set[str]:
+        return set(self._steps.get(key, ()))
+
+    def record_step(self, key: str, step: str, due_at: datetime, fired_at: datetime, late: bool) -> bool:
+        fired = self._steps.setdefault(key, {})
+        if step in fired:
+            return False
+        fired[step] = (due_at, fired_at, late)
+        return True
+
+    # --- housekeeping --------------------------------------------------------------------------
+
+    def set_ticket_id(self, key: str, ticket_id: str) -> None:
+        """Record the helpdesk id of a ticket (``simulate`` numbers its tickets itself)."""
+        if key in self._tickets:
+            self.ticket_set_life(key, ticket_id=ticket_id)
+
+    def prune(self, now: datetime, horizon: timedelta) -> int:
+        """Forget tickets finished more than ``horizon`` before ``now`` (and what points at them).
+
+        Correlation cannot use them any more (a recurrence needs a ticket finished within its
+        window), so with ``horizon`` at least the recurrence window nothing it decides changes,
+        except that a recovery arriving later than ``horizon`` finds no ticket.
+        """
+        cutoff = now - horizon
+        gone = {k for k, s in self._tickets.items() if (d := s.done_at()) is not None and d < cutoff}
+        if not gone:
+            return 0
+        for key in gone:
+            state = self._tickets.pop(key)
+            self._steps.pop(key, None)
+            if state.ticket_id is not None:
+                self._by_ticket_id.pop(state.ticket_id, None)
+        self._aliases = {k: v for k, v in self._aliases.items() if v not in gone}
+        self._duplicates = {
+            m: [k for k in keys if k not in gone] for m, keys in self._duplicates.items() if m not in gone
+        }
+        self._masters_by_fp = {
+            fp: kept for fp, keys in self._masters_by_fp.items() if (kept := [k for k in keys if k not in gone])
+        }
+        return len(gone)

@@ -1,0 +1,173 @@
+"""What the connector knows about a ticket it made (``TicketState``), and the two views of that
+memory: ``TicketIndex``, what correlation reads, and ``TicketLedger``, the primitives a decision
+and the lifecycle write with.
+
+Two implementations hold it: the SQLite ``Store`` of the daemon and ``MemoryLedger`` of
+``simulate`` and the benchmark; ``connector.domain.ledger`` says, once for both, what a decision
+changes in it.
+"""
+
+from __future__ import annotations
+
+__all__ = ["LIFE_FIELDS", "DoneAfter", "TicketIndex", "TicketLedger", "TicketState"]
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from connector.domain.models import Impact, Priority, TicketStatus, Urgency
+
+DoneAfter = Literal["resolved", "closed"]
+
+
+@dataclass(frozen=True, slots=True)
+class TicketState:
+    """What the connector knows about a ticket it made."""
+
+    key: str
+    ticket_id: str | None
+    status: TicketStatus
+    fingerprint: str | None
+    created_at: datetime
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    master_key: str | None = None
+    occurred_at: datetime | None = None
+    source: str | None = None
+    external_id: str | None = None
+    impact: Impact | None = None
+    urgency: Urgency | None = None
+    priority: Priority | None = None
+    repeats: int = 0  # duplicates and appended repeats counted on this master
+    recurrence_of: str | None = None
+    content: Mapping[str, Any] = field(default_factory=dict)
+    # its life in the helpdesk, as the sync-back (or simulate's control lines) saw it
+    url: str | None = None
+    contact: str | None = None
+    sla_due: datetime | None = None  # field 21 as last written
+    assigned_at: datetime | None = None
+    accepted_at: datetime | None = None
+    assignee: str | None = None
+    assignment_group: str | None = None
+    reassignments: int = 0
+    escalation_level: int = 0
+    third_party_at: datetime | None = None
+    suspended_since: datetime | None = None
+    suspensions: tuple[tuple[datetime, datetime], ...] = ()
+    synced_changes: int = 0  # how many entries of its helpdesk history the sync-back has applied
+
+    @property
+    def pauses(self) -> tuple[tuple[datetime, datetime | None], ...]:
+        """Its suspensions, the open one included (``end`` ``None``), for ``connector.rules.sla``."""
+        open_one = ((self.suspended_since, None),) if self.suspended_since is not None else ()
+        return (*self.suspensions, *open_one)
+
+    @property
+    def started_at(self) -> datetime:
+        """When the problem began (its alert's time; creation for rows from before that was kept)."""
+        return self.occurred_at or self.created_at
+
+    def done_at(self, after: DoneAfter = "resolved") -> datetime | None:
+        """When a finished ticket stopped being worked on: resolved (or closed), or only
+        closed; ``None`` while it is not finished in that sense (e.g. reopened)."""
+        if after == "closed":
+            return self.closed_at if self.status is TicketStatus.CLOSED else None
+        return (self.resolved_at or self.closed_at) if self.status.is_done else None
+
+
+class TicketIndex(Protocol):
+    """Read-only view of the tickets the connector made, for correlation rules."""
+
+    def get(self, key: str) -> TicketState | None:
+        """The ticket with this connector key, if any."""
+        ...
+
+    def alias_of(self, key: str) -> str | None:
+        """The master an alert with this key was appended to (storm guard), if any."""
+        ...
+
+    def open_master(self, fingerprint: str) -> TicketState | None:
+        """The newest unresolved ticket with this fingerprint that is not itself a duplicate."""
+        ...
+
+    def last_done(self, fingerprint: str, after: DoneAfter) -> TicketState | None:
+        """The most recently resolved (or closed) non-duplicate ticket with this fingerprint."""
+        ...
+
+    def key_for_ticket_id(self, ticket_id: str) -> str | None:
+        """The connector key of the helpdesk ticket ``ticket_id``, if the connector made it."""
+        ...
+
+
+class TicketLedger(TicketIndex, Protocol):
+    """The primitives ``apply_decision`` writes with; each is one row change."""
+
+    def ticket_add(self, state: TicketState, backend: str) -> None:
+        """Record a ticket the pipeline decided to create (its helpdesk id comes later)."""
+        ...
+
+    def ticket_set_status(self, key: str, status: TicketStatus, at: datetime) -> None:
+        """Record a status change (``at`` is when it happened); an open status clears the
+        resolved and closed times (a reopened ticket is not finished)."""
+        ...
+
+    def ticket_bump_repeats(self, key: str) -> None:
+        """Count one more repeat on a master."""
+        ...
+
+    def ticket_set_priority(self, key: str, impact: Impact, urgency: Urgency, priority: Priority) -> None:
+        """Record a priority change the connector made."""
+        ...
+
+    def alias_add(self, key: str, ticket_key: str, at: datetime) -> None:
+        """Remember that the alert ``key`` was appended to ticket ``ticket_key``."""
+        ...
+
+    def open_duplicates(self, master_key: str) -> list[str]:
+        """Keys of the unresolved duplicates of ``master_key``."""
+        ...
+
+    def ticket_set_life(self, key: str, **changes: Any) -> None:
+        """Record what the helpdesk did to a ticket: any of ``LIFE_FIELDS``."""
+        ...
+
+    def active_tickets(self) -> list[TicketState]:
+        """Every ticket not closed yet."""
+        ...
+
+    def sweep_tickets(self, resolved_since: datetime) -> list[TicketState]:
+        """What the escalation sweep watches: tickets not closed that are not duplicates (a
+        duplicate's master escalates for it: a storm must not multiply the notices), and not
+        resolved before ``resolved_since`` (a step due before a resolution may still fire after
+        a downtime, but not forever)."""
+        ...
+
+    def fired_steps(self, key: str) -> set[str]:
+        """The escalation/notice/SLA steps already fired for a ticket."""
+        ...
+
+    def record_step(self, key: str, step: str, due_at: datetime, fired_at: datetime, late: bool) -> bool:
+        """Remember that a step fired; ``False`` when it had fired before (it must not again)."""
+        ...
+
+
+#: the ticket-life fields ``TicketLedger.ticket_set_life`` may change
+LIFE_FIELDS = frozenset(
+    {
+        "ticket_id",
+        "url",
+        "contact",
+        "sla_due",
+        "assigned_at",
+        "accepted_at",
+        "assignee",
+        "assignment_group",
+        "reassignments",
+        "escalation_level",
+        "third_party_at",
+        "suspended_since",
+        "suspensions",
+        "synced_changes",
+    }
+)

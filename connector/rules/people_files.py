@@ -1,0 +1,106 @@
+"""The shapes of the two rule files about people: ``lifecycle.yaml`` (who may close or verify a
+ticket, how many reassignments escalate) and ``replies.yaml`` (what the connector answers by mail).
+
+Pydantic models at the boundary, like the other rule files (``connector.rules.files`` lists them
+all in ``SCHEMAS``); role names are checked against ``people.yaml`` when the validation context
+has its roles.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "REPLY_PLACEHOLDERS",
+    "ClosingModel",
+    "LifecycleFile",
+    "ReassignmentModel",
+    "RepliesFile",
+    "ReplyText",
+    "VerificationModel",
+]
+
+import re
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from connector.util.loading import known_name
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# --- lifecycle.yaml ------------------------------------------------------------------------------
+
+_RoleId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_.-]*$"), known_name("roles", "role")]
+
+
+class ReassignmentModel(_Strict):
+    """When cross-group reassignments escalate (seed §3.1.3.3)."""
+
+    limit: int = Field(ge=0, description="more cross-group reassignments than this escalate to the incident manager")
+
+
+class ClosingModel(_Strict):
+    """Who may close a ticket (seed §3.1.3.10): the 1st line, and the role that may override."""
+
+    roles: list[_RoleId] = Field(description="holders of these roles may close")
+    first_line_groups: bool = Field(description="handlers of a group whose line is first_line may close")
+    override_role: _RoleId = Field(description="may close any ticket, whoever it is assigned to")
+
+    def closing_roles(self) -> frozenset[str]:
+        """Every role whose holders may close: the listed ones and the override."""
+        return frozenset((*self.roles, self.override_role))
+
+
+class VerificationModel(_Strict):
+    """Who verifies a closed record (PROCESS §1, §11)."""
+
+    roles: list[_RoleId] = Field(min_length=1)
+
+
+class LifecycleFile(_Strict):
+    """``lifecycle.yaml``: what people may do to a ticket, and the numbers the lifecycle counts."""
+
+    reassignment: ReassignmentModel
+    closing: ClosingModel
+    verification: VerificationModel
+
+
+# --- replies.yaml --------------------------------------------------------------------------------
+
+#: the values a reply text may name, each filled in as plain text (never as a template)
+REPLY_PLACEHOLDERS = frozenset({"title", "desk"})
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
+class ReplyText(_Strict):
+    """A mail the connector answers with: a subject and a text; ``{title}`` and ``{desk}`` are
+    filled in when it is sent."""
+
+    subject: str = Field(min_length=1)
+    text: str = Field(min_length=1)
+
+    @field_validator("subject", "text")
+    @classmethod
+    def _known_placeholders(cls, value: str) -> str:
+        unknown = sorted({m.group(1) for m in _PLACEHOLDER.finditer(value)} - REPLY_PLACEHOLDERS)
+        if unknown:
+            known = ", ".join(f"{{{name}}}" for name in sorted(REPLY_PLACEHOLDERS))
+            raise ValueError(f"unknown placeholder {{{unknown[0]}}} (known: {known})")
+        return value
+
+    def fill(self, **values: str) -> tuple[str, str]:
+        """The subject and text with the placeholders replaced in one pass, so a value (an
+        untrusted mail title) is inserted as it is: a ``{desk}`` inside it stays as written."""
+
+        def one(template: str) -> str:
+            return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template)
+
+        return one(self.subject), one(self.text)
+
+
+class RepliesFile(_Strict):
+    """``replies.yaml``: what the connector answers by mail (IM 1.1)."""
+
+    refused_sender: ReplyText = Field(description="to a sender the desk does not know, when the source rejects them")
