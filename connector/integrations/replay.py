@@ -2,8 +2,9 @@
 
 One JSON object per line: an ``Alert`` (``source, external_id, title, occurred_at`` required),
 or a control line ``{"type": "close", "external_id": X, "at": T}``. Blank lines and lines
-starting with ``#`` are skipped. A line that is not valid becomes a ``Rejected`` naming the
-line number and the reason; it never stops the lines after it.
+starting with ``#`` are skipped. A line that is not valid — not JSON, nested deeper than
+``MAX_DEPTH`` (``connector.util.unicode_text``), not an alert — becomes a ``Rejected`` naming
+the line number and the reason; it never stops the lines after it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ from pydantic import ValidationError
 from connector.contracts.adapters import Rejected
 from connector.domain.clock import parse_time
 from connector.domain.models import Alert
-from connector.util.unicode_text import loads_valid
+from connector.util.unicode_text import TooDeep, loads_valid
+
+#: most of a line too deep to parse kept in its dead letter (the rest is only more brackets)
+_SAMPLE = 1000
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,8 @@ def parse_line(text: str, lineno: int, default_source: str = "replay") -> Alert 
         return None
     try:
         data = loads_valid(stripped)
+    except TooDeep as exc:  # json.loads would raise RecursionError: the line would hold its source
+        return Rejected(default_source, None, f"line {lineno}: {exc}", stripped[:_SAMPLE])
     except json.JSONDecodeError as exc:
         return Rejected(default_source, None, f"line {lineno}: not JSON: {exc.msg} at column {exc.colno}", stripped)
     if not isinstance(data, dict):

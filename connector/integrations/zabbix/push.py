@@ -7,7 +7,8 @@ anything is stored:
 1. ``Authorization: Bearer <secret>`` (constant-time compare) — else **401**, body unread;
 2. ``Content-Length`` present and at most ``max_body_bytes`` — else **411** / **413**, body
    unread (drained a little so the client sees the answer);
-3. the body is a JSON object — else **400**, and the body goes to the dead-letter table.
+3. the body is a JSON object nested at most ``MAX_DEPTH`` (64) levels — else **400**, and the
+   body goes to the dead-letter table with the reason.
 
 Then ``connector.integrations.zabbix.webhook.classify`` says what it is, and the answer is given only after
 the journal transaction committed (``IntakeJournal.ingest``): **200** with the connector key
@@ -49,7 +50,7 @@ from connector.domain.models import Alert, TicketRef
 from connector.integrations.zabbix.mapping import INTERNAL_TAG_PREFIX
 from connector.integrations.zabbix.webhook import Ignored, Update, classify
 from connector.integrations.zabbix.webhook_settings import ZabbixWebhookSettings
-from connector.util.unicode_text import loads_valid
+from connector.util.unicode_text import TooDeep, loads_valid
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +188,9 @@ class ZabbixWebhookSource:
             return _Reply(503, {"status": "retry", "error": "not serving"})
         try:
             payload = loads_valid(body.decode("utf-8"))
+        except TooDeep as exc:
+            reason = f"body refused: {exc}"
+            return self._reject(journal, Rejected(self.alert_source, None, reason, {"body": self._sample(body)}), 400)
         except (UnicodeDecodeError, ValueError) as exc:
             reason = f"body is not JSON: {_first_line(exc)}"
             return self._reject(journal, Rejected(self.alert_source, None, reason, {"body": self._sample(body)}), 400)
