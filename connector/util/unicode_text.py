@@ -17,7 +17,16 @@ walks iteratively, so it cannot overflow the stack whatever a plugin hands it.
 
 from __future__ import annotations
 
-__all__ = ["MAX_DEPTH", "TooDeep", "json_depth", "loads_valid", "tree_depth", "valid_text", "valid_tree"]
+__all__ = [
+    "MAX_DEPTH",
+    "TooDeep",
+    "ascii_digits",
+    "json_depth",
+    "loads_valid",
+    "tree_depth",
+    "valid_text",
+    "valid_tree",
+]
 
 import json
 import re
@@ -90,6 +99,14 @@ def tree_depth(value: Any, limit: int | None = None) -> int:
                 return deepest
         stack.extend((child, depth) for child in (item.values() if isinstance(item, dict) else item))
     return deepest
+
+
+def ascii_digits(text: str) -> bool:
+    """Whether ``text`` is one or more of the ASCII digits 0–9 — what a numeric id from Zabbix,
+    GLPI or a helpdesk is. ``str.isdigit`` alone also takes ``²``, Arabic-Indic ``٨`` and
+    fullwidth ``８`` (``int`` reads the last two, so ``٨٨١٠٠٤`` would pass as event 881004
+    under a key no other path makes, and ``int("²")`` raises)."""
+    return text.isascii() and text.isdigit()
 
 
 def valid_text(text: str) -> str:

@@ -50,7 +50,7 @@ from connector.domain.models import Alert, TicketRef
 from connector.integrations.zabbix.mapping import INTERNAL_TAG_PREFIX
 from connector.integrations.zabbix.webhook import Ignored, Update, classify
 from connector.integrations.zabbix.webhook_settings import ZabbixWebhookSettings
-from connector.util.unicode_text import TooDeep, loads_valid
+from connector.util.unicode_text import TooDeep, ascii_digits, loads_valid
 
 log = logging.getLogger(__name__)
 
@@ -362,7 +362,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _length(self) -> int | None:
         text = (self.headers.get("Content-Length") or "").strip()
-        return int(text) if text.isdigit() else None
+        return int(text) if ascii_digits(text) else None
 
     def handle_expect_100(self) -> bool:
         refused = self._precheck()

@@ -44,7 +44,7 @@ from zoneinfo import ZoneInfo
 from connector.contracts.adapters import Rejected
 from connector.domain.models import Alert, TicketSource
 from connector.integrations.zabbix.mapping import INTERNAL_TAG_PREFIX, map_problem, map_recovery
-from connector.util.unicode_text import MAX_DEPTH, loads_valid, tree_depth
+from connector.util.unicode_text import MAX_DEPTH, ascii_digits, loads_valid, tree_depth
 
 #: every field the media type posts, and the macro it carries
 WEBHOOK_FIELDS: dict[str, str] = {
@@ -205,8 +205,9 @@ def classify(
     event_id = ""
     try:
         event_id = _text(payload, "event_id")
-        if not event_id.isdigit() or int(event_id) <= 0:
-            return Rejected(source, None, f"event_id is not a Zabbix event id: {payload.get('event_id')!r}", raw)
+        if not ascii_digits(event_id) or int(event_id) <= 0:
+            reason = f"event_id is not a Zabbix event id (a positive number in ASCII digits 0-9): {event_id!r}"
+            return Rejected(source, None, reason, raw)
         event_source = _text(payload, "event_source")
         if event_source != "0":
             return Ignored(f"event {event_id} is not a trigger event (source {event_source or '?'}): not handled")
