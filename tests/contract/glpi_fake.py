@@ -169,7 +169,9 @@ class GlpiFake:
         self.links: dict[int, dict[str, int]] = {}
         self.documents: dict[int, dict[str, Any]] = {}
         self.document_items: list[dict[str, Any]] = []
-        self.entities: dict[int, dict[str, Any]] = {0: {"id": 0, "name": "Root entity", "completename": "Root entity"}}
+        # GLPI 10 answers the root entity with a null parent (entities_id), and so does the fake
+        root = {"id": 0, "name": "Root entity", "completename": "Root entity", "entities_id": None, "level": 1}
+        self.entities: dict[int, dict[str, Any]] = {0: root}
         self.dropdowns: dict[str, dict[int, dict[str, Any]]] = {
             "ITILCategory": {},
             "Group": {},
