@@ -30,6 +30,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from connector.contracts.adapters import Backend, Rejected, Relation, Resolution, Source, UserDirectory
+from connector.contracts.delivery import delivering
 from connector.contracts.notifiers import OutgoingMessage, Recipient
 from connector.domain.clock import Clock, isoformat, parse_time
 from connector.domain.decision import HELPDESK_KEY_PREFIX, Action, Decision
@@ -444,6 +445,15 @@ class Engine:
             log.info("%s → created %s #%s %s", key, backend.name, ref.ticket_id, ref.url)
             return
         ref = self._ref(key)
+        if not op.sent:  # as for a create: a retry may find the write already made
+            with self.store.transaction():
+                self.store.op_mark_sent(op.id)
+        with delivering(op.id, retry=op.sent):
+            self._write(op, ref, now)
+
+    def _write(self, op: OutboxOp, ref: TicketRef, now: datetime) -> None:
+        """Carry out one backend operation on an existing ticket (not a create)."""
+        key, backend = str(op.ticket_key), self.backend
         if op.op == "link":
             other = self._ref(str(op.payload["related_key"]))
             backend.add_relation(ref.ticket_id, other.ticket_id, Relation(op.payload["relation"]))
