@@ -19,6 +19,7 @@ __all__ = ["JournalEntry", "OutboxOp", "Store"]
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +31,9 @@ from connector.domain.clock import isoformat, parse_time
 from connector.domain.errors import StoreError
 from connector.domain.ledger import LIFE_FIELDS, DoneAfter, TicketState
 from connector.domain.models import Impact, Priority, TicketStatus, Urgency
+
+#: seconds a connection waits for another's lock (and a new file's switch to WAL)
+_OPEN_TIMEOUT = 30.0
 
 MIGRATIONS: Sequence[str] = (
     # 1: the foundation
@@ -175,8 +179,8 @@ class Store:
         try:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=_OPEN_TIMEOUT)
+            self._enter_wal()
             # FULL: a commit survives a power cut, not only a crash of the process — the journal
             # acknowledges input (a mail marked seen, a webhook answered 200) on the strength of it
             self._db.execute("PRAGMA synchronous=FULL")
@@ -226,20 +230,42 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: {exc} in {sql.split()[0]} statement") from exc
 
+    def _enter_wal(self) -> None:
+        """Switch the file to WAL. On a new file that two processes open at the same moment,
+        SQLite answers the second "database is locked" at once instead of waiting (the busy
+        timeout does not apply to this lock upgrade), so it is asked again, for at most the
+        connect timeout; once in WAL the pragma takes no lock at all."""
+        deadline = time.monotonic() + _OPEN_TIMEOUT
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+
     def _migrate(self) -> None:
+        """Bring the file to the latest schema. Two processes opening a new file at the same
+        moment must not both create it: the version is read again inside ``BEGIN IMMEDIATE``
+        (the second waits for the first's write lock, then finds nothing left to do)."""
         self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        row = self._db.execute("SELECT max(version) FROM schema_version").fetchone()
-        current = row[0] or 0
-        if current > len(MIGRATIONS):
-            raise StoreError(
-                f"{self.path} has schema version {current}, newer than this connector knows ({len(MIGRATIONS)})"
-            )
-        for version in range(current + 1, len(MIGRATIONS) + 1):
-            with self.transaction():
+        if self._version() == len(MIGRATIONS):
+            return  # the usual open: no write lock taken
+        with self.transaction():
+            current = self._version()
+            if current > len(MIGRATIONS):
+                raise StoreError(
+                    f"{self.path} has schema version {current}, newer than this connector knows ({len(MIGRATIONS)})"
+                )
+            for version in range(current + 1, len(MIGRATIONS) + 1):
                 for statement in MIGRATIONS[version - 1].split(";"):
                     if statement.strip():
                         self._db.execute(statement)
                 self._db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+
+    def _version(self) -> int:
+        return int(self._db.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0)
 
     @property
     def schema_version(self) -> int:
