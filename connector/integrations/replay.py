@@ -51,6 +51,8 @@ def parse_line(text: str, lineno: int, default_source: str = "replay") -> Alert 
         return Rejected(default_source, None, f"line {lineno}: {exc}", stripped[:_SAMPLE])
     except json.JSONDecodeError as exc:
         return Rejected(default_source, None, f"line {lineno}: not JSON: {exc.msg} at column {exc.colno}", stripped)
+    except ValueError as exc:  # what the parser refuses past the grammar: a number of more than 4300 digits
+        return Rejected(default_source, None, f"line {lineno}: not usable JSON: {exc}", stripped[:_SAMPLE])
     if not isinstance(data, dict):
         return Rejected(default_source, None, f"line {lineno}: expected a JSON object", data)
     external_id = data.get("external_id")

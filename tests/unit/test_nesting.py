@@ -77,6 +77,15 @@ def test_a_too_deep_replay_line_does_not_block_the_lines_after_it(tmp_path: Path
     assert result.cursor == "3"
 
 
+def test_a_replay_line_the_parser_refuses_past_the_grammar_is_rejected_too(tmp_path: Path) -> None:
+    path = tmp_path / "alerts.jsonl"
+    huge = '{"external_id": ' + "1" * 5000 + "}"  # Python's int() refuses more than 4300 digits
+    path.write_text(huge + "\n" + json.dumps({**ALERT, "external_id": "ok-1"}) + "\n", encoding="utf-8")
+    result = ReplaySource(path).poll(None, [])
+    assert [type(i).__name__ for i in result.items] == ["Rejected", "Alert"]
+    assert isinstance(result.items[0], Rejected) and result.items[0].reason.startswith("line 1: not usable JSON")
+
+
 def test_simulate_answers_a_too_deep_line_with_a_dead_letter_and_goes_on(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
