@@ -181,6 +181,7 @@ def _dispatch(args: argparse.Namespace, redactor: Redactor) -> int:
 
 
 def _run_app(args: argparse.Namespace, config: LoadedConfig, pm: pluggy.PluginManager, redactor: Redactor) -> int:
+    """``once`` or ``run``, under the state lock the caller holds (nothing is opened before it)."""
     from connector.runtime.app import build_app
 
     command = args.command

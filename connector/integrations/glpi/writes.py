@@ -82,7 +82,10 @@ class Writes:
         try:
             return self._client.post(f"{itemtype}/", payload, Created)
         except GlpiRejected as exc:
-            raise self.refusal(exc, itemtype, tickets) from exc
+            refused = self.refusal(exc, itemtype, tickets)
+            if refused is exc:
+                raise
+            raise refused from exc
 
     def refusal(self, exc: GlpiRejected, itemtype: str, tickets: Sequence[int] = ()) -> GlpiRejected | GlpiRightMissing:
         """What a refused add means: ``exc`` itself, or ``GlpiRightMissing`` when it was the
