@@ -137,7 +137,7 @@ def _dispatch(args: argparse.Namespace, redactor: Redactor) -> int:
 
         return run_rules(args)
 
-    from connector.runtime.app import build_app, load
+    from connector.runtime.app import load
 
     config, pm = load(args.config, build_plugin_manager(trace=args.trace_hooks))
     if args.log_level is None:
@@ -175,6 +175,19 @@ def _dispatch(args: argparse.Namespace, redactor: Redactor) -> int:
             store.close()
         return 0
 
+    if command in ("run", "once"):  # one connector per state file: the second is refused, naming the first
+        from connector.state.lock import StateLock
+
+        with StateLock(config.state_path, command=command):
+            return _run_app(args, config, pm, redactor)
+    raise AssertionError(f"unhandled command {command}")
+
+
+def _run_app(args: argparse.Namespace, config: LoadedConfig, pm: pluggy.PluginManager, redactor: Redactor) -> int:
+    """``once`` or ``run``, under the state lock the caller holds (nothing is opened before it)."""
+    from connector.runtime.app import build_app
+
+    command = args.command
     app = build_app(config, pm, redactor=redactor)
     try:
         if command == "once":

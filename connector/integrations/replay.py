@@ -2,8 +2,10 @@
 
 One JSON object per line: an ``Alert`` (``source, external_id, title, occurred_at`` required),
 or a control line ``{"type": "close", "external_id": X, "at": T}``. Blank lines and lines
-starting with ``#`` are skipped. A line that is not valid becomes a ``Rejected`` naming the
-line number and the reason; it never stops the lines after it.
+starting with ``#`` are skipped. A line that is not valid — not JSON, nested deeper than
+``MAX_DEPTH`` (``connector.util.unicode_text``), an ``external_id`` or ``reply_to`` that is a
+number in digits other than ASCII 0–9, not an alert — becomes a ``Rejected`` naming
+the line number and the reason; it never stops the lines after it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ from pydantic import ValidationError
 from connector.contracts.adapters import Rejected
 from connector.domain.clock import parse_time
 from connector.domain.models import Alert
-from connector.util.unicode_text import loads_valid
+from connector.util.unicode_text import TooDeep, ascii_digits, loads_valid
+
+#: most of a line too deep to parse kept in its dead letter (the rest is only more brackets)
+_SAMPLE = 1000
 
 
 @dataclass(frozen=True)
@@ -42,13 +47,23 @@ def parse_line(text: str, lineno: int, default_source: str = "replay") -> Alert 
         return None
     try:
         data = loads_valid(stripped)
+    except TooDeep as exc:  # json.loads would raise RecursionError: the line would hold its source
+        return Rejected(default_source, None, f"line {lineno}: {exc}", stripped[:_SAMPLE])
     except json.JSONDecodeError as exc:
         return Rejected(default_source, None, f"line {lineno}: not JSON: {exc.msg} at column {exc.colno}", stripped)
+    except ValueError as exc:  # what the parser refuses past the grammar: a number of more than 4300 digits
+        return Rejected(default_source, None, f"line {lineno}: not usable JSON: {exc}", stripped[:_SAMPLE])
     if not isinstance(data, dict):
         return Rejected(default_source, None, f"line {lineno}: expected a JSON object", data)
     external_id = data.get("external_id")
     external_id = str(external_id) if external_id is not None else None
     source = str(data.get("source") or default_source)
+    for name in ("external_id", "reply_to"):
+        value = data.get(name)
+        if isinstance(value, str) and value.isdigit() and not ascii_digits(value):
+            # a number in other digits (٨٨١, ８８１, ²) would make a key or ticket id no other path makes
+            reason = f"line {lineno}: {name} {value!r} is a number not written in the ASCII digits 0-9"
+            return Rejected(source, None, reason, data)
     if "type" in data:
         kind = data.get("type")
         if not isinstance(kind, str) or not external_id:

@@ -13,7 +13,8 @@ from __future__ import annotations
 __all__ = ["HANDLERS", "CannotLand", "OpHandler", "WaitForTicket", "ticket_ref"]
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from connector.contracts.adapters import Resolution
+from connector.contracts.delivery import delivering
 from connector.domain.clock import parse_time
 from connector.domain.decision import HELPDESK_KEY_PREFIX
 from connector.domain.errors import ConnectorError, StoreError
@@ -155,18 +157,33 @@ def _identify_reporter(engine: Engine, ticket: Ticket, source_name: str) -> Tick
     return ticket
 
 
+@contextmanager
+def _write_once(engine: Engine, op: OutboxOp) -> Iterator[None]:
+    """Around one backend write on an existing ticket: as for a create, the operation is marked
+    *sent* before its first try, and the backend is told which operation it carries out and
+    whether it may have gone out before (``connector.contracts.delivery``), so a backend whose
+    write has no key of its own (a note) can mark it and look it up on a retry only."""
+    if not op.sent:
+        with engine.store.transaction():
+            engine.store.op_mark_sent(op.id)
+    with delivering(op.id, retry=op.sent):
+        yield
+
+
 def _link(engine: Engine, op: OutboxOp, payload: LinkPayload, now: datetime) -> None:
     key = _key(op)
     ref = ticket_ref(engine, key)
     other = ticket_ref(engine, payload.related_key)
-    engine.backend.add_relation(ref.ticket_id, other.ticket_id, payload.relation)
+    with _write_once(engine, op):
+        engine.backend.add_relation(ref.ticket_id, other.ticket_id, payload.relation)
     log.info("%s → #%s %s #%s", key, ref.ticket_id, payload.relation.value, other.ticket_id)
     _done(engine, op, now)
 
 
 def _note(engine: Engine, op: OutboxOp, payload: NotePayload, now: datetime) -> None:
     ref = ticket_ref(engine, _key(op))
-    engine.backend.add_note(ref.ticket_id, payload.text)
+    with _write_once(engine, op):
+        engine.backend.add_note(ref.ticket_id, payload.text)
     _done(engine, op, now)
 
 
@@ -180,7 +197,8 @@ def _attach(engine: Engine, op: OutboxOp, attachment: Attachment, now: datetime)
         content = spool.get(attachment.sha256)
     except StoreError as exc:  # the file is gone: no retry can bring it back
         raise CannotLand(f"attachment {attachment.filename!r}: {exc}") from exc
-    engine.backend.add_attachment(ref.ticket_id, attachment.filename, content, attachment.content_type)
+    with _write_once(engine, op):
+        engine.backend.add_attachment(ref.ticket_id, attachment.filename, content, attachment.content_type)
     log.info("%s → attached %s (%d bytes) to #%s", key, attachment.filename, len(content), ref.ticket_id)
     _done(engine, op, now)
     if not engine.store.attachment_owed(attachment.sha256):
@@ -189,7 +207,8 @@ def _attach(engine: Engine, op: OutboxOp, attachment: Attachment, now: datetime)
 
 def _update(engine: Engine, op: OutboxOp, payload: UpdatePayload, now: datetime) -> None:
     ref = ticket_ref(engine, _key(op))
-    engine.backend.update_ticket(ref.ticket_id, ticket_changes(payload.changes), payload.note)
+    with _write_once(engine, op):
+        engine.backend.update_ticket(ref.ticket_id, ticket_changes(payload.changes), payload.note)
     _done(engine, op, now)
 
 
@@ -201,7 +220,8 @@ def _resolve(engine: Engine, op: OutboxOp, payload: ResolvePayload, now: datetim
         note=payload.note,
         outage_end=parse_time(payload.outage_end) if payload.outage_end else None,
     )
-    engine.backend.resolve_ticket(ref.ticket_id, resolution)
+    with _write_once(engine, op):
+        engine.backend.resolve_ticket(ref.ticket_id, resolution)
     log.info("%s → resolved %s #%s", key, engine.backend.name, ref.ticket_id)
     _done(engine, op, now)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 __all__ = ["Database"]
 
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -20,6 +21,9 @@ from typing import Any
 
 from connector.domain.errors import StoreError
 from connector.state.schema import MIGRATIONS
+
+#: seconds a connection waits for another's lock (and a new file's switch to WAL)
+_OPEN_TIMEOUT = 30.0
 
 
 class Database:
@@ -30,9 +34,9 @@ class Database:
         try:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=_OPEN_TIMEOUT)
             self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
+            self._enter_wal()
             # FULL: a commit survives a power cut, not only a crash of the process — the journal
             # acknowledges input (a mail marked seen, a webhook answered 200) on the strength of it
             self._db.execute("PRAGMA synchronous=FULL")
@@ -92,20 +96,43 @@ class Database:
         row: sqlite3.Row | None = self._exec(sql, params).fetchone()
         return row
 
+    def _enter_wal(self) -> None:
+        """Switch the file to WAL. On a new file that two processes open at the same moment,
+        SQLite answers the second "database is locked" at once instead of waiting (the busy
+        timeout does not apply to this lock upgrade), so it is asked again, for at most the
+        connect timeout; once in WAL the pragma takes no lock at all."""
+        deadline = time.monotonic() + _OPEN_TIMEOUT
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+
     def _migrate(self) -> None:
+        """Bring the file to the latest schema. Two processes opening a new file at the same
+        moment must not both create it: the version is read again inside ``BEGIN IMMEDIATE``
+        (the second waits for the first's write lock, then finds nothing left to do)."""
         self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        row = self._db.execute("SELECT max(version) AS version FROM schema_version").fetchone()
-        current = row["version"] or 0
-        if current > len(MIGRATIONS):
-            raise StoreError(
-                f"{self.path} has schema version {current}, newer than this connector knows ({len(MIGRATIONS)})"
-            )
-        for version in range(current + 1, len(MIGRATIONS) + 1):
-            with self.transaction():
+        if self._version() == len(MIGRATIONS):
+            return  # the usual open: no write lock taken
+        with self.transaction():
+            current = self._version()
+            if current > len(MIGRATIONS):
+                raise StoreError(
+                    f"{self.path} has schema version {current}, newer than this connector knows ({len(MIGRATIONS)})"
+                )
+            for version in range(current + 1, len(MIGRATIONS) + 1):
                 for statement in MIGRATIONS[version - 1].split(";"):
                     if statement.strip():
                         self._db.execute(statement)
                 self._db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+
+    def _version(self) -> int:
+        row = self._db.execute("SELECT max(version) AS version FROM schema_version").fetchone()
+        return int(row["version"] or 0)
 
     @property
     def schema_version(self) -> int:

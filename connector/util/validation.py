@@ -30,7 +30,6 @@ class _Unresolved(SecretSource):
     __slots__ = ()
 
 
-
 def resolve_references(
     node: Any, base: Path, env: typing.Mapping[str, str], file: str, problems: list[ConfigProblem], secrets: set[str]
 ) -> None:

@@ -121,6 +121,7 @@ class Failure:
     headers: dict[str, str] = field(default_factory=dict)
     exception: Exception | None = None
     times: int = 1
+    after: bool = False  # the call is carried out first (GLPI committed, then its answer failed)
 
 
 class GlpiFake:
@@ -149,6 +150,7 @@ class GlpiFake:
         self.killed: list[str] = []
         self.active_entity: int = 0
         self.denied: set[tuple[str, str]] = set()
+        self.denied_add: set[str] = set()
         self.failures: list[Failure] = []
         self.mandatory: set[str] = set()
         self.forbidden_status: set[int] = set()
@@ -169,7 +171,9 @@ class GlpiFake:
         self.links: dict[int, dict[str, int]] = {}
         self.documents: dict[int, dict[str, Any]] = {}
         self.document_items: list[dict[str, Any]] = []
-        self.entities: dict[int, dict[str, Any]] = {0: {"id": 0, "name": "Root entity", "completename": "Root entity"}}
+        # GLPI 10 answers the root entity with a null parent (entities_id), and so does the fake
+        root = {"id": 0, "name": "Root entity", "completename": "Root entity", "entities_id": None, "level": 1}
+        self.entities: dict[int, dict[str, Any]] = {0: root}
         self.dropdowns: dict[str, dict[int, dict[str, Any]]] = {
             "ITILCategory": {},
             "Group": {},
@@ -291,8 +295,16 @@ class GlpiFake:
         every search): 403."""
         self.denied.add((method, itemtype))
 
+    def deny_add(self, itemtype: str) -> None:
+        """The API user's profile lacks the right to add ``itemtype`` items: GLPI's
+        ``API::createItems`` checks ``can(-1, CREATE)`` and answers one item with
+        ``400 ["ERROR_GLPI_ADD", "You don't have permission to perform this action."]``."""
+        self.denied_add.add(itemtype)
+
     def fail(self, method: str, path: str, status: int = 500, body: Any = None, **kw: Any) -> None:
-        """The next call(s) to ``method path…`` answer ``status`` with ``body`` (or raise)."""
+        """The next call(s) to ``method path…`` answer ``status`` with ``body`` (or raise); with
+        ``after=True`` the call is carried out first, as when GLPI commits and a plugin hook or a
+        proxy then fails the answer."""
         self.failures.append(Failure(method, path, status, body, **kw))
 
     def count(self, method: str | None = None, path: str | None = None) -> int:
@@ -326,10 +338,24 @@ class GlpiFake:
         for failure in self.failures:
             if failure.method == method and path.startswith(failure.path) and failure.times > 0:
                 failure.times -= 1
+                if failure.after:
+                    self._carry_out(request, parts, path, method, query, body, headers)
                 if failure.exception is not None:
                     raise failure.exception
                 text = failure.body if isinstance(failure.body, str) else json.dumps(failure.body)
                 return failure.status, {"Content-Type": "application/json", **failure.headers}, text or ""
+        return self._carry_out(request, parts, path, method, query, body, headers)
+
+    def _carry_out(
+        self,
+        request: requests.PreparedRequest,
+        parts: Any,
+        path: str,
+        method: str,
+        query: list[tuple[str, str]],
+        body: bytes,
+        headers: dict[str, str],
+    ) -> Reply:
         if not self.api_enabled:
             return self._error(400, "ERROR", "API disabled")
         app = headers.get("app-token")
@@ -372,6 +398,8 @@ class GlpiFake:
         child = segments[2] if len(segments) >= 3 and segments[1].isdigit() else None
         if (method, first) in self.denied or (method, itemtype) in self.denied or (method, child) in self.denied:
             return self._error(403, "ERROR_RIGHT_MISSING", "You don't have permission to perform this action.")
+        if method == "POST" and first in self.denied_add:
+            return self._error(400, "ERROR_GLPI_ADD", "You don't have permission to perform this action.")
         handler = self._routes().get((method, path.split("/")[0]))
         if handler is None:
             return self._error(400, "ERROR_ITEMTYPE_NOT_FOUND_NOR_COMMONDBTM", f"resource {path} not found")

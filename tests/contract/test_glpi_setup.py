@@ -122,6 +122,13 @@ def test_masks_groups_request_sources_and_entity_are_checked(fake: GlpiFake, clo
     assert report.ok
 
 
+def test_the_root_entity_0_is_found_although_glpi_gives_it_no_parent(fake: GlpiFake, clock: FakeClock) -> None:
+    assert fake.entities[0]["entities_id"] is None  # what GLPI 10 answers for GET Entity/0
+    report = run(clock, entity=0)
+    assert ("entity", "Root entity", 0, "found") in {(m.kind, m.name, m.ident, m.state) for m in report.mapping}
+    assert "entity 0" not in report.render()
+
+
 def test_an_unknown_entity_is_required(fake: GlpiFake, clock: FakeClock) -> None:
     report = run(clock, entity=42)
     assert not report.ok

@@ -266,3 +266,23 @@ def test_pushed_events_become_tickets_without_waiting_for_the_poll(
     assert not runner.is_alive()
     with pytest.raises(requests.ConnectionError):
         post(url, problem_payload(), AUTH)  # the endpoint stopped with the daemon
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 1000,  # an unterminated array nested past the recursion limit
+        json.dumps({**problem_payload(), "x": json.loads("[" * 900 + '"\\udade"' + "]" * 900)}).encode(),
+    ],
+    ids=["1000-deep", "900-deep-with-a-lone-surrogate"],
+)
+def test_a_deeply_nested_body_gets_400_and_a_dead_letter_with_the_reason(served: str, state: Path, body: bytes) -> None:
+    answer = post(served, body, AUTH)
+    assert answer.status_code == 400, answer.text
+    assert "nested deeper than 64 levels" in answer.json()["error"]
+    store = Store(state)
+    (dead,) = store.dead_letters()
+    store.close()
+    assert dead["kind"] == "intake" and "nested deeper than 64 levels" in dead["reason"]
+    assert counts(state) == ({"dead": 1}, 1)  # nothing journaled but the dead letter
+    assert post(served, problem_payload(), AUTH).status_code == 200  # and the endpoint still answers

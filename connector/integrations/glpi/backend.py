@@ -8,16 +8,15 @@ Where each ticket field goes (docs/glpi.md has the table for admins):
   ``requesttypes_id``; location → ``locations_id``; contact → requester, assignee and assignment
   group → assigned user and group; SLA target → ``time_to_resolve``, the response deadline
   (``connector.rules.sla.response_deadline`` of the rule book's ``sla.yaml``) → ``time_to_own``;
-  registration time → ``date``;
+  registration time → ``date`` (``inputs``);
 * everything else in a ``label: value`` block in the content (with the connector key marker,
   see ``fields``) at creation, and in a follow-up when it changes.
 
-Duplicates are ``Ticket_Ticket`` links of type 2 ("duplicates"), so GLPI itself solves the
-duplicates when their master is solved (``resolves_duplicates``). GLPI also does the reverse —
-solving a *duplicate* solves its master (``manageLinkedTicketsOnSolved`` walks both sides) —
-which PROCESS §9 does not want: a storm's master must not be solved because one repeat
-recovered. So before solving a ticket that duplicates an open master, its link is turned into a
-plain "linked to" (1); the master then stays open and later solves the rest on its own.
+The class composes one job per module: ``inputs`` (what a ticket or change becomes),
+``writes`` (POST refusals told apart, follow-ups safe to retry), ``links`` (duplicates and the
+turn to "linked to" before a duplicate is solved), ``documents`` (uploads), ``search``
+(``find_by_key``, ``changed_since``), ``history`` (``ticket_history``). docs/glpi.md lists every
+write and how a retry is kept from doubling it.
 
 A new ticket costs one POST (the session is opened once per run; dropdown ids are cached).
 """
@@ -28,100 +27,41 @@ __all__ = ["GlpiBackend"]
 
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import requests
 
 from connector.contracts.adapters import HistoryReader, Relation, Resolution, TicketHistory, TicketSnapshot
-from connector.domain.clock import Clock, SystemClock, ensure_utc
+from connector.domain.clock import Clock, SystemClock
 from connector.domain.errors import BackendRejected
-from connector.domain.models import Impact, Priority, Ticket, TicketRef, TicketSource, TicketStatus, Urgency
+from connector.domain.models import Ticket, TicketRef
 from connector.integrations.glpi.client import GlpiClient, GlpiRejected
-from connector.integrations.glpi.fields import (
-    NATIVE_FIELDS,
-    Scales,
-    format_time,
-    key_from_content,
-    key_marker,
-    parse_time_glpi,
-)
+from connector.integrations.glpi.documents import Documents
+from connector.integrations.glpi.fields import Scales
 from connector.integrations.glpi.history import glpi_history
+from connector.integrations.glpi.inputs import TicketInputs
+from connector.integrations.glpi.links import Links
 from connector.integrations.glpi.lookup import Lookups, iterate
-from connector.integrations.glpi.render import render_content, render_followup, ticket_name
-from connector.integrations.glpi.schema import (
-    ActorRow,
-    Created,
-    FullSession,
-    LinkRow,
-    LogRow,
-    NoteRow,
-    SearchAnswer,
-    TicketItem,
-)
+from connector.integrations.glpi.render import render_content, render_followup
+from connector.integrations.glpi.schema import ActorRow, Created, FullSession, LogRow, NoteRow, TicketItem
+from connector.integrations.glpi.search import TicketSearch
 from connector.integrations.glpi.settings import GlpiSettings
+from connector.integrations.glpi.writes import Writes, is_missing_right
 from connector.rules.book import default_rulebook
-from connector.rules.sla import SlaPolicy, response_deadline
+from connector.rules.sla import SlaPolicy
 
 log = logging.getLogger(__name__)
 
-#: Ticket_Ticket link types (glpi-rest.md §6)
-LINKED_TO = 1
-DUPLICATES = 2
-_LINKS = {Relation.DUPLICATES: DUPLICATES, Relation.RELATES: LINKED_TO}
 SOLVED, CLOSED = 5, 6
-PAGE_SIZE = 100
-_CATEGORY_LEVELS = ("category", "area", "subarea")
-
-#: search options of Ticket (glpi-rest.md §8) read by ``find_by_key`` and ``changed_since``
-OPT_ID, OPT_STATUS, OPT_PRIORITY, OPT_URGENCY, OPT_IMPACT = "2", "12", "3", "10", "11"
-OPT_CATEGORY, OPT_UPDATED, OPT_TTR, OPT_CONTENT, OPT_TECH, OPT_TECH_GROUP = "7", "19", "18", "21", "5", "8"
-_DISPLAY = (
-    *(OPT_ID, OPT_STATUS, OPT_PRIORITY, OPT_URGENCY, OPT_IMPACT, OPT_CATEGORY),
-    *(OPT_UPDATED, OPT_TTR, OPT_CONTENT, OPT_TECH, OPT_TECH_GROUP),
-)
-
-# fields whose change would break the link between the connector and the ticket
-_UNCHANGEABLE = {"ticket_id", "key"}
-_ALLOWED_HINT = (
-    "GLPI accepts only the file types Setup › Dropdowns › Document types allows for upload; "
-    "allow the extension there, or zip the file"
-)
 
 
 def _ticket_id(ticket_id: str, *, backend: str, operation: str) -> int:
     if not re.fullmatch(r"[1-9][0-9]*", str(ticket_id)):
         raise BackendRejected(f"not a GLPI ticket id: {ticket_id!r}", backend=backend, operation=operation)
     return int(ticket_id)
-
-
-def _safe_filename(filename: str) -> str:
-    """A file name without a path or control characters, at most 255 characters."""
-    base = re.split(r"[/\\]", filename)[-1]
-    base = "".join(ch for ch in base if ch.isprintable()).strip() or "attachment"
-    return base[-255:]
-
-
-def _int(value: Any) -> int | None:
-    """A search column as an int (GLPI sends numbers, sometimes as text); ``None`` otherwise."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    return None
-
-
-def _text(value: Any) -> str | None:
-    """A search column as text: the first of several values, ``None`` when empty."""
-    if isinstance(value, list):
-        value = next((v for v in value if v not in (None, "")), None)
-    if value is None or value == "":
-        return None
-    return str(value)
 
 
 class GlpiBackend:
@@ -149,7 +89,7 @@ class GlpiBackend:
         (default: the shipped ``sla.yaml``)."""
         self.name = name
         self.settings = settings
-        self._sla = sla if sla is not None else default_rulebook().sla
+        sla = sla if sla is not None else default_rulebook().sla
         if settings.time_to_own_minutes is not None:
             log.warning(
                 "%s: time_to_own_minutes is deprecated and ignored: the response deadline (time_to_own) comes "
@@ -172,6 +112,11 @@ class GlpiBackend:
             on_session=register_secret,
         )
         self.lookups = Lookups(self._client, settings, self._clock, name)
+        self._inputs = TicketInputs(settings, self._scales, self._zone, self.lookups, name, sla)
+        self._writes = Writes(self._client, backend=name, private_followups=settings.private_followups)
+        self._links = Links(self._client, self._writes, name)
+        self._documents = Documents(self._client, self._writes, name, settings.entity)
+        self._search = TicketSearch(self._client, self._scales, self._zone, self.lookups, name)
         self._own_login: str | None = None
 
     def __repr__(self) -> str:  # never shows a token
@@ -193,25 +138,8 @@ class GlpiBackend:
 
     def find_by_key(self, key: str) -> TicketRef | None:
         """The ticket whose content carries the marker of ``key`` (the oldest, if an agent copied
-        it), in any status. Each row's content is checked again, so a lenient search can only
-        make this return ``None`` rather than the wrong ticket."""
-        marker = key_marker(key)
-        params: list[tuple[str, str | int]] = [
-            ("criteria[0][field]", int(OPT_CONTENT)),
-            ("criteria[0][searchtype]", "contains"),
-            ("criteria[0][value]", marker),
-            ("criteria[1][link]", "AND"),
-            ("criteria[1][field]", int(OPT_STATUS)),
-            ("criteria[1][searchtype]", "equals"),
-            ("criteria[1][value]", "all"),
-            ("forcedisplay[0]", int(OPT_ID)),
-            ("forcedisplay[1]", int(OPT_CONTENT)),
-        ]
-        matches = sorted(
-            ticket_id
-            for row in self._search(params)
-            if (ticket_id := _int(row.get(OPT_ID))) is not None and key_from_content(_text(row.get(OPT_CONTENT))) == key
-        )
+        it), in any status."""
+        matches = self._search.by_key(key)
         if not matches:
             return None
         if len(matches) > 1:
@@ -220,65 +148,13 @@ class GlpiBackend:
 
     def create_ticket(self, ticket: Ticket) -> TicketRef:
         """Create the ticket with every field GLPI can hold, in one POST (the answer is only the
-        new id: nothing is read back)."""
-        item = self._ticket_input(ticket)
-        created = self._client.post("Ticket/", {"input": item}, Created)
+        new id: nothing is read back). A dropdown lookup that failed leaves its id out, and the
+        content says so."""
+        item, failed = self._inputs.create(ticket)
+        item["content"] = render_content(ticket, failed)
+        created = self._writes.post("Ticket", {"input": item})
         log.info("%s: created ticket #%d for %s", self.name, created.id, ticket.key)
         return self._ref(created.id)
-
-    def _ticket_input(self, ticket: Ticket) -> dict[str, Any]:
-        scales, settings = self._scales, self.settings
-        item: dict[str, Any] = {
-            "name": ticket_name(ticket.title),
-            "content": render_content(ticket),
-            "type": settings.glpi_ticket_type,
-            "urgency": scales.urgency[ticket.urgency],
-            "impact": scales.impact[ticket.impact],
-            "priority": scales.priority[ticket.priority],
-        }
-        if ticket.status is not TicketStatus.OPEN:
-            item["status"] = scales.status[ticket.status]
-        if settings.entity is not None:
-            item["entities_id"] = settings.entity
-        if ticket.registered_at is not None:
-            item["date"] = format_time(ticket.registered_at, self._zone)
-        if settings.sla_dates:
-            if ticket.sla_due is not None:
-                item["time_to_resolve"] = format_time(ticket.sla_due, self._zone)
-            if ticket.registered_at is not None:
-                due = response_deadline(ticket.priority, self._sla, ticket.registered_at)
-                item["time_to_own"] = format_time(due, self._zone)
-        ids, _ = self._dropdowns(ticket.model_dump())  # what GLPI lacks stays in the content block
-        item.update(ids)
-        return item
-
-    def _dropdowns(self, values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The GLPI ids of the named values among ``values`` (looked up once), and the values
-        GLPI has no item for (they can only be said in words)."""
-        ids: dict[str, Any] = {}
-        unknown: dict[str, Any] = {}
-        lookups = self.lookups
-
-        def put(glpi_field: str, names: tuple[str, ...], ident: int | None) -> None:
-            if ident is not None:
-                ids[glpi_field] = ident
-            else:
-                unknown.update({name: values[name] for name in names if values.get(name) is not None})
-
-        if values.get("category") is not None:
-            parts = tuple(str(values[name]) for name in _CATEGORY_LEVELS if values.get(name) is not None)
-            put("itilcategories_id", _CATEGORY_LEVELS, lookups.category(parts))
-        if values.get("source") is not None:
-            put("requesttypes_id", ("source",), lookups.request_type(TicketSource(values["source"])))
-        if values.get("location"):
-            put("locations_id", ("location",), lookups.location(str(values["location"])))
-        if values.get("assignment_group"):
-            put("_groups_id_assign", ("assignment_group",), lookups.group(str(values["assignment_group"])))
-        if values.get("assignee"):
-            put("_users_id_assign", ("assignee",), lookups.user(str(values["assignee"]), "assignee"))
-        if values.get("contact"):
-            put("_users_id_requester", ("contact",), lookups.user(str(values["contact"]), "contact"))
-        return ids, unknown
 
     # --- update / note -------------------------------------------------------------------------
 
@@ -289,107 +165,35 @@ class GlpiBackend:
         Raises ``ValueError`` for a name that is not a ``Ticket`` field, or for
         ``ticket_id``/``key``. A new assignee or group is added to the ticket's actors (GLPI
         keeps the earlier ones). The description is never rewritten (it carries the connector
-        key); a changed description goes into the follow-up.
+        key); a changed description goes into the follow-up, and so does a lookup that failed.
         """
         operation = f"PUT Ticket/{ticket_id}"
         tid = _ticket_id(ticket_id, backend=self.name, operation=operation)
-        item, extra = self._change_input(changes)
+        item, extra, failed = self._inputs.change(changes)
         if item.get("status") in (SOLVED, CLOSED):
-            self._detach_from_open_masters(tid)  # see resolve_ticket: GLPI would solve the master too
+            self._links.detach_from_open_masters(tid)  # see resolve_ticket: GLPI would solve the master too
         if item:
             self._client.put(f"Ticket/{tid}", {"input": item})
-        text = render_followup(note, extra)
+        text = render_followup("\n\n".join(part for part in (note, *failed) if part and part.strip()), extra)
         if text:
-            self._followup(tid, text)
-
-    def _change_input(self, changes: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The PUT input for ``changes``, and the changes only a follow-up can carry."""
-        item: dict[str, Any] = {}
-        extra: dict[str, Any] = {}
-        for key in changes:
-            if key not in Ticket.model_fields:
-                raise ValueError(f"not a Ticket field: {key!r}")
-            if key in _UNCHANGEABLE:
-                raise ValueError(f"{key!r} identifies the ticket and cannot be changed")
-        scales = self._scales
-        for key, value in changes.items():
-            if value is None or key not in NATIVE_FIELDS:
-                extra[key] = value
-            elif key == "title":
-                item["name"] = ticket_name(str(value))
-            elif key == "status":
-                item["status"] = scales.status[TicketStatus(value)]
-            elif key == "urgency":
-                item["urgency"] = scales.urgency[Urgency(value)]
-            elif key == "impact":
-                item["impact"] = scales.impact[Impact(value)]
-            elif key == "priority":
-                item["priority"] = scales.priority[Priority(value)]
-            elif key == "sla_due":
-                if self.settings.sla_dates:
-                    item["time_to_resolve"] = format_time(value, self._zone)
-                else:
-                    extra[key] = value
-        ids, unknown = self._dropdowns(changes)
-        if changes.get("category") is None:
-            # a sub-level without its category names no path: only the follow-up can say it
-            unknown.update({name: changes[name] for name in ("area", "subarea") if name in changes})
-        extra.update(unknown)
-        item.update(ids)
-        return item, extra
+            self._writes.followup(tid, text)
 
     def add_note(self, ticket_id: str, text: str) -> None:
         """Append ``text`` as a follow-up (a blank text adds nothing)."""
         tid = _ticket_id(ticket_id, backend=self.name, operation="POST ITILFollowup/")
         body = render_followup(text, {})
         if body:
-            self._followup(tid, body)
-
-    def _followup(self, tid: int, content: str) -> None:
-        # itemtype/items_id are required even on the nested URL (glpi-rest.md §5)
-        item = {
-            "itemtype": "Ticket",
-            "items_id": tid,
-            "content": content,
-            "is_private": 1 if self.settings.private_followups else 0,
-        }
-        self._client.post("ITILFollowup/", {"input": item}, Created)
+            self._writes.followup(tid, body)
 
     # --- links ---------------------------------------------------------------------------------
 
     def add_relation(self, ticket_id: str, other_id: str, relation: Relation) -> None:
-        """Link the tickets with ``Ticket_Ticket``; a link that already exists counts as done.
-
-        GLPI refuses a second link for a pair with ``400 ERROR_GLPI_ADD``; only then are the
-        pair's links read and compared (a link of another type is still refused).
-        """
+        """Link the tickets with ``Ticket_Ticket``; a link that already exists counts as done
+        (``links``)."""
         operation = "POST Ticket_Ticket/"
         tid = _ticket_id(ticket_id, backend=self.name, operation=operation)
         other = _ticket_id(other_id, backend=self.name, operation=operation)
-        if tid == other:
-            raise BackendRejected(f"ticket #{tid} cannot be linked to itself", backend=self.name, operation=operation)
-        link = _LINKS[relation]
-        try:
-            self._client.post(
-                "Ticket_Ticket/", {"input": {"tickets_id_1": tid, "tickets_id_2": other, "link": link}}, Created
-            )
-        except GlpiRejected as exc:
-            if exc.code != "ERROR_GLPI_ADD":
-                raise
-            if not any(_same(row, tid, other, link) for row in self._links_between(tid, other)):
-                raise
-            log.debug("%s: #%d %s #%d already exists", self.name, tid, relation.value, other)
-
-    def _links_of(self, tid: int, side: str) -> list[LinkRow]:
-        """The links with ``tid`` as ``tickets_id_1`` or ``tickets_id_2`` (not ``Ticket/<id>/
-        Ticket_Ticket``, which GLPI does not filter by ticket)."""
-        rows = iterate(self._client, "Ticket_Ticket/", list[LinkRow], {f"searchText[{side}]": f"^{tid}$"})
-        return [row for row in rows if getattr(row, side) == tid]
-
-    def _links_between(self, tid: int, other: int) -> list[LinkRow]:
-        return [row for row in self._links_of(tid, "tickets_id_1") if row.tickets_id_2 == other] + [
-            row for row in self._links_of(other, "tickets_id_1") if row.tickets_id_2 == tid
-        ]
+        self._links.add(tid, other, relation)
 
     # --- resolve -------------------------------------------------------------------------------
 
@@ -399,7 +203,8 @@ class GlpiBackend:
 
         A ticket that duplicates a master still open has its link made "linked to" first, so
         GLPI does not solve the master with it. Solving a solved or closed ticket again is not
-        an error (a retry after a crash).
+        an error (a retry after a crash, or after a 500 GLPI gave once it had solved it: GLPI
+        refuses a second solution, and then the ticket's status is read).
         """
         operation = "POST ITILSolution/"
         tid = _ticket_id(ticket_id, backend=self.name, operation=operation)
@@ -410,7 +215,7 @@ class GlpiBackend:
             extra["resolution_code"] = resolution.resolution_code
         if resolution.solution is not None:
             extra["solution"] = resolution.solution
-        masters = self._detach_from_open_masters(tid)
+        masters = self._links.detach_from_open_masters(tid)
         note = resolution.note
         if masters:
             listing = ", ".join(f"#{m}" for m in masters)
@@ -426,139 +231,36 @@ class GlpiBackend:
         except GlpiRejected as exc:
             if exc.code != "ERROR_GLPI_ADD":
                 raise
+            # GLPI refuses a solution on a solved ticket, with its own message or as a
+            # missing right (a solved ticket cannot be solved): the status says which
             status = self._client.get(f"Ticket/{tid}", TicketItem).status
             if status not in (SOLVED, CLOSED):
+                if is_missing_right(exc):
+                    raise self._writes.refusal(exc, "ITILSolution") from exc
                 raise
             log.info("%s: ticket #%d is already solved; nothing to do", self.name, tid)
             return
         log.info("%s: solved ticket #%d", self.name, tid)
-
-    def _detach_from_open_masters(self, tid: int) -> list[int]:
-        """Turn each "duplicates" link from ``tid`` to an open master into "linked to"; returns
-        those masters."""
-        masters = []
-        for row in self._links_of(tid, "tickets_id_1"):
-            if row.link != DUPLICATES:
-                continue
-            if self._client.get(f"Ticket/{row.tickets_id_2}", TicketItem).status in (SOLVED, CLOSED):
-                continue
-            self._client.put(f"Ticket_Ticket/{row.id}", {"input": {"id": row.id, "link": LINKED_TO}})
-            log.info(
-                "%s: #%d is solved before its master #%d: link %d is now 'linked to' so the master stays open",
-                self.name,
-                tid,
-                row.tickets_id_2,
-                row.id,
-            )
-            masters.append(row.tickets_id_2)
-        return masters
 
     # --- attachments ---------------------------------------------------------------------------
 
     def add_attachment(self, ticket_id: str, filename: str, content: bytes, content_type: str) -> None:
         """Upload the file as a Document linked to the ticket, in one multipart POST (GLPI shows
         it in the ticket's timeline)."""
-        operation = "POST Document/"
-        tid = _ticket_id(ticket_id, backend=self.name, operation=operation)
-        name = _safe_filename(filename)
-        manifest = {"input": {"name": name, "_filename": [name], "itemtype": "Ticket", "items_id": tid}}
-        self._upload(manifest, name, content, content_type)
+        tid = _ticket_id(ticket_id, backend=self.name, operation="POST Document/")
+        self._documents.attach(tid, filename, content, content_type)
 
     def publish_document(self, filename: str, content: bytes, content_type: str, title: str) -> str:
         """Upload a file as a Document of its own (the monthly report: GLPI has no wiki); returns
         its id. One multipart POST."""
-        name = _safe_filename(filename)
-        entity = {"entities_id": self.settings.entity} if self.settings.entity is not None else {}
-        manifest = {"input": {"name": title, "_filename": [name], **entity}}
-        return str(self._upload(manifest, name, content, content_type).id)
-
-    def _upload(self, manifest: dict[str, Any], name: str, content: bytes, content_type: str) -> Created:
-        """One multipart ``POST Document/``; a refusal names what the admin can allow."""
-        try:
-            return self._client.upload("Document/", manifest, name, content, content_type, Created)
-        except GlpiRejected as exc:
-            raise GlpiRejected(
-                f"{exc.reason} ({_ALLOWED_HINT})",
-                backend=self.name,
-                operation="POST Document/",
-                status=exc.status,
-                code=exc.code,
-                detail=exc.detail,
-            ) from exc
+        return self._documents.publish(filename, content, content_type, title)
 
     # --- changed_since -------------------------------------------------------------------------
 
     def changed_since(self, since: datetime) -> Iterator[TicketSnapshot]:
-        """Every ticket (any status) GLPI changed at or after ``since`` (whole seconds).
-
-        Pages are sorted by id, not by last update: a ticket updated while we page would move
-        to the end of a last-update order and shift the next page, skipping one. With ids an
-        update can only add a ticket (seen twice, yielded once).
-        """
-        floor = ensure_utc(since).replace(microsecond=0)
-        # "morethan" is strict and GLPI's dates have whole seconds: > floor - 1s is >= floor
-        after = format_time(floor - timedelta(seconds=1), self._zone)
-        params: list[tuple[str, str | int]] = [
-            ("criteria[0][field]", int(OPT_UPDATED)),
-            ("criteria[0][searchtype]", "morethan"),
-            ("criteria[0][value]", after),
-            ("criteria[1][link]", "AND"),
-            ("criteria[1][field]", int(OPT_STATUS)),
-            ("criteria[1][searchtype]", "equals"),
-            ("criteria[1][value]", "all"),
-        ]
-        params += [(f"forcedisplay[{i}]", int(option)) for i, option in enumerate(_DISPLAY)]
-        seen: set[int] = set()
-        for row in self._search(params):
-            snapshot = self._snapshot(row)
-            if snapshot is None or int(snapshot.ticket_id) in seen or snapshot.updated_at < floor:
-                continue
-            seen.add(int(snapshot.ticket_id))
-            yield snapshot
-
-    def _search(self, params: list[tuple[str, str | int]]) -> Iterator[dict[str, Any]]:
-        """Every row of a ``search/Ticket`` in id order, all pages."""
-        sorted_params = [*params, ("sort", int(OPT_ID)), ("order", "ASC")]
-        for page in self._client.pages("search/Ticket", SearchAnswer, sorted_params, PAGE_SIZE):
-            yield from page.items.data
-
-    def _snapshot(self, row: Mapping[str, Any]) -> TicketSnapshot | None:
-        tid = _int(row.get(OPT_ID))
-        updated = _text(row.get(OPT_UPDATED))
-        if tid is None or updated is None:
-            log.warning("%s: a search row without id or last update was skipped: %r", self.name, dict(row))
-            return None
-        scales = self._scales
-        fields: dict[str, Any] = {}
-        for option, name, decode in (
-            (OPT_URGENCY, "urgency", scales.urgency_of),
-            (OPT_IMPACT, "impact", scales.impact_of),
-            (OPT_PRIORITY, "priority", scales.priority_of),
-        ):
-            value = _int(row.get(option))
-            mapped = decode(value) if value is not None else None
-            if mapped is not None:
-                fields[name] = mapped
-        due = _text(row.get(OPT_TTR))
-        fields["sla_due"] = self._time(due, tid) if due else None
-        category = _text(row.get(OPT_CATEGORY))
-        parts = self.lookups.category_parts(category) if category else None
-        if parts:
-            fields.update(zip(("category", "area", "subarea"), parts, strict=False))
-        group = _text(row.get(OPT_TECH_GROUP))
-        fields["assignment_group"] = self.lookups.group_name(group) if group else None
-        status = _int(row.get(OPT_STATUS))
-        updated_at = self._time(updated, tid)
-        if updated_at is None:
-            return None
-        return TicketSnapshot(
-            ticket_id=str(tid),
-            key=key_from_content(_text(row.get(OPT_CONTENT))),
-            status=scales.status_of(status) if status is not None else None,
-            updated_at=updated_at,
-            assignee=_text(row.get(OPT_TECH)),
-            fields=fields,
-        )
+        """Every ticket (any status) GLPI changed at or after ``since`` (whole seconds); pages
+        in id order (``search``)."""
+        return self._search.changed_since(since)
 
     # --- history (HistoryReader) ----------------------------------------------------------------
 
@@ -601,25 +303,9 @@ class GlpiBackend:
         except ValueError as exc:
             raise BackendRejected(str(exc), backend=self.name, operation=operation) from exc
 
-    def _time(self, text: str, tid: int) -> datetime | None:
-        try:
-            return parse_time_glpi(text, self._zone)
-        except ValueError:
-            log.warning("%s: ticket #%d: %r is not a GLPI date; ignored", self.name, tid, text)
-            return None
-
     def close(self) -> None:
         """End the GLPI session and close the HTTP session (if this backend created it)."""
         self._client.close()
-
-
-def _same(row: LinkRow, tid: int, other: int, link: int) -> bool:
-    """Whether ``row`` is the link asked for: "duplicates" is directed, "linked to" is not."""
-    if row.link != link:
-        return False
-    if link == DUPLICATES:
-        return row.tickets_id_1 == tid and row.tickets_id_2 == other
-    return {row.tickets_id_1, row.tickets_id_2} == {tid, other}
 
 
 if TYPE_CHECKING:  # the optional capabilities mypy holds the class to

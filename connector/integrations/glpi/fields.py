@@ -10,6 +10,12 @@ can occur in hex. The closing ``]`` makes ``zabbix:1`` not match ``zabbix:12``. 
 reversible, so ``changed_since`` reads the key back from the content as well. Only the *last*
 marker counts: the connector's block ends the content, and an alert's description before it is
 untrusted text that could carry a forged one.
+
+**The operation marker.** A follow-up has no key of its own, so each one the outbox posts ends
+with ``[itsm-op:<outbox operation id>-<8 hex digits of its text's SHA-256>]``: after a failure
+that may have come after GLPI stored it (a 500, a timeout), the retry looks for that marker
+among the ticket's follow-ups before posting again. The digest keeps an operation id that a
+new state file reuses from matching an older follow-up with other text.
 """
 
 from __future__ import annotations
@@ -18,11 +24,15 @@ __all__ = [
     "NATIVE_FIELDS",
     "Scales",
     "format_time",
+    "is_op_marker",
     "key_from_content",
     "key_marker",
+    "op_marker",
+    "op_marker_of",
     "parse_time_glpi",
 ]
 
+import hashlib
 import html
 import re
 from dataclasses import dataclass
@@ -38,6 +48,7 @@ from connector.integrations.glpi.settings import GlpiSettings
 _E = TypeVar("_E", bound=IntEnum)
 
 _MARKER = re.compile(r"\[itsm-key:((?:[0-9a-f]{2})+)\]")
+_OP_MARKER = re.compile(r"\[itsm-op:([0-9]+-[0-9a-f]{8})\]")
 _GLPI_TIME = "%Y-%m-%d %H:%M:%S"
 
 #: ``Ticket`` fields that have a place of their own in a GLPI ticket (when the named dropdown
@@ -65,6 +76,25 @@ NATIVE_FIELDS = frozenset(
 def key_marker(key: str) -> str:
     """The marker that carries ``key`` in a ticket's content."""
     return f"[itsm-key:{key.encode('utf-8').hex()}]"
+
+
+def op_marker(op_id: int, text: str) -> str:
+    """The marker that ties a follow-up of ``text`` to outbox operation ``op_id``."""
+    return f"[itsm-op:{op_id}-{hashlib.sha256(text.encode('utf-8')).hexdigest()[:8]}]"
+
+
+def op_marker_of(content: str | None) -> str | None:
+    """The operation marker in a follow-up's content (raw or HTML-encoded): the last one, as
+    the connector writes it at the end; ``None`` when there is none."""
+    if not content:
+        return None
+    found = _OP_MARKER.findall(content) or _OP_MARKER.findall(html.unescape(content))
+    return f"[itsm-op:{found[-1]}]" if found else None
+
+
+def is_op_marker(text: str) -> bool:
+    """Whether a paragraph of plain text is only an operation marker (the history skips it)."""
+    return _OP_MARKER.fullmatch(text.strip()) is not None
 
 
 def key_from_content(content: str | None) -> str | None:

@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 from connector.contracts.adapters import Change, ChangeKind, TicketHistory
 from connector.domain.fields import encode, read_field_line, spec_for
 from connector.domain.models import Impact, Priority, TicketStatus, Urgency
-from connector.integrations.glpi.fields import Scales, key_from_content, parse_time_glpi
+from connector.integrations.glpi.fields import Scales, is_op_marker, key_from_content, parse_time_glpi
 from connector.integrations.glpi.render import HEADER
 from connector.integrations.glpi.schema import ActorRow, LogRow, NoteRow, TicketItem
 
@@ -81,7 +81,7 @@ def read_block(content: str | None) -> tuple[dict[str, Any], str]:
                 read = read_field_line(line)
                 if read is not None:
                     values[read[0]] = read[1]
-        elif any(lines):
+        elif any(lines) and not (len(lines) == 1 and is_op_marker(lines[0])):  # the outbox's marker is not text
             text.append("\n".join(lines))
     return values, "\n\n".join(text).strip()
 

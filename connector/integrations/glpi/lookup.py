@@ -12,8 +12,10 @@ A name GLPI does not have is not a reason to hold an incident back: the ticket i
 without that id, the value stays in the ticket's content block, and a warning says what to
 add (``itsm-connector setup glpi``). Misses are remembered for ``MISS_TTL`` only, so a
 category an admin adds is picked up without a restart. A lookup the API user may not make
-(403) is logged as an error once and treated the same way; only an unreachable GLPI (timeout,
-5xx) fails the operation, which the outbox then retries.
+(403) is logged as an error once and treated the same way. Any other refusal (a 4xx) or an
+unreadable answer is raised, and ``inputs`` writes the ticket without that id, saying which
+lookup failed; only an unreachable GLPI (timeout, 5xx) fails the operation, which the outbox
+then retries.
 """
 
 from __future__ import annotations

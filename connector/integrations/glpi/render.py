@@ -68,9 +68,10 @@ def ticket_name(title: str) -> str:
     return text if len(text) <= NAME_MAX else text[: NAME_MAX - 1] + "…"
 
 
-def render_content(ticket: Ticket) -> str:
-    """The ticket content: the ticket's own description, then the block of process fields
-    ending with the connector key marker."""
+def render_content(ticket: Ticket, notes: Iterable[str] = ()) -> str:
+    """The ticket content: the ticket's own description, the connector's ``notes`` (what it
+    could not do, e.g. a lookup that failed), then the block of process fields ending with the
+    connector key marker."""
     keys = [spec.key for spec in CATALOGUE if spec.key != "solution"] + list(_EXTRA)
     lines = [HEADER, *field_lines((key, getattr(ticket, key)) for key in keys)]
     block = _lines_html(lines)
@@ -78,7 +79,8 @@ def render_content(ticket: Ticket) -> str:
     if ticket.solution:
         solution = _lines_html(["Solution 解决方案:"]) + html_text(defused(ticket.solution))
     marker = "<p>" + html.escape(key_marker(ticket.key)) + "</p>"
-    return html_text(defused(ticket.description)) + "<hr>" + block + solution + marker
+    said = "".join(html_text(defused(note)) for note in notes)
+    return html_text(defused(ticket.description)) + said + "<hr>" + block + solution + marker
 
 
 def render_followup(text: str | None, extra: Mapping[str, Any]) -> str:

@@ -23,7 +23,7 @@ __all__ = [
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class _Answer(BaseModel):
@@ -113,7 +113,12 @@ class LinkRow(_Answer):
 
 class Dropdown(_Answer):
     """An item of a dropdown-like itemtype: ITILCategory, Group, RequestType, Location, User,
-    Entity. Tree dropdowns carry ``completename`` ("A > B > C")."""
+    Entity. Tree dropdowns carry ``completename`` ("A > B > C").
+
+    GLPI sends ``null`` for a link that does not exist — the root entity (``Entity/0``, the
+    most common ``entity`` setting) has ``entities_id: null``, having no parent — so a null
+    integer column reads as its default (0, "none") instead of failing the whole answer.
+    """
 
     id: int
     name: str | None = None
@@ -125,6 +130,11 @@ class Dropdown(_Answer):
     is_request: int | None = None
     is_assign: int | None = None
     is_active: int | None = None
+
+    @field_validator("entities_id", "is_recursive", "itilcategories_id", mode="before")
+    @classmethod
+    def _null_is_none(cls, value: Any) -> Any:
+        return 0 if value is None else value
 
 
 class SearchAnswer(_Answer):

@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from connector.contracts.adapters import Rejected
 from connector.domain.models import Alert, TicketSource
+from connector.util.unicode_text import ascii_digits
 
 #: tags the connector's media type writes onto events (``process_tags``): ours, not the problem's
 INTERNAL_TAG_PREFIX = "__itsm_"
@@ -45,7 +46,7 @@ def _eventid(event: Mapping[str, Any]) -> str | None:
     """The event id as text, or None when it is missing or not a positive integer string."""
     value = event.get("eventid")
     text = str(value) if isinstance(value, int | str) and not isinstance(value, bool) else ""
-    return text if text.isdigit() and int(text) > 0 else None
+    return text if ascii_digits(text) and int(text) > 0 else None
 
 
 def event_clock(event: Mapping[str, Any], label: str) -> datetime:
@@ -55,7 +56,7 @@ def event_clock(event: Mapping[str, Any], label: str) -> datetime:
     negative clock is refused too: Zabbix never writes one, so it means a broken payload.
     """
     clock = event.get("clock")
-    if isinstance(clock, bool) or not isinstance(clock, int | str) or not str(clock).strip().isdigit():
+    if isinstance(clock, bool) or not isinstance(clock, int | str) or not ascii_digits(str(clock).strip()):
         raise ValueError(f"{label} has a bad clock: {clock!r}")
     seconds = int(str(clock).strip())
     if seconds <= 0:
@@ -63,7 +64,7 @@ def event_clock(event: Mapping[str, Any], label: str) -> datetime:
     ns = event.get("ns", "0")
     if ns is None or ns == "":
         ns = "0"
-    if isinstance(ns, bool) or not isinstance(ns, int | str) or not str(ns).isdigit() or int(ns) >= 10**9:
+    if isinstance(ns, bool) or not isinstance(ns, int | str) or not ascii_digits(str(ns)) or int(ns) >= 10**9:
         raise ValueError(f"{label} has a bad ns: {ns!r}")
     try:
         start = datetime.fromtimestamp(seconds, UTC)
@@ -105,7 +106,7 @@ def _hosts(event: Mapping[str, Any], label: str) -> list[Mapping[str, Any]]:
 def _severity(event: Mapping[str, Any], label: str) -> int:
     value = event.get("severity")
     text = str(value) if isinstance(value, int | str) and not isinstance(value, bool) else ""
-    if not text.isdigit() or int(text) not in SEVERITY_NAMES:
+    if not ascii_digits(text) or int(text) not in SEVERITY_NAMES:
         raise ValueError(f"{label} has a bad severity: {value!r}")
     return int(text)
 

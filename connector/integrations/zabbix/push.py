@@ -1,13 +1,14 @@
 """``ZabbixWebhookSource``: an HTTP endpoint the connector's Zabbix media type posts events to.
 
-The one module that speaks HTTP for intake (stdlib ``http.server``, one thread per request,
-at most ``max_connections`` at once). For ``POST /zabbix`` it checks, in this order, before
-anything is stored:
+What a request to the endpoint means (the HTTP plumbing — stdlib ``http.server``, one thread
+per request, at most ``max_connections`` at once — is ``webhook_http``). For ``POST /zabbix``
+it checks, in this order, before anything is stored:
 
 1. ``Authorization: Bearer <secret>`` (constant-time compare) — else **401**, body unread;
 2. ``Content-Length`` present and at most ``max_body_bytes`` — else **411** / **413**, body
    unread (drained a little so the client sees the answer);
-3. the body is a JSON object — else **400**, and the body goes to the dead-letter table.
+3. the body is a JSON object nested at most ``MAX_DEPTH`` (64) levels — else **400**, and the
+   body goes to the dead-letter table with the reason.
 
 Then ``connector.integrations.zabbix.webhook.classify`` says what it is, and the answer is given only after
 the journal transaction committed (``IntakeJournal.ingest``): **200** with the connector key
@@ -26,21 +27,14 @@ from __future__ import annotations
 
 __all__ = ["WEBHOOK_PATH", "ZabbixWebhookSource", "ticket_signature"]
 
-import contextlib
 import hashlib
 import hmac
-import html
-import json
 import logging
 import socket
 import threading
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import quote
 
 from connector.contracts.adapters import IntakeJournal, PollResult, Rejected
 from connector.domain.clock import Clock
@@ -48,33 +42,29 @@ from connector.domain.errors import SourceError, StoreError
 from connector.domain.models import Alert, TicketRef
 from connector.integrations.zabbix.mapping import INTERNAL_TAG_PREFIX
 from connector.integrations.zabbix.webhook import Ignored, Update, classify
+from connector.integrations.zabbix.webhook_http import (
+    TICKET_PATH,
+    WEBHOOK_PATH,
+    Reply,
+    WebhookHandler,
+    WebhookServer,
+    page,
+)
 from connector.integrations.zabbix.webhook_settings import ZabbixWebhookSettings
-from connector.util.unicode_text import loads_valid
+from connector.util.unicode_text import TooDeep, loads_valid
 
 log = logging.getLogger(__name__)
 
-WEBHOOK_PATH = "/zabbix"
-TICKET_PATH = "/ticket/"
 #: tags the answer asks Zabbix to store on the event (read by the media type's event menu)
 KEY_TAG = f"{INTERNAL_TAG_PREFIX}key"
 URL_TAG = f"{INTERNAL_TAG_PREFIX}url"
 #: most of a bad body kept in the dead-letter table
 DEAD_BODY_MAX = 64 * 1024
-#: most of a refused body read and thrown away (bytes, seconds), so the client reads our answer
-DRAIN_MAX = 32 * 1024 * 1024
-DRAIN_SECONDS = 2.0
 
 
 def ticket_signature(secret: str, key: str) -> str:
     """The ``sig`` of a ticket link: HMAC-SHA256 of the key, first 32 hex digits."""
     return hmac.new(secret.encode("utf-8"), key.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
-
-
-@dataclass(frozen=True)
-class _Reply:
-    status: int
-    body: dict[str, Any] | str
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 class ZabbixWebhookSource:
@@ -99,7 +89,7 @@ class ZabbixWebhookSource:
         self._clock = clock
         self._secret = settings.secret.get_secret_value()
         self._journal: IntakeJournal | None = None
-        self._server: _Server | None = None
+        self._server: WebhookServer | None = None
         self._thread: threading.Thread | None = None
         self._public_url: str | None = settings.public_url
 
@@ -139,7 +129,7 @@ class ZabbixWebhookSource:
             return
         self._journal = journal
         try:
-            server = _Server((self.settings.listen, self.settings.port), _Handler, self)
+            server = WebhookServer((self.settings.listen, self.settings.port), WebhookHandler, self)
         except OSError as exc:
             raise SourceError(
                 f"cannot listen on {self.settings.listen}:{self.settings.port}: {exc.strerror or exc}",
@@ -180,13 +170,16 @@ class ZabbixWebhookSource:
         """The link stored on the event: redirects to the ticket once it exists."""
         return f"{self.public_url}{TICKET_PATH}{quote(key, safe='')}?sig={ticket_signature(self._secret, key)}"
 
-    def accept(self, body: bytes) -> _Reply:
+    def accept(self, body: bytes) -> Reply:
         """Journal one request body and say what to answer."""
         journal = self._journal
         if journal is None:
-            return _Reply(503, {"status": "retry", "error": "not serving"})
+            return Reply(503, {"status": "retry", "error": "not serving"})
         try:
             payload = loads_valid(body.decode("utf-8"))
+        except TooDeep as exc:
+            reason = f"body refused: {exc}"
+            return self._reject(journal, Rejected(self.alert_source, None, reason, {"body": self._sample(body)}), 400)
         except (UnicodeDecodeError, ValueError) as exc:
             reason = f"body is not JSON: {_first_line(exc)}"
             return self._reject(journal, Rejected(self.alert_source, None, reason, {"body": self._sample(body)}), 400)
@@ -203,7 +196,7 @@ class ZabbixWebhookSource:
         )
         if isinstance(outcome, Ignored):
             log.info("%s: %s", self.name, outcome.reason)
-            return _Reply(200, {"status": "ignored", "reason": outcome.reason, "tags": {}})
+            return Reply(200, {"status": "ignored", "reason": outcome.reason, "tags": {}})
         if isinstance(outcome, Rejected):
             return self._reject(journal, outcome, 422)
         if isinstance(outcome, Update):
@@ -214,12 +207,12 @@ class ZabbixWebhookSource:
         """What of a bad body is kept for a person to look at: the start, without the secret."""
         return body[:DEAD_BODY_MAX].decode("utf-8", errors="replace").replace(self._secret, "***")
 
-    def _alert(self, journal: IntakeJournal, alert: Alert) -> _Reply:
+    def _alert(self, journal: IntakeJournal, alert: Alert) -> Reply:
         try:
             done = journal.ingest([alert])
         except StoreError as exc:
             log.error("%s: event %s not journaled, Zabbix will retry: %s", self.name, alert.external_id, exc)
-            return _Reply(503, {"status": "retry", "error": "not journaled"}, {"Retry-After": "10"})
+            return Reply(503, {"status": "retry", "error": "not journaled"}, {"Retry-After": "10"})
         what = "recovery" if alert.recovered_at is not None else "problem"
         log.info(
             "%s: %s of event %s → %s", self.name, what, alert.external_id, "journaled" if done.new else "already had it"
@@ -228,18 +221,18 @@ class ZabbixWebhookSource:
         if alert.recovered_at is None:
             link = self.ticket_link(alert.key)
             answer.update(url=link, tags={KEY_TAG: alert.key, URL_TAG: link})
-        return _Reply(200, answer)
+        return Reply(200, answer)
 
-    def _update(self, journal: IntakeJournal, update: Update) -> _Reply:
+    def _update(self, journal: IntakeJournal, update: Update) -> Reply:
         try:
             ref = journal.ticket_ref(update.ticket_key)
             if ref is None:
                 log.info("%s: update of event %s waits for its ticket; Zabbix will retry", self.name, update.event_id)
-                return _Reply(503, {"status": "retry", "error": "the ticket is not created yet"}, {"Retry-After": "30"})
+                return Reply(503, {"status": "retry", "error": "the ticket is not created yet"}, {"Retry-After": "30"})
             done = journal.ingest([update.alert(ref.ticket_id)])
         except StoreError as exc:
             log.error("%s: update of event %s not journaled, Zabbix will retry: %s", self.name, update.event_id, exc)
-            return _Reply(503, {"status": "retry", "error": "not journaled"}, {"Retry-After": "10"})
+            return Reply(503, {"status": "retry", "error": "not journaled"}, {"Retry-After": "10"})
         log.info(
             "%s: update of event %s → %s for ticket #%s",
             self.name,
@@ -247,193 +240,35 @@ class ZabbixWebhookSource:
             "journaled" if done.new else "already had it",
             ref.ticket_id,
         )
-        return _Reply(200, {"status": "accepted", "key": update.ticket_key, "tags": {}})
+        return Reply(200, {"status": "accepted", "key": update.ticket_key, "tags": {}})
 
-    def _reject(self, journal: IntakeJournal, rejected: Rejected, status: int) -> _Reply:
+    def _reject(self, journal: IntakeJournal, rejected: Rejected, status: int) -> Reply:
         try:
             journal.ingest([rejected])
         except StoreError as exc:
             log.error("%s: a refused request could not be dead-lettered: %s", self.name, exc)
-            return _Reply(503, {"status": "retry", "error": "not journaled"}, {"Retry-After": "10"})
-        return _Reply(status, {"status": "rejected", "error": rejected.reason})
+            return Reply(503, {"status": "retry", "error": "not journaled"}, {"Retry-After": "10"})
+        return Reply(status, {"status": "rejected", "error": rejected.reason})
 
-    def ticket_page(self, key: str, sig: str) -> _Reply:
+    def ticket_page(self, key: str, sig: str) -> Reply:
         """Where the event's ticket link leads: the ticket, or "being created" until it exists."""
         if not key or not hmac.compare_digest(sig.encode("utf-8"), ticket_signature(self._secret, key).encode()):
-            return _Reply(404, _page("Not found", "There is no such ticket link."))
+            return Reply(404, page("Not found", "There is no such ticket link."))
         journal = self._journal
         try:
             ref = journal.ticket_ref(key) if journal is not None else None
         except StoreError:
             ref = None
         if ref is None:
-            return _Reply(
+            return Reply(
                 404,
-                _page("Ticket being created", f"The ticket for {key} is not in the helpdesk yet. This page reloads."),
+                page("Ticket being created", f"The ticket for {key} is not in the helpdesk yet. This page reloads."),
                 {"Refresh": "10", "Retry-After": "10"},
             )
         if ref.url.startswith(("http://", "https://")) and ref.url.isprintable() and " " not in ref.url:
-            return _Reply(302, _page("Ticket", f"Ticket #{ref.ticket_id}: {ref.url}"), {"Location": ref.url})
-        return _Reply(200, _page(f"Ticket #{ref.ticket_id}", f"Ticket #{ref.ticket_id} is at {ref.url}"))
+            return Reply(302, page("Ticket", f"Ticket #{ref.ticket_id}: {ref.url}"), {"Location": ref.url})
+        return Reply(200, page(f"Ticket #{ref.ticket_id}", f"Ticket #{ref.ticket_id} is at {ref.url}"))
 
 
 def _first_line(exc: Exception) -> str:
     return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-
-
-def _page(title: str, text: str) -> str:
-    """A minimal HTML page; everything in it is escaped (keys and URLs are data)."""
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
-        f"<body><h1>{html.escape(title)}</h1><p>{html.escape(text)}</p></body></html>"
-    )
-
-
-class _Server(ThreadingHTTPServer):
-    """One thread per request, at most ``max_connections`` at once (the rest get 503)."""
-
-    daemon_threads = True
-    block_on_close = True  # server_close() waits for the requests in flight
-
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], source: ZabbixWebhookSource):
-        self.source = source
-        self._slots = threading.BoundedSemaphore(source.settings.max_connections)
-        super().__init__(address, handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        if not self._slots.acquire(blocking=False):
-            with contextlib.suppress(OSError):
-                request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-            self.shutdown_request(request)
-            return
-        super().process_request(request, client_address)
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self._slots.release()
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        log.warning("webhook: request from %s failed", client_address[0] if client_address else "?", exc_info=True)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    """HTTP plumbing only; what a body means is ``ZabbixWebhookSource.accept``."""
-
-    server: _Server
-    protocol_version = "HTTP/1.1"  # so curl's "Expect: 100-continue" is answered at once
-    server_version = "itsm-connector"
-    sys_version = ""
-
-    def setup(self) -> None:
-        super().setup()
-        # a per-request socket timeout: a client that stalls cannot hold a slot for long
-        self.connection.settimeout(self.server.source.settings.request_timeout_seconds)
-
-    @property
-    def source(self) -> ZabbixWebhookSource:
-        return self.server.source
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("webhook %s: " + format, self.address_string(), *args)
-
-    # --- checks before the body is read --------------------------------------------------------
-
-    def _precheck(self) -> _Reply | None:
-        if urlsplit(self.path).path != WEBHOOK_PATH:
-            return _Reply(404, {"status": "error", "error": "not found"})
-        if not self.source.authorized(self.headers.get("Authorization")):
-            log.warning("webhook: refused a request from %s without the secret", self.address_string())
-            return _Reply(401, {"status": "error", "error": "unauthorized"}, {"WWW-Authenticate": "Bearer"})
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            return _Reply(411, {"status": "error", "error": "send a Content-Length"})
-        length = self._length()
-        if length is None:
-            return _Reply(411, {"status": "error", "error": "a valid Content-Length is required"})
-        if length > self.source.settings.max_body_bytes:
-            log.warning("webhook: refused a %d-byte request from %s (413)", length, self.address_string())
-            return _Reply(413, {"status": "error", "error": f"body larger than {self.source.settings.max_body_bytes}"})
-        return None
-
-    def _length(self) -> int | None:
-        text = (self.headers.get("Content-Length") or "").strip()
-        return int(text) if text.isdigit() else None
-
-    def handle_expect_100(self) -> bool:
-        refused = self._precheck()
-        if refused is not None:
-            self._send(refused)
-            return False
-        return super().handle_expect_100()
-
-    # --- methods -------------------------------------------------------------------------------
-
-    def do_POST(self) -> None:
-        refused = self._precheck()
-        if refused is not None:
-            self._send(refused)
-            self._drain()
-            return
-        length = self._length() or 0
-        try:
-            body = self.rfile.read(length)
-        except (TimeoutError, OSError):
-            self._send(_Reply(408, {"status": "error", "error": "body not received in time"}))
-            return
-        if len(body) < length:
-            self._send(_Reply(400, {"status": "error", "error": "body shorter than Content-Length"}))
-            return
-        self._send(self.source.accept(body))
-
-    def do_GET(self) -> None:
-        parts = urlsplit(self.path)
-        if parts.path in ("/healthz", "/health"):
-            self._send(_Reply(200, {"status": "ok"}))
-        elif parts.path.startswith(TICKET_PATH):
-            key = unquote(parts.path[len(TICKET_PATH) :])
-            sig = (parse_qs(parts.query).get("sig") or [""])[0]
-            self._send(self.source.ticket_page(key, sig))
-        else:
-            self._send(_Reply(404, {"status": "error", "error": "not found"}))
-
-    def _refuse_method(self) -> None:
-        self._send(_Reply(405, {"status": "error", "error": "method not allowed"}, {"Allow": "GET, POST"}))
-
-    do_PUT = do_DELETE = do_PATCH = _refuse_method
-
-    # --- writing -------------------------------------------------------------------------------
-
-    def _send(self, reply: _Reply) -> None:
-        if isinstance(reply.body, str):
-            data, ctype = reply.body.encode("utf-8"), "text/html; charset=utf-8"
-        else:
-            data, ctype = json.dumps(reply.body, ensure_ascii=False).encode("utf-8"), "application/json"
-        self.close_connection = True
-        try:
-            self.send_response(reply.status, HTTPStatus(reply.status).phrase)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("Cache-Control", "no-store")
-            self.send_header("Connection", "close")
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-            self.wfile.flush()
-        except OSError as exc:  # the client went away; nothing was left half-stored
-            log.debug("webhook: could not answer %s: %s", self.address_string(), exc)
-
-    def _drain(self) -> None:
-        """Read (a bounded amount of) a refused body, so closing does not reset the connection
-        before the client has read our answer."""
-        left = min(self._length() or 0, DRAIN_MAX)
-        deadline = time.monotonic() + DRAIN_SECONDS  # a monotonic deadline, not the wall clock
-        try:
-            while left > 0 and time.monotonic() < deadline:
-                chunk = self.rfile.read(min(left, 65536))
-                if not chunk:
-                    break
-                left -= len(chunk)
-        except OSError:
-            pass

@@ -44,6 +44,7 @@ from zoneinfo import ZoneInfo
 from connector.contracts.adapters import Rejected
 from connector.domain.models import Alert, TicketSource
 from connector.integrations.zabbix.mapping import INTERNAL_TAG_PREFIX, map_problem, map_recovery
+from connector.util.unicode_text import MAX_DEPTH, ascii_digits, loads_valid, tree_depth
 
 #: every field the media type posts, and the macro it carries
 WEBHOOK_FIELDS: dict[str, str] = {
@@ -130,6 +131,10 @@ def _text(payload: Mapping[str, Any], name: str) -> str:
     return "" if _LITERAL_MACRO.fullmatch(value) else value
 
 
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+
+
 def _when(payload: Mapping[str, Any], date_field: str, time_field: str, tz: ZoneInfo) -> datetime:
     """``{EVENT.DATE}`` ``{EVENT.TIME}`` (``2026.11.26`` ``10:40:00``, the server's local time)."""
     date, time = _text(payload, date_field), _text(payload, time_field)
@@ -151,9 +156,9 @@ def _event(payload: Mapping[str, Any], event_id: str, tz: ZoneInfo) -> tuple[dic
     occurred = _when(payload, "event_date", "event_time", tz)
     raw_tags = _text(payload, "event_tags") or "[]"
     try:
-        tags = json.loads(raw_tags)
-    except ValueError:
-        raise ValueError(f"event_tags is not JSON: {raw_tags[:80]!r}") from None
+        tags = loads_valid(raw_tags)
+    except ValueError as exc:
+        raise ValueError(f"event_tags is not JSON ({_first_line(exc)}): {raw_tags[:80]!r}") from None
     if not isinstance(tags, list):
         raise ValueError(f"event_tags is not a list: {raw_tags[:80]!r}")
     host_id = _text(payload, "host_id") or "0"
@@ -192,12 +197,17 @@ def classify(
     :returns: the Alert; an ``Update`` waiting for its ticket id; ``Ignored``; or a ``Rejected``
         naming the field that is wrong.
     """
+    depth = tree_depth(payload, MAX_DEPTH)
+    if depth > MAX_DEPTH:  # kept out of raw too: the dead letter must be writable
+        reason = f"payload nested deeper than {MAX_DEPTH} levels (at least {depth})"
+        return Rejected(source, None, reason, {"webhook": f"<{len(payload)} fields, not kept: {reason}>"})
     raw = {"webhook": dict(payload)}
     event_id = ""
     try:
         event_id = _text(payload, "event_id")
-        if not event_id.isdigit() or int(event_id) <= 0:
-            return Rejected(source, None, f"event_id is not a Zabbix event id: {payload.get('event_id')!r}", raw)
+        if not ascii_digits(event_id) or int(event_id) <= 0:
+            reason = f"event_id is not a Zabbix event id (a positive number in ASCII digits 0-9): {event_id!r}"
+            return Rejected(source, None, reason, raw)
         event_source = _text(payload, "event_source")
         if event_source != "0":
             return Ignored(f"event {event_id} is not a trigger event (source {event_source or '?'}): not handled")
