@@ -466,6 +466,23 @@ def test_malformed_event_is_rejected_and_the_rest_of_the_batch_goes_on(fake: Fak
     assert result.cursor == "6"
 
 
+def test_event_ids_that_are_not_ascii_digits_neither_move_the_cursor_nor_stop_the_poll(
+    fake: FakeZabbix, api: Any
+) -> None:
+    """An API answer with Arabic-Indic or fullwidth digits in an event id (a broken proxy, a
+    hostile upstream): ``int()`` reads them as 881 and 8. Neither may move the cursor (to 881,
+    skipping every real event up to it); the events are rejected and the batch goes on."""
+    fake.add_problem(5)["eventid"] = "\u0668\u0668\u0661"  # ٨٨١, which int() reads as 881
+    fake.add_problem(6)["eventid"] = "\uff18"  # a fullwidth ８
+    fake.add_problem(7)
+
+    result = make_source().poll("4", [])
+
+    assert result.cursor == "7"
+    assert [a.external_id for a in alerts(result.items)] == ["7"]
+    assert len([i for i in result.items if isinstance(i, Rejected)]) == 2
+
+
 def test_suppressed_events_are_kept_by_default(fake: FakeZabbix, api: Any) -> None:
     fake.add_problem(1, suppressed=True)
 

@@ -37,6 +37,7 @@ from connector.domain.models import Alert, TicketRef
 from connector.integrations.zabbix.connection import ZabbixConnection
 from connector.integrations.zabbix.mapping import map_problem, map_recovery
 from connector.integrations.zabbix.settings import ZabbixSettings
+from connector.util.unicode_text import ascii_digits
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ class ZabbixSource:
                 items.append(Rejected(self.name, None, f"event.get returned a non-object: {event!r}", event))
                 continue
             eventid = str(event.get("eventid", ""))
-            if eventid.isdigit():
+            if ascii_digits(eventid):
                 new_cursor = max(new_cursor or 0, int(eventid))
             if self.settings.ignore_suppressed and str(event.get("suppressed", "0")) == "1":
                 log.debug("%s: skipping suppressed event %s", self.name, eventid)
@@ -157,7 +158,7 @@ class ZabbixSource:
         """
         if not self.settings.acknowledge:
             return
-        if not str(external_id).isdigit():
+        if not ascii_digits(str(external_id)):
             raise SourceError(f"event.acknowledge: not a Zabbix event id: {external_id!r}", source=self.name)
         text = message if message.strip() else self.ack_text(ref)
         self._zabbix.call(
@@ -178,7 +179,7 @@ class ZabbixSource:
     def _parse_cursor(self, cursor: str | None) -> int | None:
         if cursor is None or cursor == "":
             return None
-        if not str(cursor).isdigit():
+        if not ascii_digits(str(cursor)):
             raise SourceError(f"cursor {cursor!r} is not a Zabbix event id", source=self.name)
         return int(cursor)
 
@@ -204,12 +205,12 @@ class ZabbixSource:
 
     def _recovered_open_problems(self, open_ids: Sequence[str]) -> list[Mapping[str, Any]]:
         """The full problem events (hosts, tags) of those ``open_ids`` that have recovered."""
-        ids = [str(i) for i in open_ids if str(i).isdigit()]
+        ids = [str(i) for i in open_ids if ascii_digits(str(i))]
         if len(ids) != len(open_ids):
             log.warning(
                 "%s: ignoring open ids that are not Zabbix event ids: %s",
                 self.name,
-                [i for i in open_ids if not str(i).isdigit()],
+                [i for i in open_ids if not ascii_digits(str(i))],
             )
         if not ids:
             return []
@@ -260,4 +261,4 @@ class ZabbixSource:
 def _recovered(event: Mapping[str, Any]) -> bool:
     """True when the problem event already has a recovery event (``r_eventid`` not "0")."""
     r_eventid = str(event.get("r_eventid") or "0")
-    return r_eventid.isdigit() and r_eventid != "0"
+    return ascii_digits(r_eventid) and r_eventid != "0"
