@@ -1,4 +1,6 @@
-"""Which ``Ticket`` field lives where in Redmine, and how its value is written as text.
+"""The catalogue of the process fields a helpdesk keeps beyond its own, and how each value is
+written as text — in Redmine's custom fields and in the ``label: value`` block both helpdesks carry
+(``field_lines`` / ``read_field_line``; GLPI writes its content and follow-ups with them).
 
 Redmine has standard attributes for only a few of the 24 process fields (subject, description,
 status, priority). Every other field the process needs goes into an issue custom field. This

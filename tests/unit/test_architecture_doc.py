@@ -44,3 +44,18 @@ def test_every_package_of_connector_is_in_a_layer() -> None:
     layered = {name.removeprefix("connector.") for line in _contract_layers() for name in line.split(" | ")}
     packages = {path.parent.name for path in PACKAGE.glob("*/__init__.py")}
     assert packages - layered == set(), "packages outside the layers of .importlinter"
+
+
+def test_every_module_has_its_row() -> None:
+    """The module tables name every module of every package, under that package's heading."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    sections = dict(re.findall(r"### `connector/(\w+)/`\n(.*?)(?=\n### |\n## |\Z)", text, re.DOTALL))
+    missing = []
+    for init in sorted(PACKAGE.glob("*/__init__.py")):
+        package = init.parent
+        rows = sections.get(package.name, "")
+        for module in sorted(package.rglob("*.py")):
+            relative = module.relative_to(package).as_posix()
+            if module != init and f"| `{relative}` |" not in rows:
+                missing.append(f"connector/{package.name}/{relative}")
+    assert missing == [], "modules without a row in docs/architecture.md"
