@@ -40,7 +40,7 @@ from connector.domain.clock import FakeClock  # noqa: E402
 from connector.domain.models import Alert  # noqa: E402
 from connector.integrations.glpi import GlpiBackend, GlpiSettings  # noqa: E402
 from connector.process.pipeline import Pipeline  # noqa: E402
-from connector.rules.book import RuleBook  # noqa: E402
+from connector.rules.loading import default_rulebook  # noqa: E402
 from connector.runtime.engine import Engine  # noqa: E402
 from connector.state.store import Store  # noqa: E402
 from tests.contract.glpi_fake import URL, USER_TOKEN, GlpiFake  # noqa: E402
@@ -103,7 +103,7 @@ def run(alerts: list[Alert], *, expire_every: int | None = None) -> dict[str, An
             store=store,
             backend=backend,
             sources={},
-            pipeline=Pipeline.from_manager(build_plugin_manager(), RuleBook()),
+            pipeline=Pipeline.from_manager(build_plugin_manager(), default_rulebook()),
             clock=clock,
         )
         started = time.perf_counter()

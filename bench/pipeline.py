@@ -39,7 +39,7 @@ from connector.contracts.plugin_manager import build_plugin_manager  # noqa: E40
 from connector.domain.ledger import MemoryLedger, TicketLedger, apply_decision  # noqa: E402
 from connector.domain.models import Alert  # noqa: E402
 from connector.process.pipeline import Pipeline  # noqa: E402
-from connector.rules.book import default_rulebook  # noqa: E402
+from connector.rules.loading import default_rulebook  # noqa: E402
 from connector.state.store import Store  # noqa: E402
 from connector.util.synthetic import alert_stream  # noqa: E402
 

@@ -13,7 +13,8 @@ What is here, by what a plugin does with it:
 * the entry-point group a package declares its plugin in: ``ENTRY_POINT_GROUP`` (``itsm_connector``);
 * what flows through the process: ``Alert``, ``Ticket``, ``TicketRef``, ``Attachment``, the
   enums, a ``Decision`` and its ``Action``, a ``Notice``;
-* what the rule stages read: ``RuleBook``, ``TicketIndex`` and the ``TicketState`` it answers;
+* what the rule stages read: ``RuleBook`` (``default_rulebook()``: the shipped one),
+  ``TicketIndex`` and the ``TicketState`` it answers;
 * the adapter contracts: ``Source``, ``PushSource``, ``Backend`` and its optional capabilities
   (``HistoryReader``, ``UserDirectory``), ``Notifier``; the registration types a plugin returns
   (``SourceType``, ``BackendType``, ``NotifierType``) and the ``PluginContext`` their factories
@@ -96,6 +97,7 @@ __all__ = [
     "TicketUpdate",
     "Urgency",
     "UserDirectory",
+    "default_rulebook",
     "hookimpl",
 ]
 
@@ -159,4 +161,5 @@ from connector.domain.models import (
 from connector.domain.notice import Contact, Notice, NoticeKind, StatusEvent, TicketLink
 from connector.domain.ticket_state import DoneAfter, TicketIndex, TicketState
 from connector.rules.book import RuleBook
+from connector.rules.loading import default_rulebook
 from connector.state.spool import Spool

@@ -26,7 +26,7 @@ from connector.domain.models import Alert, Priority, TicketStatus
 from connector.integrations.replay import Control, read_lines
 from connector.plugins.local import LocalBackend
 from connector.process.pipeline import Pipeline
-from connector.rules.book import RuleBook
+from connector.rules.loading import default_rulebook
 from connector.runtime.engine import Engine
 from connector.state.store import Store
 from connector.util.setup_report import display_width
@@ -66,9 +66,8 @@ def run_demo(
         clock = FakeClock(first)
         store = Store(base / "state.db")
         backend = LocalBackend(base / "tickets.db", clock)
-        engine = Engine(
-            store=store, backend=backend, sources={}, pipeline=Pipeline.from_manager(pm, RuleBook()), clock=clock
-        )
+        pipeline = Pipeline.from_manager(pm, default_rulebook())
+        engine = Engine(store=store, backend=backend, sources={}, pipeline=pipeline, clock=clock)
         replay_into(engine, clock, items)
         tickets = backend.tickets()
         _print_table(out, tickets, lang)

@@ -159,7 +159,7 @@ def run_report(
             print("report: give --input FILE or --config FILE", file=stderr)
             return 2
         if policy is None:
-            from connector.rules.book import default_rulebook
+            from connector.rules.loading import default_rulebook
 
             policy = default_rulebook().sla
         read = _from_file(args, policy, as_of, stderr)

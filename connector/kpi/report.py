@@ -24,7 +24,8 @@ from connector.kpi.history import HistoryRecord, InputStats
 from connector.kpi.kpis import KpiSet, compute_kpis, in_total
 from connector.kpi.periods import DEFAULT_TZ, Period, zone
 from connector.kpi.tables import Table, build_tables
-from connector.rules.sla import DEFAULT_POLICY, SlaPolicy
+from connector.rules.loading import default_rulebook
+from connector.rules.sla import SlaPolicy
 
 
 @dataclass(frozen=True)
@@ -79,14 +80,17 @@ def build_report(
     *,
     as_of: datetime,
     tz: str = DEFAULT_TZ,
-    policy: SlaPolicy = DEFAULT_POLICY,
+    policy: SlaPolicy | None = None,
 ) -> Report:
     """The report of ``period`` from ``records`` (read once; any order).
 
     A ticket belongs to the period holding its ``occurred_at`` in ``tz``. ``as_of`` is when
     the history was taken: a stage still running then (an unassigned ticket, an unresolved
-    one) is judged by the time it had run by that moment.
+    one) is judged by the time it had run by that moment. ``policy``: the SLA rules lateness is
+    judged by (default: the shipped ``sla.yaml``).
     """
+    if policy is None:
+        policy = default_rulebook().sla
     if as_of.tzinfo is None:
         raise ValueError("as_of must be an aware datetime")
     zone_info = zone(tz)

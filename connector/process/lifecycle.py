@@ -44,8 +44,8 @@ from connector.contracts.adapters import Change, ChangeKind, TicketHistory
 from connector.domain.ledger import TicketLedger, TicketState, record_status
 from connector.domain.models import ClosureCode, ResolverRole, TicketStatus
 from connector.domain.notice import NoticeKind, StatusEvent
-from connector.rules.book import default_rulebook
 from connector.rules.files import LifecycleFile
+from connector.rules.loading import default_rulebook
 
 
 class EventKind(StrEnum):

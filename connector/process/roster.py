@@ -14,8 +14,8 @@ __all__ = ["DirectoryRoster"]
 
 from connector.domain.models import ResolverRole
 from connector.notify.people import Directory
-from connector.rules.book import default_rulebook
 from connector.rules.files import ClosingModel
+from connector.rules.loading import default_rulebook
 
 
 class DirectoryRoster:

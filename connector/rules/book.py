@@ -3,17 +3,18 @@
 The pipeline's rule hooks receive a ``RuleBook``; they never read files themselves, so one
 loaded, validated book is what every alert sees. The sweep reads its ladder and notice tables,
 the lifecycle its numbers and roles, the intake its replies from the same book, so a site's
-rules directory changes all of them at once. ``RuleBook()`` is the shipped defaults (the
-seed's tables, loaded once); ``connector.rules.loading.load_rulebook(dir)`` loads a site's.
+rules directory changes all of them at once. A book is a value: it is made by the loader —
+``connector.rules.loading.default_rulebook()`` for the shipped tables (the seed's, loaded once),
+``load_rulebook(dir)`` for a site's — and this module knows nothing of files, so the loader and
+the book do not import each other.
 """
 
 from __future__ import annotations
 
-__all__ = ["RuleBook", "TicketIndex", "TicketState", "default_rulebook"]
+__all__ = ["RuleBook", "TicketIndex", "TicketState"]
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,35 +32,28 @@ if TYPE_CHECKING:
     from connector.rules.taxonomy import Taxonomy
 
 
-@cache
-def default_rulebook() -> RuleBook:
-    """The shipped rules, loaded and validated once per process."""
-    from connector.rules.loading import load_rulebook
-
-    return load_rulebook(None)
-
-
 def _default_source_kinds() -> dict[str, TicketSource]:
     return {"email": TicketSource.USER_REPORT, "inspection": TicketSource.INSPECTION}
 
 
 @dataclass(frozen=True)
 class RuleBook:
-    """Every table the process needs; a field left out takes the shipped default."""
+    """Every table the process needs (``default_rulebook()`` of ``connector.rules.loading`` is the
+    shipped one; ``dataclasses.replace`` of it changes one table, as tests and trials do)."""
 
-    priority: PriorityRules = field(default_factory=lambda: default_rulebook().priority)
-    classifier: Classifier = field(default_factory=lambda: default_rulebook().classifier)
-    dedup: DedupPolicy = field(default_factory=lambda: default_rulebook().dedup)
-    sla: SlaPolicy = field(default_factory=lambda: default_rulebook().sla)
-    taxonomy: Taxonomy = field(default_factory=lambda: default_rulebook().taxonomy)
+    priority: PriorityRules
+    classifier: Classifier
+    dedup: DedupPolicy
+    sla: SlaPolicy
+    taxonomy: Taxonomy
     #: the escalation ladder (``escalation.yaml``)
-    escalation: EscalationRules = field(default_factory=lambda: default_rulebook().escalation)
+    escalation: EscalationRules
     #: channels, timed and status notices (``notifications.yaml``)
-    notices: NotificationRules = field(default_factory=lambda: default_rulebook().notices)
+    notices: NotificationRules
     #: the reassignment limit, who may close and verify (``lifecycle.yaml``)
-    lifecycle: LifecycleFile = field(default_factory=lambda: default_rulebook().lifecycle)
+    lifecycle: LifecycleFile
     #: what the connector answers by mail (``replies.yaml``)
-    replies: RepliesFile = field(default_factory=lambda: default_rulebook().replies)
+    replies: RepliesFile
     #: which kind of source each source name is, when its alerts do not say (default: monitoring)
     source_kinds: Mapping[str, TicketSource] = field(default_factory=_default_source_kinds)
     #: the file each table was read from

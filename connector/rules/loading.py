@@ -22,6 +22,7 @@ from __future__ import annotations
 __all__ = [
     "LEGACY_NOTIFY_FILES",
     "RULE_FILES",
+    "default_rulebook",
     "load_rulebook",
     "rule_sources",
     "shipped_rules_dir",
@@ -30,6 +31,7 @@ __all__ = [
 
 import difflib
 from collections.abc import Collection, Mapping
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -176,3 +178,9 @@ def load_rulebook(
         },
         warnings=tuple(warnings),
     )
+
+
+@cache
+def default_rulebook() -> RuleBook:
+    """The shipped rules (``connector/rules/defaults/``), loaded and validated once per process."""
+    return load_rulebook(None)

@@ -23,7 +23,6 @@ suspension is open the stage's deadline is unknown (``None``): nothing can breac
 from __future__ import annotations
 
 __all__ = [
-    "DEFAULT_POLICY",
     "SlaPolicy",
     "Stage",
     "StageStatus",
@@ -87,20 +86,6 @@ class SlaPolicy:
         if stage is Stage.RESTORE:
             return Target(self.restore[urgency])
         return self.targets[priority][stage]
-
-
-#: the shipped ``sla.yaml``, loaded on first use (by ``__getattr__`` below)
-DEFAULT_POLICY: SlaPolicy
-
-
-def __getattr__(name: str) -> SlaPolicy:
-    """``DEFAULT_POLICY``: the shipped ``sla.yaml`` as loaded by the rule book (the seed's tables,
-    §3.1.3.5, §3.1.4.4), so the numbers live in one place — the YAML — and not here too."""
-    if name == "DEFAULT_POLICY":
-        from connector.rules.book import default_rulebook
-
-        return default_rulebook().sla
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)

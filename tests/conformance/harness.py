@@ -26,7 +26,7 @@ from connector.integrations.glpi.fields import key_from_content
 from connector.integrations.redmine.settings import DEFAULT_STATUS_MAP as REDMINE_STATUSES
 from connector.plugins.local import LocalBackend
 from connector.process.pipeline import Pipeline
-from connector.rules.book import RuleBook
+from connector.rules.loading import default_rulebook
 from connector.runtime.engine import Engine
 from connector.state.store import Store
 from tests.contract.glpi_fake import GlpiFake
@@ -253,7 +253,7 @@ def make_engine(backend: Backend, clock: Clock, state: Path) -> Engine:
         store=Store(state),
         backend=backend,
         sources={},
-        pipeline=Pipeline.from_manager(build_plugin_manager(), RuleBook()),
+        pipeline=Pipeline.from_manager(build_plugin_manager(), default_rulebook()),
         clock=clock,
     )
 

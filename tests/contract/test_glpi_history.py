@@ -228,7 +228,9 @@ def test_errors(fake: GlpiFake, clock: FakeClock) -> None:
 
 def test_the_monthly_report_is_published_as_glpi_documents(fake: GlpiFake, clock: FakeClock, tmp_path: Path) -> None:
     """GLPI has no wiki: the report job uploads the HTML page and the CSV tables as Documents."""
-    from connector.rules.sla import DEFAULT_POLICY
+    from connector.rules.loading import default_rulebook
+
+    DEFAULT_POLICY = default_rulebook().sla
     from connector.runtime.config import ReportSettings
     from connector.runtime.report_job import ReportsJob
     from connector.state.store import Store

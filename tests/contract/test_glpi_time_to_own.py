@@ -18,8 +18,7 @@ from connector.domain.clock import FakeClock
 from connector.domain.models import Priority
 from connector.integrations.glpi import GlpiSettings
 from connector.plugins import glpi as plugin
-from connector.rules.book import default_rulebook
-from connector.rules.loading import load_rulebook, shipped_rules_dir
+from connector.rules.loading import default_rulebook, load_rulebook, shipped_rules_dir
 from connector.rules.sla import response_deadline
 from connector.state.spool import Spool
 from tests.contract.glpi_fake import URL, USER_TOKEN, GlpiFake

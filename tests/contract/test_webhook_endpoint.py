@@ -27,7 +27,8 @@ from connector.integrations.zabbix.push import ZabbixWebhookSource, ticket_signa
 from connector.integrations.zabbix.webhook_settings import ZabbixWebhookSettings
 from connector.plugins.local import LocalBackend
 from connector.process.pipeline import Pipeline
-from connector.rules.book import RuleBook, TicketState
+from connector.rules.book import TicketState
+from connector.rules.loading import default_rulebook
 from connector.runtime.daemon import Daemon
 from connector.runtime.engine import Engine
 from connector.runtime.intake import ThreadedJournal
@@ -228,7 +229,7 @@ def test_pushed_events_become_tickets_without_waiting_for_the_poll(
             store=Store(tmp_path / "state.db"),
             backend=LocalBackend(tmp_path / "tickets.db", clock),
             sources={"zabbix-push": source},
-            pipeline=Pipeline.from_manager(pm, RuleBook()),
+            pipeline=Pipeline.from_manager(pm, default_rulebook()),
             clock=clock,
         )
         daemon = Daemon(engine, poll_seconds=3600, drain_seconds=3600)  # only a push can be this fast

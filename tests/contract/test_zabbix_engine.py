@@ -12,7 +12,7 @@ import pluggy
 from connector.domain.clock import FakeClock
 from connector.plugins.local import LocalBackend
 from connector.process.pipeline import Pipeline
-from connector.rules.book import RuleBook
+from connector.rules.loading import default_rulebook
 from connector.runtime.engine import Engine
 from connector.state.store import Store
 from tests.contract.test_zabbix_contract import NOW, FakeZabbix, api, fake, make_source
@@ -33,7 +33,7 @@ def test_malformed_problems_are_dead_lettered_and_the_next_flow(
         store=Store(tmp_path / "state.db"),
         backend=backend,
         sources={"zbx": make_source()},
-        pipeline=Pipeline.from_manager(pm, RuleBook()),
+        pipeline=Pipeline.from_manager(pm, default_rulebook()),
         clock=clock,
     )
 

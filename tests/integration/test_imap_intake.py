@@ -28,7 +28,7 @@ from connector.integrations.mail.source import ImapSource
 from connector.plugins.imap import build_imap_source
 from connector.plugins.local import LocalBackend
 from connector.process.pipeline import Pipeline
-from connector.rules.book import RuleBook
+from connector.rules.loading import default_rulebook
 from connector.runtime.engine import Engine
 from connector.state.spool import Spool
 from connector.state.store import Store
@@ -140,7 +140,7 @@ def desk(mailbox: Mailbox, tmp_path: Path, clock: FakeClock, pm: pluggy.PluginMa
         store=store,
         backend=backend,
         sources={"email": source},
-        pipeline=Pipeline.from_manager(pm, RuleBook()),
+        pipeline=Pipeline.from_manager(pm, default_rulebook()),
         clock=clock,
     )
     yield Desk(engine, store, backend, source, spool)

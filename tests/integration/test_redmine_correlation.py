@@ -21,7 +21,7 @@ from connector.domain.ledger import record_status
 from connector.domain.models import Alert, TicketStatus
 from connector.integrations.redmine import RedmineBackend, RedmineSettings
 from connector.process.pipeline import Pipeline
-from connector.rules.book import RuleBook
+from connector.rules.loading import default_rulebook
 from connector.runtime.engine import Engine
 from connector.state.store import Store
 
@@ -68,7 +68,7 @@ def setup(
         store=Store(tmp_path / "state.db"),
         backend=backend,
         sources={},
-        pipeline=Pipeline.from_manager(pm, RuleBook()),
+        pipeline=Pipeline.from_manager(pm, default_rulebook()),
         clock=clock,
     )
     yield engine, clock, Api(redmine_env), uuid.uuid4().hex[:8]

@@ -27,8 +27,8 @@ from connector.notify.settings import Notifications
 from connector.process.escalation import SweepRules
 from connector.process.pipeline import Pipeline
 from connector.process.roster import DirectoryRoster
-from connector.rules.book import RuleBook
 from connector.rules.ladder import load_escalation, load_notification_rules
+from connector.rules.loading import default_rulebook
 from connector.runtime.engine import Engine
 from connector.runtime.syncback import SyncBack
 from connector.state.store import Store
@@ -133,7 +133,7 @@ def desk(
             timeout_seconds=30,
         )
     )
-    book = RuleBook()
+    book = default_rulebook()
     engine = Engine(
         store=Store(tmp_path / "state.db"),
         backend=backend,

@@ -32,7 +32,7 @@ from connector.domain.ledger import MemoryLedger
 from connector.domain.models import Alert
 from connector.plugins.local import LocalBackend
 from connector.process.pipeline import Pipeline
-from connector.rules.book import RuleBook
+from connector.rules.loading import default_rulebook
 from connector.runtime.app import build_app, load
 from tests.unit.test_api import outside_the_api
 
@@ -161,7 +161,7 @@ def test_its_rule_stage_changes_the_decision(
     unplanned = planned.model_copy(update={"external_id": "web@1", "tags": {}})
 
     def decide(pm: pluggy.PluginManager, alert: Alert) -> tuple[Action, str]:
-        decision = Pipeline.from_manager(pm, RuleBook()).decide(alert, MemoryLedger(), clock.now())
+        decision = Pipeline.from_manager(pm, default_rulebook()).decide(alert, MemoryLedger(), clock.now())
         return decision.action, decision.rule
 
     without = build_plugin_manager()

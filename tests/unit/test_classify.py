@@ -15,8 +15,8 @@ from connector.domain.clock import FakeClock
 from connector.domain.models import Alert, Impact, Priority, Ticket, TicketSource, Urgency
 from connector.plugins.local import LocalBackend
 from connector.process.pipeline import Pipeline
-from connector.rules.book import RuleBook, default_rulebook
-from connector.rules.loading import load_rulebook
+from connector.rules.book import RuleBook
+from connector.rules.loading import default_rulebook, load_rulebook
 from connector.runtime.engine import Engine
 from connector.state.store import Store
 

@@ -12,8 +12,8 @@ from connector.domain.clock import FakeClock
 from connector.domain.models import Alert, TicketSource, TicketStatus
 from connector.plugins.local import LocalBackend
 from connector.process.pipeline import Pipeline
-from connector.rules.book import RuleBook
 from connector.rules.confirmation import Verdict, own_words, verdict
+from connector.rules.loading import default_rulebook
 from connector.runtime.engine import Engine
 from connector.state.store import Store
 
@@ -65,7 +65,7 @@ def test_a_rejection_reopens_the_ticket_and_an_acceptance_is_noted(
         store=Store(tmp_path / "s.db"),
         backend=backend,
         sources={},
-        pipeline=Pipeline.from_manager(pm, RuleBook()),
+        pipeline=Pipeline.from_manager(pm, default_rulebook()),
         clock=clock,
     )
     problem = Alert(

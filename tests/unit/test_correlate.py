@@ -18,8 +18,8 @@ from connector.domain.decision import Action, Decision, helpdesk_key
 from connector.domain.ledger import MemoryLedger, TicketLedger, apply_decision, record_status
 from connector.domain.models import Alert, Priority, TicketStatus
 from connector.process.pipeline import Pipeline
-from connector.rules.book import RuleBook, default_rulebook
-from connector.rules.loading import load_rulebook
+from connector.rules.book import RuleBook
+from connector.rules.loading import default_rulebook, load_rulebook
 from connector.state.store import Store
 
 T0 = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)

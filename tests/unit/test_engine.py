@@ -18,6 +18,7 @@ from connector.domain.models import Alert, Priority, Ticket, TicketRef, TicketSt
 from connector.plugins.local import LocalBackend
 from connector.process.pipeline import Pipeline
 from connector.rules.book import RuleBook
+from connector.rules.loading import default_rulebook
 from connector.runtime.engine import Engine, RetryPolicy
 from connector.state.store import Store
 
@@ -64,7 +65,7 @@ def engine(tmp_path: Path, clock: FakeClock, backend: Faulty, pm: pluggy.PluginM
         store=Store(tmp_path / "state.db"),
         backend=backend,
         sources={},
-        pipeline=Pipeline.from_manager(pm, RuleBook()),
+        pipeline=Pipeline.from_manager(pm, default_rulebook()),
         clock=clock,
         retry=RetryPolicy(initial_seconds=10, max_seconds=300),
     )
@@ -257,7 +258,7 @@ def test_max_attempts_dead_letters(tmp_path: Path, clock: FakeClock, backend: Fa
         store=Store(tmp_path / "s2.db"),
         backend=backend,
         sources={},
-        pipeline=Pipeline.from_manager(pm, RuleBook()),
+        pipeline=Pipeline.from_manager(pm, default_rulebook()),
         clock=clock,
         retry=RetryPolicy(1, 1, max_attempts=2),
     )
@@ -311,7 +312,7 @@ def engine_with(
         store=Store(tmp_path / "s3.db"),
         backend=backend,
         sources={s.name: s for s in sources},
-        pipeline=Pipeline.from_manager(pm, RuleBook()),
+        pipeline=Pipeline.from_manager(pm, default_rulebook()),
         clock=clock,
     )
 

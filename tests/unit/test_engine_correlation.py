@@ -16,7 +16,7 @@ from connector.domain.models import Alert, Attachment, Priority, Ticket, TicketS
 from connector.plugins.local import LocalBackend
 from connector.process.escalation import SweepRules
 from connector.process.pipeline import Pipeline
-from connector.rules.book import RuleBook
+from connector.rules.loading import default_rulebook
 from connector.runtime.engine import Engine
 from connector.state.spool import Spool
 from connector.state.store import Store
@@ -43,7 +43,7 @@ def engine(tmp_path: Path, clock: FakeClock, backend: LocalBackend, pm: pluggy.P
         store=Store(tmp_path / "state.db"),
         backend=backend,
         sources={},
-        pipeline=Pipeline.from_manager(pm, RuleBook()),
+        pipeline=Pipeline.from_manager(pm, default_rulebook()),
         clock=clock,
         spool=Spool(tmp_path / "spool"),
     )
@@ -252,7 +252,7 @@ def test_a_refused_sender_is_told_by_auto_reply(engine: Engine, clock: FakeClock
     escalation, rules = load_escalation(), load_notification_rules()
     channels = {"email": Channel("email", "email", Recorder("email", sent))}  # type: ignore[arg-type]
     engine.notifications = Notifications(directory, escalation, rules, renderer, channels)
-    engine.sweep_rules = SweepRules(RuleBook().sla, escalation, rules)  # so the decision queues its notices
+    engine.sweep_rules = SweepRules(default_rulebook().sla, escalation, rules)  # so the decision queues its notices
 
     class Mailbox:
         name = "mail"

@@ -24,8 +24,8 @@ from connector.notify.settings import Notifications
 from connector.plugins.local import LocalBackend
 from connector.process.escalation import SweepRules
 from connector.process.pipeline import Pipeline
-from connector.rules.book import RuleBook
 from connector.rules.ladder import load_escalation, load_notification_rules
+from connector.rules.loading import default_rulebook
 from connector.runtime.engine import Engine
 from connector.state.store import Store
 
@@ -90,7 +90,7 @@ def engine(tmp_path: Path, clock: FakeClock, pm: pluggy.PluginManager, sent: lis
         name: Channel(name, address, Recorder(name, sent))  # type: ignore[arg-type]
         for name, address in (("email", "email"), ("phone", "phone"))
     }
-    rulebook = RuleBook()
+    rulebook = default_rulebook()
     return Engine(
         store=Store(tmp_path / "state.db"),
         backend=LocalBackend(tmp_path / "tickets.db", clock),

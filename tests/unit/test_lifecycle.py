@@ -20,8 +20,8 @@ from connector.plugins.local import LocalBackend
 from connector.process.escalation import SweepRules
 from connector.process.lifecycle import Event, EventKind, apply_event, events_from_history
 from connector.process.pipeline import Pipeline
-from connector.rules.book import RuleBook
 from connector.rules.ladder import load_escalation, load_notification_rules
+from connector.rules.loading import default_rulebook
 from connector.runtime.engine import Engine
 from connector.runtime.syncback import SyncBack, events_from_snapshot
 from connector.state.store import Store
@@ -227,7 +227,7 @@ def desk(tmp_path: Path, clock: FakeClock) -> Desk:
 
 @pytest.fixture
 def engine(tmp_path: Path, clock: FakeClock, desk: Desk, pm: pluggy.PluginManager) -> Engine:
-    rules = RuleBook()
+    rules = default_rulebook()
     return Engine(
         store=Store(tmp_path / "state.db"),
         backend=desk,

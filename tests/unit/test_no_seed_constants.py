@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from connector.rules.book import default_rulebook
+from connector.rules.loading import default_rulebook
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "connector"

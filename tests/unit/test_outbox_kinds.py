@@ -16,7 +16,7 @@ from connector.domain.clock import FakeClock
 from connector.domain.models import Alert, TicketRef, TicketStatus
 from connector.plugins.local import LocalBackend
 from connector.process.pipeline import Pipeline
-from connector.rules.book import RuleBook
+from connector.rules.loading import default_rulebook
 from connector.runtime.drain import read_op
 from connector.runtime.engine import Engine
 from connector.runtime.handlers import HANDLERS, CannotLand
@@ -58,7 +58,7 @@ def engine(tmp_path: Path, clock: FakeClock, backend: LocalBackend, source: Zabb
         store=Store(tmp_path / "state.db"),
         backend=backend,
         sources={"zabbix": source},
-        pipeline=Pipeline.from_manager(pm, RuleBook()),
+        pipeline=Pipeline.from_manager(pm, default_rulebook()),
         clock=clock,
     )
 

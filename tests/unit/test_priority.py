@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from connector.domain.models import Impact, Priority, Urgency
-from connector.rules.book import default_rulebook
+from connector.rules.loading import default_rulebook
 
 # (urgency, impact, priority) — copied by hand from the seed's table
 SEED_TABLE = [

@@ -23,9 +23,8 @@ from connector.notify.settings import Notifications
 from connector.plugins.local import LocalBackend
 from connector.process.pipeline import Pipeline
 from connector.process.roster import DirectoryRoster
-from connector.rules.book import default_rulebook
 from connector.rules.files import DedupFile, LifecycleFile, ReplyText
-from connector.rules.loading import RULE_FILES, load_rulebook, shipped_rules_dir
+from connector.rules.loading import RULE_FILES, default_rulebook, load_rulebook, shipped_rules_dir
 from connector.rules.rulefile import load_model
 from connector.runtime.engine import Engine
 from connector.state.spool import Spool

@@ -12,9 +12,10 @@ import pytest
 from connector.cli.main import main
 from connector.domain.errors import ConfigError
 from connector.domain.models import Impact, Priority, TicketSource, Urgency
-from connector.rules.book import default_rulebook
-from connector.rules.loading import RULE_FILES, load_rulebook, shipped_rules_dir
-from connector.rules.sla import DEFAULT_POLICY, Stage
+from connector.rules.loading import RULE_FILES, default_rulebook, load_rulebook, shipped_rules_dir
+from connector.rules.sla import Stage
+
+DEFAULT_POLICY = default_rulebook().sla  # the shipped sla.yaml
 
 DEFAULT_RULE = """\
   - id: default

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from connector.domain.models import Priority, Urgency
+from connector.rules.loading import default_rulebook
 from connector.rules.sla import (
-    DEFAULT_POLICY,
     SlaPolicy,
     Stage,
     StageStatus,
@@ -21,6 +21,8 @@ from connector.rules.sla import (
     next_due,
     stage_statuses,
 )
+
+DEFAULT_POLICY = default_rulebook().sla  # the shipped sla.yaml
 
 T0 = datetime(2026, 11, 26, 2, 40, tzinfo=UTC)
 

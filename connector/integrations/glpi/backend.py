@@ -50,7 +50,7 @@ from connector.integrations.glpi.schema import ActorRow, Created, FullSession, L
 from connector.integrations.glpi.search import TicketSearch
 from connector.integrations.glpi.settings import GlpiSettings
 from connector.integrations.glpi.writes import Writes, is_missing_right
-from connector.rules.book import default_rulebook
+from connector.rules.loading import default_rulebook
 from connector.rules.sla import SlaPolicy
 
 log = logging.getLogger(__name__)
