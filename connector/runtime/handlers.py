@@ -97,8 +97,11 @@ def _key(op: OutboxOp) -> str:
 
 
 def _done(engine: Engine, op: OutboxOp, now: datetime) -> None:
+    """Mark ``op`` done when it landed — the clock read now, not ``now``, the start of the drain
+    pass: a pass behind a slow helpdesk lasts many seconds, and the connector's own timings
+    (how long an operation waited, the storm benchmark) were up to a pass early."""
     with engine.store.transaction():
-        engine.store.op_done(op.id, now)
+        engine.store.op_done(op.id, engine.clock.now())
 
 
 # --- backend -----------------------------------------------------------------------------------
@@ -122,7 +125,7 @@ def _create(engine: Engine, op: OutboxOp, payload: CreatePayload, now: datetime)
         failpoint("outbox.after_create")
     with store.transaction():
         store.ticket_set_ref(key, ref.ticket_id, ref.url)
-        store.op_done(op.id, now)
+        store.op_done(op.id, engine.clock.now())  # when it landed (see _done)
         source = engine.sources.get(payload.source)
         if source is not None and engine.source_capabilities(payload.source).acknowledges and ticket.external_id:
             store.enqueue(source_target(payload.source), OpKind.ACK, key, {"external_id": ticket.external_id}, now)

@@ -12,7 +12,7 @@ from typing import Any
 import pluggy
 import pytest
 
-from connector.domain.clock import FakeClock
+from connector.domain.clock import FakeClock, parse_time
 from connector.domain.models import Alert, TicketRef, TicketStatus
 from connector.plugins.local import LocalBackend
 from connector.process.pipeline import Pipeline
@@ -173,3 +173,36 @@ def test_a_row_is_read_into_its_kinds_payload(clock: FakeClock) -> None:
     handler, payload = read_op(row)
     assert handler.kind is OpKind.NOTE
     assert payload == NotePayload(text="hello")
+
+
+class SlowBackend(LocalBackend):
+    """A helpdesk that takes 7 seconds per ticket (the fake clock moves while it answers)."""
+
+    def __init__(self, path: Path, clock: FakeClock) -> None:
+        super().__init__(path, clock)
+        self._fake = clock
+
+    def create_ticket(self, ticket: Any) -> TicketRef:
+        self._fake.advance(seconds=7)
+        return super().create_ticket(ticket)
+
+
+def test_an_operation_is_done_when_it_landed_not_when_the_pass_began(
+    tmp_path: Path, clock: FakeClock, source: Zabbix, pm: pluggy.PluginManager
+) -> None:
+    """Measured against the real Redmine: ``done_at`` was the start of the drain pass, so behind a
+    slow helpdesk the connector's own timings were up to a pass early."""
+    start = clock.now()
+    engine = Engine(
+        store=Store(tmp_path / "state.db"),
+        backend=SlowBackend(tmp_path / "tickets.db", clock),
+        sources={"zabbix": source},
+        pipeline=Pipeline.from_manager(pm, default_rulebook()),
+        clock=clock,
+    )
+    engine.ingest("zabbix", [problem(clock, str(n)) for n in range(3)])
+    engine.process_pending()
+    engine.drain_outbox()
+    creates = [row for row in engine.store.outbox_rows("done") if row["op"] == "create"]
+    landed = sorted(round((parse_time(row["done_at"]) - start).total_seconds()) for row in creates)
+    assert landed == [7, 14, 21]
