@@ -206,8 +206,11 @@ def _run_app(args: argparse.Namespace, config: LoadedConfig, pm: pluggy.PluginMa
                 drain_seconds=settings.drain_seconds,
                 sweep_seconds=settings.sweep_seconds,
                 sync_seconds=settings.sync_seconds,
-                sync=app.syncback.run,
-                reports=app.reports.run,
+                # through ``app`` at each call: a SIGHUP reload replaces the sync-back and reports jobs
+                sync=lambda: app.syncback.run(),
+                reports=lambda: app.reports.run(),
+                http=config.core.http,
+                reload=app.reload,
             )
             return daemon.run()
     finally:
