@@ -72,10 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--retry-now", action="store_true", help="try every owed operation now, ignoring its backoff")
     p = sub.add_parser("run", help="run the scheduled jobs until SIGTERM/SIGINT")
     with_config(p)
-    p = sub.add_parser("status", help="what the state file holds: journal, outbox, dead letters")
-    with_config(p)
-    p = sub.add_parser("dead-letters", help="list what could not be processed, with the reasons")
-    with_config(p)
+    from connector.cli.repair import add_parsers as add_repair_parsers
+
+    add_repair_parsers(sub, with_config)  # status, dead-letters
     p = sub.add_parser("plugins", help="list the loaded plugins and their hooks")
     p = sub.add_parser("setup", help="check a helpdesk for what the connector needs and print the mapping")
     p.add_argument("helpdesk", choices=["redmine", "glpi"])
@@ -151,29 +150,9 @@ def _dispatch(args: argparse.Namespace, redactor: Redactor) -> int:
     if command in ("export-history", "report"):
         return _history_command(args, config, pm, redactor)
     if command in ("status", "dead-letters"):
-        from connector.state.store import Store
+        from connector.cli.repair import run_dead_letters, run_status
 
-        store = Store(config.state_path)
-        try:
-            if command == "status":
-                print(f"state: {config.state_path} (schema {store.schema_version})")
-                print(f"journal: {store.journal_counts()}")
-                print(f"outbox: {store.outbox_counts()}")
-                for row in store.outbox_rows("pending"):
-                    print(
-                        f"  #{row['id']} {row['op']} {row['ticket_key']} attempts={row['attempts']} "
-                        f"next={row['next_try_at']} last error: {row['last_error'] or '-'}"
-                    )
-                print(f"dead letters: {len(store.dead_letters())}")
-            else:
-                for row in store.dead_letters():
-                    print(
-                        f"#{row['id']} {row['created_at']} {row['kind']} {row['source'] or '-'} "
-                        f"{row['ref'] or '-'}: {row['reason']}"
-                    )
-        finally:
-            store.close()
-        return 0
+        return run_status(args, config.state_path) if command == "status" else run_dead_letters(args, config.state_path)
 
     if command in ("run", "once"):  # one connector per state file: the second is refused, naming the first
         from connector.state.lock import StateLock
