@@ -182,8 +182,9 @@ class Daemon:
             what = self._reload()
         except ConnectorError as exc:
             self.engine.metrics.reloads.labels("failed").inc()
-            log.error("SIGHUP: reload refused, the previous rules stay in force: %s", exc)
-            for problem in getattr(exc, "problems", ()):
+            problems = [str(p) for p in getattr(exc, "problems", ())] or [str(exc)]
+            log.error("SIGHUP: reload refused, the previous rules stay in force: %s", problems[0])
+            for problem in problems[1:]:
                 log.error("  %s", problem)
             notify("READY=1", f"STATUS=reload failed (old rules kept); {self._status()}")
             return
