@@ -55,9 +55,9 @@ def wait_for(check: Callable[[], bool], what: str, seconds: float = 30.0) -> Non
 class Running:
     """``itsm-connector run --config CONFIG`` in a child process, its log in ``log``."""
 
-    def __init__(self, config: Path, *extra: str) -> None:
+    def __init__(self, config: Path, *extra: str, env: dict[str, str] | None = None) -> None:
         self.log = config.parent / "run.log"
-        env = {k: v for k, v in os.environ.items() if k != "ITSM_CONNECTOR_FAILPOINT"}
+        env = {**{k: v for k, v in os.environ.items() if k != "ITSM_CONNECTOR_FAILPOINT"}, **(env or {})}
         self._handle = self.log.open("w", encoding="utf-8")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "connector.cli.main", *extra, "run", "--config", str(config)],
