@@ -76,8 +76,12 @@ def _parser() -> argparse.ArgumentParser:
 
     add_repair_parsers(sub, with_config)  # status, dead-letters
     p = sub.add_parser("plugins", help="list the loaded plugins and their hooks")
-    p = sub.add_parser("setup", help="check a helpdesk for what the connector needs and print the mapping")
-    p.add_argument("helpdesk", choices=["redmine", "glpi"])
+    p = sub.add_parser(
+        "setup",
+        aliases=["init"],
+        help="check (and where it can, create) what the helpdesk needs; says exactly what is missing",
+    )
+    p.add_argument("helpdesk", nargs="?", choices=["redmine", "glpi"], help="default: the config's backend")
     with_config(p)
     from connector.cli.export_history import add_parser as add_export_parser
     from connector.cli.report import add_parser as add_report_parser
@@ -145,7 +149,7 @@ def _dispatch(args: argparse.Namespace, redactor: Redactor) -> int:
         redactor.add(secret)
     for warning in config.warnings:  # e.g. a notify.rules_dir the top-level rules_dir overrides
         log.warning("%s", warning)
-    if command == "setup":
+    if command in ("setup", "init"):
         return _setup(args, config)
     if command in ("export-history", "report"):
         return _history_command(args, config, pm, redactor)
@@ -278,6 +282,11 @@ def _rules_command(args: argparse.Namespace) -> int:
 
 
 def _setup(args: argparse.Namespace, config: LoadedConfig) -> int:
+    if args.helpdesk is None:  # ``init --config FILE``: the helpdesk the config names
+        if config.backend.type_name not in ("redmine", "glpi"):
+            print(f"{args.config}: backend {config.backend.type_name!r} needs no setup: nothing is missing")
+            return 0
+        args.helpdesk = config.backend.type_name
     if config.backend.type_name != args.helpdesk:
         print(f"{args.config}: the backend is {config.backend.type_name!r}, not {args.helpdesk!r}", file=sys.stderr)
         return 2

@@ -131,3 +131,15 @@ def test_helpdesk_examples_run_and_name_the_backend_they_cannot_reach(name: str,
     finally:
         code = run.stop()
     assert code == 0, run.text()
+
+
+def test_init_checks_the_helpdesk_the_config_names(
+    tmp_path: Path, secrets: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["init", "--config", str(EXAMPLES / "local.yaml")]) == 0
+    assert "needs no setup: nothing is missing" in capsys.readouterr().out
+    dead = free_port()
+    config, _ = _copy("redmine-zabbix.yaml", tmp_path, {"backend": {"url": f"http://127.0.0.1:{dead}"}})
+    assert main(["init", "--config", str(config)]) == 1  # = setup redmine: what is missing, and the fix
+    out = capsys.readouterr().out
+    assert f"cannot connect to http://127.0.0.1:{dead}" in out and "fix:" in out and "NOT OK" in out
