@@ -84,9 +84,7 @@ def _selected(store: Store, args: argparse.Namespace, now: datetime) -> list[Dea
 
 
 def _filtered(args: argparse.Namespace) -> bool:
-    return bool(
-        args.ids or args.kind or args.source or args.reason or args.older_than is not None or args.newer_than
-    )
+    return bool(args.ids or args.kind or args.source or args.reason or args.older_than is not None or args.newer_than)
 
 
 def _line(letter: DeadLetter) -> str:

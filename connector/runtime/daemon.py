@@ -149,6 +149,7 @@ class Daemon:
             sweep()  # catches up at once after a downtime: missed steps fire now, marked late
             drain()
             self._refresh_gauges(force=True)
+            self.engine.health.mark_started()
             notify("READY=1", f"STATUS={self._status()}")
             while not self._stop.is_set():
                 if self._reload_asked.is_set():

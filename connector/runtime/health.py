@@ -1,7 +1,10 @@
 """Whether the daemon can do its job now: the checks behind ``GET /readyz``.
 
 ``/healthz`` says the process answers; ``/readyz`` says it is worth sending work to, which
-takes three checks, each named in the JSON body when it fails:
+takes these checks, each named in the JSON body when it fails:
+
+- ``startup``: the daemon finished its first cycle (probe, poll, sweep, drain) — the moment it
+  tells systemd ``READY=1``; until then nothing below has been tried, so nothing is known;
 
 - ``state``: the state file takes a write transaction (``probe_writable``: a connection of
   its own, ``BEGIN IMMEDIATE`` then ``ROLLBACK``, nothing written);
@@ -83,6 +86,12 @@ class Health:
         self._tries: dict[str, deque[tuple[bool, str]]] = {}
         self._started = clock.now()
         self._last_sweep: datetime | None = None
+        self._started_up = False
+
+    def mark_started(self) -> None:
+        """The daemon's first cycle is done: from now on the other checks speak for it."""
+        with self._lock:
+            self._started_up = True
 
     def record(self, target: str, reached: bool, detail: str = "") -> None:
         """One try of ``target`` (``backend:<name>``, ``source:<name>``): reached or not."""
@@ -110,6 +119,10 @@ class Health:
     def checks(self, state_path: str | None = None) -> list[Check]:
         """Every readiness check, in a stable order."""
         found: list[Check] = []
+        with self._lock:
+            started = self._started_up
+        if not started:
+            found.append(Check("startup", False, "the daemon has not finished its first cycle yet"))
         if state_path is not None:
             problem = probe_writable(state_path)
             found.append(Check("state", problem is None, problem or ""))

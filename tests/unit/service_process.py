@@ -80,6 +80,18 @@ class Running:
 
         wait_for(up, f"/healthz on port {port}")
 
+    def readiness(self, port: int) -> tuple[int, Any]:
+        """``/readyz`` once the daemon's first cycle is done (before it, ``startup`` fails)."""
+        self.wait_http(port)
+        answer: list[tuple[int, Any]] = []
+
+        def started() -> bool:
+            answer[:] = [http_json(port, "/readyz")]
+            return "startup" not in answer[0][1]["failing"]
+
+        wait_for(started, "the first cycle")
+        return answer[0]
+
     def signal(self, signum: int) -> None:
         self.proc.send_signal(signum)
 

@@ -81,7 +81,7 @@ def test_local_example_runs_without_a_helpdesk_and_serves_its_port(tmp_path: Pat
     try:
         run.wait_http(port)
         assert http_json(port, "/healthz") == (200, {"status": "ok"})
-        status, ready = http_json(port, "/readyz")
+        status, ready = run.readiness(port)
         assert status == 200 and ready["status"] == "ready", ready
         assert set(ready["checks"]) == {"state", "backend:local", "source:feed", "source:zabbix", "sweep"}
         status, body = http(port, "/metrics")
@@ -125,7 +125,7 @@ def test_helpdesk_examples_run_and_name_the_backend_they_cannot_reach(name: str,
     run = Running(config, env=SECRETS)
     try:
         run.wait_http(port)
-        status, body = http_json(port, "/readyz")
+        status, body = run.readiness(port)
         assert status == 503 and check in body["failing"], body
         assert body["checks"]["state"] == {"ok": True}
     finally:

@@ -56,7 +56,7 @@ http: {{listen: 127.0.0.1, port: {port}, probe_seconds: 1}}
     try:
         run.wait_http(port)
         assert http_json(port, "/healthz") == (200, {"status": "ok"})
-        status, ready = http_json(port, "/readyz")
+        status, ready = run.readiness(port)
         assert status == 200, ready
         assert ready["failing"] == [] and {"state", "backend:local", "sweep"} <= set(ready["checks"])
         before = _metrics(port)
@@ -116,7 +116,7 @@ http: {{listen: 127.0.0.1, port: {port}, probe_seconds: 0.5, ready_attempts: 2}}
     run = Running(config)
     try:
         run.wait_http(port)
-        status, body = http_json(port, "/readyz")
+        status, body = run.readiness(port)
         assert status == 503, body
         assert body["status"] == "not ready" and body["failing"] == ["backend:redmine"]
         assert "not reached" in body["checks"]["backend:redmine"]["detail"]
