@@ -21,6 +21,7 @@ from __future__ import annotations
 
 __all__ = ["DaemonHttp"]
 
+import contextlib
 import json
 import logging
 import threading
@@ -43,6 +44,8 @@ log = logging.getLogger("connector.runtime.http")
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 #: the largest body the server reads at all; each endpoint has its own, smaller, limit
 MAX_REQUEST_BODY = 64 * 1024 * 1024
+#: how long a stop waits for the answers of the requests it let finish to be written (seconds)
+DRAIN_SECONDS = 2.0
 
 
 def _status_line(status: int) -> str:
@@ -71,6 +74,7 @@ class DaemonHttp:
         self._endpoints: list[HttpEndpoint] = []
         self._server: Any = None
         self._thread: threading.Thread | None = None
+        self._draining = threading.Event()
 
     # --- mounting ----------------------------------------------------------------------------
 
@@ -132,9 +136,29 @@ class DaemonHttp:
             ident="itsm-connector",
             clear_untrusted_proxy_headers=True,
         )
-        self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)
+        self._draining = threading.Event()
+        self._thread = threading.Thread(target=self._serve, args=(self._server,), name="http", daemon=True)
         self._thread.start()
         log.info("HTTP server on %s:%d (/healthz, /readyz, /metrics)", s.listen, self.port)
+
+    def _serve(self, server: Any) -> None:
+        """The loop thread: serve until a stop has drained the answers, then close every socket
+        here — closing them from another thread while this one polls them would race."""
+        deadline: float | None = None
+        try:
+            while True:
+                if self._draining.is_set():
+                    deadline = deadline or time.monotonic() + DRAIN_SECONDS
+                    pending = any(getattr(ch, "total_outbufs_len", 0) for ch in list(server._map.values()))
+                    if not pending or time.monotonic() > deadline:
+                        break
+                server.asyncore.loop(timeout=0.1, map=server._map, use_poll=server.adj.asyncore_use_poll, count=1)
+        except Exception:
+            log.exception("HTTP server loop failed")
+        finally:
+            for channel in list(server._map.values()):
+                with contextlib.suppress(Exception):
+                    channel.close()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop accepting, let the requests in flight finish and be written, then close."""
@@ -143,15 +167,7 @@ class DaemonHttp:
             return
         server.accepting = False  # waitress stops reading the listening socket
         server.task_dispatcher.shutdown(cancel_pending=True, timeout=timeout)  # running tasks finish
-        deadline = time.monotonic() + 2.0  # their answers are written by the loop thread
-        while time.monotonic() < deadline and any(
-            getattr(ch, "total_outbufs_len", 0) for ch in list(server._map.values())
-        ):
-            time.sleep(0.02)
-        for channel in list(server._map.values()):
-            if channel is not server:
-                channel.close()
-        server.close()
+        self._draining.set()  # the loop writes their answers, then closes everything
         if self._thread is not None:
             self._thread.join(timeout=timeout)
         log.info("HTTP server stopped")
