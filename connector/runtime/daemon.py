@@ -225,12 +225,15 @@ class Daemon:
             self._start_http()
         if not pushers:
             return None, []
-        if self.engine.store.path == ":memory:":
+        try:
+            if self.engine.store.path == ":memory:":
+                raise StoreError("push sources need a state file: an in-memory state cannot be shared with them")
+            journal = ThreadedJournal(
+                self.engine.store.path, self.engine.clock, on_new=self._wake.set, metrics=self.engine.metrics
+            )
+        except BaseException:
             self._stop_http()
-            raise StoreError("push sources need a state file: an in-memory state cannot be shared with them")
-        journal = ThreadedJournal(
-            self.engine.store.path, self.engine.clock, on_new=self._wake.set, metrics=self.engine.metrics
-        )
+            raise
         started: list[PushSource] = []
         try:
             for source in pushers:
