@@ -15,6 +15,8 @@ What is here, by what a plugin does with it:
   enums, a ``Decision`` and its ``Action``, a ``Notice``;
 * what the rule stages read: ``RuleBook`` (``default_rulebook()``: the shipped one),
   ``TicketIndex`` and the ``TicketState`` it answers;
+* a push source served by the daemon's one HTTP server: ``MountableSource``, the ``HttpEndpoint``
+  it returns and the ``HttpRequest``/``HttpReply`` it handles (``docs/plugins.md``);
 * the adapter contracts: ``Source``, ``PushSource``, ``Backend`` and its optional capabilities
   (``HistoryReader``, ``UserDirectory``), ``Notifier``; the registration types a plugin returns
   (``SourceType``, ``BackendType``, ``NotifierType``) and the ``PluginContext`` their factories
@@ -53,10 +55,14 @@ __all__ = [
     "FakeClock",
     "HelpdeskUser",
     "HistoryReader",
+    "HttpEndpoint",
+    "HttpReply",
+    "HttpRequest",
     "Impact",
     "IntakeJournal",
     "Journaled",
     "MalformedInput",
+    "MountableSource",
     "Notice",
     "NoticeKind",
     "Notifier",
@@ -123,6 +129,7 @@ from connector.contracts.adapters import (
     UserDirectory,
 )
 from connector.contracts.hookspecs import hookimpl
+from connector.contracts.http import HttpEndpoint, HttpReply, HttpRequest, MountableSource
 from connector.contracts.notifiers import AddressKind, Notifier, NotifierType, OutgoingMessage, Recipient
 from connector.contracts.plugin_manager import ENTRY_POINT_GROUP
 from connector.domain.clock import Clock, FakeClock

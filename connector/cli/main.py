@@ -72,13 +72,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--retry-now", action="store_true", help="try every owed operation now, ignoring its backoff")
     p = sub.add_parser("run", help="run the scheduled jobs until SIGTERM/SIGINT")
     with_config(p)
-    p = sub.add_parser("status", help="what the state file holds: journal, outbox, dead letters")
-    with_config(p)
-    p = sub.add_parser("dead-letters", help="list what could not be processed, with the reasons")
-    with_config(p)
+    from connector.cli.repair import add_parsers as add_repair_parsers
+
+    add_repair_parsers(sub, with_config)  # status, dead-letters
     p = sub.add_parser("plugins", help="list the loaded plugins and their hooks")
-    p = sub.add_parser("setup", help="check a helpdesk for what the connector needs and print the mapping")
-    p.add_argument("helpdesk", choices=["redmine", "glpi"])
+    p = sub.add_parser(
+        "setup",
+        aliases=["init"],
+        help="check (and where it can, create) what the helpdesk needs; says exactly what is missing",
+    )
+    p.add_argument("helpdesk", nargs="?", choices=["redmine", "glpi"], help="default: the config's backend")
     with_config(p)
     from connector.cli.export_history import add_parser as add_export_parser
     from connector.cli.report import add_parser as add_report_parser
@@ -146,34 +149,14 @@ def _dispatch(args: argparse.Namespace, redactor: Redactor) -> int:
         redactor.add(secret)
     for warning in config.warnings:  # e.g. a notify.rules_dir the top-level rules_dir overrides
         log.warning("%s", warning)
-    if command == "setup":
+    if command in ("setup", "init"):
         return _setup(args, config)
     if command in ("export-history", "report"):
         return _history_command(args, config, pm, redactor)
     if command in ("status", "dead-letters"):
-        from connector.state.store import Store
+        from connector.cli.repair import run_dead_letters, run_status
 
-        store = Store(config.state_path)
-        try:
-            if command == "status":
-                print(f"state: {config.state_path} (schema {store.schema_version})")
-                print(f"journal: {store.journal_counts()}")
-                print(f"outbox: {store.outbox_counts()}")
-                for row in store.outbox_rows("pending"):
-                    print(
-                        f"  #{row['id']} {row['op']} {row['ticket_key']} attempts={row['attempts']} "
-                        f"next={row['next_try_at']} last error: {row['last_error'] or '-'}"
-                    )
-                print(f"dead letters: {len(store.dead_letters())}")
-            else:
-                for row in store.dead_letters():
-                    print(
-                        f"#{row['id']} {row['created_at']} {row['kind']} {row['source'] or '-'} "
-                        f"{row['ref'] or '-'}: {row['reason']}"
-                    )
-        finally:
-            store.close()
-        return 0
+        return run_status(args, config.state_path) if command == "status" else run_dead_letters(args, config.state_path)
 
     if command in ("run", "once"):  # one connector per state file: the second is refused, naming the first
         from connector.state.lock import StateLock
@@ -206,8 +189,11 @@ def _run_app(args: argparse.Namespace, config: LoadedConfig, pm: pluggy.PluginMa
                 drain_seconds=settings.drain_seconds,
                 sweep_seconds=settings.sweep_seconds,
                 sync_seconds=settings.sync_seconds,
-                sync=app.syncback.run,
-                reports=app.reports.run,
+                # through ``app`` at each call: a SIGHUP reload replaces the sync-back and reports jobs
+                sync=lambda: app.syncback.run(),
+                reports=lambda: app.reports.run(),
+                http=config.core.http,
+                reload=app.reload,
             )
             return daemon.run()
     finally:
@@ -296,6 +282,11 @@ def _rules_command(args: argparse.Namespace) -> int:
 
 
 def _setup(args: argparse.Namespace, config: LoadedConfig) -> int:
+    if args.helpdesk is None:  # ``init --config FILE``: the helpdesk the config names
+        if config.backend.type_name not in ("redmine", "glpi"):
+            print(f"{args.config}: backend {config.backend.type_name!r} needs no setup: nothing is missing")
+            return 0
+        args.helpdesk = config.backend.type_name
     if config.backend.type_name != args.helpdesk:
         print(f"{args.config}: the backend is {config.backend.type_name!r}, not {args.helpdesk!r}", file=sys.stderr)
         return 2

@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = ["App", "adapter_types", "build_app", "load"]
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from connector.process.roster import DirectoryRoster
 from connector.rules.book import RuleBook
 from connector.runtime.config import LoadedConfig, load_config
 from connector.runtime.engine import Engine, RetryPolicy
+from connector.runtime.health import Health
 from connector.runtime.report_job import ReportsJob
 from connector.runtime.syncback import SyncBack
 from connector.state.spool import Spool
@@ -44,6 +46,16 @@ class App:
     pm: pluggy.PluginManager
     syncback: SyncBack
     reports: ReportsJob
+    #: what a SIGHUP reload builds its notifiers with (``reload``)
+    spool: Spool | None = None
+    register_secret: Callable[[str], None] | None = None
+
+    def reload(self) -> str:
+        """Re-read the rule book and people.yaml and switch to them at once; ``ConfigError``
+        leaves everything as it was (``connector.runtime.reload``)."""
+        from connector.runtime.reload import reload_rules
+
+        return reload_rules(self)
 
     def close(self) -> None:
         """Close sources, backend and store (in that order); errors are logged, not raised."""
@@ -148,6 +160,7 @@ def build_app(
         sweep_rules=sweep,
         notifications=notifications,
         capabilities=capabilities,
+        health=_health(config, clock),
     )
     roster = DirectoryRoster(notifications.directory, rules.lifecycle.closing) if notifications is not None else None
     reports = ReportsJob(
@@ -161,4 +174,25 @@ def build_app(
         capabilities,
     )
     syncback = SyncBack(engine, roster, lifecycle=rules.lifecycle)
-    return App(config=config, engine=engine, pm=pm, syncback=syncback, reports=reports)
+    return App(
+        config=config,
+        engine=engine,
+        pm=pm,
+        syncback=syncback,
+        reports=reports,
+        spool=spool,
+        register_secret=redactor.add,
+    )
+
+
+def _health(config: LoadedConfig, clock: Clock) -> Health:
+    """What ``/readyz`` checks, tuned by the ``http:`` section (defaults without one)."""
+    http = config.core.http
+    if http is None:
+        return Health(clock, sweep_seconds=config.core.daemon.sweep_seconds)
+    return Health(
+        clock,
+        attempts=http.ready_attempts,
+        sweep_seconds=config.core.daemon.sweep_seconds,
+        sweep_late_seconds=http.sweep_late_seconds,
+    )

@@ -18,6 +18,7 @@ from __future__ import annotations
 __all__ = [
     "AdapterConfig",
     "ConnectorConfig",
+    "HttpSettings",
     "LoadedConfig",
     "ReportSettings",
     "load_config",
@@ -91,6 +92,20 @@ class LoggingSettings(_Strict):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
+class HttpSettings(_Strict):
+    """The ``http:`` section: where the daemon's one server listens and what readiness means."""
+
+    listen: str = Field("127.0.0.1", min_length=1, description="address (0.0.0.0: every interface; TLS in front)")
+    port: int = Field(8089, ge=0, le=65535, description="TCP port; 0 picks a free one (tests)")
+    threads: int = Field(4, ge=1, le=64, description="requests handled at the same time")
+    connection_limit: int = Field(100, ge=1, le=10000, description="open connections at most")
+    request_timeout_seconds: float = Field(30.0, gt=0, le=600, description="an idle connection is closed after")
+    ready_attempts: int = Field(3, ge=1, le=100, description="/readyz: a backend must be reached within its last N")
+    probe_seconds: float = Field(30.0, gt=0, description="how often the daemon checks that the helpdesk answers")
+    sweep_late_seconds: float = Field(300.0, gt=0, description="/readyz fails when the sweep is this far behind")
+    public_url: str | None = Field(None, description="base URL people's browsers use; default http://listen:port")
+
+
 class PluginSettings(_Strict):
     """Plugins to leave out (entry-point names), e.g. a built-in a site plugin replaces."""
 
@@ -117,6 +132,11 @@ class ConnectorConfig(_Strict):
     logging: LoggingSettings = Field(default_factory=lambda: LoggingSettings())
     reports: ReportSettings = Field(default_factory=lambda: ReportSettings())
     plugins: PluginSettings = Field(default_factory=PluginSettings)
+    http: HttpSettings | None = Field(
+        None,
+        description="the daemon's one HTTP server: /healthz, /readyz, /metrics and the webhook endpoints "
+        "(docs/operations.md); without it a webhook source listens on its own listen/port (deprecated)",
+    )
     notify: dict[str, Any] | None = Field(
         None, description="notices: people.yaml, channels, service desk contact (docs/notifications.md)"
     )

@@ -15,6 +15,9 @@ from __future__ import annotations
 __all__ = ["drain_pass", "read_op"]
 
 import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +70,52 @@ def read_op(op: OutboxOp) -> tuple[OpHandler[Any], BaseModel]:
     return handler, payload
 
 
+@contextmanager
+def _measured(engine: Engine, op: OutboxOp) -> Iterator[None]:
+    """Count one delivery for ``/metrics`` and ``/readyz``: a helpdesk operation (requests,
+    errors, latency; reached or not), or a notice (sent, retry, failed). An operation that
+    made no request (it waits for its ticket, or can never land) is not counted."""
+    metrics = engine.metrics
+    if op.target.startswith(NOTIFY_PREFIX):
+        channel = op.target[len(NOTIFY_PREFIX) :]
+        try:
+            yield
+        except (WaitForTicket, CannotLand):
+            raise
+        except NotifierUnavailable:
+            metrics.notices.labels(channel, "retry").inc()
+            raise
+        except Exception:
+            metrics.notices.labels(channel, "failed").inc()
+            raise
+        metrics.notices.labels(channel, "sent").inc()
+        return
+    if op.target != BACKEND:
+        yield
+        return
+    name = engine.backend.name
+    started = time.monotonic()  # a duration: the monotonic clock, not the injected wall clock
+
+    def count(reached: bool, error: str | None) -> None:
+        metrics.backend_requests.labels(name, op.op).inc()
+        metrics.backend_latency.labels(name, op.op).observe(time.monotonic() - started)
+        if error is not None:
+            metrics.backend_errors.labels(name, op.op).inc()
+        engine.health.record(f"backend:{name}", reached, error or "")
+
+    try:
+        yield
+    except (WaitForTicket, CannotLand):
+        raise
+    except BackendUnavailable as exc:
+        count(False, str(exc))
+        raise
+    except Exception as exc:  # refused: the helpdesk answered, so it is reached
+        count(True, str(exc))
+        raise
+    count(True, None)
+
+
 def drain_pass(engine: Engine, ignore_backoff: bool) -> int:
     """One pass over up to ``engine.batch`` pending operations; returns how many landed."""
     store, retry = engine.store, engine.retry
@@ -87,7 +136,8 @@ def drain_pass(engine: Engine, ignore_backoff: bool) -> int:
             continue
         try:
             handler, payload = read_op(op)
-            handler(engine, op, payload, now)
+            with _measured(engine, op):
+                handler(engine, op, payload, now)
         except WaitForTicket:
             if op.ticket_key:
                 blocked_keys.add(op.ticket_key)
@@ -95,6 +145,7 @@ def drain_pass(engine: Engine, ignore_backoff: bool) -> int:
         except CannotLand as exc:
             with store.transaction():
                 store.op_dead(op, str(exc), now)
+            engine.metrics.dead_lettered.labels("outbox").inc()
             log.error("outbox #%d %s %s → dead letter: %s", op.id, op.op, op.ticket_key, exc)
             continue
         except (BackendUnavailable, NotifierUnavailable, SourceError) as exc:
@@ -103,6 +154,7 @@ def drain_pass(engine: Engine, ignore_backoff: bool) -> int:
             if retry.max_attempts is not None and attempts >= retry.max_attempts:
                 with store.transaction():
                     store.op_dead(op, f"gave up after {attempts} attempts: {exc}", now)
+                engine.metrics.dead_lettered.labels("outbox").inc()
                 log.error(
                     "outbox #%d %s %s → dead letter after %d attempts: %s",
                     op.id,
@@ -131,6 +183,7 @@ def drain_pass(engine: Engine, ignore_backoff: bool) -> int:
         except (BackendRejected, NotifierRejected) as exc:
             with store.transaction():
                 store.op_dead(op, str(exc), now)
+            engine.metrics.dead_lettered.labels("outbox").inc()
             log.error("outbox #%d %s %s → dead letter: %s", op.id, op.op, op.ticket_key, exc)
             continue
         except StoreError:
@@ -140,6 +193,7 @@ def drain_pass(engine: Engine, ignore_backoff: bool) -> int:
             reason = f"unexpected {type(exc).__name__}: {exc}"
             with store.transaction():
                 store.op_dead(op, reason, now)
+            engine.metrics.dead_lettered.labels("outbox").inc()
             log.exception("outbox #%d %s %s → dead letter: %s", op.id, op.op, op.ticket_key, reason)
             continue
         landed += 1

@@ -44,12 +44,14 @@ from connector.domain.errors import (
 )
 from connector.domain.ledger import apply_decision
 from connector.domain.models import Alert, jsonable
-from connector.domain.notice import Notice
+from connector.domain.notice import Notice, NoticeKind
 from connector.notify.settings import Notifications
 from connector.process.escalation import SweepResult, SweepRules, decision_notices, sweep_ticket
 from connector.process.pipeline import Pipeline
 from connector.runtime.drain import drain_pass
+from connector.runtime.health import Health
 from connector.runtime.intake import alert_payload, reject_event_key
+from connector.runtime.metrics import Metrics
 from connector.runtime.outbox_ops import BACKEND, NOTIFY_PREFIX, OpKind
 from connector.runtime.plan import plan_operations
 from connector.runtime.retry import RetryPolicy
@@ -76,6 +78,8 @@ class Engine:
         sweep_rules: SweepRules | None = None,
         notifications: Notifications | None = None,
         capabilities: BackendCapabilities | None = None,
+        metrics: Metrics | None = None,
+        health: Health | None = None,
     ) -> None:
         self.store = store
         self.backend = backend
@@ -94,6 +98,9 @@ class Engine:
         self.notifications = notifications
         #: set by the daemon on SIGTERM: loops finish the item in flight and return
         self.stopping = threading.Event()
+        #: counters and gauges of ``/metrics`` (its own registry), and what ``/readyz`` checks
+        self.metrics = metrics if metrics is not None else Metrics()
+        self.health = health if health is not None else Health(clock)
 
     def source_capabilities(self, name: str) -> SourceCapabilities:
         """What source ``name`` asks of the engine (recoveries, acknowledgements, senders), found
@@ -116,7 +123,12 @@ class Engine:
         """
         source = self.sources[source_name]
         cursor = self.store.get_cursor(source_name)
-        result = source.poll(cursor, self.store.open_external_ids(source_name))
+        try:
+            result = source.poll(cursor, self.store.open_external_ids(source_name))
+        except SourceError as exc:
+            self.health.record(f"source:{source_name}", False, str(exc))
+            raise
+        self.health.record(f"source:{source_name}", True)
         return self.ingest(source_name, result.items, cursor=result.cursor, update_cursor=True)
 
     def ingest(
@@ -135,9 +147,13 @@ class Engine:
                 if isinstance(item, Rejected):
                     payload, event_key = reject_event_key(item)
                     if self.store.journal_dead(item.source, event_key, item.external_id, payload, item.reason, now):
-                        log.warning("%s:%s → dead letter: %s", item.source, item.external_id or "?", item.reason)
+                        self.metrics.alerts_rejected.labels(item.source).inc()
+                        self.metrics.dead_lettered.labels("intake").inc()
+                        extra = {"external_id": item.external_id, "operation": "intake"}
+                        log.warning("%s:%s → dead letter: %s", item.source, item.external_id, item.reason, extra=extra)
                     continue
                 if self.store.journal_add(item.source, item.event_key, item.external_id, alert_payload(item), now):
+                    self.metrics.alerts_received.labels(item.source).inc()
                     new += 1
                 else:
                     log.info("%s → skipped because it was already received", _label(item))
@@ -165,6 +181,7 @@ class Engine:
                     with self.store.transaction():
                         self.store.journal_finish(entry.id, "dead", reason, now)
                         self.store.dead_letter("intake", entry.source, entry.event_key, reason, entry.payload, now)
+                    self.metrics.dead_lettered.labels("intake").inc()
                     log.error("%s:%s → dead letter: %s", entry.source, entry.event_key, reason)
                     continue
                 try:
@@ -173,7 +190,9 @@ class Engine:
                     with self.store.transaction():
                         self.store.journal_finish(entry.id, "dead", str(exc), now)
                         self.store.dead_letter("rule", alert.source, alert.key, str(exc), entry.payload, now)
-                    log.error("%s → dead letter: %s", _label(alert), exc)
+                    self.metrics.dead_lettered.labels("rule").inc()
+                    extra = {"key": alert.key, "external_id": alert.external_id, "operation": "decide"}
+                    log.error("%s → dead letter: %s", _label(alert), exc, extra=extra)
                     continue
                 self._commit(entry.id, decision, now)
                 decisions.append(decision)
@@ -189,6 +208,7 @@ class Engine:
                 self.store.enqueue(op.target, op.op, op.ticket_key, op.payload, now)
             self._decision_notices(decision, on_recovery, now)
             self.store.journal_finish(entry_id, "done", f"{decision.action.value}: {decision.reason}", now)
+        self.metrics.decisions.labels(decision.action.value).inc()
         _log_decision(decision)
 
     def _decision_notices(self, decision: Decision, on_recovery: str, now: datetime) -> None:
@@ -255,6 +275,7 @@ class Engine:
         """Fire every escalation, notice and SLA step that is due (each once, late ones marked
         late) and keep field 21 at the next deadline; returns how many steps fired."""
         if self.sweep_rules is None:
+            self.health.sweep_done()
             return 0
         now = self.clock.now()
         fired = 0
@@ -266,8 +287,13 @@ class Engine:
                 self._queue_sweep(result, now)
             for f in result.fired:
                 late = " (late)" if f.late else ""
-                log.info("%s → %s fired%s: %s", f.key, f.step.id, late, ", ".join(f.step.roles))
+                if f.step.kind is NoticeKind.SLA_BREACH:
+                    self.metrics.sla_breaches.labels(f"P{int(f.notice.priority)}").inc()
+                roles, extra = ", ".join(f.step.roles), {"key": f.key, "operation": "sweep"}
+                log.info("%s → %s fired%s: %s", f.key, f.step.id, late, roles, extra=extra)
             fired += len(result.fired)
+        else:
+            self.health.sweep_done(now)
         return fired
 
     def _queue_sweep(self, result: SweepResult, now: datetime) -> None:
@@ -327,8 +353,10 @@ def _label(alert: Alert) -> str:
 def _log_decision(decision: Decision) -> None:
     alert = decision.alert
     ticket = decision.ticket
+    # the JSON log line carries the ticket key, the event and the step as fields of their own
+    extra = {"key": decision.ticket_key or alert.key, "external_id": alert.external_id, "operation": "decide"}
     if decision.action is Action.IGNORED:
-        log.info("%s → skipped because %s", _label(alert), decision.reason)
+        log.info("%s → skipped because %s", _label(alert), decision.reason, extra=extra)
     elif ticket is not None:
         log.info(
             "%s → %s P%d %r (rule %s: %s)",
@@ -338,6 +366,7 @@ def _log_decision(decision: Decision) -> None:
             ticket.title,
             decision.rule,
             decision.reason,
+            extra=extra,
         )
     else:
         log.info(
@@ -347,4 +376,5 @@ def _log_decision(decision: Decision) -> None:
             decision.ticket_key,
             decision.rule,
             decision.reason,
+            extra=extra,
         )

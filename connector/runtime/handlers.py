@@ -96,6 +96,14 @@ def _key(op: OutboxOp) -> str:
     return op.ticket_key
 
 
+def _extra(op: OutboxOp, external_id: str | None = None, key: str | None = None) -> dict[str, Any]:
+    """What a JSON log line about this operation carries besides its text (``--log-format json``)."""
+    extra: dict[str, Any] = {"key": key or op.ticket_key, "operation": op.op}
+    if external_id:
+        extra["external_id"] = external_id
+    return extra
+
+
 def _done(engine: Engine, op: OutboxOp, now: datetime) -> None:
     """Mark ``op`` done when it landed — the clock read now, not ``now``, the start of the drain
     pass: a pass behind a slow helpdesk lasts many seconds, and the connector's own timings
@@ -115,7 +123,9 @@ def _create(engine: Engine, op: OutboxOp, payload: CreatePayload, now: datetime)
     # answer, a timeout after it acted): then ask before creating again; a first attempt is one call
     ref = backend.find_by_key(key) if op.sent else None
     if ref is not None:
-        log.info("%s → found existing %s #%s, not creating it again", key, backend.name, ref.ticket_id)
+        log.info(
+            "%s → found existing %s #%s, not creating it again", key, backend.name, ref.ticket_id, extra=_extra(op)
+        )
     else:
         ticket = _identify_reporter(engine, ticket, payload.source)
         if not op.sent:
@@ -129,7 +139,7 @@ def _create(engine: Engine, op: OutboxOp, payload: CreatePayload, now: datetime)
         source = engine.sources.get(payload.source)
         if source is not None and engine.source_capabilities(payload.source).acknowledges and ticket.external_id:
             store.enqueue(source_target(payload.source), OpKind.ACK, key, {"external_id": ticket.external_id}, now)
-    log.info("%s → created %s #%s %s", key, backend.name, ref.ticket_id, ref.url)
+    log.info("%s → created %s #%s %s", key, backend.name, ref.ticket_id, ref.url, extra=_extra(op, ticket.external_id))
 
 
 def _identify_reporter(engine: Engine, ticket: Ticket, source_name: str) -> Ticket:
@@ -179,7 +189,7 @@ def _link(engine: Engine, op: OutboxOp, payload: LinkPayload, now: datetime) -> 
     other = ticket_ref(engine, payload.related_key)
     with _write_once(engine, op):
         engine.backend.add_relation(ref.ticket_id, other.ticket_id, payload.relation)
-    log.info("%s → #%s %s #%s", key, ref.ticket_id, payload.relation.value, other.ticket_id)
+    log.info("%s → #%s %s #%s", key, ref.ticket_id, payload.relation.value, other.ticket_id, extra=_extra(op))
     _done(engine, op, now)
 
 
@@ -202,7 +212,9 @@ def _attach(engine: Engine, op: OutboxOp, attachment: Attachment, now: datetime)
         raise CannotLand(f"attachment {attachment.filename!r}: {exc}") from exc
     with _write_once(engine, op):
         engine.backend.add_attachment(ref.ticket_id, attachment.filename, content, attachment.content_type)
-    log.info("%s → attached %s (%d bytes) to #%s", key, attachment.filename, len(content), ref.ticket_id)
+    log.info(
+        "%s → attached %s (%d bytes) to #%s", key, attachment.filename, len(content), ref.ticket_id, extra=_extra(op)
+    )
     _done(engine, op, now)
     if not engine.store.attachment_owed(attachment.sha256):
         spool.discard(attachment.sha256)  # content-addressed: only when nothing else owes it
@@ -225,7 +237,7 @@ def _resolve(engine: Engine, op: OutboxOp, payload: ResolvePayload, now: datetim
     )
     with _write_once(engine, op):
         engine.backend.resolve_ticket(ref.ticket_id, resolution)
-    log.info("%s → resolved %s #%s", key, engine.backend.name, ref.ticket_id)
+    log.info("%s → resolved %s #%s", key, engine.backend.name, ref.ticket_id, extra=_extra(op))
     _done(engine, op, now)
 
 
@@ -242,7 +254,9 @@ def _ack(engine: Engine, op: OutboxOp, payload: AckPayload, now: datetime) -> No
     # an empty message lets the source use its configured text (Zabbix: ack_message)
     source.acknowledge(payload.external_id, ref, "")
     _done(engine, op, now)
-    log.info("%s → acknowledged in %s with ticket #%s", key, name, ref.ticket_id)
+    log.info(
+        "%s → acknowledged in %s with ticket #%s", key, name, ref.ticket_id, extra=_extra(op, payload.external_id)
+    )
 
 
 # --- notice ------------------------------------------------------------------------------------
@@ -271,7 +285,14 @@ def _notice(engine: Engine, op: OutboxOp, payload: NoticePayload, now: datetime)
     _done(engine, op, now)
     if delivery.sent:
         who = ", ".join(r.name or r.address for r in delivery.recipients) or "the channel"
-        log.info("%s → %s notice sent on %s to %s", notice.ticket.key, notice.kind.value, channel, who)
+        log.info(
+            "%s → %s notice sent on %s to %s",
+            notice.ticket.key,
+            notice.kind.value,
+            channel,
+            who,
+            extra=_extra(op, key=notice.ticket.key),
+        )
     else:
         log.warning(
             "%s → %s notice not sent on %s: nobody to reach (%s)",
@@ -279,6 +300,7 @@ def _notice(engine: Engine, op: OutboxOp, payload: NoticePayload, now: datetime)
             notice.kind.value,
             channel,
             "; ".join(delivery.missing) or "no recipients",
+            extra=_extra(op, key=notice.ticket.key),
         )
 
 

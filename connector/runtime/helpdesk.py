@@ -76,7 +76,11 @@ def open_helpdesk(
     path = people or people_file(config)
     line_of = Directory(load_people(path)).line_of_group if path is not None else None
     if path is None:
-        log.info("no people file: a ticket's resolver role comes only from its own field")
+        log.info(
+            "no people file: a ticket's resolver role (KPIs 8–11) comes only from its own field; to take it "
+            "from the resolving group's line too, give --people people.yaml or a notify.people "
+            "(docs/operations.md, 'export-history and logins')"
+        )
     backend_types, _ = adapter_types(pm)
     ctx = PluginContext(
         clock=clock,

@@ -32,6 +32,7 @@ from connector.contracts.adapters import Journaled, Rejected
 from connector.domain.clock import Clock
 from connector.domain.errors import StoreError
 from connector.domain.models import Alert, TicketRef
+from connector.runtime.metrics import Metrics
 from connector.state.store import Store
 from connector.util.unicode_text import valid_text, valid_tree
 
@@ -65,6 +66,7 @@ class ThreadedJournal:
     :param clock: stamps ``received_at``.
     :param on_new: called (on the writer thread) after a commit that journaled something new,
         so the daemon can process it now instead of at its next poll.
+    :param metrics: counts what it journals (alerts received, rejected) for ``/metrics``.
     :param timeout: how long a caller waits for its commit before giving up with ``StoreError``
         (the work may still commit; the caller must then answer "not accepted" and let its
         sender retry, which the journal's de-duplication makes harmless).
@@ -77,8 +79,10 @@ class ThreadedJournal:
         *,
         on_new: Callable[[], None] | None = None,
         timeout: float = 10.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self._clock = clock
+        self._metrics = metrics
         self._on_new = on_new
         self._timeout = timeout
         self._store: Store | None = None
@@ -126,10 +130,15 @@ class ThreadedJournal:
                     payload, event_key = reject_event_key(item)
                     if store.journal_dead(item.source, event_key, item.external_id, payload, item.reason, now):
                         dead += 1
+                        if self._metrics is not None:
+                            self._metrics.alerts_rejected.labels(item.source).inc()
+                            self._metrics.dead_lettered.labels("intake").inc()
                         log.warning("%s:%s → dead letter: %s", item.source, item.external_id or "?", item.reason)
                     continue
                 if store.journal_add(item.source, item.event_key, item.external_id, alert_payload(item), now):
                     new += 1
+                    if self._metrics is not None:
+                        self._metrics.alerts_received.labels(item.source).inc()
                 else:
                     repeats += 1
                     log.info("%s:%s → skipped because it was already received", item.source, item.event_key)

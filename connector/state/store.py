@@ -23,9 +23,10 @@ __all__ = ["MIGRATIONS", "JournalEntry", "OutboxOp", "Store"]
 
 from connector.state.journal import JournalEntry, JournalTable
 from connector.state.outbox import OutboxOp, OutboxTable
+from connector.state.repair import RepairQueries
 from connector.state.schema import MIGRATIONS
 from connector.state.tickets import TicketsTable
 
 
-class Store(JournalTable, OutboxTable, TicketsTable):
+class Store(JournalTable, OutboxTable, TicketsTable, RepairQueries):
     """The SQLite state file. One instance per process; not shared between threads."""

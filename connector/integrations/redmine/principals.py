@@ -128,6 +128,9 @@ class Principals:
             log.warning(
                 "%s: the API key may not read users' logins (Redmine shows them to administrators "
                 "only); the history names people by their display names, which people.yaml's "
-                "logins will not match",
+                "logins will not match, so resolvers' lines and the 1st-line checks may be missed. "
+                "What to do: run export-history with an administrator's API key (a config of its own), "
+                "or add each person's display name to their logins in people.yaml "
+                "(docs/operations.md, 'export-history and logins')",
                 self._backend,
             )

@@ -1,7 +1,8 @@
 """``ZabbixWebhookSource``: an HTTP endpoint the connector's Zabbix media type posts events to.
 
-What a request to the endpoint means (the HTTP plumbing — stdlib ``http.server``, one thread
-per request, at most ``max_connections`` at once — is ``webhook_http``). For ``POST /zabbix``
+What a request to the endpoint means (the HTTP plumbing is ``webhook_http``: mounted on the
+daemon's one server when the config has an ``http:`` section — ``mount`` — else, deprecated,
+a stdlib ``http.server`` of its own on the section's ``listen``/``port`` — ``serve``). For ``POST /zabbix``
 it checks, in this order, before anything is stored:
 
 1. ``Authorization: Bearer <secret>`` (constant-time compare) — else **401**, body unread;
@@ -46,6 +47,7 @@ from connector.integrations.zabbix.webhook_http import (
     TICKET_PATH,
     WEBHOOK_PATH,
     Reply,
+    WebhookEndpoint,
     WebhookHandler,
     WebhookServer,
     page,
@@ -145,6 +147,19 @@ class ZabbixWebhookSource:
         )
         self._thread.start()
         log.info("%s: Zabbix webhook endpoint on %s%s", self.name, self.public_url, WEBHOOK_PATH)
+
+    def mount(self, journal: IntakeJournal, base_url: str) -> WebhookEndpoint:
+        """Journal through ``journal`` and hand the daemon's shared server the endpoint to mount
+        (``MountableSource``): no port of its own. Links go to ``public_url``, else ``base_url``."""
+        self._journal = journal
+        if self._public_url is None:
+            self._public_url = base_url.rstrip("/")
+        log.info("%s: Zabbix webhook endpoint on %s%s (shared server)", self.name, self.public_url, WEBHOOK_PATH)
+        return WebhookEndpoint(self, self.name)
+
+    def unmount(self) -> None:
+        """Stop journaling (the shared server no longer routes requests here)."""
+        self._journal = None
 
     def shutdown(self) -> None:
         """Stop accepting requests and wait for those in flight."""

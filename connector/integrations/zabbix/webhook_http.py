@@ -1,16 +1,33 @@
-"""The HTTP side of the Zabbix webhook endpoint: stdlib ``http.server``, no meaning.
+"""The HTTP side of the Zabbix webhook endpoint: the checks before a body is read, no meaning.
 
-``WebhookServer`` runs one thread per request, at most ``max_connections`` at once (the rest
-get 503 without being read); ``WebhookHandler`` does what HTTP needs before a body may be
-read — the path, the secret, ``Content-Length`` present and within ``max_body_bytes``, a
+Two ways to be served. With an ``http:`` section the daemon's one server (waitress) mounts
+``WebhookEndpoint`` (the ``connector.contracts.http`` contract). Without one — the deprecated
+per-source ``listen``/``port`` — ``WebhookServer`` runs one thread per request, at most
+``max_connections`` at once (the rest get 503 without being read); ``WebhookHandler`` does what
+HTTP needs before a body may be read — the path, the secret, ``Content-Length`` present and within ``max_body_bytes``, a
 per-request socket timeout — then hands the body to the endpoint (``Endpoint.accept``,
 ``connector.integrations.zabbix.push``) and writes its ``Reply``. A refused body is drained a
 little (bounded in bytes and time) so the client reads the answer instead of a reset.
+
+Both ask the same small functions: ``authenticate`` (who may post: the bearer secret today;
+issue 17's HMAC and replay window extend it there) and ``precheck`` (path, authentication,
+``Content-Length``), so the two servers refuse exactly the same requests.
 """
 
 from __future__ import annotations
 
-__all__ = ["TICKET_PATH", "WEBHOOK_PATH", "Endpoint", "Reply", "WebhookHandler", "WebhookServer", "page"]
+__all__ = [
+    "TICKET_PATH",
+    "WEBHOOK_PATH",
+    "Endpoint",
+    "Reply",
+    "WebhookEndpoint",
+    "WebhookHandler",
+    "WebhookServer",
+    "authenticate",
+    "page",
+    "precheck",
+]
 
 import contextlib
 import html
@@ -18,12 +35,13 @@ import json
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from connector.contracts.http import HttpReply, HttpRequest
 from connector.integrations.zabbix.webhook_settings import ZabbixWebhookSettings
 from connector.util.unicode_text import ascii_digits
 
@@ -48,13 +66,76 @@ class Endpoint(Protocol):
     def ticket_page(self, key: str, sig: str) -> Reply: ...
 
 
-@dataclass(frozen=True)
-class Reply:
-    """What to answer: the status, a JSON body (dict) or an HTML page (str), extra headers."""
+#: what to answer (the shared server's contract type, under the name this module always used)
+Reply = HttpReply
 
-    status: int
-    body: dict[str, Any] | str
-    headers: dict[str, str] = field(default_factory=dict)
+
+def authenticate(source: Endpoint, header: Callable[[str], str | None], remote: str) -> Reply | None:
+    """Whether the caller may post: ``None`` if so, else the refusal. Every credential check of
+    the endpoint belongs here (one place for both servers); ``header`` reads a request header."""
+    if not source.authorized(header("Authorization")):
+        log.warning("webhook: refused a request from %s without the secret", remote)
+        return Reply(401, {"status": "error", "error": "unauthorized"}, {"WWW-Authenticate": "Bearer"})
+    return None
+
+
+def content_length(text: str | None) -> int | None:
+    """A ``Content-Length`` value as a number, ``None`` when absent or not plain ASCII digits."""
+    text = (text or "").strip()
+    return int(text) if ascii_digits(text) else None
+
+
+def precheck(source: Endpoint, path: str, header: Callable[[str], str | None], remote: str) -> Reply | None:
+    """The checks before a ``POST`` body is read: the path, the caller, a ``Content-Length``
+    within ``max_body_bytes``. ``None`` when the body may be read."""
+    if path != WEBHOOK_PATH:
+        return Reply(404, {"status": "error", "error": "not found"})
+    refused = authenticate(source, header, remote)
+    if refused is not None:
+        return refused
+    if "chunked" in (header("Transfer-Encoding") or "").lower():
+        return Reply(411, {"status": "error", "error": "send a Content-Length"})
+    length = content_length(header("Content-Length"))
+    if length is None:
+        return Reply(411, {"status": "error", "error": "a valid Content-Length is required"})
+    if length > source.settings.max_body_bytes:
+        log.warning("webhook: refused a %d-byte request from %s (413)", length, remote)
+        return Reply(413, {"status": "error", "error": f"body larger than {source.settings.max_body_bytes}"})
+    return None
+
+
+class WebhookEndpoint:
+    """The webhook as an ``HttpEndpoint`` of the daemon's shared server (``http:`` section).
+
+    The shared server has read the body already (within ``max_body_bytes``); what is refused
+    and how is the same as on the per-source ``WebhookServer``.
+    """
+
+    def __init__(self, source: Endpoint, name: str) -> None:
+        self.source = source
+        self.name = name
+        self.max_body_bytes = source.settings.max_body_bytes
+
+    def routes(self) -> Sequence[str]:
+        """``POST /zabbix`` and the ticket links ``GET /ticket/<key>``."""
+        return (WEBHOOK_PATH, TICKET_PATH)
+
+    def handle(self, request: HttpRequest) -> Reply:
+        """Answer one request, as ``WebhookHandler`` would."""
+        if request.method == "POST":
+            refused = precheck(self.source, request.path, request.header, request.remote)
+            if refused is not None:
+                return refused
+            if len(request.body) < (request.content_length or 0):
+                return Reply(400, {"status": "error", "error": "body shorter than Content-Length"})
+            return self.source.accept(request.body)
+        if request.method in ("GET", "HEAD") and request.path.startswith(TICKET_PATH):
+            key = unquote(request.path[len(TICKET_PATH) :])
+            sig = (parse_qs(request.query).get("sig") or [""])[0]
+            return self.source.ticket_page(key, sig)
+        if request.method in ("GET", "HEAD"):
+            return Reply(404, {"status": "error", "error": "not found"})
+        return Reply(405, {"status": "error", "error": "method not allowed"}, {"Allow": "GET, POST"})
 
 
 def page(title: str, text: str) -> str:
@@ -117,24 +198,10 @@ class WebhookHandler(BaseHTTPRequestHandler):
     # --- checks before the body is read --------------------------------------------------------
 
     def _precheck(self) -> Reply | None:
-        if urlsplit(self.path).path != WEBHOOK_PATH:
-            return Reply(404, {"status": "error", "error": "not found"})
-        if not self.source.authorized(self.headers.get("Authorization")):
-            log.warning("webhook: refused a request from %s without the secret", self.address_string())
-            return Reply(401, {"status": "error", "error": "unauthorized"}, {"WWW-Authenticate": "Bearer"})
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            return Reply(411, {"status": "error", "error": "send a Content-Length"})
-        length = self._length()
-        if length is None:
-            return Reply(411, {"status": "error", "error": "a valid Content-Length is required"})
-        if length > self.source.settings.max_body_bytes:
-            log.warning("webhook: refused a %d-byte request from %s (413)", length, self.address_string())
-            return Reply(413, {"status": "error", "error": f"body larger than {self.source.settings.max_body_bytes}"})
-        return None
+        return precheck(self.source, urlsplit(self.path).path, self.headers.get, self.address_string())
 
     def _length(self) -> int | None:
-        text = (self.headers.get("Content-Length") or "").strip()
-        return int(text) if ascii_digits(text) else None
+        return content_length(self.headers.get("Content-Length"))
 
     def handle_expect_100(self) -> bool:
         refused = self._precheck()
