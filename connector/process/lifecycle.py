@@ -99,7 +99,8 @@ class NewTicket:
 
 def reopened_state(original: TicketState, new: NewTicket, now: datetime) -> TicketState:
     """The ledger's record of the ticket a close *not completed* opens: the original's content
-    and priority, assigned to its handler at once."""
+    and priority, assigned to its handler at once. It continues the same report, so it keeps the
+    report's ``external_id`` (a notice or a ``simulate`` line about it names the report)."""
     return TicketState(
         key=new.key,
         ticket_id=None,
@@ -108,6 +109,7 @@ def reopened_state(original: TicketState, new: NewTicket, now: datetime) -> Tick
         created_at=now,
         occurred_at=now,
         source=original.source,
+        external_id=original.external_id,
         impact=original.impact,
         urgency=original.urgency,
         priority=original.priority,

@@ -230,6 +230,8 @@ class Simulator:
     def _open_not_completed(self, state: TicketState, new: NewTicket, now: datetime) -> None:
         self.ledger.ticket_add(reopened_state(state, new, now), "simulate")
         self._number(new.key)
+        if state.external_id is not None:  # later lines about this report act on the open ticket
+            self._ticket_for[state.external_id] = new.key
 
     def _events(self, notice: Notice, state: TicketState, step: Fired | None = None) -> list[dict[str, Any]]:
         """One event line per channel the notice goes out on, with its recipients."""
@@ -289,6 +291,10 @@ class Simulator:
 def _from_state(out: dict[str, Any], state: TicketState) -> None:
     for name in _TICKET_FIELDS:
         out[name] = state.content.get(name)
+    # the content is what the ticket was made with; an assign/reassign line moves the ticket, and
+    # the line must show where it is now (issue 12, 8b)
+    if state.assignment_group is not None:
+        out["assignment_group"] = state.assignment_group
     out.update(
         impact=None if state.impact is None else int(state.impact),
         urgency=None if state.urgency is None else int(state.urgency),
