@@ -1,4 +1,5 @@
-"""``people.yaml`` as the lifecycle's ``Roster``: who may close tickets, and each group's line.
+"""``people.yaml`` as the lifecycle's ``Roster``: who may close tickets, each group's line, and the
+1st line's group (where a rejected assignment goes back to).
 
 Who may close is a rule of ``lifecycle.yaml`` (``closing``, seed §3.1.3.10): the holders of its
 ``roles`` (shipped: ``service_desk``), the handlers of a group whose ``line`` is
@@ -43,6 +44,14 @@ class DirectoryRoster:
         if not self.closing.first_line_groups:
             return False
         return any(self.directory.people.people.get(pid) is person for pid in self._first_line_handlers)
+
+    def first_line_group(self) -> str | None:
+        """The 1st line's group (the first ``first_line`` group of ``people.yaml``, as tickets name
+        it): where a rejected assignment goes back to (PROCESS §7)."""
+        return next(
+            (name for name, group in self.directory.people.groups.items() if group.line is ResolverRole.FIRST_LINE),
+            None,
+        )
 
     def line_of(self, group: str | None) -> ResolverRole | None:
         """The line of an assignment group, as ``people.yaml`` gives it."""

@@ -118,4 +118,8 @@ MIGRATIONS: Sequence[str] = (
         PRIMARY KEY (ticket_key, step)
     );
     """,
+    # the desk's half of the process (issue 12): rejected assignments ("failed dispatches")
+    """
+    ALTER TABLE tickets ADD COLUMN rejections INTEGER NOT NULL DEFAULT 0;
+    """,
 )
