@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from connector.domain.models import Alert, Impact, Priority, Ticket, TicketSource, Urgency
+from connector.domain.models import Alert, Impact, Priority, Ticket, TicketSource, Urgency, ticket_changes
 from connector.rules.people_files import AdoptionModel
 
 #: the source name of an adopted ticket's alert: its key is ``helpdesk:<ticket id>``
@@ -88,7 +88,7 @@ def desk_alert(desk: DeskTicket, rules: AdoptionModel) -> Alert:
     """The ticket as the pipeline's input: what the desk wrote, its source *user report* unless
     the desk chose another (``adoption.source``), its fault beginning at its outage start or
     its registration."""
-    origin = desk.given("source") or TicketSource(rules.source)
+    origin = desk.given("source") or rules.source
     return Alert(
         source=HELPDESK_SOURCE,
         external_id=desk.ticket_id,
@@ -111,7 +111,7 @@ def adopted_ticket(ticket: Ticket, desk: DeskTicket) -> Ticket:
     kept = {name: desk.given(name) for name in FILLED if desk.given(name) is not None}
     kept.pop("impact", None)  # impact and urgency went through the pipeline (assessed)
     kept.pop("urgency", None)
-    return ticket.model_copy(update={**kept, "ticket_id": desk.ticket_id})
+    return ticket.model_copy(update={**ticket_changes(kept), "ticket_id": desk.ticket_id})
 
 
 def adoption_writes(ticket: Ticket, desk: DeskTicket, why: str) -> tuple[dict[str, Any], str]:
