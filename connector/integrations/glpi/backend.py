@@ -26,6 +26,7 @@ from __future__ import annotations
 
 __all__ = ["GlpiBackend"]
 
+import html
 import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -78,10 +79,13 @@ _CATEGORY_LEVELS = ("category", "area", "subarea")
 #: search options of Ticket (glpi-rest.md §8) read by ``find_by_key`` and ``changed_since``
 OPT_ID, OPT_STATUS, OPT_PRIORITY, OPT_URGENCY, OPT_IMPACT = "2", "12", "3", "10", "11"
 OPT_CATEGORY, OPT_UPDATED, OPT_TTR, OPT_CONTENT, OPT_TECH, OPT_TECH_GROUP = "7", "19", "18", "21", "5", "8"
+OPT_TITLE, OPT_OPENED, OPT_TYPE = "1", "15", "14"  # what adoption reads of a ticket people made
 _DISPLAY = (
     *(OPT_ID, OPT_STATUS, OPT_PRIORITY, OPT_URGENCY, OPT_IMPACT, OPT_CATEGORY),
-    *(OPT_UPDATED, OPT_TTR, OPT_CONTENT, OPT_TECH, OPT_TECH_GROUP),
+    *(OPT_UPDATED, OPT_TTR, OPT_CONTENT, OPT_TECH, OPT_TECH_GROUP, OPT_TITLE, OPT_OPENED, OPT_TYPE),
 )
+#: GLPI's ticket types (``type``), as adoption's ``skip_trackers`` names them
+_TYPES = {1: "incident", 2: "request"}
 
 # fields whose change would break the link between the connector and the ticket
 _UNCHANGEABLE = {"ticket_id", "key"}
@@ -122,6 +126,16 @@ def _text(value: Any) -> str | None:
     if value is None or value == "":
         return None
     return str(value)
+
+
+def _plain(content: str | None) -> str:
+    """A ticket's content (GLPI keeps HTML, itself escaped) as plain text, for adoption: tags
+    out, entities decoded, paragraphs on their own lines."""
+    if not content:
+        return ""
+    text = html.unescape(html.unescape(content))
+    text = re.sub(r"(?i)<br\s*/?>|</p>", "\n", text)
+    return html.unescape(re.sub(r"<[^>]*>", "", text)).strip()
 
 
 class GlpiBackend:
@@ -551,13 +565,20 @@ class GlpiBackend:
         updated_at = self._time(updated, tid)
         if updated_at is None:
             return None
+        content = _text(row.get(OPT_CONTENT))
+        opened = _text(row.get(OPT_OPENED))
+        kind = _int(row.get(OPT_TYPE))
         return TicketSnapshot(
             ticket_id=str(tid),
-            key=key_from_content(_text(row.get(OPT_CONTENT))),
+            key=key_from_content(content),
             status=scales.status_of(status) if status is not None else None,
             updated_at=updated_at,
             assignee=_text(row.get(OPT_TECH)),
             fields=fields,
+            title=html.unescape(_text(row.get(OPT_TITLE)) or "") or None,
+            description=_plain(content),
+            created_at=self._time(opened, tid) if opened else None,
+            tracker=_TYPES.get(kind) if kind is not None else None,
         )
 
     # --- history (HistoryReader) ----------------------------------------------------------------
