@@ -292,12 +292,25 @@ def _close(state: TicketState, event: Event, roster: Roster | None, out: Outcome
             "desk) or the incident manager may (seed §3.1.3.10)"
         )
         out.revert_to = previous
+        out.refused = reason
         out.notes.append(reason)
         out.notices.append((NoticeKind.POLICY_ALERT, None, None, reason))
         return
     if event.closure_code is None:
         reason = "关闭被撤销 close reverted: a closure code is required to close (已完成/成功但有问题/未完成)"
         out.revert_to = previous
+        out.refused = reason
+        out.notes.append(reason)
+        out.notices.append((NoticeKind.POLICY_ALERT, None, None, reason))
+        return
+    if state.status is not TicketStatus.RESOLVED and state.status is not TicketStatus.CLOSED:
+        # never resolved, or its user rejected the resolution (back to investigation, IM 5.2)
+        reason = (
+            f"关闭被撤销 close reverted: the ticket is {state.status.value}, never resolved or its resolution "
+            "rejected by the user — resolve it, and ask the user to confirm, before closing (seed §3.1.3.10)"
+        )
+        out.revert_to = previous
+        out.refused = reason
         out.notes.append(reason)
         out.notices.append((NoticeKind.POLICY_ALERT, None, None, reason))
         return

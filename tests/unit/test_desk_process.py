@@ -223,3 +223,41 @@ def test_a_priority_line_with_a_level_out_of_range_is_a_dead_letter(
     out = run(tmp_path, capsys, [opened(), control("priority", 1, impact=7)], until=at(1))
     assert line(out, 2)["action"] == "dead_letter"
     assert line(out, 2)["reason"] == "line 2: impact 7 is not one of 1, 2, 3, 4"
+
+
+# --- the closing gate (§3.1.3.10, IM 5.x) --------------------------------------------------------
+
+
+def test_a_close_of_a_ticket_never_resolved_is_reverted_and_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [
+        opened(),
+        control("assign", 2, group="network", assignee="zhangw"),
+        control("accept", 3, by="zhangw"),
+        control("close", 4, by="desk", closure_code="success"),
+    ]
+    out = run(tmp_path, capsys, rows, until=at(4))
+    close = line(out, 4)
+    assert close["refused"].startswith("关闭被撤销 close reverted: the ticket is in_progress, never resolved")
+    assert "(reverted to in_progress)" in close["reason"]
+    assert events(out, "policy_alert") == [("02:04", "email", (INCIDENT_MANAGER,))]
+
+
+def test_a_close_after_the_user_rejected_the_resolution_is_reverted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [
+        opened(),
+        control("assign", 2, group="network", assignee="zhangw"),
+        control("accept", 3, by="zhangw"),
+        control("resolve", 10, by="zhangw"),
+        control("reopen", 12, by="li.na", reason="still cannot log in"),  # the user rejects (IM 5.2)
+        control("close", 13, by="desk", closure_code="success"),
+        control("resolve", 20, by="zhangw"),
+        control("close", 25, by="desk", closure_code="success"),
+    ]
+    out = run(tmp_path, capsys, rows, until=at(25))
+    assert "refused" in line(out, 6) and line(out, 6)["reason"].endswith("(reverted to in_progress)")
+    assert "refused" not in line(out, 8)  # resolved again: the desk's close stands
+    assert events(out, "policy_alert") == [("02:13", "email", (INCIDENT_MANAGER,))]
