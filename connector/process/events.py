@@ -31,6 +31,7 @@ class EventKind(StrEnum):
     THIRD_PARTY = "third_party"  # handed to a third party (the ticket stays with its handler)
     REJECT = "reject"  # the handler hands the assignment back (with a reason)
     PRIORITY = "priority"  # a person changed impact, urgency or the priority
+    VERIFY = "verify"  # a duty-group leader verified the closed record (``detail``: why it goes back)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Event:
     impact: Impact | None = None  # a priority change: the new values (None: unchanged)
     urgency: Urgency | None = None
     priority: Priority | None = None
+    reopen: bool = False  # a verification that sends the record back (verdict "reopen")
 
 
 _STATUS_EVENTS = {

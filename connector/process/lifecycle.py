@@ -19,6 +19,9 @@ IM 5):
   ticket returns to the 1st line (its group, no assignee); without a reason the rejection is
   refused and reverted and reported; the rejection numbered ``lifecycle.yaml``'s
   ``rejection.escalate_at`` ("2 failed dispatches") and after escalate to the incident manager;
+* **verify** — a duty-group leader (``lifecycle.yaml``'s ``verification.roles``, asked through a
+  ``Verifiers`` roster) verifies a closed record, or sends it back (reopened, with a reason);
+  anyone else's verification, or one of a ticket not closed, is refused and reported;
 * **priority** — a person changes impact, urgency or the priority (PROCESS §4): the matrix is
   applied, the change is written with its reason (a change without one is noted as such and
   reported to the incident manager); raising a ticket to P1 makes it a major incident (an
@@ -38,6 +41,7 @@ __all__ = [
     "NewTicket",
     "Outcome",
     "Roster",
+    "Verifiers",
     "apply_event",
     "events_from_history",
     "record_outcome",
@@ -76,6 +80,15 @@ class FirstLine(Protocol):
 
     def first_line_group(self) -> str | None:
         """The assignment group of the 1st line (the service desk), as tickets name it."""
+        ...
+
+
+@runtime_checkable
+class Verifiers(Protocol):
+    """A roster that can tell who verifies closed records (PROCESS §1: the duty-group leader)."""
+
+    def may_verify(self, login: str | None) -> bool | None:
+        """Whether ``login`` holds a verification role; ``None``: cannot tell."""
         ...
 
 
@@ -149,6 +162,8 @@ def apply_event(
     kind = event.kind
     if kind is EventKind.REJECT:
         _reject(state, event, roster, out, rules.rejection.escalate_at)
+    elif kind is EventKind.VERIFY:
+        _verify(state, event, roster, out)
     elif kind is EventKind.PRIORITY:
         _priority(state, event, out, priority if priority is not None else default_rulebook().priority)
     elif kind is EventKind.ASSIGN:
@@ -246,6 +261,34 @@ def _reject(state: TicketState, event: Event, roster: Roster | None, out: Outcom
         escalation = f"assignment rejected {count} times (failed dispatches, limit {escalate_at}): escalated"
         out.notes.append(f"升级至事件经理 {escalation} to the incident manager")
         out.notices.append((NoticeKind.REASSIGNMENT_ALERT, None, None, escalation))
+
+
+def _verify(state: TicketState, event: Event, roster: Roster | None, out: Outcome) -> None:
+    who = event.actor or "someone"
+    allowed = roster.may_verify(event.actor) if isinstance(roster, Verifiers) else None
+    refused = None
+    if allowed is False:
+        refused = f"核查被拒绝 verification refused: {who} is not a duty-group leader (PROCESS §1, seed §3.1.3.10.2)"
+    elif state.status is not TicketStatus.CLOSED:
+        refused = (
+            f"核查被拒绝 verification refused: the ticket is {state.status.value}; only a closed record is verified"
+        )
+    elif event.reopen and not event.detail.strip():
+        refused = f"核查被拒绝 verification refused: {who} sends the record back without a reason"
+    if refused is not None:
+        out.refused = refused
+        out.notes.append(refused)
+        out.notices.append((NoticeKind.POLICY_ALERT, None, None, refused))
+        return
+    if event.reopen:
+        out.status = TicketStatus.IN_PROGRESS if state.accepted_at else TicketStatus.OPEN
+        out.changes["status"] = out.status
+        out.life["verified_at"] = None
+        out.notes.append(f"核查退回 verification: {who} sends the record back (reopened): {event.detail.strip()}")
+        out.notices.append((NoticeKind.STATUS, None, StatusEvent.IN_PROGRESS, f"sent back by {who}"))
+        return
+    out.life["verified_at"] = event.at
+    out.notes.append(f"已核查 verified by the duty-group leader {who}")
 
 
 def _priority(state: TicketState, event: Event, out: Outcome, rules: PriorityRules) -> None:

@@ -149,7 +149,11 @@ def build_app(
         notifications=notifications,
         capabilities=capabilities,
     )
-    roster = DirectoryRoster(notifications.directory, rules.lifecycle.closing) if notifications is not None else None
+    roster = (
+        DirectoryRoster(notifications.directory, rules.lifecycle.closing, rules.lifecycle.verification)
+        if notifications is not None
+        else None
+    )
     reports = ReportsJob(
         backend,
         store,

@@ -57,6 +57,7 @@ CONTROLS = {
     "close": EventKind.CLOSE,
     "reject": EventKind.REJECT,
     "priority": EventKind.PRIORITY,
+    "verify": EventKind.VERIFY,
 }
 #: a ticket a person opened in the helpdesk: adopted (not a lifecycle event)
 OPEN = "open"
@@ -267,6 +268,7 @@ class Simulator:
             impact=scales["impact"],
             urgency=scales["urgency"],
             priority=scales["priority"],
+            reopen=data.get("verdict") == "reopen",
         )
         rules = self.pipeline.rules
         outcome = apply_event(state, event, self.roster, lifecycle=rules.lifecycle, priority=rules.priority)

@@ -261,3 +261,56 @@ def test_a_close_after_the_user_rejected_the_resolution_is_reverted(
     assert "refused" in line(out, 6) and line(out, 6)["reason"].endswith("(reverted to in_progress)")
     assert "refused" not in line(out, 8)  # resolved again: the desk's close stands
     assert events(out, "policy_alert") == [("02:13", "email", (INCIDENT_MANAGER,))]
+
+
+# --- verification by the duty-group leader (§3.1.3.10.2) ---------------------------------------
+
+
+def closed_ticket() -> list[dict[str, Any]]:
+    return [
+        opened(),
+        control("assign", 2, group="network", assignee="zhangw"),
+        control("accept", 3, by="zhangw"),
+        control("resolve", 10, by="zhangw"),
+        control("close", 20, by="desk", closure_code="success"),
+    ]
+
+
+def test_only_a_duty_group_leader_verifies_a_closed_record(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [
+        *closed_ticket(),
+        control("verify", 21, by="zhangw", verdict="ok"),  # an engineer: refused, reported
+        control("verify", 22, by="zhou.min", verdict="ok"),  # the duty-group leader
+    ]
+    out = run(tmp_path, capsys, rows, until=at(22))
+    refused = line(out, 6)
+    assert refused["refused"] == (
+        "核查被拒绝 verification refused: zhangw is not a duty-group leader (PROCESS §1, seed §3.1.3.10.2)"
+    )
+    assert events(out, "policy_alert") == [("02:21", "email", (INCIDENT_MANAGER,))]
+    verified = line(out, 7)
+    assert "refused" not in verified and verified["reason"] == "已核查 verified by the duty-group leader zhou.min"
+
+
+def test_a_leader_sends_a_record_back_with_a_reason_and_it_is_open_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [
+        *closed_ticket(),
+        control("verify", 21, by="zhou.min", verdict="reopen"),  # no reason: refused
+        control("verify", 22, by="zhou.min", verdict="reopen", reason="the solution field is empty"),
+        control("close", 23, by="desk", closure_code="success"),  # not resolved again: refused
+    ]
+    out = run(tmp_path, capsys, rows, until=at(23))
+    assert line(out, 6)["refused"].endswith("sends the record back without a reason")
+    back = line(out, 7)
+    assert back["reason"] == (
+        "核查退回 verification: zhou.min sends the record back (reopened): the solution field is empty"
+    )
+    assert "refused" in line(out, 8)
+    assert [m for m, _, _ in events(out, "policy_alert")] == ["02:21", "02:23"]
+
+
+def test_a_record_not_closed_cannot_be_verified(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = run(tmp_path, capsys, [opened(), control("verify", 5, by="zhou.min", verdict="ok")], until=at(5))
+    assert line(out, 2)["refused"].endswith("the ticket is open; only a closed record is verified")
