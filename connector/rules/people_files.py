@@ -57,9 +57,11 @@ class ClosingModel(_Strict):
 
 
 class VerificationModel(_Strict):
-    """Who verifies a closed record (PROCESS §1, §11)."""
+    """Who verifies a closed record (PROCESS §1, §11), and when they get the daily digest of the
+    records still unverified."""
 
     roles: list[_RoleId] = Field(min_length=1)
+    digest_hour: int = Field(8, ge=0, le=23, description="local hour (reports.timezone) of the daily digest")
 
 
 class RejectionModel(_Strict):

@@ -25,6 +25,7 @@ from connector.process.pipeline import Pipeline
 from connector.process.roster import DirectoryRoster
 from connector.rules.book import RuleBook
 from connector.runtime.config import LoadedConfig, load_config
+from connector.runtime.digest import VerificationDigest
 from connector.runtime.engine import Engine, RetryPolicy
 from connector.runtime.report_job import ReportsJob
 from connector.runtime.syncback import SyncBack
@@ -164,5 +165,6 @@ def build_app(
         notifications.directory.line_of_group if notifications is not None else None,
         capabilities,
     )
-    syncback = SyncBack(engine, roster, lifecycle=rules.lifecycle)
+    digest = VerificationDigest(store, clock, notifications, rules.lifecycle.verification, config.core.reports.timezone)
+    syncback = SyncBack(engine, roster, lifecycle=rules.lifecycle, digest=digest)
     return App(config=config, engine=engine, pm=pm, syncback=syncback, reports=reports)

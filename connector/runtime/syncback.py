@@ -43,6 +43,7 @@ from connector.process.lifecycle import (
 )
 from connector.rules.files import LifecycleFile
 from connector.runtime.adopt import Adopter
+from connector.runtime.digest import VerificationDigest
 from connector.runtime.engine import BACKEND, Engine
 
 log = logging.getLogger("connector.runtime.syncback")
@@ -89,11 +90,20 @@ def events_from_snapshot(state: TicketState, snapshot: TicketSnapshot) -> list[E
 class SyncBack:
     """The sync-back of one engine (its store, backend, clock and notices)."""
 
-    def __init__(self, engine: Engine, roster: Roster | None = None, *, lifecycle: LifecycleFile | None = None) -> None:
-        """``lifecycle`` is the rule book's (``RuleBook.lifecycle``; default: the shipped one)."""
+    def __init__(
+        self,
+        engine: Engine,
+        roster: Roster | None = None,
+        *,
+        lifecycle: LifecycleFile | None = None,
+        digest: VerificationDigest | None = None,
+    ) -> None:
+        """``lifecycle`` is the rule book's (``RuleBook.lifecycle``; default: the shipped one);
+        ``digest``, the daily list of unverified records, is sent from the pass that finds it due."""
         self.engine = engine
         self.roster = roster
         self.lifecycle = lifecycle
+        self.digest = digest
         rules = lifecycle if lifecycle is not None else engine.pipeline.rules.lifecycle
         self.adopter = Adopter(engine, rules.adoption)
 
@@ -138,6 +148,8 @@ class SyncBack:
                     store.ticket_set_life(state.key, synced_changes=seen)
         with store.transaction():
             store.set_cursor(self._cursor_name, isoformat(latest), now)
+        if self.digest is not None:
+            self.digest.run()
         return applied
 
     def _first_since(self, now: datetime) -> datetime:
