@@ -2,7 +2,9 @@
 
 The sample (``connector/data/demo_alerts.jsonl``) is a night of a metro operator's alerts:
 repeats, a storm on the core switch (a master, its duplicates, then counted notes), a problem
-that recurs after its fix, recoveries, an e-mail report and one broken line. Each
+that recurs after its fix was closed by the desk (a ``close`` control line, applied as the
+sync-back applies a close it reads; recurrence is of a closed incident, PROCESS §10),
+recoveries, an e-mail report and one broken line. Each
 line is processed at its own time on a fake clock, so the output is the same on every run.
 """
 
@@ -22,12 +24,14 @@ import pluggy
 from connector.contracts.adapters import Rejected
 from connector.contracts.plugin_manager import build_plugin_manager
 from connector.domain.clock import FakeClock
-from connector.domain.models import Alert, Priority, TicketStatus
+from connector.domain.models import Alert, ClosureCode, Priority, TicketStatus, ticket_key_for
 from connector.integrations.replay import Control, read_lines
 from connector.plugins.local import LocalBackend
+from connector.process.lifecycle import Event, EventKind
 from connector.process.pipeline import Pipeline
 from connector.rules.loading import default_rulebook
 from connector.runtime.engine import Engine
+from connector.runtime.syncback import SyncBack
 from connector.state.store import Store
 from connector.util.setup_report import display_width
 
@@ -47,13 +51,27 @@ def replay_into(engine: Engine, clock: FakeClock, items: Iterable[Alert | Contro
             engine.ingest(item.source, [item])
         else:
             clock.set(item.at)
+            _act(engine, item)
         engine.process_pending()
         engine.drain_outbox()
 
 
-def run_demo(
-    out: TextIO, workdir: Path | None = None, pm: pluggy.PluginManager | None = None, lang: str = "zh"
-) -> int:
+def _act(engine: Engine, control: Control) -> None:
+    """A ``close`` control line: the desk closes the ticket in the helpdesk, and the sync-back
+    applies the close it reads there (the ledger, the closure code); other control lines only
+    move the clock."""
+    if control.type != "close":
+        return
+    key = ticket_key_for(str(control.data.get("source") or "demo"), control.external_id)
+    state = engine.store.get(key)
+    if state is None or state.ticket_id is None:
+        return
+    code = ClosureCode(str(control.data.get("closure_code") or ClosureCode.SUCCESS.value))
+    engine.backend.update_ticket(state.ticket_id, {"status": TicketStatus.CLOSED})
+    SyncBack(engine).handle(key, Event(EventKind.CLOSE, control.at, actor=control.data.get("by"), closure_code=code))
+
+
+def run_demo(out: TextIO, workdir: Path | None = None, pm: pluggy.PluginManager | None = None, lang: str = "zh") -> int:
     """Replay the sample into a local backend and print the resulting tickets; returns 0.
 
     ``lang`` ("zh" or "en") is the language of every label the table prints (priority, status,
@@ -72,11 +90,12 @@ def run_demo(
         tickets = backend.tickets()
         _print_table(out, tickets, lang)
         dead = store.dead_letters()
-        resolved = sum(1 for t in tickets if t["status"] == TicketStatus.RESOLVED.value)
+        resolved = sum(1 for t in tickets if t["status"] in (TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value))
+        alerts = [item for item in items if not isinstance(item, Control)]
         outcomes = Counter((o or "").split(":", 1)[0] for *_, status, o in store.journal_outcomes() if status == "done")
-        repeats = len(items) - len(store.journal_outcomes())
+        repeats = len(alerts) - len(store.journal_outcomes())
         out.write(
-            f"\n{len(items)} inputs → {len(tickets)} tickets ({resolved} resolved): "
+            f"\n{len(alerts)} inputs → {len(tickets)} tickets ({resolved} resolved): "
             f"{outcomes['create']} new, {outcomes['duplicate']} duplicates linked to their master, "
             f"{outcomes['recurrence']} recurrence; {outcomes['append']} repeats counted on a master (storm guard), "
             f"{outcomes['resolve']} recoveries, {repeats + outcomes['ignored']} exact repeat(s) ignored, "

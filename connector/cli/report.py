@@ -84,7 +84,12 @@ def _formats(text: str) -> tuple[str, ...]:
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Declare the ``report`` command on the main parser's subcommands."""
     p = sub.add_parser("report", help="KPI report of a month or quarter from a ticket history or the helpdesk")
-    p.add_argument("--period", required=True, type=period_argument, help="a month (2026-10) or a quarter (2026-Q4)")
+    p.add_argument(
+        "--period",
+        required=True,
+        type=period_argument,
+        help="a month (2026-10), a quarter (2026-Q4) or an ISO week (2026-W42)",
+    )
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--input", type=Path, help="ticket history, JSON lines (docs/history-format.md)")
     where.add_argument("--config", "-c", type=Path, help="connector config: rebuild the history from its helpdesk")

@@ -154,7 +154,7 @@ def sweep_parts(config: LoadedConfig | None, pm: Any, rules: RuleBook) -> dict[s
         return {
             "sweep": SweepRules.of(rules, notifications),
             "notifications": notifications,
-            "roster": DirectoryRoster(notifications.directory, rules.lifecycle.closing),
+            "roster": DirectoryRoster(notifications.directory, rules.lifecycle.closing, rules.lifecycle.verification),
         }
     return {"sweep": SweepRules.of(rules, None)}
 

@@ -74,6 +74,11 @@ class TicketSnapshot:
     updated_at: datetime
     assignee: str | None = None
     fields: dict[str, Any] = field(default_factory=dict)
+    # what the sync-back adopts a ticket people made from (issue 12); ``None``: not read
+    title: str | None = None
+    description: str | None = None
+    created_at: datetime | None = None
+    tracker: str | None = None  # the helpdesk's kind of ticket: a Redmine tracker, a GLPI type
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,8 @@ class TicketState:
     suspended_since: datetime | None = None
     suspensions: tuple[tuple[datetime, datetime], ...] = ()
     synced_changes: int = 0  # how many entries of its helpdesk history the sync-back has applied
+    rejections: int = 0  # assignments its handlers rejected ("failed dispatches", PROCESS §7)
+    verified_at: datetime | None = None  # a duty-group leader verified the closed record (§3.1.3.10.2)
 
     @property
     def pauses(self) -> tuple[tuple[datetime, datetime | None], ...]:
@@ -169,5 +171,7 @@ LIFE_FIELDS = frozenset(
         "suspended_since",
         "suspensions",
         "synced_changes",
+        "rejections",
+        "verified_at",
     }
 )

@@ -61,6 +61,7 @@ class TicketFacts(NamedTuple):
     response_minutes: float  # occurred → registered (KPI 7)
     resolution_minutes: float | None  # registered → resolved, unsuspended, once done (KPI 8)
     third_party_minutes: float | None  # handed to third party → resolved, unsuspended (KPI 9)
+    resolution_wall_minutes: float | None = None  # registered → resolved, wall time (KPI 8 as the seed writes it)
 
 
 @dataclass(frozen=True)
@@ -181,4 +182,10 @@ def facts_of(record: HistoryRecord, day: int, breaches: Breaches, as_of: datetim
         (record.registered_at - record.occurred_at) / _MINUTE,
         resolution,
         third_party,
+        _wall(record) if resolution is not None else None,
     )
+
+
+def _wall(record: HistoryRecord) -> float | None:
+    """Registered → resolved in wall time, suspensions included (KPI 8 as the seed writes it)."""
+    return (record.resolved_at - record.registered_at) / _MINUTE if record.resolved_at is not None else None

@@ -1,4 +1,6 @@
-"""Report periods: calendar months (``2026-10``) and quarters (``2026-Q4``) in a time zone.
+"""Report periods: calendar months (``2026-10``), quarters (``2026-Q4``) and ISO weeks
+(``2026-W42``, Monday to Sunday: breaches are "reported in the weekly/monthly reports", PROCESS
+§5) in a time zone.
 
 A ticket belongs to the period that holds its ``occurred_at`` on the local calendar of the
 report's time zone (default Asia/Shanghai: a fault at 2026-09-30 16:30 UTC happened on
@@ -23,6 +25,12 @@ DEFAULT_TZ = "Asia/Shanghai"
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _QUARTER = re.compile(r"^(\d{4})-[Qq]([1-4])$")
+_WEEK = re.compile(r"^(\d{4})-[Ww](\d{2})$")
+
+
+def _weeks_in(year: int) -> int:
+    """52 or 53: the ISO week of 28 December is always the year's last."""
+    return date(year, 12, 28).isocalendar().week
 
 
 class PeriodError(ConnectorError):
@@ -39,20 +47,26 @@ def zone(name: str) -> ZoneInfo:
 
 @dataclass(frozen=True, order=True)
 class Period:
-    """A calendar month or quarter; ``number`` is the month (1–12) or the quarter (1–4)."""
+    """A calendar month, quarter or ISO week; ``number`` is the month (1–12), the quarter (1–4)
+    or the ISO week (1–52/53) of the ISO year ``year``."""
 
     year: int
-    kind: Literal["month", "quarter"]
+    kind: Literal["month", "quarter", "week"]
     number: int
 
     def __post_init__(self) -> None:
-        top = 12 if self.kind == "month" else 4
-        if not 1 <= self.number <= top or not 1 <= self.year <= 9998:
+        if not 1 <= self.number <= self._top() or not 1 <= self.year <= 9998:
             raise PeriodError(f"no such {self.kind}: {self.year}/{self.number}")
+
+    def _top(self) -> int:
+        return {"month": 12, "quarter": 4}.get(self.kind) or _weeks_in(self.year)
 
     @property
     def label(self) -> str:
-        """``2026-10`` or ``2026-Q4``: what the command line takes and the files are named after."""
+        """``2026-10``, ``2026-Q4`` or ``2026-W42``: what the command line takes and the files are
+        named after."""
+        if self.kind == "week":
+            return f"{self.year}-W{self.number:02d}"
         return f"{self.year}-{self.number:02d}" if self.kind == "month" else f"{self.year}-Q{self.number}"
 
     def __str__(self) -> str:
@@ -60,7 +74,9 @@ class Period:
 
     @cached_property
     def first_day(self) -> date:
-        """The first calendar day of the period."""
+        """The first calendar day of the period (a week's Monday)."""
+        if self.kind == "week":
+            return date.fromisocalendar(self.year, self.number, 1)
         month = self.number if self.kind == "month" else 3 * self.number - 2
         return date(self.year, month, 1)
 
@@ -95,24 +111,28 @@ class Period:
         """The period just before (the trend compares against it)."""
         if self.number > 1:
             return Period(self.year, self.kind, self.number - 1)
-        return Period(self.year - 1, self.kind, 12 if self.kind == "month" else 4)
+        return Period(self.year - 1, self.kind, Period(self.year - 1, self.kind, 1)._top())
 
     def next(self) -> Period:
         """The period just after."""
-        top = 12 if self.kind == "month" else 4
+        top = self._top()
         if self.number < top:
             return Period(self.year, self.kind, self.number + 1)
         return Period(self.year + 1, self.kind, 1)
 
 
 def parse_period(text: str) -> Period:
-    """``2026-10`` → October 2026; ``2026-Q4`` → its fourth quarter."""
+    """``2026-10`` → October 2026; ``2026-Q4`` → its fourth quarter; ``2026-W42`` → ISO week 42."""
     value = text.strip()
     try:
         if match := _MONTH.match(value):
             return Period(int(match[1]), "month", int(match[2]))
         if match := _QUARTER.match(value):
             return Period(int(match[1]), "quarter", int(match[2]))
+        if match := _WEEK.match(value):
+            return Period(int(match[1]), "week", int(match[2]))
     except PeriodError:
         pass
-    raise PeriodError(f"not a period: {text!r} (a month such as 2026-10 or a quarter such as 2026-Q4)")
+    raise PeriodError(
+        f"not a period: {text!r} (a month such as 2026-10, a quarter such as 2026-Q4 or an ISO week such as 2026-W42)"
+    )

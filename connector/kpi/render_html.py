@@ -197,7 +197,7 @@ def render_html(report: Report, lang: str = "zh") -> str:
     """The report page in ``lang`` (``zh`` by default, ``en`` on request)."""
     lang = check_lang(lang)
     tz = zone(report.tz)
-    title_key = "title_month" if report.period.kind == "month" else "title_quarter"
+    title_key = f"title_{report.period.kind}"
     context = {
         "lang": lang,
         "html_lang": "zh-CN" if lang == "zh" else "en",

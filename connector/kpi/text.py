@@ -13,6 +13,7 @@ Lang = Literal["zh", "en"]
 _TEXT: dict[str, tuple[str, str]] = {
     "title_month": ("事件管理月报", "Incident management monthly report"),
     "title_quarter": ("事件管理季报", "Incident management quarterly report"),
+    "title_week": ("事件管理周报", "Incident management weekly report"),
     "period": ("统计周期", "Period"),
     "previous": ("上期", "Previous"),
     "current": ("本期", "This period"),

@@ -262,18 +262,24 @@ class LocalBackend:
         self._db.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", (self._now(), row_id))
 
     def changed_since(self, since: datetime) -> Iterator[TicketSnapshot]:
-        for row_id, key, status, data, updated in self._db.execute(
-            "SELECT id, key, status, data, updated_at FROM tickets WHERE updated_at >= ? ORDER BY updated_at, id",
+        """Every ticket changed at or after ``since``. A ticket a person created (its author is
+        not the connector) carries no connector key, as in a real helpdesk: the sync-back adopts it."""
+        for row_id, key, status, data, created, updated, author in self._db.execute(
+            "SELECT t.id, t.key, t.status, t.data, t.created_at, t.updated_at, a.login FROM tickets t"
+            " LEFT JOIN authors a ON a.ticket_id = t.id WHERE t.updated_at >= ? ORDER BY t.updated_at, t.id",
             (since.isoformat(),),
         ).fetchall():
             fields = json.loads(data)
             yield TicketSnapshot(
                 ticket_id=str(row_id),
-                key=key,
+                key=key if author in (None, CONNECTOR_LOGIN) else None,
                 status=TicketStatus(status),
                 updated_at=parse_time(updated),
                 assignee=fields.get("assignee"),
                 fields=fields,
+                title=fields.get("title"),
+                description=fields.get("description"),
+                created_at=parse_time(created),
             )
 
     def ticket_history(self, ticket_id: str) -> TicketHistory:

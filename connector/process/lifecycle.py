@@ -14,7 +14,18 @@ IM 5):
 * **close** — only the 1st line or the incident manager may close (who that is:
   ``lifecycle.yaml``'s ``closing``, asked through the ``Roster``), and only with a closure
   code; any other close is reverted (the status restored, a note says why) and reported; a
-  close *not completed* opens a new ticket for the original handler.
+  close *not completed* opens a new ticket for the original handler;
+* **reject** — a handler hands an assignment back with a reason (PROCESS §7, IM 2.3–2.5): the
+  ticket returns to the 1st line (its group, no assignee); without a reason the rejection is
+  refused and reverted and reported; the rejection numbered ``lifecycle.yaml``'s
+  ``rejection.escalate_at`` ("2 failed dispatches") and after escalate to the incident manager;
+* **verify** — a duty-group leader (``lifecycle.yaml``'s ``verification.roles``, asked through a
+  ``Verifiers`` roster) verifies a closed record, or sends it back (reopened, with a reason);
+  anyone else's verification, or one of a ticket not closed, is refused and reported;
+* **priority** — a person changes impact, urgency or the priority (PROCESS §4): the matrix is
+  applied, the change is written with its reason (a change without one is noted as such and
+  reported to the incident manager); raising a ticket to P1 makes it a major incident (an
+  outage notice at once; the sweep then runs the P1 ladder, steps already past fire late).
 
 ``apply_event`` returns an ``Outcome``: the ledger changes to record, the notices, what to
 write to the ticket. The shells do the writing. The numbers it counts against come from the
@@ -26,9 +37,11 @@ from __future__ import annotations
 __all__ = [
     "Event",
     "EventKind",
+    "FirstLine",
     "NewTicket",
     "Outcome",
     "Roster",
+    "Verifiers",
     "apply_event",
     "events_from_history",
     "record_outcome",
@@ -37,41 +50,15 @@ __all__ = [
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
-from connector.contracts.adapters import Change, ChangeKind, TicketHistory
 from connector.domain.ledger import TicketLedger, TicketState, record_status
-from connector.domain.models import ClosureCode, ResolverRole, TicketStatus
+from connector.domain.models import ClosureCode, Impact, Priority, ResolverRole, TicketStatus, Urgency
 from connector.domain.notice import NoticeKind, StatusEvent
+from connector.process.events import Event, EventKind, events_from_history
 from connector.rules.files import LifecycleFile
 from connector.rules.loading import default_rulebook
-
-
-class EventKind(StrEnum):
-    """One thing a person did to a ticket."""
-
-    ASSIGN = "assign"  # to an assignee and/or a group (the first time, or again: a reassignment)
-    ACCEPT = "accept"  # the handler accepted it (in progress)
-    SUSPEND = "suspend"
-    RESUME = "resume"
-    RESOLVE = "resolve"
-    REOPEN = "reopen"
-    CLOSE = "close"
-    THIRD_PARTY = "third_party"  # handed to a third party (the ticket stays with its handler)
-
-
-@dataclass(frozen=True)
-class Event:
-    """An event at ``at`` by ``actor`` (a helpdesk login; ``None``: unknown)."""
-
-    kind: EventKind
-    at: datetime
-    actor: str | None = None
-    assignee: str | None = None
-    group: str | None = None
-    closure_code: ClosureCode | None = None
-    detail: str = ""
+from connector.rules.priority import PriorityRules
 
 
 class Roster(Protocol):
@@ -83,6 +70,25 @@ class Roster(Protocol):
 
     def line_of(self, group: str | None) -> ResolverRole | None:
         """The line (1st, 2nd, third party) of an assignment group, if known."""
+        ...
+
+
+@runtime_checkable
+class FirstLine(Protocol):
+    """A roster that knows the 1st line's group (``people.yaml``: the ``first_line`` group): where
+    a rejected assignment goes back to. Without one, the ticket goes back with no group."""
+
+    def first_line_group(self) -> str | None:
+        """The assignment group of the 1st line (the service desk), as tickets name it."""
+        ...
+
+
+@runtime_checkable
+class Verifiers(Protocol):
+    """A roster that can tell who verifies closed records (PROCESS §1: the duty-group leader)."""
+
+    def may_verify(self, login: str | None) -> bool | None:
+        """Whether ``login`` holds a verification role; ``None``: cannot tell."""
         ...
 
 
@@ -99,7 +105,8 @@ class NewTicket:
 
 def reopened_state(original: TicketState, new: NewTicket, now: datetime) -> TicketState:
     """The ledger's record of the ticket a close *not completed* opens: the original's content
-    and priority, assigned to its handler at once."""
+    and priority, assigned to its handler at once. It continues the same report, so it keeps the
+    report's ``external_id`` (a notice or a ``simulate`` line about it names the report)."""
     return TicketState(
         key=new.key,
         ticket_id=None,
@@ -108,6 +115,7 @@ def reopened_state(original: TicketState, new: NewTicket, now: datetime) -> Tick
         created_at=now,
         occurred_at=now,
         source=original.source,
+        external_id=original.external_id,
         impact=original.impact,
         urgency=original.urgency,
         priority=original.priority,
@@ -130,6 +138,8 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
     revert_to: TicketStatus | None = None  # the helpdesk status to restore (a refused close)
     new_ticket: NewTicket | None = None
+    refused: str | None = None  # why the action was refused (and reverted), if it was
+    priority: tuple[Impact, Urgency, Priority] | None = None  # TicketLedger.ticket_set_priority
 
     @property
     def note(self) -> str | None:
@@ -138,14 +148,25 @@ class Outcome:
 
 
 def apply_event(
-    state: TicketState, event: Event, roster: Roster | None, *, lifecycle: LifecycleFile | None = None
+    state: TicketState,
+    event: Event,
+    roster: Roster | None,
+    *,
+    lifecycle: LifecycleFile | None = None,
+    priority: PriorityRules | None = None,
 ) -> Outcome:
     """What ``event`` means for the ticket ``state`` (see the module docstring); ``lifecycle``
-    is the rule book's (default: the shipped ``lifecycle.yaml``)."""
+    and ``priority`` (the matrix) are the rule book's (default: the shipped ones)."""
     rules = lifecycle if lifecycle is not None else default_rulebook().lifecycle
     out = Outcome()
     kind = event.kind
-    if kind is EventKind.ASSIGN:
+    if kind is EventKind.REJECT:
+        _reject(state, event, roster, out, rules.rejection.escalate_at)
+    elif kind is EventKind.VERIFY:
+        _verify(state, event, roster, out)
+    elif kind is EventKind.PRIORITY:
+        _priority(state, event, out, priority if priority is not None else default_rulebook().priority)
+    elif kind is EventKind.ASSIGN:
         _assign(state, event, out, rules.reassignment.limit)
     elif kind is EventKind.ACCEPT:
         if state.accepted_at is None:
@@ -214,6 +235,97 @@ def _assign(state: TicketState, event: Event, out: Outcome, max_reassignments: i
         out.notices.append((NoticeKind.REASSIGNMENT_ALERT, None, None, escalation))
 
 
+def _reject(state: TicketState, event: Event, roster: Roster | None, out: Outcome, escalate_at: int) -> None:
+    who = event.actor or "the handler"
+    reason = event.detail.strip()
+    if not reason:
+        refused = (
+            f"拒绝被撤销 rejection refused: {who} rejected the assignment without a reason — a handler who "
+            "rejects must give one (PROCESS §7); the assignment stands"
+        )
+        out.refused = refused
+        out.notes.append(refused)
+        out.changes.update(assignee=state.assignee, assignment_group=state.assignment_group)
+        out.notices.append((NoticeKind.POLICY_ALERT, None, None, refused))
+        return
+    desk = roster.first_line_group() if isinstance(roster, FirstLine) else None
+    count = state.rejections + 1
+    out.life.update(rejections=count, assignee=None, assignment_group=desk)
+    if desk is not None:
+        out.changes["assignment_group"] = desk
+    out.status = TicketStatus.OPEN if state.status is TicketStatus.IN_PROGRESS else None
+    detail = f"assignment rejected #{count} by {who} ({state.assignment_group or '-'}): {reason}"
+    out.notes.append(f"退回一线 {detail}; back to the 1st line {desk or ''}".rstrip())
+    out.notices.append((NoticeKind.STATUS, None, StatusEvent.ASSIGNED, detail))
+    if count >= escalate_at:
+        escalation = f"assignment rejected {count} times (failed dispatches, limit {escalate_at}): escalated"
+        out.notes.append(f"升级至事件经理 {escalation} to the incident manager")
+        out.notices.append((NoticeKind.REASSIGNMENT_ALERT, None, None, escalation))
+
+
+def _verify(state: TicketState, event: Event, roster: Roster | None, out: Outcome) -> None:
+    who = event.actor or "someone"
+    allowed = roster.may_verify(event.actor) if isinstance(roster, Verifiers) else None
+    refused = None
+    if allowed is False:
+        refused = f"核查被拒绝 verification refused: {who} is not a duty-group leader (PROCESS §1, seed §3.1.3.10.2)"
+    elif state.status is not TicketStatus.CLOSED:
+        refused = (
+            f"核查被拒绝 verification refused: the ticket is {state.status.value}; only a closed record is verified"
+        )
+    elif event.reopen and not event.detail.strip():
+        refused = f"核查被拒绝 verification refused: {who} sends the record back without a reason"
+    if refused is not None:
+        out.refused = refused
+        out.notes.append(refused)
+        out.notices.append((NoticeKind.POLICY_ALERT, None, None, refused))
+        return
+    if event.reopen:
+        out.status = TicketStatus.IN_PROGRESS if state.accepted_at else TicketStatus.OPEN
+        out.changes["status"] = out.status
+        out.life["verified_at"] = None
+        out.notes.append(f"核查退回 verification: {who} sends the record back (reopened): {event.detail.strip()}")
+        out.notices.append((NoticeKind.STATUS, None, StatusEvent.IN_PROGRESS, f"sent back by {who}"))
+        return
+    out.life["verified_at"] = event.at
+    out.notes.append(f"已核查 verified by the duty-group leader {who}")
+
+
+def _priority(state: TicketState, event: Event, out: Outcome, rules: PriorityRules) -> None:
+    impact = event.impact or state.impact
+    urgency = event.urgency or state.urgency
+    before = state.priority
+    who = event.actor or "someone"
+    if impact is None or urgency is None:
+        return
+    matrix = rules.priority(impact, urgency)
+    after = matrix
+    if event.priority is not None and event.impact is None and event.urgency is None and event.priority != matrix:
+        # the priority itself was set against the matrix: the matrix stands (PROCESS §4)
+        out.notes.append(
+            f"优先级按矩阵 P{int(event.priority)} set by {who} disagrees with the matrix: impact {int(impact)} × "
+            f"urgency {int(urgency)} gives P{int(matrix)}, so the priority stays P{int(matrix)} (PROCESS §4)"
+        )
+    if (impact, urgency, after) == (state.impact, state.urgency, before) and not out.notes:
+        return
+    out.priority = (impact, urgency, after)
+    out.changes.update(impact=impact, urgency=urgency, priority=after)
+    reason = event.detail.strip()
+    change = (
+        f"P{int(before) if before is not None else '-'} → P{int(after)} (impact {int(impact)} × urgency "
+        f"{int(urgency)}) by {who}"
+    )
+    if reason:
+        out.notes.append(f"优先级变更 priority changed {change}: {reason}")
+    else:
+        missing = f"priority changed {change} without a reason (PROCESS §4: every change is written with its reason)"
+        out.notes.append(f"优先级变更无原因 {missing}; reported to the incident manager")
+        out.notices.append((NoticeKind.POLICY_ALERT, None, None, missing))
+    if after is Priority.HIGHEST and before is not Priority.HIGHEST:
+        out.notes.append("重大事件 major incident: raised to P1 (the P1 ladder and notices apply from now on)")
+        out.notices.append((NoticeKind.OUTAGE, None, None, f"raised to P1 by {who}: {reason or 'no reason given'}"))
+
+
 def _close(state: TicketState, event: Event, roster: Roster | None, out: Outcome) -> None:
     allowed = roster.may_close(event.actor) if roster is not None else None
     previous = state.status if state.status is not TicketStatus.CLOSED else TicketStatus.RESOLVED
@@ -223,12 +335,25 @@ def _close(state: TicketState, event: Event, roster: Roster | None, out: Outcome
             "desk) or the incident manager may (seed §3.1.3.10)"
         )
         out.revert_to = previous
+        out.refused = reason
         out.notes.append(reason)
         out.notices.append((NoticeKind.POLICY_ALERT, None, None, reason))
         return
     if event.closure_code is None:
         reason = "关闭被撤销 close reverted: a closure code is required to close (已完成/成功但有问题/未完成)"
         out.revert_to = previous
+        out.refused = reason
+        out.notes.append(reason)
+        out.notices.append((NoticeKind.POLICY_ALERT, None, None, reason))
+        return
+    if state.status is not TicketStatus.RESOLVED and state.status is not TicketStatus.CLOSED:
+        # never resolved, or its user rejected the resolution (back to investigation, IM 5.2)
+        reason = (
+            f"关闭被撤销 close reverted: the ticket is {state.status.value}, never resolved or its resolution "
+            "rejected by the user — resolve it, and ask the user to confirm, before closing (seed §3.1.3.10)"
+        )
+        out.revert_to = previous
+        out.refused = reason
         out.notes.append(reason)
         out.notices.append((NoticeKind.POLICY_ALERT, None, None, reason))
         return
@@ -255,90 +380,8 @@ def record_outcome(ledger: TicketLedger, state: TicketState, outcome: Outcome, a
     status followed their master's."""
     if outcome.life:
         ledger.ticket_set_life(state.key, **outcome.life)
+    if outcome.priority is not None:
+        ledger.ticket_set_priority(state.key, *outcome.priority)
     if outcome.status is not None and outcome.status is not state.status:
         return record_status(ledger, state.key, outcome.status, at)
     return ()
-
-
-_STATUS_EVENTS = {
-    TicketStatus.IN_PROGRESS: EventKind.ACCEPT,
-    TicketStatus.SUSPENDED: EventKind.SUSPEND,
-    TicketStatus.RESOLVED: EventKind.RESOLVE,
-    TicketStatus.CLOSED: EventKind.CLOSE,
-}
-
-
-def events_from_history(history: TicketHistory, skip: int, own_login: str | None) -> list[Event]:
-    """The people's events in a ticket's history after its first ``skip`` entries (those were
-    applied before), oldest first.
-
-    Changes made in one go (one journal entry: same time, same actor, each thing changed once)
-    are read together, so a close carries the closure code set with it and an assignment its
-    group. Changes keep their order (a history is oldest first). The connector's
-    own changes (``own_login``) are not events: it does not react to itself.
-    """
-    entries: list[list[Change]] = []
-    for change in history.changes[skip:]:
-        if own_login is not None and change.actor == own_login:
-            continue
-        current = entries[-1] if entries else None
-        if (
-            current is None
-            or (current[0].at, current[0].actor) != (change.at, change.actor)
-            or any((c.kind, c.field) == (change.kind, change.field) for c in current)
-        ):
-            # a new entry: another moment or person — or the same person changing the same thing
-            # again within a second (two journals), which is two events, not one
-            entries.append([change])
-        else:
-            current.append(change)
-    events: list[Event] = []
-    for changes in entries:
-        events.extend(_entry_events(changes[0].at, changes[0].actor, changes, history))
-    return events
-
-
-def _entry_events(at: datetime, actor: str | None, changes: list[Change], history: TicketHistory) -> list[Event]:
-    out: list[Event] = []
-    assignee = next((c.new for c in changes if c.kind is ChangeKind.ASSIGNEE), None)
-    group = next((c.new for c in changes if c.kind is ChangeKind.GROUP), None)
-    if any(c.kind in (ChangeKind.ASSIGNEE, ChangeKind.GROUP) for c in changes):
-        out.append(Event(EventKind.ASSIGN, at, actor, assignee=assignee, group=group))
-    fields = {c.field: c.new for c in changes if c.kind is ChangeKind.FIELD and c.field}
-    if fields.get("third_party_at"):
-        out.append(Event(EventKind.THIRD_PARTY, at, actor))
-    for change in changes:
-        if change.kind is not ChangeKind.STATUS or change.new is None:
-            continue
-        new = _status(change.new)
-        if new is None:
-            continue
-        old = _status(change.old)
-        if old is TicketStatus.SUSPENDED and new is not TicketStatus.SUSPENDED:
-            out.append(Event(EventKind.RESUME, at, actor))
-        if old is not None and old.is_done and not new.is_done:
-            out.append(Event(EventKind.REOPEN, at, actor))
-        kind = _STATUS_EVENTS.get(new)
-        if kind is EventKind.CLOSE:
-            code = fields.get("closure_code") or history.fields.get("closure_code")
-            closure = _closure(code)
-            out.append(Event(EventKind.CLOSE, at, actor, closure_code=closure))
-        elif kind is not None and not (kind is EventKind.ACCEPT and old is TicketStatus.SUSPENDED):
-            out.append(Event(kind, at, actor))
-    return out
-
-
-def _status(value: object) -> TicketStatus | None:
-    try:
-        return TicketStatus(str(value)) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _closure(value: object) -> ClosureCode | None:
-    if isinstance(value, ClosureCode):
-        return value
-    try:
-        return ClosureCode(str(value)) if value else None
-    except ValueError:
-        return None

@@ -65,10 +65,17 @@ class Pipeline:
         """A pipeline calling the hooks of ``pm``."""
         return cls(pm.hook, rules, direct=not is_traced(pm))
 
-    def decide(self, alert: Alert, index: TicketIndex, now: datetime) -> Decision:
-        """Return what to do with ``alert`` at ``now``; raises ``RuleError`` if a stage fails."""
+    def decide(self, alert: Alert, index: TicketIndex, now: datetime, *, assessed: bool = False) -> Decision:
+        """Return what to do with ``alert`` at ``now``; raises ``RuleError`` if a stage fails.
+
+        ``assessed``: a person gave the alert's impact and urgency (a ticket the desk opened in the
+        helpdesk): they stand, whatever a classification rule would set; the priority is still the
+        matrix's (PROCESS §4)."""
         draft = draft_ticket(alert, self.rules, now)
         draft = self._stage("rule_classify", alert.key, alert=alert, draft=draft, rules=self.rules)
+        if assessed:
+            own = {"impact": alert.impact, "urgency": alert.urgency}
+            draft = draft.model_copy(update={k: v for k, v in own.items() if v is not None})
         draft = self._stage("rule_prioritize", alert.key, alert=alert, draft=draft, rules=self.rules)
         decision: Decision = self._stage(
             "rule_correlate", alert.key, alert=alert, draft=draft, rules=self.rules, index=index, now=now

@@ -127,9 +127,21 @@ def correlate(alert: Alert, draft: Ticket, policy: DedupPolicy, index: TicketInd
                     related_key=original.key,
                     fingerprint=fingerprint,
                 )
+        if policy.recurrence_after == "closed":
+            note += _resolved_not_closed(index, fingerprint)
     else:
         note = " (no fingerprint: it cannot be compared)"
     return Decision(Action.CREATE, alert, alert.key, "new", "new problem" + note, ticket=draft, fingerprint=fingerprint)
+
+
+def _resolved_not_closed(index: TicketIndex, fingerprint: str) -> str:
+    """Why a repeat of a ticket resolved but not closed is new work, not a recurrence: the seed's
+    recurrence is of an incident *already closed* (§3.1.3.9); until the user confirms, the
+    resolution is not final (IM 5)."""
+    resolved = index.last_done(fingerprint, "resolved")
+    if resolved is None or resolved.status is not TicketStatus.RESOLVED:
+        return ""
+    return f"; {resolved.key} is resolved but not closed, so this is not a recurrence (only a closed incident recurs)"
 
 
 def _reply(alert: Alert, index: TicketIndex) -> Decision:

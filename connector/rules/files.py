@@ -268,7 +268,7 @@ class RecurrenceModel(_Strict):
     """How long after a fix a same report is a recurrence."""
 
     days: float = Field(7, gt=0)
-    after: Literal["resolved", "closed"] = "resolved"
+    after: Literal["resolved", "closed"] = "closed"  # the seed: recurrence is of a closed incident
 
 
 class DedupFile(_Strict):

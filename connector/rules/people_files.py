@@ -10,16 +10,19 @@ from __future__ import annotations
 
 __all__ = [
     "REPLY_PLACEHOLDERS",
+    "AdoptionModel",
     "ClosingModel",
     "LifecycleFile",
     "ReassignmentModel",
+    "RejectionModel",
     "RepliesFile",
     "ReplyText",
     "VerificationModel",
 ]
 
 import re
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -54,9 +57,37 @@ class ClosingModel(_Strict):
 
 
 class VerificationModel(_Strict):
-    """Who verifies a closed record (PROCESS §1, §11)."""
+    """Who verifies a closed record (PROCESS §1, §11), and when they get the daily digest of the
+    records still unverified."""
 
     roles: list[_RoleId] = Field(min_length=1)
+    digest_hour: int = Field(8, ge=0, le=23, description="local hour (reports.timezone) of the daily digest")
+
+
+class RejectionModel(_Strict):
+    """When a handler's rejections of an assignment escalate (PROCESS §7, IM 2.3–2.5: "2 failed
+    dispatches")."""
+
+    escalate_at: int = Field(
+        2, ge=1, description="the rejection of one ticket with this number (and every one after) escalates"
+    )
+
+
+class AdoptionModel(_Strict):
+    """Which tickets made by people in the helpdesk the sync-back takes over (issue 12): all of
+    the configured project/entity, except what a site leaves alone."""
+
+    enabled: bool = Field(True, description="take over tickets the connector did not make")
+    source: Literal["user_report", "monitoring", "inspection"] = Field(
+        "user_report", description="the source (field 9) of an adopted ticket whose source the desk left empty"
+    )
+    since: datetime | None = Field(
+        None,
+        description="adopt only tickets created at or after this moment; null: from the sync-back's first run "
+        "(remembered in the state file), so years of old tickets are not adopted at once",
+    )
+    skip_trackers: list[str] = Field(default_factory=list, description="tracker/type names to leave alone")
+    skip_categories: list[str] = Field(default_factory=list, description="categories to leave alone")
 
 
 class LifecycleFile(_Strict):
@@ -65,6 +96,8 @@ class LifecycleFile(_Strict):
     reassignment: ReassignmentModel
     closing: ClosingModel
     verification: VerificationModel
+    rejection: RejectionModel = Field(default_factory=RejectionModel)
+    adoption: AdoptionModel = Field(default_factory=AdoptionModel)
 
 
 # --- replies.yaml --------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from connector.process.pipeline import Pipeline
 from connector.process.roster import DirectoryRoster
 from connector.rules.book import RuleBook
 from connector.runtime.config import LoadedConfig, load_config
+from connector.runtime.digest import VerificationDigest
 from connector.runtime.engine import Engine, RetryPolicy
 from connector.runtime.health import Health
 from connector.runtime.report_job import ReportsJob
@@ -162,7 +163,11 @@ def build_app(
         capabilities=capabilities,
         health=_health(config, clock),
     )
-    roster = DirectoryRoster(notifications.directory, rules.lifecycle.closing) if notifications is not None else None
+    roster = (
+        DirectoryRoster(notifications.directory, rules.lifecycle.closing, rules.lifecycle.verification)
+        if notifications is not None
+        else None
+    )
     reports = ReportsJob(
         backend,
         store,
@@ -173,7 +178,8 @@ def build_app(
         notifications.directory.line_of_group if notifications is not None else None,
         capabilities,
     )
-    syncback = SyncBack(engine, roster, lifecycle=rules.lifecycle)
+    digest = VerificationDigest(store, clock, notifications, rules.lifecycle.verification, config.core.reports.timezone)
+    syncback = SyncBack(engine, roster, lifecycle=rules.lifecycle, digest=digest)
     return App(
         config=config,
         engine=engine,

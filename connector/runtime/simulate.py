@@ -17,10 +17,11 @@ lifecycle (reassignment limit, closing right) exactly as it would in the daemon.
 
 from __future__ import annotations
 
-__all__ = ["Simulator", "simulate"]
+__all__ = ["FIELDS", "Simulator", "simulate"]
 
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -29,42 +30,17 @@ from connector.domain.clock import FakeClock, isoformat
 from connector.domain.decision import Action, Decision
 from connector.domain.errors import RuleError
 from connector.domain.ledger import MemoryLedger, TicketState, apply_decision
-from connector.domain.models import Alert, ClosureCode
+from connector.domain.models import Alert, ClosureCode, Impact, Priority, TicketSource, Urgency
 from connector.domain.notice import Notice
 from connector.integrations.replay import Control, parse_line
 from connector.notify.settings import Notifications
+from connector.process.adoption import DeskTicket, adopted_ticket, adoption_writes, desk_alert
 from connector.process.escalation import Fired, SweepRules, decision_notices, outcome_notices, sweep_ticket
 from connector.process.lifecycle import Event, EventKind, NewTicket, Roster, apply_event, record_outcome, reopened_state
 from connector.process.pipeline import Pipeline
 from connector.process.sweep import due_steps
+from connector.runtime.simulate_lines import FIELDS, TICKET_FIELDS, first_error, from_state, level, new_line
 
-#: the fields of every output line, in order (the issue's list, then where and why)
-FIELDS = (
-    "line",
-    "external_id",
-    "source",
-    "action",
-    "fingerprint",
-    "category",
-    "area",
-    "subarea",
-    "nature",
-    "service",
-    "ci",
-    "assignment_group",
-    "impact",
-    "urgency",
-    "priority",
-    "sla_due",
-    "duplicate_of",
-    "recurrence_of",
-    "ticket",
-    "ticket_id",
-    "rule",
-    "reason",
-    "at",
-)
-_TICKET_FIELDS = ("category", "area", "subarea", "nature", "service", "ci", "assignment_group")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -79,7 +55,12 @@ CONTROLS = {
     "reopen": EventKind.REOPEN,
     "third_party": EventKind.THIRD_PARTY,
     "close": EventKind.CLOSE,
+    "reject": EventKind.REJECT,
+    "priority": EventKind.PRIORITY,
+    "verify": EventKind.VERIFY,
 }
+#: a ticket a person opened in the helpdesk: adopted (not a lifecycle event)
+OPEN = "open"
 
 
 class Simulator:
@@ -107,13 +88,14 @@ class Simulator:
         self.roster = roster
         self._seen: dict[tuple[str, str], int] = {}
         self._ticket_for: dict[str, str] = {}  # external id -> the newest ticket made for it
+        self._external_for: dict[str, str] = {}  # an adopted ticket's key -> the open line's external id
         self._numbers = 0
 
     def feed(self, lineno: int, item: Alert | Control | Rejected) -> list[dict[str, Any]]:
         """The output lines for one input line: steps that fell due before it, its own line,
         then the notices it caused."""
         if isinstance(item, Rejected):
-            return [_line(lineno, item.external_id, item.source, Action.DEAD_LETTER.value, reason=item.reason)]
+            return [new_line(lineno, item.external_id, item.source, Action.DEAD_LETTER.value, reason=item.reason)]
         when = item.at if isinstance(item, Control) else (item.recovered_at or item.occurred_at)
         out = self.run_until(when)
         self.clock.set(when)
@@ -132,6 +114,9 @@ class Simulator:
             moment = self._next_step(until)
             if moment is None:
                 return events
+            # a step that fell due in the past (a priority raised to P1 brings the P1 ladder's
+            # earlier steps) fires now, late, as the daemon's sweep would fire it
+            moment = max(moment, self.clock.now())
             self.clock.set(moment)
             for state in self.ledger.sweep_tickets(moment - self.sweep.resolved_horizon):
                 result = sweep_ticket(self.ledger, state, self.sweep, moment)
@@ -156,14 +141,14 @@ class Simulator:
         if seen is not None:
             reason = f"exact repeat of line {seen}: this event was already received (idempotency)"
             return [
-                _line(lineno, item.external_id, item.source, Action.IGNORED.value, reason=reason, at=isoformat(now))
+                new_line(lineno, item.external_id, item.source, Action.IGNORED.value, reason=reason, at=isoformat(now))
             ]
         self._seen[(item.source, item.event_key)] = lineno
         try:
             decision = self.pipeline.decide(item, self.ledger, now)
         except RuleError as exc:
             return [
-                _line(
+                new_line(
                     lineno, item.external_id, item.source, Action.DEAD_LETTER.value, reason=str(exc), at=isoformat(now)
                 )
             ]
@@ -182,35 +167,111 @@ class Simulator:
         self._numbers += 1
         self.ledger.set_ticket_id(key, str(self._numbers))
 
+    def _open(self, lineno: int, item: Control) -> list[dict[str, Any]]:
+        """A ticket the desk made in the helpdesk (``open``): adopted as the sync-back adopts one
+        — the same pipeline on the desk's fields, its impact × urgency kept — numbered as the
+        next helpdesk ticket; its line is an ``adopt`` line with the fields of a ``create``."""
+        now = self.clock.now()
+        data = item.data
+        self._numbers += 1
+        number = str(self._numbers)
+        fields = {
+            name: data[name]
+            for name in ("ci", "service", "location", "category", "assignment_group", "impact", "urgency", "priority")
+            if data.get(name) not in (None, "")
+        }
+        if data.get("reporter"):
+            fields["contact"] = data["reporter"]
+        try:
+            if data.get("source"):
+                fields["source"] = TicketSource(str(data["source"]))
+            desk = DeskTicket(
+                number, str(data.get("title") or ""), now, str(data.get("description") or ""), author=data.get("by")
+            )
+            desk = replace(desk, fields=fields)
+            alert = desk_alert(desk, self.pipeline.rules.lifecycle.adoption)
+            decision = self.pipeline.decide(alert, self.ledger, now, assessed=True)
+        except (ValueError, RuleError) as exc:
+            self._numbers -= 1
+            reason = f"line {lineno}: cannot adopt {item.external_id!r}: {first_error(exc)}"
+            return [
+                new_line(lineno, item.external_id, None, Action.DEAD_LETTER.value, reason=reason, at=isoformat(now))
+            ]
+        if decision.new_ticket is None or decision.ticket_key is None:
+            self._numbers -= 1
+            reason = f"line {lineno}: not adopted: {decision.reason}"
+            return [new_line(lineno, item.external_id, None, Action.IGNORED.value, reason=reason, at=isoformat(now))]
+        key = decision.ticket_key
+        ticket = adopted_ticket(decision.new_ticket, desk)
+        decision = decision.with_ticket(ticket)
+        apply_decision(self.ledger, decision, now, "simulate")
+        self.ledger.set_ticket_id(key, number)
+        self._ticket_for[item.external_id] = key
+        self._external_for[key] = item.external_id
+        _, note = adoption_writes(ticket, desk, decision.reason)
+        out = self._describe(lineno, decision, now)
+        out.update(action="adopt", external_id=item.external_id, reason=note)
+        lines = [out]
+        state = self.ledger.get(key)
+        if self.sweep is not None and state is not None:
+            for notice in decision_notices(decision, state, self.sweep, now):
+                lines.extend(self._events(notice, state))
+        return lines
+
     def _control(self, lineno: int, item: Control) -> list[dict[str, Any]]:
         now = self.clock.now()
+        if item.type == OPEN:
+            return self._open(lineno, item)
         kind = CONTROLS.get(item.type)
         if kind is None:
-            known = ", ".join(CONTROLS)
+            known = ", ".join((*CONTROLS, OPEN))
             reason = f"line {lineno}: unknown control type {item.type!r} (known: {known})"
-            return [_line(lineno, item.external_id, None, Action.DEAD_LETTER.value, reason=reason, at=isoformat(now))]
+            return [
+                new_line(lineno, item.external_id, None, Action.DEAD_LETTER.value, reason=reason, at=isoformat(now))
+            ]
         key = self._ticket_for.get(item.external_id)
         state = self.ledger.get(key) if key is not None else None
         if key is None or state is None:
             reason = f"line {lineno}: no ticket was made for {item.external_id!r}, so there is nothing to {item.type}"
-            return [_line(lineno, item.external_id, None, Action.DEAD_LETTER.value, reason=reason, at=isoformat(now))]
+            return [
+                new_line(lineno, item.external_id, None, Action.DEAD_LETTER.value, reason=reason, at=isoformat(now))
+            ]
         data = item.data
         try:
             code = data.get("closure_code", "success" if kind is EventKind.CLOSE else None)
-            event = Event(
-                kind,
-                now,
-                actor=data.get("by"),
-                assignee=data.get("assignee"),
-                group=data.get("group"),
-                closure_code=ClosureCode(code) if code else None,
-                detail=str(data.get("reason") or ""),
-            )
+            closure = ClosureCode(code) if code else None
         except ValueError:
             known = ", ".join(c.value for c in ClosureCode)
             reason = f"line {lineno}: closure_code {data.get('closure_code')!r} is not one of {known}"
-            return [_line(lineno, item.external_id, None, Action.DEAD_LETTER.value, reason=reason, at=isoformat(now))]
-        outcome = apply_event(state, event, self.roster, lifecycle=self.pipeline.rules.lifecycle)
+            return [
+                new_line(lineno, item.external_id, None, Action.DEAD_LETTER.value, reason=reason, at=isoformat(now))
+            ]
+        try:
+            scales = {
+                "impact": level(Impact, data.get("impact")),
+                "urgency": level(Urgency, data.get("urgency")),
+                "priority": level(Priority, data.get("priority")),
+            }
+        except ValueError as exc:
+            reason = f"line {lineno}: {exc}"
+            return [
+                new_line(lineno, item.external_id, None, Action.DEAD_LETTER.value, reason=reason, at=isoformat(now))
+            ]
+        event = Event(
+            kind,
+            now,
+            actor=data.get("by"),
+            assignee=data.get("assignee"),
+            group=data.get("group"),
+            closure_code=closure,
+            detail=str(data.get("reason") or ""),
+            impact=scales["impact"],
+            urgency=scales["urgency"],
+            priority=scales["priority"],
+            reopen=data.get("verdict") == "reopen",
+        )
+        rules = self.pipeline.rules
+        outcome = apply_event(state, event, self.roster, lifecycle=rules.lifecycle, priority=rules.priority)
         record_outcome(self.ledger, state, outcome, now)
         if outcome.new_ticket is not None and self.ledger.get(outcome.new_ticket.key) is None:
             self._open_not_completed(state, outcome.new_ticket, now)
@@ -218,9 +279,11 @@ class Simulator:
         what = outcome.note or "recorded"
         if outcome.revert_to is not None:
             what += f" (reverted to {outcome.revert_to.value})"
-        out = _line(lineno, item.external_id, state.source, item.type, reason=what, at=isoformat(now))
+        out = new_line(lineno, item.external_id, state.source, item.type, reason=what, at=isoformat(now))
         out.update(ticket=key, ticket_id=state.ticket_id, type=item.type)
-        _from_state(out, after)
+        from_state(out, after)
+        if outcome.refused is not None:
+            out["refused"] = outcome.refused
         lines = [out]
         if self.sweep is not None:
             for notice in outcome_notices(after, outcome, now, self.sweep):
@@ -230,6 +293,8 @@ class Simulator:
     def _open_not_completed(self, state: TicketState, new: NewTicket, now: datetime) -> None:
         self.ledger.ticket_add(reopened_state(state, new, now), "simulate")
         self._number(new.key)
+        if state.external_id is not None:  # later lines about this report act on the open ticket
+            self._ticket_for[state.external_id] = new.key
 
     def _events(self, notice: Notice, state: TicketState, step: Fired | None = None) -> list[dict[str, Any]]:
         """One event line per channel the notice goes out on, with its recipients."""
@@ -240,7 +305,7 @@ class Simulator:
             plans = [(c, []) for c in self.sweep.notices.channels_for(notice.kind, notice.priority)]
         base: dict[str, Any] = {
             "type": notice.kind.value,
-            "external_id": state.external_id,
+            "external_id": self._external_for.get(state.key, state.external_id),
             "ticket": state.key,
             "ticket_id": state.ticket_id,
             "at": isoformat(self.clock.now()),
@@ -257,7 +322,7 @@ class Simulator:
 
     def _describe(self, lineno: int, decision: Decision, now: datetime) -> dict[str, Any]:
         alert = decision.alert
-        out = _line(
+        out = new_line(
             lineno, alert.external_id, alert.source, decision.action.value, reason=decision.reason, at=isoformat(now)
         )
         out["fingerprint"] = decision.fingerprint
@@ -265,7 +330,7 @@ class Simulator:
         out["ticket"] = decision.ticket_key
         ticket = decision.new_ticket
         if ticket is not None:
-            for name in _TICKET_FIELDS:
+            for name in TICKET_FIELDS:
                 out[name] = getattr(ticket, name)
             out.update(impact=int(ticket.impact), urgency=int(ticket.urgency), priority=int(ticket.priority))
             out["sla_due"] = isoformat(ticket.sla_due)
@@ -273,7 +338,7 @@ class Simulator:
         else:
             state = self.ledger.get(decision.ticket_key) if decision.ticket_key else None
             if state is not None:
-                _from_state(out, state)
+                from_state(out, state)
         if decision.ticket_key:
             state = self.ledger.get(decision.ticket_key)
             out["ticket_id"] = state.ticket_id if state is not None else None
@@ -286,22 +351,9 @@ class Simulator:
         return out
 
 
-def _from_state(out: dict[str, Any], state: TicketState) -> None:
-    for name in _TICKET_FIELDS:
-        out[name] = state.content.get(name)
-    out.update(
-        impact=None if state.impact is None else int(state.impact),
-        urgency=None if state.urgency is None else int(state.urgency),
-        priority=None if state.priority is None else int(state.priority),
-    )
-
-
-def _line(
-    lineno: int, external_id: str | None, source: str | None, action: str, *, reason: str, at: str | None = None
-) -> dict[str, Any]:
-    out: dict[str, Any] = dict.fromkeys(FIELDS)
-    out.update(line=lineno, external_id=external_id, source=source, action=action, reason=reason, at=at)
-    return out
+def _dead(lineno: int, external_id: str, reason: str, now: datetime) -> dict[str, Any]:
+    """The line of an input line that could not be applied (``dead_letter``, with the reason)."""
+    return new_line(lineno, external_id, None, Action.DEAD_LETTER.value, reason=reason, at=isoformat(now))
 
 
 def run_lines(lines: Iterable[str], simulator: Simulator, default_source: str = "replay") -> Iterator[dict[str, Any]]:

@@ -1,14 +1,16 @@
 """The sync-back job: read what people did in the helpdesk and apply the process to it.
 
 Every ``sync_seconds`` it asks the backend for the tickets changed since the last run
-(``Backend.changed_since``, with a minute of overlap for clock skew) and, for each ticket the
-connector made, turns the changes into lifecycle events — from the ticket's history where the
-backend can read it (``HistoryReader``: who did what, when), else by comparing the snapshot
-with what the ledger knows. Each event goes through ``connector.process.lifecycle.apply_event``; its
-outcome is recorded in the ledger and what it owes is queued in the outbox in the same
-transaction: field changes and notes, a reverted close, the duplicates that follow their
-master, a new ticket for a close *not completed*, and the notices. Changes made by the
-connector's own helpdesk user are not events (it does not react to itself).
+(``Backend.changed_since``, with a minute of overlap for clock skew). A ticket people made in
+the helpdesk is adopted first (``connector.runtime.adopt``: once; then it is the ledger's like
+any other). For each ticket the ledger knows, it turns the changes into lifecycle events —
+from the ticket's history where the backend can read it (``HistoryReader``: who did what,
+when), else by comparing the snapshot with what the ledger knows. Each event goes through
+``connector.process.lifecycle.apply_event``; its outcome is recorded in the ledger and what
+it owes is queued in the outbox in the same transaction: field changes and notes, a reverted
+close, the duplicates that follow their master, a new ticket for a close *not completed*, and
+the notices. Changes made by the connector's own helpdesk user are not events (it does not
+react to itself).
 
 Replaying the same history is harmless: a ticket remembers how many entries of its history
 were applied (``synced_changes``; helpdesk histories only grow, and a count — unlike a time —
@@ -40,6 +42,8 @@ from connector.process.lifecycle import (
     reopened_state,
 )
 from connector.rules.files import LifecycleFile
+from connector.runtime.adopt import Adopter
+from connector.runtime.digest import VerificationDigest
 from connector.runtime.engine import BACKEND, Engine
 
 log = logging.getLogger("connector.runtime.syncback")
@@ -86,11 +90,22 @@ def events_from_snapshot(state: TicketState, snapshot: TicketSnapshot) -> list[E
 class SyncBack:
     """The sync-back of one engine (its store, backend, clock and notices)."""
 
-    def __init__(self, engine: Engine, roster: Roster | None = None, *, lifecycle: LifecycleFile | None = None) -> None:
-        """``lifecycle`` is the rule book's (``RuleBook.lifecycle``; default: the shipped one)."""
+    def __init__(
+        self,
+        engine: Engine,
+        roster: Roster | None = None,
+        *,
+        lifecycle: LifecycleFile | None = None,
+        digest: VerificationDigest | None = None,
+    ) -> None:
+        """``lifecycle`` is the rule book's (``RuleBook.lifecycle``; default: the shipped one);
+        ``digest``, the daily list of unverified records, is sent from the pass that finds it due."""
         self.engine = engine
         self.roster = roster
         self.lifecycle = lifecycle
+        self.digest = digest
+        rules = lifecycle if lifecycle is not None else engine.pipeline.rules.lifecycle
+        self.adopter = Adopter(engine, rules.adoption)
 
     @property
     def _cursor_name(self) -> str:
@@ -107,13 +122,17 @@ class SyncBack:
         applied = 0
         own = own_login(engine.capabilities)
         history_reader = engine.capabilities.history
+        self.adopter.start()  # the first pass fixes where adoption starts
         for snapshot in engine.backend.changed_since(since - OVERLAP):
             if engine.stopping.is_set():
                 break
             latest = max(latest, snapshot.updated_at)
-            state = store.get(snapshot.key) if snapshot.key else None
+            key = snapshot.key or store.key_for_ticket_id(snapshot.ticket_id)
+            state = store.get(key) if key else None
+            if state is None and snapshot.key is None:
+                state = self.adopter.adopt(snapshot)  # a ticket people made: taken over once
             if state is None:
-                continue  # not a ticket the connector made
+                continue  # another connector's ticket, or one the site leaves alone
             seen = None
             if history_reader is not None:
                 history = history_reader.ticket_history(snapshot.ticket_id)
@@ -129,6 +148,8 @@ class SyncBack:
                     store.ticket_set_life(state.key, synced_changes=seen)
         with store.transaction():
             store.set_cursor(self._cursor_name, isoformat(latest), now)
+        if self.digest is not None:
+            self.digest.run()
         return applied
 
     def _first_since(self, now: datetime) -> datetime:
@@ -143,7 +164,9 @@ class SyncBack:
         state = store.get(key)
         if state is None:
             return None
-        outcome = apply_event(state, event, self.roster, lifecycle=self.lifecycle)
+        outcome = apply_event(
+            state, event, self.roster, lifecycle=self.lifecycle, priority=engine.pipeline.rules.priority
+        )
         now = engine.clock.now()
         with store.transaction():
             cascaded = record_outcome(store, state, outcome, event.at)

@@ -118,4 +118,10 @@ MIGRATIONS: Sequence[str] = (
         PRIMARY KEY (ticket_key, step)
     );
     """,
+    # 5: the desk's half of the process (issue 12): rejected assignments ("failed dispatches"), and
+    # when a duty-group leader verified the closed record
+    """
+    ALTER TABLE tickets ADD COLUMN rejections INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN verified_at TEXT;
+    """,
 )

@@ -12,6 +12,7 @@ import pytest
 
 from connector.contracts.adapters import Resolution
 from connector.domain.clock import FakeClock
+from connector.domain.ledger import record_status
 from connector.domain.models import Alert, Attachment, Priority, Ticket, TicketSource, TicketStatus
 from connector.plugins.local import LocalBackend
 from connector.process.escalation import SweepRules
@@ -127,6 +128,8 @@ def test_a_recurrence_is_related_to_the_resolved_original(
     cycle(engine, clock, first)
     clock.advance(minutes=30)
     cycle(engine, clock, first.model_copy(update={"recovered_at": clock.now()}))
+    with engine.store.transaction():  # what the sync-back records when the desk closes it
+        record_status(engine.store, "zabbix:1", TicketStatus.CLOSED, clock.now())
     clock.advance(hours=5)
     cycle(engine, clock, down(clock, "9"))
     tickets = by_key(backend)

@@ -115,6 +115,9 @@ EXPECTED_KPIS: dict[str, Any] = {
     # T01 65, T02 58, T03 155, T04 165−90=75, T05 39, T06 50, T17 80, T20 60, T21 10, T22 20,
     # T23 50, T24 119, T25 485, T26 75, T28 80−20=60, T29 45 → 1446 / 16
     "mean_resolution_minutes": 1446 / 16,
+    # KPI 8 as the seed writes it (issue 12): the same tickets in wall time, T04's 90 and T28's 20
+    # suspended minutes included → (1446 + 90 + 20) / 16
+    "mean_resolution_wall_minutes": (1446 + 90 + 20) / 16,
     # third party → resolved: T09 10:40→13:40 = 180; T10 11:00→14:00 minus 120 suspended = 60 → 240 / 2
     "third_party_mean_resolution_minutes": 120.0,
     # resolved/closed by the 1st line: T02 T17 T20 T21 T22 T28 T29
@@ -165,6 +168,7 @@ EXPECTED_PREVIOUS: dict[str, Any] = {
     "responded_in_time": share(2, 3),  # T31 late
     "mean_response_minutes": (5 + 1 + 10) / 3,
     "mean_resolution_minutes": (56 + 59) / 2,  # T18 00:04→01:00, T31 10:01→11:00
+    "mean_resolution_wall_minutes": (56 + 59) / 2,  # neither was suspended
     "third_party_mean_resolution_minutes": None,  # nothing resolved by a third party: no mean
     "first_line_resolution": share(1, 3),
     "second_line_resolution": share(1, 3),

@@ -128,12 +128,18 @@ def test_simulate_decides_like_the_daemon_on_the_local_backend(
     lines: list[Any] = list(alert_stream(1000, hosts=25, triggers=8, seed=3, mean_gap_seconds=20))
     lines[100] = "{broken"
     path = write(tmp_path / "alerts.jsonl", lines)
+    # the stream has no closes: a site rule book that counts recurrences from the resolution
+    # (the shipped one counts them from the close, PROCESS §10) lets both paths make some
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "dedup.yaml").write_text("recurrence: {days: 7, after: resolved}\n", encoding="utf-8")
     config = tmp_path / "connector.yaml"
     config.write_text(
         textwrap.dedent(
             f"""
             state: {{path: state.db}}
             backend: {{type: local, path: tickets.db}}
+            rules_dir: {rules}
             sources:
               - {{type: replay, name: zabbix, path: {path}}}
             """
@@ -141,7 +147,7 @@ def test_simulate_decides_like_the_daemon_on_the_local_backend(
         encoding="utf-8",
     )
     assert main(["once", "--config", str(config)]) == 0
-    simulated = run_simulate(capsys, "--input", str(path))
+    simulated = run_simulate(capsys, "--input", str(path), "--rules", str(rules))
     actions = {o["action"] for o in simulated}
     assert {"create", "duplicate", "append", "resolve", "recurrence", "ignored", "dead_letter"} <= actions
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 __all__ = ["TicketSearch", "as_int", "as_text"]
 
+import html
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,10 +34,23 @@ PAGE_SIZE = 100
 #: search options of Ticket (glpi-rest.md §8) read by ``find_by_key`` and ``changed_since``
 OPT_ID, OPT_STATUS, OPT_PRIORITY, OPT_URGENCY, OPT_IMPACT = "2", "12", "3", "10", "11"
 OPT_CATEGORY, OPT_UPDATED, OPT_TTR, OPT_CONTENT, OPT_TECH, OPT_TECH_GROUP = "7", "19", "18", "21", "5", "8"
+OPT_TITLE, OPT_OPENED, OPT_TYPE = "1", "15", "14"  # what adoption reads of a ticket people made
 _DISPLAY = (
     *(OPT_ID, OPT_STATUS, OPT_PRIORITY, OPT_URGENCY, OPT_IMPACT, OPT_CATEGORY),
-    *(OPT_UPDATED, OPT_TTR, OPT_CONTENT, OPT_TECH, OPT_TECH_GROUP),
+    *(OPT_UPDATED, OPT_TTR, OPT_CONTENT, OPT_TECH, OPT_TECH_GROUP, OPT_TITLE, OPT_OPENED, OPT_TYPE),
 )
+#: GLPI's ticket types (``type``), as adoption's ``skip_trackers`` names them
+_TYPES = {1: "incident", 2: "request"}
+
+
+def _plain(content: str | None) -> str:
+    """A ticket's content (GLPI keeps HTML, itself escaped) as plain text, for adoption: tags
+    out, entities decoded, paragraphs on their own lines."""
+    if not content:
+        return ""
+    text = html.unescape(html.unescape(content))
+    text = re.sub(r"(?i)<br\s*/?>|</p>", "\n", text)
+    return html.unescape(re.sub(r"<[^>]*>", "", text)).strip()
 
 
 def as_int(value: Any) -> int | None:
@@ -155,11 +170,18 @@ class TicketSearch:
         updated_at = self.time(updated, tid)
         if updated_at is None:
             return None
+        content = as_text(row.get(OPT_CONTENT))
+        opened = as_text(row.get(OPT_OPENED))
+        kind = as_int(row.get(OPT_TYPE))
         return TicketSnapshot(
             ticket_id=str(tid),
-            key=key_from_content(as_text(row.get(OPT_CONTENT))),
+            key=key_from_content(content),
             status=scales.status_of(status) if status is not None else None,
             updated_at=updated_at,
             assignee=as_text(row.get(OPT_TECH)),
             fields=fields,
+            title=html.unescape(as_text(row.get(OPT_TITLE)) or "") or None,
+            description=_plain(content),
+            created_at=self.time(opened, tid) if opened else None,
+            tracker=_TYPES.get(kind) if kind is not None else None,
         )

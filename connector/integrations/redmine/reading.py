@@ -30,13 +30,21 @@ def connector_key(issue: Issue, ids: RedmineIds) -> str | None:
 
 def snapshot(issue: Issue, ids: RedmineIds, backend: str) -> TicketSnapshot:
     """The issue as ``Backend.changed_since`` yields it."""
+    fields = decode_fields(issue, ids, backend)
+    priority = next((p for p, pid in ids.priorities.items() if issue.priority and issue.priority.id == pid), None)
+    if priority is not None:
+        fields["priority"] = priority  # Redmine's own priority field
     return TicketSnapshot(
         ticket_id=str(issue.id),
         key=connector_key(issue, ids),
         status=ids.status_of(issue.status),
         updated_at=ensure_utc(issue.updated_on),
         assignee=issue.assigned_to.name if issue.assigned_to else None,
-        fields=decode_fields(issue, ids, backend),
+        fields=fields,
+        title=issue.subject,
+        description=issue.description or "",
+        created_at=ensure_utc(issue.created_on) if issue.created_on else None,
+        tracker=issue.tracker.name if issue.tracker else None,
     )
 
 
