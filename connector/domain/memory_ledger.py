@@ -28,6 +28,8 @@ class MemoryLedger:
     def __init__(self) -> None:
         self._tickets: dict[str, TicketState] = {}
         self._aliases: dict[str, str] = {}
+        # appended repeats holding a problem of their own, per master: key → (problem, recovered at)
+        self._alias_problems: dict[str, dict[str, tuple[str, datetime | None]]] = {}
         self._masters_by_fp: dict[str, list[str]] = {}  # non-duplicates, in creation order
         self._duplicates: dict[str, list[str]] = {}
         self._by_ticket_id: dict[str, str] = {}
@@ -64,6 +66,24 @@ class MemoryLedger:
     def key_for_ticket_id(self, ticket_id: str) -> str | None:
         return self._by_ticket_id.get(ticket_id)
 
+    def held_problems(self, master: TicketState) -> list[str]:
+        if master.problem is None:
+            return []
+        held = [
+            k
+            for k in self._duplicates.get(master.key, ())
+            if not (s := self._tickets[k]).status.is_done
+            and s.problem is not None
+            and s.problem != master.problem
+            and s.problem_recovered_at is None
+        ]
+        held += [
+            k
+            for k, (problem, recovered) in self._alias_problems.get(master.key, {}).items()
+            if problem != master.problem and recovered is None
+        ]
+        return held
+
     # --- TicketLedger --------------------------------------------------------------------------
 
     def ticket_add(self, state: TicketState, backend: str) -> None:
@@ -98,8 +118,21 @@ class MemoryLedger:
     def ticket_set_priority(self, key: str, impact: Impact, urgency: Urgency, priority: Priority) -> None:
         self._update(key, impact=impact, urgency=urgency, priority=priority)
 
-    def alias_add(self, key: str, ticket_key: str, at: datetime) -> None:
-        self._aliases.setdefault(key, ticket_key)
+    def alias_add(self, key: str, ticket_key: str, at: datetime, problem: str | None = None) -> None:
+        if key in self._aliases:
+            return
+        self._aliases[key] = ticket_key
+        if problem is not None:
+            self._alias_problems.setdefault(ticket_key, {})[key] = (problem, None)
+
+    def problem_recovered(self, key: str, at: datetime) -> None:
+        state = self._tickets.get(key)
+        if state is not None and state.problem_recovered_at is None:
+            self._update(key, problem_recovered_at=at)
+        master = self._aliases.get(key)
+        held = self._alias_problems.get(master, {}) if master is not None else {}
+        if key in held and held[key][1] is None:
+            held[key] = (held[key][0], at)
 
     def open_duplicates(self, master_key: str) -> list[str]:
         return [k for k in self._duplicates.get(master_key, ()) if not self._tickets[k].status.is_done]
@@ -158,6 +191,7 @@ class MemoryLedger:
             if state.ticket_id is not None:
                 self._by_ticket_id.pop(state.ticket_id, None)
         self._aliases = {k: v for k, v in self._aliases.items() if v not in gone}
+        self._alias_problems = {m: v for m, v in self._alias_problems.items() if m not in gone}
         self._duplicates = {
             m: [k for k in keys if k not in gone] for m, keys in self._duplicates.items() if m not in gone
         }

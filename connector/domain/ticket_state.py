@@ -56,6 +56,10 @@ class TicketState:
     suspended_since: datetime | None = None
     suspensions: tuple[tuple[datetime, datetime], ...] = ()
     synced_changes: int = 0  # how many entries of its helpdesk history the sync-back has applied
+    # the monitoring problem it holds (``Alert.problem``; ``None`` for a report that never
+    # recovers, such as a mail) and when the source said that problem was over
+    problem: str | None = None
+    problem_recovered_at: datetime | None = None
 
     @property
     def pauses(self) -> tuple[tuple[datetime, datetime | None], ...]:
@@ -99,6 +103,12 @@ class TicketIndex(Protocol):
         """The connector key of the helpdesk ticket ``ticket_id``, if the connector made it."""
         ...
 
+    def held_problems(self, master: TicketState) -> list[str]:
+        """Keys of the problems ``master`` holds besides its own that are still active: its open
+        duplicates and its appended repeats not recovered yet, whose problem differs from the
+        master's (the same problem ends with the master's recovery). Its recovery waits for them."""
+        ...
+
 
 class TicketLedger(TicketIndex, Protocol):
     """The primitives ``apply_decision`` writes with; each is one row change."""
@@ -120,8 +130,14 @@ class TicketLedger(TicketIndex, Protocol):
         """Record a priority change the connector made."""
         ...
 
-    def alias_add(self, key: str, ticket_key: str, at: datetime) -> None:
-        """Remember that the alert ``key`` was appended to ticket ``ticket_key``."""
+    def alias_add(self, key: str, ticket_key: str, at: datetime, problem: str | None = None) -> None:
+        """Remember that the alert ``key`` was appended to ticket ``ticket_key`` (``problem``:
+        the monitoring problem it reported, which the master then holds until it recovers)."""
+        ...
+
+    def problem_recovered(self, key: str, at: datetime) -> None:
+        """Record that the source said the problem of alert ``key`` (a ticket's own, or an
+        appended repeat's) was over at ``at``."""
         ...
 
     def open_duplicates(self, master_key: str) -> list[str]:

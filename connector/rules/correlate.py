@@ -5,7 +5,9 @@ Pure: the alert, its prioritized draft, the dedup policy of ``rules/dedup.yaml``
 
 1. a reply to a ticket (``Alert.reply_to``) is a note on that ticket;
 2. the recovery of a problem resolves its ticket; a repeat of a problem already ticketed or
-   already counted on a master is ignored;
+   already counted on a master is ignored. A ticket holding another problem still active (a
+   duplicate or appended repeat of another trigger) is not resolved by this recovery: the
+   master *waits* (``Action.WAIT``) and the last held problem's recovery resolves it;
 3. a report whose fingerprint matches an unresolved master created at most ``window`` before it
    is a duplicate — a new ticket copying the master's content, linked to it — or, past the
    storm guard (or with ``policy: append``), a counted note on the master;
@@ -68,23 +70,20 @@ def correlate(alert: Alert, draft: Ticket, policy: DedupPolicy, index: TicketInd
                 f"ticket already {existing.status.value}",
                 fingerprint=fingerprint,
             )
-        when = alert.recovered_at.isoformat()
-        return Decision(
-            Action.RESOLVE,
-            alert,
-            existing.key,
-            "recovery",
-            f"the source reported recovery at {when}",
-            fingerprint=fingerprint,
-        )
+        return _recovery(alert, existing, index, fingerprint)
     if alias is not None:
+        if alert.recovered_at is not None:
+            released = _release(alert, index.get(alias), index, fingerprint)
+            if released is not None:
+                return released
         what = "its recovery is" if alert.recovered_at is not None else "it was"
         return Decision(
             Action.IGNORED,
             alert,
             alias,
             "dedup",
-            f"{what} counted on master {alias}; the master is resolved by its own recovery",
+            f"{what} counted on master {alias}; the master is resolved by its own recovery"
+            " (and, for a problem of its own, not before this one's)",
             related_key=alias,
             fingerprint=fingerprint,
         )
@@ -130,6 +129,63 @@ def correlate(alert: Alert, draft: Ticket, policy: DedupPolicy, index: TicketInd
     else:
         note = " (no fingerprint: it cannot be compared)"
     return Decision(Action.CREATE, alert, alert.key, "new", "new problem" + note, ticket=draft, fingerprint=fingerprint)
+
+
+def _recovery(alert: Alert, existing: TicketState, index: TicketIndex, fingerprint: str | None) -> Decision:
+    """The recovery of a ticket's own problem (item 5 of issue 18: no active problem without an
+    open ticket). A master holding other problems still active — duplicates or appended
+    repeats of another trigger, grouped by the dedup rule — waits for them; the recovery of
+    the last of them resolves it. A duplicate's recovery resolves the duplicate, or its waiting
+    master (and with it the duplicate) when it was the last problem the master held."""
+    assert alert.recovered_at is not None
+    when = alert.recovered_at.isoformat()
+    if existing.master_key is None:
+        held = [k for k in index.held_problems(existing) if k != alert.key]
+        if held:
+            return Decision(
+                Action.WAIT,
+                alert,
+                existing.key,
+                "recovery.wait",
+                f"the source reported recovery at {when}, but {len(held)} other problem(s) this ticket holds "
+                f"are still active ({_names(held)}): it is resolved when the last of them recovers",
+                fingerprint=fingerprint,
+            )
+    else:
+        released = _release(alert, index.get(existing.master_key), index, fingerprint)
+        if released is not None:
+            return released
+    return Decision(
+        Action.RESOLVE,
+        alert,
+        existing.key,
+        "recovery",
+        f"the source reported recovery at {when}",
+        fingerprint=fingerprint,
+    )
+
+
+def _release(alert: Alert, master: TicketState | None, index: TicketIndex, fingerprint: str | None) -> Decision | None:
+    """The resolution of a waiting master when ``alert`` recovers the last problem it held."""
+    if master is None or master.status.is_done or master.problem_recovered_at is None:
+        return None
+    if any(key != alert.key for key in index.held_problems(master)):
+        return None
+    assert alert.recovered_at is not None
+    return Decision(
+        Action.RESOLVE,
+        alert,
+        master.key,
+        "recovery.last",
+        f"{alert.key}, the last still-active problem it held, recovered at {alert.recovered_at.isoformat()} "
+        f"(its own problem recovered at {master.problem_recovered_at.isoformat()})",
+        fingerprint=fingerprint,
+    )
+
+
+def _names(keys: list[str], most: int = 5) -> str:
+    shown = ", ".join(keys[:most])
+    return shown + (f" and {len(keys) - most} more" if len(keys) > most else "")
 
 
 def _reply(alert: Alert, index: TicketIndex) -> Decision:

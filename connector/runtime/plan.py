@@ -65,6 +65,9 @@ def plan_operations(
             text = f"{decision.reason} (rule {decision.rule})"
         ops.append(Planned(BACKEND, OpKind.NOTE, decision.related_key, {"text": text}))
         ops.extend(_attachments(alert, decision.related_key))
+    elif decision.action is Action.WAIT:
+        assert key is not None
+        ops.append(Planned(BACKEND, OpKind.NOTE, key, {"text": f"{decision.reason} (rule {decision.rule})"}))
     elif decision.action is Action.RESOLVE:
         assert key is not None
         if on_recovery == "note":

@@ -118,4 +118,14 @@ MIGRATIONS: Sequence[str] = (
         PRIMARY KEY (ticket_key, step)
     );
     """,
+    # 5: the monitoring problem each ticket and appended repeat holds, and when it recovered
+    # (a master's recovery waits for the other problems it holds: no active problem without
+    # an open ticket)
+    """
+    ALTER TABLE tickets ADD COLUMN problem TEXT;
+    ALTER TABLE tickets ADD COLUMN problem_recovered_at TEXT;
+    ALTER TABLE aliases ADD COLUMN problem TEXT;
+    ALTER TABLE aliases ADD COLUMN recovered_at TEXT;
+    CREATE INDEX aliases_by_ticket ON aliases (ticket_key);
+    """,
 )

@@ -38,8 +38,9 @@ class TicketsTable(Database):
         self._exec(
             "INSERT OR IGNORE INTO tickets (key, backend, ticket_id, source, external_id, fingerprint, status,"
             " master_key, created_at, resolved_at, closed_at, occurred_at, impact, urgency, priority, repeats,"
-            " recurrence_of, content, contact, sla_due, assignment_group, assignee, assigned_at)"
-            " VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " recurrence_of, content, contact, sla_due, assignment_group, assignee, assigned_at, problem,"
+            " problem_recovered_at)"
+            " VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 state.key,
                 backend,
@@ -63,6 +64,8 @@ class TicketsTable(Database):
                 state.assignment_group,
                 state.assignee,
                 isoformat(state.assigned_at),
+                state.problem,
+                isoformat(state.problem_recovered_at),
             ),
         )
 
@@ -93,12 +96,20 @@ class TicketsTable(Database):
             (int(impact), int(urgency), int(priority), key),
         )
 
-    def alias_add(self, key: str, ticket_key: str, at: datetime) -> None:
+    def alias_add(self, key: str, ticket_key: str, at: datetime, problem: str | None = None) -> None:
         """Remember that the alert ``key`` was appended to ticket ``ticket_key``."""
         self._exec(
-            "INSERT OR IGNORE INTO aliases (key, ticket_key, created_at) VALUES (?, ?, ?)",
-            (key, ticket_key, at.isoformat()),
+            "INSERT OR IGNORE INTO aliases (key, ticket_key, created_at, problem) VALUES (?, ?, ?, ?)",
+            (key, ticket_key, at.isoformat(), problem),
         )
+
+    def problem_recovered(self, key: str, at: datetime) -> None:
+        """Record that the problem of alert ``key`` (a ticket's own, or an alias's) is over."""
+        self._exec(
+            "UPDATE tickets SET problem_recovered_at = ? WHERE key = ? AND problem_recovered_at IS NULL",
+            (at.isoformat(), key),
+        )
+        self._exec("UPDATE aliases SET recovered_at = ? WHERE key = ? AND recovered_at IS NULL", (at.isoformat(), key))
 
     def open_duplicates(self, master_key: str) -> list[str]:
         """Keys of the unresolved duplicates of ``master_key``, oldest first."""
@@ -191,6 +202,19 @@ class TicketsTable(Database):
         row = self._row("SELECT key FROM tickets WHERE ticket_id = ? LIMIT 1", (ticket_id,))
         return None if row is None else str(row["key"])
 
+    def held_problems(self, master: TicketState) -> list[str]:
+        """Still-active problems ``master`` holds besides its own (``TicketIndex.held_problems``)."""
+        if master.problem is None:
+            return []
+        rows = self._rows(
+            "SELECT key FROM tickets WHERE master_key = ? AND status NOT IN ('resolved', 'closed')"
+            " AND problem IS NOT NULL AND problem != ? AND problem_recovered_at IS NULL"
+            " UNION ALL SELECT key FROM aliases WHERE ticket_key = ? AND problem IS NOT NULL AND problem != ?"
+            " AND recovered_at IS NULL",
+            (master.key, master.problem, master.key, master.problem),
+        )
+        return [row["key"] for row in rows]
+
     def ticket_ref(self, key: str) -> HelpdeskId | None:
         """(helpdesk id, url) of a created ticket, or None while it is not created yet."""
         row = self._row("SELECT ticket_id, url FROM tickets WHERE key = ?", (key,))
@@ -214,7 +238,7 @@ _STATE_COLUMNS = (
     "key, ticket_id, status, fingerprint, created_at, resolved_at, closed_at, master_key, occurred_at, source,"
     " external_id, impact, urgency, priority, repeats, recurrence_of, content, url, contact, sla_due, assigned_at,"
     " accepted_at, assignee, assignment_group, reassignments, escalation_level, third_party_at, suspended_since,"
-    " suspensions, synced_changes"
+    " suspensions, synced_changes, problem, problem_recovered_at"
 )
 
 
@@ -268,4 +292,6 @@ def _ticket_state(row: sqlite3.Row) -> TicketState:
         suspended_since=_time(row["suspended_since"]),
         suspensions=tuple((parse_time(a), parse_time(b)) for a, b in json.loads(suspensions)) if suspensions else (),
         synced_changes=int(row["synced_changes"] or 0),
+        problem=row["problem"],
+        problem_recovered_at=_time(row["problem_recovered_at"]),
     )

@@ -16,6 +16,7 @@ __all__ = [
     "map_problem",
     "map_recovery",
     "merge_tags",
+    "trigger_symptom",
 ]
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -143,6 +144,15 @@ def _describe(
     return "\n".join(lines)
 
 
+def trigger_symptom(event: Mapping[str, Any]) -> str | None:
+    """The problem's symptom as dedup compares it: its trigger (``objectid`` of a trigger
+    event), so "metric 7 above 90" and "metric 8 above 90" — two triggers — are two problems,
+    while one trigger whose name carries a changing value stays one. ``None`` without one."""
+    objectid = event.get("objectid")
+    text = str(objectid).strip() if isinstance(objectid, int | str) and not isinstance(objectid, bool) else ""
+    return f"trigger:{text}" if text.isdigit() else None
+
+
 def map_problem(
     event: Mapping[str, Any],
     *,
@@ -208,6 +218,7 @@ def map_problem(
             origin=TicketSource.MONITORING,
             occurred_at=occurred_at,
             raw=raw,
+            symptom=trigger_symptom(event),
         )
     except ValueError as exc:
         # every check raises ValueError with the reason; pydantic's ValidationError is one too
