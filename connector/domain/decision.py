@@ -28,6 +28,7 @@ class Action(StrEnum):
     APPEND = "append"  # a counted note on the master instead of a new ticket (storm guard), or a reply
     RESOLVE = "resolve"  # the source says the problem is over
     WAIT = "wait"  # the ticket's own problem is over, but other problems it holds are still active
+    FLAPPING = "flapping"  # a problem of a flapping trigger, kept on its one ticket (flapping.yaml)
     IGNORED = "ignored"  # seen before, or nothing to do
     DEAD_LETTER = "dead_letter"  # could not be processed; kept with the reason
 

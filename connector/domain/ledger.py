@@ -76,6 +76,8 @@ def apply_decision(ledger: TicketLedger, decision: Decision, now: datetime, back
         # whatever the decision, the source said this problem is over: a master waiting for it
         # (``Action.WAIT``) and the next decisions read it
         ledger.problem_recovered(alert.key, alert.recovered_at)
+    if decision.fingerprint is not None and _is_state_change(decision):
+        ledger.change_add(decision.fingerprint, alert.recovered_at or alert.occurred_at)
     if new is not None:
         assert decision.ticket_key is not None
         ledger.ticket_add(
@@ -108,6 +110,12 @@ def apply_decision(ledger: TicketLedger, decision: Decision, now: datetime, back
             ledger.ticket_bump_repeats(decision.related_key)
         if alert.recovered_at is not None:  # first seen already recovered: resolved at once
             ledger.ticket_set_status(decision.ticket_key, TicketStatus.RESOLVED, alert.recovered_at)
+    elif decision.action is Action.FLAPPING and decision.related_key is not None:
+        held = ledger.get(decision.related_key)
+        ledger.alias_add(alert.key, decision.related_key, now, alert.problem if held and held.problem else None)
+        ledger.ticket_bump_repeats(decision.related_key)
+        if held is not None and held.flapping_since is None:
+            ledger.ticket_set_flapping(decision.related_key, held.started_at)
     elif decision.action is Action.APPEND and not decision.is_reply and decision.related_key is not None:
         master = ledger.get(decision.related_key)
         problem = alert.problem if master is not None and master.problem is not None else None
@@ -124,6 +132,14 @@ def apply_decision(ledger: TicketLedger, decision: Decision, now: datetime, back
                 update.key, Impact(changes["impact"]), Urgency(changes["urgency"]), Priority(changes["priority"])
             )
     return Applied(cascaded=cascaded)
+
+
+def _is_state_change(decision: Decision) -> bool:
+    """Whether the alert is a problem beginning or recovering (what flapping counts), not an
+    event seen before or a reply."""
+    if decision.is_reply:
+        return False
+    return decision.action is not Action.IGNORED or decision.rule == "dedup"
 
 
 def record_status(ledger: TicketLedger, key: str, status: TicketStatus, at: datetime) -> tuple[str, ...]:

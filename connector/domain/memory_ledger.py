@@ -34,6 +34,8 @@ class MemoryLedger:
         self._duplicates: dict[str, list[str]] = {}
         self._by_ticket_id: dict[str, str] = {}
         self._steps: dict[str, dict[str, tuple[datetime, datetime, bool]]] = {}
+        self._changes: dict[str, list[datetime]] = {}  # per fingerprint, in arrival order
+        self._flapping: dict[str, None] = {}  # keys of tickets marked flapping, in order
 
     def __len__(self) -> int:
         return len(self._tickets)
@@ -83,6 +85,23 @@ class MemoryLedger:
             if problem != master.problem and recovered is None
         ]
         return held
+
+    def open_repeats(self, key: str) -> int:
+        return sum(1 for _, recovered in self._alias_problems.get(key, {}).values() if recovered is None)
+
+    def state_changes(self, fingerprint: str, since: datetime) -> int:
+        return sum(1 for at in self._changes.get(fingerprint, ()) if at > since)
+
+    def last_change(self, fingerprint: str) -> datetime | None:
+        changes = self._changes.get(fingerprint)
+        return max(changes) if changes else None
+
+    def flapping_ticket(self, fingerprint: str) -> TicketState | None:
+        for key in reversed(self._masters_by_fp.get(fingerprint, ())):
+            state = self._tickets[key]
+            if state.flapping_since is not None and not state.status.is_done:
+                return state
+        return None
 
     # --- TicketLedger --------------------------------------------------------------------------
 
@@ -145,6 +164,20 @@ class MemoryLedger:
         if "ticket_id" in changes and changes["ticket_id"] is not None:
             self._by_ticket_id[str(changes["ticket_id"])] = key
 
+    def change_add(self, fingerprint: str, at: datetime) -> None:
+        self._changes.setdefault(fingerprint, []).append(at)
+
+    def ticket_set_flapping(self, key: str, since: datetime | None) -> None:
+        self._update(key, flapping_since=since)
+        if since is None:
+            self._flapping.pop(key, None)
+        elif key in self._tickets:
+            self._flapping[key] = None
+
+    def flapping_tickets(self) -> list[TicketState]:
+        states = (self._tickets.get(key) for key in self._flapping)
+        return [s for s in states if s is not None and s.flapping_since is not None and not s.status.is_done]
+
     def active_tickets(self) -> list[TicketState]:
         return [s for s in self._tickets.values() if s.status is not TicketStatus.CLOSED]
 
@@ -192,6 +225,9 @@ class MemoryLedger:
                 self._by_ticket_id.pop(state.ticket_id, None)
         self._aliases = {k: v for k, v in self._aliases.items() if v not in gone}
         self._alias_problems = {m: v for m, v in self._alias_problems.items() if m not in gone}
+        self._changes = {
+            fp: recent for fp, times in self._changes.items() if (recent := [t for t in times if t >= cutoff])
+        }
         self._duplicates = {
             m: [k for k in keys if k not in gone] for m, keys in self._duplicates.items() if m not in gone
         }

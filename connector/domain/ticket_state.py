@@ -60,6 +60,8 @@ class TicketState:
     # recovers, such as a mail) and when the source said that problem was over
     problem: str | None = None
     problem_recovered_at: datetime | None = None
+    # set while its trigger flaps (``flapping.yaml``): from when its state changes are counted
+    flapping_since: datetime | None = None
 
     @property
     def pauses(self) -> tuple[tuple[datetime, datetime | None], ...]:
@@ -109,6 +111,22 @@ class TicketIndex(Protocol):
         master's (the same problem ends with the master's recovery). Its recovery waits for them."""
         ...
 
+    def open_repeats(self, key: str) -> int:
+        """How many repeats counted on ticket ``key`` (of any problem) have not recovered yet."""
+        ...
+
+    def state_changes(self, fingerprint: str, since: datetime) -> int:
+        """How many times problems of this fingerprint began or recovered at or after ``since``."""
+        ...
+
+    def last_change(self, fingerprint: str) -> datetime | None:
+        """When a problem of this fingerprint last began or recovered."""
+        ...
+
+    def flapping_ticket(self, fingerprint: str) -> TicketState | None:
+        """The unresolved ticket of this fingerprint that is flapping, if any."""
+        ...
+
 
 class TicketLedger(TicketIndex, Protocol):
     """The primitives ``apply_decision`` writes with; each is one row change."""
@@ -146,6 +164,18 @@ class TicketLedger(TicketIndex, Protocol):
 
     def ticket_set_life(self, key: str, **changes: Any) -> None:
         """Record what the helpdesk did to a ticket: any of ``LIFE_FIELDS``."""
+        ...
+
+    def change_add(self, fingerprint: str, at: datetime) -> None:
+        """Remember that a problem of this fingerprint began or recovered at ``at``."""
+        ...
+
+    def ticket_set_flapping(self, key: str, since: datetime | None) -> None:
+        """Mark a ticket flapping (counting from ``since``), or settled (``None``)."""
+        ...
+
+    def flapping_tickets(self) -> list[TicketState]:
+        """Every unresolved ticket marked flapping (the clock settles them)."""
         ...
 
     def active_tickets(self) -> list[TicketState]:

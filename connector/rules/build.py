@@ -19,8 +19,17 @@ from connector.domain.errors import ConfigProblem
 from connector.domain.models import Impact, Priority, TicketSource, Urgency
 from connector.rules.classify import Classifier, FieldRef, Match, Rule
 from connector.rules.correlate import DedupPolicy
-from connector.rules.files import ClassificationFile, DedupFile, FromRef, MatchModel, PriorityFile, SlaFile
+from connector.rules.files import (
+    ClassificationFile,
+    DedupFile,
+    FlappingFile,
+    FromRef,
+    MatchModel,
+    PriorityFile,
+    SlaFile,
+)
 from connector.rules.fingerprint import Fingerprinter, SymptomNormaliser
+from connector.rules.flapping import FlapPolicy
 from connector.rules.priority import Level, PriorityRules
 from connector.rules.sla import SlaPolicy, Stage, Target
 from connector.rules.taxonomy import Taxonomy
@@ -64,9 +73,19 @@ def _target(breach: float, warning: float | None) -> Target:
     return Target(timedelta(minutes=breach), None if warning is None else timedelta(minutes=warning))
 
 
-def build_dedup(model: DedupFile) -> DedupPolicy:
-    """The fingerprint and the windows and policies of dedup.yaml."""
+def build_dedup(model: DedupFile, flapping: FlappingFile | None = None) -> DedupPolicy:
+    """The fingerprint and the windows and policies of dedup.yaml (and flapping.yaml's
+    thresholds, which correlation applies to the same fingerprints)."""
     fp = model.fingerprint
+    flap = (
+        FlapPolicy(
+            max_changes=flapping.max_changes,
+            window=timedelta(minutes=flapping.window_minutes),
+            quiet=timedelta(minutes=flapping.quiet_minutes),
+        )
+        if flapping is not None and flapping.enabled
+        else None
+    )
     return DedupPolicy(
         fingerprint=Fingerprinter(
             by_kind={
@@ -82,6 +101,7 @@ def build_dedup(model: DedupFile) -> DedupPolicy:
         storm_max=model.storm_guard.max_duplicates,
         recurrence_window=timedelta(days=model.recurrence.days),
         recurrence_after=model.recurrence.after,
+        flapping=flap,
     )
 
 

@@ -11,8 +11,10 @@ Pure: the alert, its prioritized draft, the dedup policy of ``rules/dedup.yaml``
 3. a report whose fingerprint matches an unresolved master created at most ``window`` before it
    is a duplicate — a new ticket copying the master's content, linked to it — or, past the
    storm guard (or with ``policy: append``), a counted note on the master;
-4. a report matching a ticket resolved (or closed) at most ``recurrence`` before it is a
-   recurrence — a new ticket copying the original's content, linked to it;
+4. a problem of a trigger that flaps (``flapping.yaml``, ``connector.rules.flapping``) stays on
+   its one ticket; otherwise a report matching a ticket resolved (or closed) at most
+   ``recurrence`` before it is a recurrence — a new ticket copying the original's content,
+   linked to it;
 5. anything else is a new ticket.
 
 A repeat more urgent than its master raises the master's priority, written to it with the
@@ -32,6 +34,7 @@ from connector.domain.ledger import DoneAfter, TicketIndex, TicketState
 from connector.domain.models import Alert, Ticket, TicketStatus
 from connector.rules.confirmation import Verdict, verdict
 from connector.rules.fingerprint import Fingerprinter
+from connector.rules.flapping import FlapPolicy, flap
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,8 @@ class DedupPolicy:
     storm_max: int | None
     recurrence_window: timedelta
     recurrence_after: DoneAfter
+    #: ``flapping.yaml`` (``None``: off)
+    flapping: FlapPolicy | None = None
 
 
 def _minutes(delta: timedelta) -> str:
@@ -97,6 +102,10 @@ def correlate(alert: Alert, draft: Ticket, policy: DedupPolicy, index: TicketInd
             fingerprint=fingerprint,
         )
     note = ""
+    if fingerprint is not None and policy.flapping is not None and alert.recovered_at is None:
+        flapping = flap(alert, fingerprint, policy.flapping, index)
+        if flapping is not None:
+            return flapping
     if fingerprint is not None:
         master = index.open_master(fingerprint)
         if master is not None:
@@ -168,6 +177,8 @@ def _recovery(alert: Alert, existing: TicketState, index: TicketIndex, fingerpri
 def _release(alert: Alert, master: TicketState | None, index: TicketIndex, fingerprint: str | None) -> Decision | None:
     """The resolution of a waiting master when ``alert`` recovers the last problem it held."""
     if master is None or master.status.is_done or master.problem_recovered_at is None:
+        return None
+    if master.flapping_since is not None:  # a flapping ticket ends when it settles (flapping.yaml)
         return None
     if any(key != alert.key for key in index.held_problems(master)):
         return None

@@ -48,6 +48,7 @@ from connector.domain.notice import Notice
 from connector.notify.settings import Notifications
 from connector.process.escalation import SweepResult, SweepRules, decision_notices, sweep_ticket
 from connector.process.pipeline import Pipeline
+from connector.rules.flapping import last_change_of, settled
 from connector.runtime.drain import drain_pass
 from connector.runtime.intake import alert_payload, reject_event_key
 from connector.runtime.outbox_ops import BACKEND, NOTIFY_PREFIX, OpKind
@@ -167,6 +168,8 @@ class Engine:
                         self.store.dead_letter("intake", entry.source, entry.event_key, reason, entry.payload, now)
                     log.error("%s:%s → dead letter: %s", entry.source, entry.event_key, reason)
                     continue
+                if alert.reply_to is None:
+                    decisions += self.settle_flapping(alert.recovered_at or alert.occurred_at)
                 try:
                     decision = self.pipeline.decide(alert, self.store, now)
                 except RuleError as exc:
@@ -253,7 +256,9 @@ class Engine:
 
     def sweep(self) -> int:
         """Fire every escalation, notice and SLA step that is due (each once, late ones marked
-        late) and keep field 21 at the next deadline; returns how many steps fired."""
+        late) and keep field 21 at the next deadline; returns how many steps fired. Flapping
+        tickets that settled are resolved first (``settle_flapping``)."""
+        self.settle_flapping()
         if self.sweep_rules is None:
             return 0
         now = self.clock.now()
@@ -269,6 +274,44 @@ class Engine:
                 log.info("%s → %s fired%s: %s", f.key, f.step.id, late, ", ".join(f.step.roles))
             fired += len(result.fired)
         return fired
+
+    def settle_flapping(self, at: datetime | None = None) -> list[Decision]:
+        """Resolve every flapping ticket whose trigger has been quiet long enough by ``at``
+        (``flapping.yaml``: ``quiet_minutes`` after its last recovery; default: now); returns
+        the decisions. The resolution is dated at that last recovery and says how many changes
+        it counted. ``process_pending`` settles by each alert's own time before deciding it, so
+        a backlog is decided as it would have been live (and as ``simulate`` decides it)."""
+        policy = self.pipeline.rules.dedup.flapping
+        if policy is None:
+            return []
+        now = self.clock.now()
+        decisions = []
+        for state in self.store.flapping_tickets():
+            reason = settled(state, policy, self.store, at or now)
+            last = last_change_of(state, self.store)
+            if reason is None or last is None:
+                continue
+            alert = Alert(
+                source=state.source or "flapping",
+                external_id=state.external_id or state.key,
+                title=str(state.content.get("title") or state.key),
+                occurred_at=state.started_at,
+                recovered_at=max(last, state.started_at),
+            )
+            decision = Decision(Action.RESOLVE, alert, state.key, "flapping.settled", reason)
+            known = alert.source in self.sources
+            on_recovery = self.source_capabilities(alert.source).on_recovery if known else "resolve"
+            with self.store.transaction():
+                applied = apply_decision(self.store, decision, now, self.backend.name)
+                self.store.ticket_set_flapping(state.key, None)
+                note = {"text": f"{reason} (rule flapping.settled)"}
+                self.store.enqueue(BACKEND, OpKind.NOTE, state.key, note, now)
+                for op in plan_operations(decision, on_recovery, applied.cascaded, self.backend.resolves_duplicates):
+                    self.store.enqueue(op.target, op.op, op.ticket_key, op.payload, now)
+                self._decision_notices(decision, on_recovery, now)
+            _log_decision(decision)
+            decisions.append(decision)
+        return decisions
 
     def _queue_sweep(self, result: SweepResult, now: datetime) -> None:
         change = result.change

@@ -28,8 +28,8 @@ from connector.contracts.adapters import Rejected
 from connector.domain.clock import FakeClock, isoformat
 from connector.domain.decision import Action, Decision
 from connector.domain.errors import RuleError
-from connector.domain.ledger import MemoryLedger, TicketState, apply_decision
-from connector.domain.models import Alert, ClosureCode
+from connector.domain.ledger import MemoryLedger, TicketState, apply_decision, record_status
+from connector.domain.models import Alert, ClosureCode, TicketStatus
 from connector.domain.notice import Notice
 from connector.integrations.replay import Control, parse_line
 from connector.notify.settings import Notifications
@@ -37,6 +37,7 @@ from connector.process.escalation import Fired, SweepRules, decision_notices, ou
 from connector.process.lifecycle import Event, EventKind, NewTicket, Roster, apply_event, record_outcome, reopened_state
 from connector.process.pipeline import Pipeline
 from connector.process.sweep import due_steps
+from connector.rules.flapping import last_change_of, settled
 
 #: the fields of every output line, in order (the issue's list, then where and why)
 FIELDS = (
@@ -159,6 +160,8 @@ class Simulator:
                 _line(lineno, item.external_id, item.source, Action.IGNORED.value, reason=reason, at=isoformat(now))
             ]
         self._seen[(item.source, item.event_key)] = lineno
+        if item.reply_to is None:
+            self._settle_flapping(now)
         try:
             decision = self.pipeline.decide(item, self.ledger, now)
         except RuleError as exc:
@@ -177,6 +180,18 @@ class Simulator:
             for notice in decision_notices(decision, state, self.sweep, now):
                 out.extend(self._events(notice, state))
         return out
+
+    def _settle_flapping(self, now: datetime) -> None:
+        """Resolve the flapping tickets that settled before ``now``, as the daemon's clock job
+        does (``Engine.settle_flapping``), so the line's decision sees them resolved."""
+        policy = self.pipeline.rules.dedup.flapping
+        if policy is None:
+            return
+        for state in self.ledger.flapping_tickets():
+            last = last_change_of(state, self.ledger)
+            if last is not None and settled(state, policy, self.ledger, now) is not None:
+                record_status(self.ledger, state.key, TicketStatus.RESOLVED, last)
+                self.ledger.ticket_set_flapping(state.key, None)
 
     def _number(self, key: str) -> None:
         self._numbers += 1
@@ -283,6 +298,8 @@ class Simulator:
                 out["duplicate_of"] = related.external_id
             elif decision.action is Action.RECURRENCE:
                 out["recurrence_of"] = related.external_id
+        if decision.action is Action.FLAPPING:  # the alert-noise actions name their incident
+            out["parent"] = decision.related_key
         return out
 
 

@@ -120,12 +120,19 @@ MIGRATIONS: Sequence[str] = (
     """,
     # 5: the monitoring problem each ticket and appended repeat holds, and when it recovered
     # (a master's recovery waits for the other problems it holds: no active problem without
-    # an open ticket)
+    # an open ticket); each fingerprint's state changes and the flapping mark (flapping.yaml)
     """
     ALTER TABLE tickets ADD COLUMN problem TEXT;
     ALTER TABLE tickets ADD COLUMN problem_recovered_at TEXT;
     ALTER TABLE aliases ADD COLUMN problem TEXT;
     ALTER TABLE aliases ADD COLUMN recovered_at TEXT;
     CREATE INDEX aliases_by_ticket ON aliases (ticket_key);
+    ALTER TABLE tickets ADD COLUMN flapping_since TEXT;
+    CREATE INDEX tickets_flapping ON tickets (flapping_since) WHERE flapping_since IS NOT NULL;
+    CREATE TABLE state_changes (
+        fingerprint TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX state_changes_by_fingerprint ON state_changes (fingerprint, at);
     """,
 )

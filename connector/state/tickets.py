@@ -3,7 +3,9 @@
 Connector key → helpdesk id, fingerprint, status, priority, repeats and the content a duplicate
 or recurrence copies (``connector.domain.ledger``: this is the ``TicketIndex`` the pipeline
 reads and the ``TicketLedger`` a decision writes); ``aliases``: alerts appended to a master by
-the storm guard; ``steps``: the escalation, notice and SLA steps that fired, each once.
+the storm guard (with the problem each holds); ``steps``: the escalation, notice and SLA steps
+that fired, each once; ``state_changes``: when each fingerprint's problems began and recovered
+(what ``flapping.yaml`` counts).
 """
 
 from __future__ import annotations
@@ -215,6 +217,52 @@ class TicketsTable(Database):
         )
         return [row["key"] for row in rows]
 
+    def open_repeats(self, key: str) -> int:
+        """Repeats counted on ``key`` that hold a problem not recovered yet."""
+        row = self._row(
+            "SELECT count(*) AS n FROM aliases WHERE ticket_key = ? AND problem IS NOT NULL AND recovered_at IS NULL",
+            (key,),
+        )
+        return int(row["n"]) if row is not None else 0
+
+    def state_changes(self, fingerprint: str, since: datetime) -> int:
+        """How many problems of this fingerprint began or recovered at or after ``since``."""
+        row = self._row(
+            "SELECT count(*) AS n FROM state_changes WHERE fingerprint = ? AND at > ?",
+            (fingerprint, since.isoformat()),
+        )
+        return int(row["n"]) if row is not None else 0
+
+    def last_change(self, fingerprint: str) -> datetime | None:
+        """When a problem of this fingerprint last began or recovered."""
+        row = self._row("SELECT max(at) AS at FROM state_changes WHERE fingerprint = ?", (fingerprint,))
+        return _time(row["at"]) if row is not None else None
+
+    def flapping_ticket(self, fingerprint: str) -> TicketState | None:
+        """The unresolved flapping ticket of this fingerprint."""
+        row = self._row(
+            f"SELECT {_STATE_COLUMNS} FROM tickets WHERE fingerprint = ? AND flapping_since IS NOT NULL"
+            " AND status NOT IN ('resolved', 'closed') ORDER BY rowid DESC LIMIT 1",
+            (fingerprint,),
+        )
+        return None if row is None else _ticket_state(row)
+
+    def change_add(self, fingerprint: str, at: datetime) -> None:
+        """Remember a problem of this fingerprint beginning or recovering at ``at``."""
+        self._exec("INSERT INTO state_changes (fingerprint, at) VALUES (?, ?)", (fingerprint, at.isoformat()))
+
+    def ticket_set_flapping(self, key: str, since: datetime | None) -> None:
+        """Mark a ticket flapping from ``since``, or settled (``None``)."""
+        self._exec("UPDATE tickets SET flapping_since = ? WHERE key = ?", (isoformat(since), key))
+
+    def flapping_tickets(self) -> list[TicketState]:
+        """Unresolved tickets marked flapping, oldest first."""
+        rows = self._rows(
+            f"SELECT {_STATE_COLUMNS} FROM tickets WHERE flapping_since IS NOT NULL"
+            " AND status NOT IN ('resolved', 'closed') ORDER BY rowid"
+        )
+        return [_ticket_state(row) for row in rows]
+
     def ticket_ref(self, key: str) -> HelpdeskId | None:
         """(helpdesk id, url) of a created ticket, or None while it is not created yet."""
         row = self._row("SELECT ticket_id, url FROM tickets WHERE key = ?", (key,))
@@ -238,7 +286,7 @@ _STATE_COLUMNS = (
     "key, ticket_id, status, fingerprint, created_at, resolved_at, closed_at, master_key, occurred_at, source,"
     " external_id, impact, urgency, priority, repeats, recurrence_of, content, url, contact, sla_due, assigned_at,"
     " accepted_at, assignee, assignment_group, reassignments, escalation_level, third_party_at, suspended_since,"
-    " suspensions, synced_changes, problem, problem_recovered_at"
+    " suspensions, synced_changes, problem, problem_recovered_at, flapping_since"
 )
 
 
@@ -294,4 +342,5 @@ def _ticket_state(row: sqlite3.Row) -> TicketState:
         synced_changes=int(row["synced_changes"] or 0),
         problem=row["problem"],
         problem_recovered_at=_time(row["problem_recovered_at"]),
+        flapping_since=_time(row["flapping_since"]),
     )
