@@ -165,6 +165,7 @@ def _dispatch(args: argparse.Namespace, redactor: Redactor) -> int:
                         f"next={row['next_try_at']} last error: {row['last_error'] or '-'}"
                     )
                 print(f"dead letters: {len(store.dead_letters())}")
+                print(f"held in maintenance: {store.hold_counts()}")
             else:
                 for row in store.dead_letters():
                     print(

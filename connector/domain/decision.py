@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = ["HELPDESK_KEY_PREFIX", "Action", "Decision", "TicketUpdate", "helpdesk_key"]
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -29,6 +30,7 @@ class Action(StrEnum):
     RESOLVE = "resolve"  # the source says the problem is over
     WAIT = "wait"  # the ticket's own problem is over, but other problems it holds are still active
     FLAPPING = "flapping"  # a problem of a flapping trigger, kept on its one ticket (flapping.yaml)
+    SUPPRESSED = "suppressed"  # in maintenance (maintenance.yaml): held, no ticket unless still active after
     IGNORED = "ignored"  # seen before, or nothing to do
     DEAD_LETTER = "dead_letter"  # could not be processed; kept with the reason
 
@@ -66,6 +68,8 @@ class Decision:
     related_key: str | None = None
     fingerprint: str | None = None
     updates: tuple[TicketUpdate, ...] = field(default=())
+    #: a suppressed alert: when its maintenance ends (``None``: not known), when it opens if still active
+    hold_until: datetime | None = None
 
     def with_ticket(self, ticket: Ticket) -> Decision:
         """The same decision about another version of its ticket (``dataclasses.replace``,
@@ -80,6 +84,7 @@ class Decision:
             self.related_key,
             self.fingerprint,
             self.updates,
+            self.hold_until,
         )
 
     @property

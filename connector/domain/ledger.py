@@ -110,6 +110,8 @@ def apply_decision(ledger: TicketLedger, decision: Decision, now: datetime, back
             ledger.ticket_bump_repeats(decision.related_key)
         if alert.recovered_at is not None:  # first seen already recovered: resolved at once
             ledger.ticket_set_status(decision.ticket_key, TicketStatus.RESOLVED, alert.recovered_at)
+    elif decision.action is Action.SUPPRESSED:
+        ledger.hold_add(alert, decision.hold_until, now)
     elif decision.action is Action.FLAPPING and decision.related_key is not None:
         held = ledger.get(decision.related_key)
         ledger.alias_add(alert.key, decision.related_key, now, alert.problem if held and held.problem else None)

@@ -9,7 +9,7 @@ __all__ = ["MemoryLedger"]
 from datetime import datetime, timedelta
 from typing import Any
 
-from connector.domain.models import Impact, Priority, TicketStatus, Urgency
+from connector.domain.models import Alert, Impact, Priority, TicketStatus, Urgency
 from connector.domain.ticket_state import LIFE_FIELDS, DoneAfter, TicketState
 
 
@@ -36,6 +36,8 @@ class MemoryLedger:
         self._steps: dict[str, dict[str, tuple[datetime, datetime, bool]]] = {}
         self._changes: dict[str, list[datetime]] = {}  # per fingerprint, in arrival order
         self._flapping: dict[str, None] = {}  # keys of tickets marked flapping, in order
+        # problems held during maintenance: key → (alert, until, recovered) while held
+        self._holds: dict[str, tuple[Alert, datetime | None, bool]] = {}
 
     def __len__(self) -> int:
         return len(self._tickets)
@@ -103,6 +105,9 @@ class MemoryLedger:
                 return state
         return None
 
+    def is_held(self, key: str) -> bool:
+        return key in self._holds
+
     # --- TicketLedger --------------------------------------------------------------------------
 
     def ticket_add(self, state: TicketState, backend: str) -> None:
@@ -145,6 +150,9 @@ class MemoryLedger:
             self._alias_problems.setdefault(ticket_key, {})[key] = (problem, None)
 
     def problem_recovered(self, key: str, at: datetime) -> None:
+        hold = self._holds.get(key)
+        if hold is not None:
+            self._holds[key] = (hold[0], hold[1], True)
         state = self._tickets.get(key)
         if state is not None and state.problem_recovered_at is None:
             self._update(key, problem_recovered_at=at)
@@ -177,6 +185,16 @@ class MemoryLedger:
     def flapping_tickets(self) -> list[TicketState]:
         states = (self._tickets.get(key) for key in self._flapping)
         return [s for s in states if s is not None and s.flapping_since is not None and not s.status.is_done]
+
+    def hold_add(self, alert: Alert, until: datetime | None, at: datetime) -> None:
+        self._holds.setdefault(alert.key, (alert, until, False))
+
+    def holds_due(self, at: datetime) -> list[Alert]:
+        due = [(until, a) for a, until, recovered in self._holds.values() if not recovered and until and until <= at]
+        return [a for _, a in sorted(due, key=lambda pair: pair[0])]
+
+    def hold_release(self, key: str) -> None:
+        self._holds.pop(key, None)
 
     def active_tickets(self) -> list[TicketState]:
         return [s for s in self._tickets.values() if s.status is not TicketStatus.CLOSED]

@@ -231,12 +231,15 @@ class Alert(BaseModel):
     maintenance: bool = Field(
         default=False, description="the source says the CI is in a maintenance period (Zabbix: the event's flag)"
     )
+    maintenance_until: datetime | None = Field(
+        default=None, description="when that maintenance period ends, if the source says (Zabbix: suppress_until)"
+    )
     depends_on: tuple[str, ...] = Field(
         default=(),
         description="CIs whose failure causes this one's (Zabbix: the hosts of the triggers this trigger depends on)",
     )
 
-    @field_validator("occurred_at", "recovered_at")
+    @field_validator("occurred_at", "recovered_at", "maintenance_until")
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
         return None if value is None else ensure_utc(value)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from connector.domain.models import Impact, Priority, TicketStatus, Urgency
+from connector.domain.models import Alert, Impact, Priority, TicketStatus, Urgency
 
 DoneAfter = Literal["resolved", "closed"]
 
@@ -127,6 +127,10 @@ class TicketIndex(Protocol):
         """The unresolved ticket of this fingerprint that is flapping, if any."""
         ...
 
+    def is_held(self, key: str) -> bool:
+        """Whether the alert ``key`` was held during maintenance (and not opened since)."""
+        ...
+
 
 class TicketLedger(TicketIndex, Protocol):
     """The primitives ``apply_decision`` writes with; each is one row change."""
@@ -176,6 +180,18 @@ class TicketLedger(TicketIndex, Protocol):
 
     def flapping_tickets(self) -> list[TicketState]:
         """Every unresolved ticket marked flapping (the clock settles them)."""
+        ...
+
+    def hold_add(self, alert: Alert, until: datetime | None, at: datetime) -> None:
+        """Hold a problem alerted during maintenance (``until``: when its window ends)."""
+        ...
+
+    def holds_due(self, at: datetime) -> list[Alert]:
+        """Held problems whose window ended by ``at`` and that did not recover: to open now."""
+        ...
+
+    def hold_release(self, key: str) -> None:
+        """Forget the hold of alert ``key`` (it was opened)."""
         ...
 
     def active_tickets(self) -> list[TicketState]:

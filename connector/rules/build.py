@@ -24,12 +24,14 @@ from connector.rules.files import (
     DedupFile,
     FlappingFile,
     FromRef,
+    MaintenanceFile,
     MatchModel,
     PriorityFile,
     SlaFile,
 )
 from connector.rules.fingerprint import Fingerprinter, SymptomNormaliser
 from connector.rules.flapping import FlapPolicy
+from connector.rules.maintenance import build_maintenance
 from connector.rules.priority import Level, PriorityRules
 from connector.rules.sla import SlaPolicy, Stage, Target
 from connector.rules.taxonomy import Taxonomy
@@ -73,9 +75,11 @@ def _target(breach: float, warning: float | None) -> Target:
     return Target(timedelta(minutes=breach), None if warning is None else timedelta(minutes=warning))
 
 
-def build_dedup(model: DedupFile, flapping: FlappingFile | None = None) -> DedupPolicy:
+def build_dedup(
+    model: DedupFile, flapping: FlappingFile | None = None, maintenance: MaintenanceFile | None = None
+) -> DedupPolicy:
     """The fingerprint and the windows and policies of dedup.yaml (and flapping.yaml's
-    thresholds, which correlation applies to the same fingerprints)."""
+    thresholds and maintenance.yaml's windows, which correlation applies too)."""
     fp = model.fingerprint
     flap = (
         FlapPolicy(
@@ -102,6 +106,7 @@ def build_dedup(model: DedupFile, flapping: FlappingFile | None = None) -> Dedup
         recurrence_window=timedelta(days=model.recurrence.days),
         recurrence_after=model.recurrence.after,
         flapping=flap,
+        maintenance=build_maintenance(maintenance) if maintenance is not None else None,
     )
 
 

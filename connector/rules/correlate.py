@@ -15,7 +15,9 @@ Pure: the alert, its prioritized draft, the dedup policy of ``rules/dedup.yaml``
    its one ticket; otherwise a report matching a ticket resolved (or closed) at most
    ``recurrence`` before it is a recurrence — a new ticket copying the original's content,
    linked to it;
-5. anything else is a new ticket.
+5. anything else is a new ticket — unless it is in maintenance (``maintenance.yaml``,
+   ``connector.rules.maintenance``): then it is held (``Action.SUPPRESSED``), no ticket, unless
+   its priority is one that opens anyway; a held problem's later events are ignored.
 
 A repeat more urgent than its master raises the master's priority, written to it with the
 reason. Windows compare the events' own times (when the fault began, when it was fixed).
@@ -35,6 +37,7 @@ from connector.domain.models import Alert, Ticket, TicketStatus
 from connector.rules.confirmation import Verdict, verdict
 from connector.rules.fingerprint import Fingerprinter
 from connector.rules.flapping import FlapPolicy, flap
+from connector.rules.maintenance import MaintenancePolicy
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,8 @@ class DedupPolicy:
     recurrence_after: DoneAfter
     #: ``flapping.yaml`` (``None``: off)
     flapping: FlapPolicy | None = None
+    #: ``maintenance.yaml`` (``None``: no windows, and the source's flag is not applied)
+    maintenance: MaintenancePolicy | None = None
 
 
 def _minutes(delta: timedelta) -> str:
@@ -76,6 +81,16 @@ def correlate(alert: Alert, draft: Ticket, policy: DedupPolicy, index: TicketInd
                 fingerprint=fingerprint,
             )
         return _recovery(alert, existing, index, fingerprint)
+    if existing is None and alias is None and index.is_held(alert.key):
+        what = "its recovery came" if alert.recovered_at is not None else "it was seen again"
+        return Decision(
+            Action.IGNORED,
+            alert,
+            None,
+            "maintenance",
+            f"held during maintenance, and {what}: no ticket",
+            fingerprint=fingerprint,
+        )
     if alias is not None:
         if alert.recovered_at is not None:
             released = _release(alert, index.get(alias), index, fingerprint)
@@ -102,6 +117,22 @@ def correlate(alert: Alert, draft: Ticket, policy: DedupPolicy, index: TicketInd
             fingerprint=fingerprint,
         )
     note = ""
+    if policy.maintenance is not None and alert.recovered_at is None:
+        hold = policy.maintenance.hold(alert, now)
+        if hold is not None:
+            if draft.priority not in policy.maintenance.open_priorities:
+                until = f"until {hold.until.isoformat()}" if hold.until is not None else "until it ends"
+                return Decision(
+                    Action.SUPPRESSED,
+                    alert,
+                    None,
+                    "maintenance",
+                    f"in maintenance ({hold.window}, {until}): no ticket for P{int(draft.priority)}; "
+                    "opened when the window ends if the problem is still active",
+                    fingerprint=fingerprint,
+                    hold_until=hold.until,
+                )
+            note = f"; in maintenance ({hold.window}), but P{int(draft.priority)} opens anyway"
     if fingerprint is not None and policy.flapping is not None and alert.recovered_at is None:
         flapping = flap(alert, fingerprint, policy.flapping, index)
         if flapping is not None:
@@ -113,7 +144,7 @@ def correlate(alert: Alert, draft: Ticket, policy: DedupPolicy, index: TicketInd
             if age <= policy.window:
                 return _repeat(alert, draft, master, age, policy)
             window = _minutes(policy.window)
-            note = f"; the unresolved {master.key} began {_minutes(age)} earlier, beyond the {window} window"
+            note += f"; the unresolved {master.key} began {_minutes(age)} earlier, beyond the {window} window"
         original = index.last_done(fingerprint, policy.recurrence_after)
         if original is not None:
             done_at = original.done_at(policy.recurrence_after)
@@ -136,7 +167,7 @@ def correlate(alert: Alert, draft: Ticket, policy: DedupPolicy, index: TicketInd
                     fingerprint=fingerprint,
                 )
     else:
-        note = " (no fingerprint: it cannot be compared)"
+        note += " (no fingerprint: it cannot be compared)"
     return Decision(Action.CREATE, alert, alert.key, "new", "new problem" + note, ticket=draft, fingerprint=fingerprint)
 
 

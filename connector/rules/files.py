@@ -5,7 +5,7 @@ reported with its line, the priority matrix must be 4×4 with values 1–4. Chec
 another file (a category of the taxonomy, a level of priority.yaml) are in ``build``.
 
 ``lifecycle.yaml`` and ``replies.yaml`` (what people may do, what the connector answers them)
-are modelled in ``connector.rules.people_files``, the alert-noise files (``flapping.yaml``) in
+are modelled in ``connector.rules.people_files``, the alert-noise files (``flapping.yaml``, ``maintenance.yaml``) in
 ``connector.rules.noise_files``; both are re-exported here.
 
 ``SCHEMAS`` names the model of every file the rule book has, so the loader, ``validate`` and
@@ -26,6 +26,7 @@ __all__ = [
     "DedupFile",
     "FlappingFile",
     "LifecycleFile",
+    "MaintenanceFile",
     "MatchModel",
     "PriorityFile",
     "RepliesFile",
@@ -43,7 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from connector.domain.models import Impact, Priority, TicketSource, Urgency
 from connector.rules.fingerprint import FINGERPRINT_FIELDS
 from connector.rules.ladder import EscalationRules, NotificationRules
-from connector.rules.noise_files import FlappingFile
+from connector.rules.noise_files import FlappingFile, MaintenanceFile
 from connector.rules.people_files import (
     ClosingModel,
     LifecycleFile,
@@ -344,4 +345,5 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "lifecycle.yaml": LifecycleFile,
     "replies.yaml": RepliesFile,
     "flapping.yaml": FlappingFile,
+    "maintenance.yaml": MaintenanceFile,
 }

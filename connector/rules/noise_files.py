@@ -1,4 +1,4 @@
-"""The models of the alert-noise rule files (issue 18): ``flapping.yaml``.
+"""The models of the alert-noise rule files (issue 18): ``flapping.yaml``, ``maintenance.yaml``.
 
 Kept apart from ``connector.rules.files`` (which re-exports them and lists them in ``SCHEMAS``)
 so each module stays one job: these files say when the connector holds back, not what a ticket
@@ -7,9 +7,14 @@ is. Loaded like every rule file: unknown keys and bad values are ``file:line`` e
 
 from __future__ import annotations
 
-__all__ = ["FlappingFile"]
+__all__ = ["FlappingFile", "MaintenanceFile", "WeeklyModel", "WindowModel"]
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from connector.domain.models import Priority
 
 
 class _Strict(BaseModel):
@@ -26,3 +31,59 @@ class FlappingFile(_Strict):
     window_minutes: float = Field(gt=0)
     #: a flapping ticket is resolved once its last recovery has held this long (it settled)
     quiet_minutes: float = Field(gt=0)
+
+
+_DAYS = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
+
+
+class WeeklyModel(_Strict):
+    """A window that comes back every week: on ``days``, from ``start`` to ``end`` (local time
+    of the file's ``timezone``); an ``end`` not after ``start`` ends the next day."""
+
+    days: list[_DAYS] = Field(min_length=1)
+    start: str = Field(pattern=_HHMM)
+    end: str = Field(pattern=_HHMM)
+
+
+class WindowModel(_Strict):
+    """One maintenance window: which CIs (by name or host group) and when (weekly or dated)."""
+
+    name: str = Field(min_length=1)
+    cis: list[str] = Field(default_factory=list)
+    host_groups: list[str] = Field(default_factory=list)
+    weekly: WeeklyModel | None = None
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> WindowModel:
+        if not self.cis and not self.host_groups:
+            raise ValueError(f"window {self.name!r} names no cis and no host_groups: it would hold nothing")
+        dated = self.start is not None or self.end is not None
+        if self.weekly is not None and dated:
+            raise ValueError(f"window {self.name!r}: give either weekly or start/end, not both")
+        if self.weekly is None and not dated:
+            raise ValueError(f"window {self.name!r}: give weekly, or start and end")
+        if dated and (self.start is None or self.end is None or self.end <= self.start):
+            raise ValueError(f"window {self.name!r}: a dated window needs a start and a later end")
+        return self
+
+
+class MaintenanceFile(_Strict):
+    """``maintenance.yaml``: planned work during which alerts open no ticket."""
+
+    #: priorities that open their ticket even during maintenance (e.g. P1)
+    open_priorities: list[Priority]
+    #: the time zone of the weekly windows' times
+    timezone: str = Field(min_length=1)
+    windows: list[WindowModel] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Asia/Shanghai or UTC)") from None
+        return value

@@ -48,7 +48,7 @@ from connector.domain.notice import Notice
 from connector.notify.settings import Notifications
 from connector.process.escalation import SweepResult, SweepRules, decision_notices, sweep_ticket
 from connector.process.pipeline import Pipeline
-from connector.rules.flapping import last_change_of, settled
+from connector.runtime import noise_jobs
 from connector.runtime.drain import drain_pass
 from connector.runtime.intake import alert_payload, reject_event_key
 from connector.runtime.outbox_ops import BACKEND, NOTIFY_PREFIX, OpKind
@@ -170,6 +170,7 @@ class Engine:
                     continue
                 if alert.reply_to is None:
                     decisions += self.settle_flapping(alert.recovered_at or alert.occurred_at)
+                    decisions += self.release_holds(alert.recovered_at or alert.occurred_at)
                 try:
                     decision = self.pipeline.decide(alert, self.store, now)
                 except RuleError as exc:
@@ -257,8 +258,10 @@ class Engine:
     def sweep(self) -> int:
         """Fire every escalation, notice and SLA step that is due (each once, late ones marked
         late) and keep field 21 at the next deadline; returns how many steps fired. Flapping
-        tickets that settled are resolved first (``settle_flapping``)."""
+        tickets that settled are resolved first (``settle_flapping``), and problems held through
+        a maintenance window that ended are opened (``release_holds``)."""
         self.settle_flapping()
+        self.release_holds()
         if self.sweep_rules is None:
             return 0
         now = self.clock.now()
@@ -276,42 +279,34 @@ class Engine:
         return fired
 
     def settle_flapping(self, at: datetime | None = None) -> list[Decision]:
-        """Resolve every flapping ticket whose trigger has been quiet long enough by ``at``
-        (``flapping.yaml``: ``quiet_minutes`` after its last recovery; default: now); returns
-        the decisions. The resolution is dated at that last recovery and says how many changes
-        it counted. ``process_pending`` settles by each alert's own time before deciding it, so
-        a backlog is decided as it would have been live (and as ``simulate`` decides it)."""
-        policy = self.pipeline.rules.dedup.flapping
-        if policy is None:
-            return []
-        now = self.clock.now()
-        decisions = []
-        for state in self.store.flapping_tickets():
-            reason = settled(state, policy, self.store, at or now)
-            last = last_change_of(state, self.store)
-            if reason is None or last is None:
-                continue
-            alert = Alert(
-                source=state.source or "flapping",
-                external_id=state.external_id or state.key,
-                title=str(state.content.get("title") or state.key),
-                occurred_at=state.started_at,
-                recovered_at=max(last, state.started_at),
-            )
-            decision = Decision(Action.RESOLVE, alert, state.key, "flapping.settled", reason)
-            known = alert.source in self.sources
-            on_recovery = self.source_capabilities(alert.source).on_recovery if known else "resolve"
-            with self.store.transaction():
-                applied = apply_decision(self.store, decision, now, self.backend.name)
-                self.store.ticket_set_flapping(state.key, None)
-                note = {"text": f"{reason} (rule flapping.settled)"}
-                self.store.enqueue(BACKEND, OpKind.NOTE, state.key, note, now)
-                for op in plan_operations(decision, on_recovery, applied.cascaded, self.backend.resolves_duplicates):
-                    self.store.enqueue(op.target, op.op, op.ticket_key, op.payload, now)
-                self._decision_notices(decision, on_recovery, now)
-            _log_decision(decision)
-            decisions.append(decision)
-        return decisions
+        """Resolve the flapping tickets that settled by ``at`` (default: now); see
+        ``connector.runtime.noise_jobs.settle_flapping``."""
+        return noise_jobs.settle_flapping(self, at)
+
+    def release_holds(self, at: datetime | None = None) -> list[Decision]:
+        """Open the problems held through a maintenance window that ended by ``at`` (default:
+        now); see ``connector.runtime.noise_jobs.release_holds``."""
+        return noise_jobs.release_holds(self, at)
+
+    def commit_decision(
+        self, decision: Decision, now: datetime, note: str | None = None, also: Callable[[], object] | None = None
+    ) -> None:
+        """Record a decision the clock made (no journal entry: a settled flap, a released
+        hold) with its operations and notices in one transaction; ``note`` goes first, ``also``
+        is a change of state that belongs to the same transaction."""
+        alert = decision.alert
+        known = alert.source in self.sources
+        on_recovery = self.source_capabilities(alert.source).on_recovery if known else "resolve"
+        with self.store.transaction():
+            if also is not None:
+                also()
+            applied = apply_decision(self.store, decision, now, self.backend.name)
+            if note is not None and decision.ticket_key is not None:
+                self.store.enqueue(BACKEND, OpKind.NOTE, decision.ticket_key, {"text": note}, now)
+            for op in plan_operations(decision, on_recovery, applied.cascaded, self.backend.resolves_duplicates):
+                self.store.enqueue(op.target, op.op, op.ticket_key, op.payload, now)
+            self._decision_notices(decision, on_recovery, now)
+        _log_decision(decision)
 
     def _queue_sweep(self, result: SweepResult, now: datetime) -> None:
         change = result.change

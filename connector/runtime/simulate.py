@@ -21,6 +21,7 @@ __all__ = ["Simulator", "simulate"]
 
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -160,8 +161,10 @@ class Simulator:
                 _line(lineno, item.external_id, item.source, Action.IGNORED.value, reason=reason, at=isoformat(now))
             ]
         self._seen[(item.source, item.event_key)] = lineno
+        opened: list[dict[str, Any]] = []
         if item.reply_to is None:
             self._settle_flapping(now)
+            opened = self._release_holds(lineno, now)
         try:
             decision = self.pipeline.decide(item, self.ledger, now)
         except RuleError as exc:
@@ -174,7 +177,7 @@ class Simulator:
         if decision.new_ticket is not None and decision.ticket_key is not None:
             self._number(decision.ticket_key)
             self._ticket_for[item.external_id] = decision.ticket_key
-        out = [self._describe(lineno, decision, now)]
+        out = [*opened, self._describe(lineno, decision, now)]
         state = self.ledger.get(decision.ticket_key) if decision.ticket_key else None
         if self.sweep is not None and state is not None:
             for notice in decision_notices(decision, state, self.sweep, now):
@@ -192,6 +195,27 @@ class Simulator:
             if last is not None and settled(state, policy, self.ledger, now) is not None:
                 record_status(self.ledger, state.key, TicketStatus.RESOLVED, last)
                 self.ledger.ticket_set_flapping(state.key, None)
+
+    def _release_holds(self, lineno: int, now: datetime) -> list[dict[str, Any]]:
+        """Open the problems held during maintenance whose window ended before ``now`` and that
+        are still active, as the daemon does (``Engine.release_holds``): one output line each,
+        numbered as the line that made the clock pass the window's end."""
+        out = []
+        for held in self.ledger.holds_due(now):
+            self.ledger.hold_release(held.key)
+            alert = held.model_copy(update={"maintenance": False, "maintenance_until": None})
+            try:
+                decision = self.pipeline.decide(alert, self.ledger, now)
+            except RuleError as exc:
+                out.append(_line(lineno, alert.external_id, alert.source, Action.DEAD_LETTER.value, reason=str(exc)))
+                continue
+            decision = replace(decision, reason=f"still active when its maintenance ended: {decision.reason}")
+            apply_decision(self.ledger, decision, now, "simulate")
+            if decision.new_ticket is not None and decision.ticket_key is not None:
+                self._number(decision.ticket_key)
+                self._ticket_for[alert.external_id] = decision.ticket_key
+            out.append(self._describe(lineno, decision, now))
+        return out
 
     def _number(self, key: str) -> None:
         self._numbers += 1

@@ -120,7 +120,8 @@ MIGRATIONS: Sequence[str] = (
     """,
     # 5: the monitoring problem each ticket and appended repeat holds, and when it recovered
     # (a master's recovery waits for the other problems it holds: no active problem without
-    # an open ticket); each fingerprint's state changes and the flapping mark (flapping.yaml)
+    # an open ticket); each fingerprint's state changes and the flapping mark (flapping.yaml);
+    # the problems held during maintenance (maintenance.yaml)
     """
     ALTER TABLE tickets ADD COLUMN problem TEXT;
     ALTER TABLE tickets ADD COLUMN problem_recovered_at TEXT;
@@ -134,5 +135,14 @@ MIGRATIONS: Sequence[str] = (
         at TEXT NOT NULL
     );
     CREATE INDEX state_changes_by_fingerprint ON state_changes (fingerprint, at);
+    CREATE TABLE holds (
+        key TEXT PRIMARY KEY,
+        payload TEXT NOT NULL,
+        until TEXT,
+        held_at TEXT NOT NULL,
+        recovered_at TEXT,
+        released_at TEXT
+    );
+    CREATE INDEX holds_due ON holds (until) WHERE released_at IS NULL AND recovered_at IS NULL;
     """,
 )

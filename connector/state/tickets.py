@@ -5,7 +5,7 @@ or recurrence copies (``connector.domain.ledger``: this is the ``TicketIndex`` t
 reads and the ``TicketLedger`` a decision writes); ``aliases``: alerts appended to a master by
 the storm guard (with the problem each holds); ``steps``: the escalation, notice and SLA steps
 that fired, each once; ``state_changes``: when each fingerprint's problems began and recovered
-(what ``flapping.yaml`` counts).
+(what ``flapping.yaml`` counts); ``holds``: problems held during maintenance.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ __all__ = ["HelpdeskId", "TicketsTable"]
 
 import json
 import sqlite3
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from connector.domain.clock import isoformat, parse_time
 from connector.domain.ledger import LIFE_FIELDS, DoneAfter, TicketState
-from connector.domain.models import Impact, Priority, TicketStatus, Urgency
+from connector.domain.models import Alert, Impact, Priority, TicketStatus, Urgency
 from connector.state.database import Database
 
 
@@ -105,13 +105,51 @@ class TicketsTable(Database):
             (key, ticket_key, at.isoformat(), problem),
         )
 
+    def is_held(self, key: str) -> bool:
+        """Whether the alert ``key`` is held during maintenance (not opened since)."""
+        return self._row("SELECT 1 FROM holds WHERE key = ? AND released_at IS NULL", (key,)) is not None
+
+    def hold_add(self, alert: Alert, until: datetime | None, at: datetime) -> None:
+        """Hold a problem alerted during maintenance."""
+        self._exec(
+            "INSERT OR IGNORE INTO holds (key, payload, until, held_at) VALUES (?, ?, ?, ?)",
+            # UTC, so the text compares in time order (holds_due)
+            (alert.key, alert.model_dump_json(), isoformat(until.astimezone(UTC) if until else None), at.isoformat()),
+        )
+
+    def holds_due(self, at: datetime) -> list[Alert]:
+        """Held problems whose window ended by ``at`` and that did not recover, oldest first."""
+        rows = self._rows(
+            "SELECT payload FROM holds WHERE released_at IS NULL AND recovered_at IS NULL AND until IS NOT NULL"
+            " AND until <= ? ORDER BY until, rowid",
+            (at.isoformat(),),
+        )
+        return [Alert.model_validate_json(row["payload"]) for row in rows]
+
+    def hold_release(self, key: str) -> None:
+        """Mark the hold of ``key`` released (its ticket was opened)."""
+        self._exec("UPDATE holds SET released_at = held_at WHERE key = ? AND released_at IS NULL", (key,))
+
+    def hold_counts(self) -> dict[str, int]:
+        """Problems held during maintenance: still held, recovered while held, opened after it."""
+        row = self._row(
+            "SELECT sum(released_at IS NULL AND recovered_at IS NULL) AS held,"
+            " sum(released_at IS NULL AND recovered_at IS NOT NULL) AS recovered,"
+            " sum(released_at IS NOT NULL) AS opened FROM holds"
+        )
+        return {name: int(row[name] or 0) for name in ("held", "recovered", "opened")} if row else {}
+
     def problem_recovered(self, key: str, at: datetime) -> None:
-        """Record that the problem of alert ``key`` (a ticket's own, or an alias's) is over."""
+        """Record that the problem of alert ``key`` (a ticket's own, an alias's, a held one's) is over."""
         self._exec(
             "UPDATE tickets SET problem_recovered_at = ? WHERE key = ? AND problem_recovered_at IS NULL",
             (at.isoformat(), key),
         )
         self._exec("UPDATE aliases SET recovered_at = ? WHERE key = ? AND recovered_at IS NULL", (at.isoformat(), key))
+        self._exec(
+            "UPDATE holds SET recovered_at = ? WHERE key = ? AND recovered_at IS NULL AND released_at IS NULL",
+            (at.isoformat(), key),
+        )
 
     def open_duplicates(self, master_key: str) -> list[str]:
         """Keys of the unresolved duplicates of ``master_key``, oldest first."""

@@ -162,6 +162,7 @@ def test_rules_show_names_the_site_files(tmp_path: Path, capsys: pytest.CaptureF
         "lifecycle.yaml",
         "replies.yaml",
         "flapping.yaml",
+        "maintenance.yaml",
     ]
 
 

@@ -70,7 +70,9 @@ class ZabbixSettings(BaseModel):
         "update notifications carrying it are our own and must be ignored",
     )
     ignore_suppressed: bool = Field(
-        default=False, description="skip problems that are suppressed (host in maintenance) when they start"
+        default=False,
+        description="skip problems that are suppressed (host in maintenance) when they start, unjournaled; by "
+        "default they are journaled with the maintenance flag and maintenance.yaml decides (no ticket, counted)",
     )
 
     @field_validator("url")

@@ -11,6 +11,7 @@ One ``poll`` costs a bounded number of calls whatever the batch size::
     event.get   [eventid, r_eventid] of the open problems we were given (chunks of 500)
     event.get   the full problem events of those that recovered (chunks of 500)
     event.get   clock of every recovery event needed (chunks of 500)
+    event.get   the suppression data (maintenance end) of suppressed new problems, if any
     host.get    host groups of every host seen, in one call
 
 Our own ``event.acknowledge`` makes Zabbix run the actions' *update operations*: a webhook
@@ -118,6 +119,7 @@ class ZabbixSource:
                 log.debug("%s: skipping suppressed event %s", self.name, eventid)
                 continue
             kept.append(event)
+        kept = self._with_suppression_data(kept)
         batch_ids = {str(e.get("eventid")) for e in events if isinstance(e, Mapping)}
 
         recovered = self._recovered_open_problems([i for i in open_ids if i not in batch_ids])
@@ -201,6 +203,23 @@ class ZabbixSource:
         else:
             params["eventid_from"] = str(last + 1)
         return self._zabbix.list("event.get", params, "new problem events")
+
+    def _with_suppression_data(self, events: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+        """The events, those suppressed by a maintenance period with its ``suppression_data``
+        (when it ends: ``maintenance.yaml`` opens a still-active problem then). One more
+        ``event.get`` only when the batch has a suppressed event."""
+        suppressed = [str(e.get("eventid")) for e in events if str(e.get("suppressed", "0")) == "1"]
+        if not suppressed:
+            return events
+        extra = self._events_by_id(
+            suppressed, {"output": ["eventid"], "selectSuppressionData": "extend"}, "suppression data"
+        )
+        return [
+            {**e, "suppression_data": extra[str(e.get("eventid"))].get("suppression_data", [])}
+            if str(e.get("eventid")) in extra
+            else e
+            for e in events
+        ]
 
     def _recovered_open_problems(self, open_ids: Sequence[str]) -> list[Mapping[str, Any]]:
         """The full problem events (hosts, tags) of those ``open_ids`` that have recovered."""
