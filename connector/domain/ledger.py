@@ -87,7 +87,7 @@ def apply_decision(ledger: TicketLedger, decision: Decision, now: datetime, back
                 status=TicketStatus.OPEN,
                 fingerprint=new.fingerprint,
                 created_at=now,
-                master_key=decision.related_key if decision.action is Action.DUPLICATE else None,
+                master_key=decision.related_key if decision.action.under_parent else None,
                 occurred_at=alert.occurred_at,
                 source=alert.source,
                 external_id=alert.external_id,
@@ -103,11 +103,19 @@ def apply_decision(ledger: TicketLedger, decision: Decision, now: datetime, back
                 # only a monitoring problem recovers: a report without recoveries holds none
                 problem=alert.problem if new.source is TicketSource.MONITORING else None,
                 problem_recovered_at=alert.recovered_at,
+                ci=new.ci,
+                upstreams=decision.cause.upstreams if decision.cause else (),
+                storm_key=decision.cause.storm_key if decision.cause else None,
             ),
             backend,
         )
-        if decision.action is Action.DUPLICATE and decision.related_key is not None:
+        if decision.action.under_parent and decision.related_key is not None:
             ledger.ticket_bump_repeats(decision.related_key)
+        parent = decision.related_key if decision.action is Action.STORM else decision.ticket_key
+        for child in decision.cause.adopts if decision.cause and parent else ():
+            assert parent is not None
+            ledger.ticket_set_master(child, parent)
+            ledger.ticket_bump_repeats(parent)
         if alert.recovered_at is not None:  # first seen already recovered: resolved at once
             ledger.ticket_set_status(decision.ticket_key, TicketStatus.RESOLVED, alert.recovered_at)
     elif decision.action is Action.SUPPRESSED:

@@ -38,6 +38,10 @@ class MemoryLedger:
         self._flapping: dict[str, None] = {}  # keys of tickets marked flapping, in order
         # problems held during maintenance: key → (alert, until, recovered) while held
         self._holds: dict[str, tuple[Alert, datetime | None, bool]] = {}
+        # the topology's indexes (keys in creation order): per CI, per upstream, per storm key
+        self._by_ci: dict[str, list[str]] = {}
+        self._by_upstream: dict[str, list[str]] = {}
+        self._by_storm: dict[str, list[str]] = {}
 
     def __len__(self) -> int:
         return len(self._tickets)
@@ -108,11 +112,36 @@ class MemoryLedger:
     def is_held(self, key: str) -> bool:
         return key in self._holds
 
+    def _incidents(self, keys: list[str], since: datetime, members: bool = False) -> list[TicketState]:
+        states = (self._tickets.get(k) for k in keys)
+        return [
+            s
+            for s in states
+            if s is not None and (members or s.master_key is None) and not s.status.is_done and s.started_at >= since
+        ]
+
+    def open_incident(self, ci: str, since: datetime) -> TicketState | None:
+        found = self._incidents(self._by_ci.get(ci, []), since)
+        return found[-1] if found else None
+
+    def dependents(self, upstream: str, since: datetime) -> list[TicketState]:
+        return self._incidents(self._by_upstream.get(upstream, []), since)
+
+    def storm_incidents(self, storm_key: str, since: datetime) -> list[TicketState]:
+        return self._incidents(self._by_storm.get(storm_key, []), since, members=True)
+
     # --- TicketLedger --------------------------------------------------------------------------
 
     def ticket_add(self, state: TicketState, backend: str) -> None:
         if state.key in self._tickets:
             return
+        if state.ci is not None:
+            self._by_ci.setdefault(state.ci, []).append(state.key)
+        if state.storm_key is not None:
+            self._by_storm.setdefault(state.storm_key, []).append(state.key)
+        for upstream in state.upstreams:
+            self._by_upstream.setdefault(upstream, []).append(state.key)
+        object.__setattr__(state, "upstreams", ())  # indexed; a state read back has none (as the store's)
         if state.master_key is not None:
             self._duplicates.setdefault(state.master_key, []).append(state.key)
             object.__setattr__(state, "content", {})  # nothing copies from a duplicate
@@ -186,6 +215,15 @@ class MemoryLedger:
         states = (self._tickets.get(key) for key in self._flapping)
         return [s for s in states if s is not None and s.flapping_since is not None and not s.status.is_done]
 
+    def ticket_set_master(self, key: str, master_key: str) -> None:
+        state = self._tickets.get(key)
+        if state is None or state.master_key == master_key:
+            return
+        self._update(key, master_key=master_key)
+        self._duplicates.setdefault(master_key, []).append(key)
+        if state.fingerprint is not None and key in self._masters_by_fp.get(state.fingerprint, ()):
+            self._masters_by_fp[state.fingerprint].remove(key)  # no longer a master (as the store's query)
+
     def hold_add(self, alert: Alert, until: datetime | None, at: datetime) -> None:
         self._holds.setdefault(alert.key, (alert, until, False))
 
@@ -243,6 +281,13 @@ class MemoryLedger:
                 self._by_ticket_id.pop(state.ticket_id, None)
         self._aliases = {k: v for k, v in self._aliases.items() if v not in gone}
         self._alias_problems = {m: v for m, v in self._alias_problems.items() if m not in gone}
+        for index in (self._by_ci, self._by_upstream, self._by_storm):
+            for name in list(index):
+                kept = [k for k in index[name] if k not in gone]
+                if kept:
+                    index[name] = kept
+                else:
+                    del index[name]
         self._changes = {
             fp: recent for fp, times in self._changes.items() if (recent := [t for t in times if t >= cutoff])
         }

@@ -62,6 +62,10 @@ class TicketState:
     problem_recovered_at: datetime | None = None
     # set while its trigger flaps (``flapping.yaml``): from when its state changes are counted
     flapping_since: datetime | None = None
+    # its place in the topology (topology.yaml): its CI, the CIs it depends on, its storm key
+    ci: str | None = None
+    upstreams: tuple[str, ...] = ()
+    storm_key: str | None = None
 
     @property
     def pauses(self) -> tuple[tuple[datetime, datetime | None], ...]:
@@ -127,6 +131,21 @@ class TicketIndex(Protocol):
         """The unresolved ticket of this fingerprint that is flapping, if any."""
         ...
 
+    def open_incident(self, ci: str, since: datetime) -> TicketState | None:
+        """The newest unresolved ticket of CI ``ci`` that is not itself counted on another and
+        whose problem began at or after ``since`` (a parent for its dependents)."""
+        ...
+
+    def dependents(self, upstream: str, since: datetime) -> list[TicketState]:
+        """Unresolved tickets not counted on another, begun at or after ``since``, whose CI
+        depends on ``upstream`` (to adopt when the upstream alarms after them)."""
+        ...
+
+    def storm_incidents(self, storm_key: str, since: datetime) -> list[TicketState]:
+        """Unresolved tickets with this storm key (a storm's incident and its members), begun
+        at or after ``since``, oldest first."""
+        ...
+
     def is_held(self, key: str) -> bool:
         """Whether the alert ``key`` was held during maintenance (and not opened since)."""
         ...
@@ -180,6 +199,10 @@ class TicketLedger(TicketIndex, Protocol):
 
     def flapping_tickets(self) -> list[TicketState]:
         """Every unresolved ticket marked flapping (the clock settles them)."""
+        ...
+
+    def ticket_set_master(self, key: str, master_key: str) -> None:
+        """Put a ticket under another (a child adopted by its late upstream, a storm's member)."""
         ...
 
     def hold_add(self, alert: Alert, until: datetime | None, at: datetime) -> None:

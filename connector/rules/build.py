@@ -28,6 +28,7 @@ from connector.rules.files import (
     MatchModel,
     PriorityFile,
     SlaFile,
+    TopologyFile,
 )
 from connector.rules.fingerprint import Fingerprinter, SymptomNormaliser
 from connector.rules.flapping import FlapPolicy
@@ -35,6 +36,7 @@ from connector.rules.maintenance import build_maintenance
 from connector.rules.priority import Level, PriorityRules
 from connector.rules.sla import SlaPolicy, Stage, Target
 from connector.rules.taxonomy import Taxonomy
+from connector.rules.topology import build_topology
 from connector.util.yamlfile import LineDict, line_of
 
 
@@ -76,10 +78,14 @@ def _target(breach: float, warning: float | None) -> Target:
 
 
 def build_dedup(
-    model: DedupFile, flapping: FlappingFile | None = None, maintenance: MaintenanceFile | None = None
+    model: DedupFile,
+    flapping: FlappingFile | None = None,
+    maintenance: MaintenanceFile | None = None,
+    topology: TopologyFile | None = None,
 ) -> DedupPolicy:
     """The fingerprint and the windows and policies of dedup.yaml (and flapping.yaml's
-    thresholds and maintenance.yaml's windows, which correlation applies too)."""
+    thresholds, maintenance.yaml's windows and topology.yaml's maps, which correlation applies
+    too)."""
     fp = model.fingerprint
     flap = (
         FlapPolicy(
@@ -107,6 +113,7 @@ def build_dedup(
         recurrence_after=model.recurrence.after,
         flapping=flap,
         maintenance=build_maintenance(maintenance) if maintenance is not None else None,
+        topology=build_topology(topology) if topology is not None else None,
     )
 
 

@@ -31,13 +31,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from connector.domain.decision import Action, Decision, TicketUpdate, helpdesk_key
+from connector.domain.decision import Action, Cause, Decision, TicketUpdate, helpdesk_key
 from connector.domain.ledger import DoneAfter, TicketIndex, TicketState
 from connector.domain.models import Alert, Ticket, TicketStatus
 from connector.rules.confirmation import Verdict, verdict
 from connector.rules.fingerprint import Fingerprinter
 from connector.rules.flapping import FlapPolicy, flap
 from connector.rules.maintenance import MaintenancePolicy
+from connector.rules.topology import Topology, adopting, cause_of
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class DedupPolicy:
     flapping: FlapPolicy | None = None
     #: ``maintenance.yaml`` (``None``: no windows, and the source's flag is not applied)
     maintenance: MaintenancePolicy | None = None
+    #: ``topology.yaml`` (``None``: no cause correlation)
+    topology: Topology | None = None
 
 
 def _minutes(delta: timedelta) -> str:
@@ -145,6 +148,13 @@ def correlate(alert: Alert, draft: Ticket, policy: DedupPolicy, index: TicketInd
                 return _repeat(alert, draft, master, age, policy)
             window = _minutes(policy.window)
             note += f"; the unresolved {master.key} began {_minutes(age)} earlier, beyond the {window} window"
+    topology = policy.topology
+    storm_key = _storm_key(alert, draft, policy) if topology is not None else None
+    if topology is not None:
+        caused = cause_of(alert, draft, topology, index, fingerprint, storm_key)
+        if caused is not None:
+            return caused
+    if fingerprint is not None:
         original = index.last_done(fingerprint, policy.recurrence_after)
         if original is not None:
             done_at = original.done_at(policy.recurrence_after)
@@ -165,10 +175,36 @@ def correlate(alert: Alert, draft: Ticket, policy: DedupPolicy, index: TicketInd
                     ticket=ticket,
                     related_key=original.key,
                     fingerprint=fingerprint,
+                    cause=_cause(alert, topology, index, storm_key),
                 )
     else:
         note += " (no fingerprint: it cannot be compared)"
-    return Decision(Action.CREATE, alert, alert.key, "new", "new problem" + note, ticket=draft, fingerprint=fingerprint)
+    cause = _cause(alert, topology, index, storm_key)
+    if cause is not None and cause.adopts:
+        note += f"; re-links {len(cause.adopts)} open incident(s) of CIs depending on it as its children"
+    return Decision(
+        Action.CREATE,
+        alert,
+        alert.key,
+        "new",
+        "new problem" + note,
+        ticket=draft,
+        fingerprint=fingerprint,
+        cause=cause,
+    )
+
+
+def _storm_key(alert: Alert, draft: Ticket, policy: DedupPolicy) -> str:
+    """The kind and symptom of a report whatever its CI (a storm is one symptom on many CIs):
+    the normalised title, since a source's own symptom (a trigger) is one CI's."""
+    return f"{draft.source.value}\x1f{policy.fingerprint.symptom(alert.title)}"
+
+
+def _cause(alert: Alert, topology: Topology | None, index: TicketIndex, storm_key: str | None) -> Cause | None:
+    """A new incident's place in the topology, with the open incidents it adopts."""
+    if topology is None:
+        return None
+    return Cause(upstreams=topology.upstreams_of(alert), storm_key=storm_key, adopts=adopting(alert, topology, index))
 
 
 def _recovery(alert: Alert, existing: TicketState, index: TicketIndex, fingerprint: str | None) -> Decision:

@@ -1,4 +1,5 @@
-"""The models of the alert-noise rule files (issue 18): ``flapping.yaml``, ``maintenance.yaml``.
+"""The models of the alert-noise rule files (issue 18): ``flapping.yaml``, ``maintenance.yaml``,
+``topology.yaml``.
 
 Kept apart from ``connector.rules.files`` (which re-exports them and lists them in ``SCHEMAS``)
 so each module stays one job: these files say when the connector holds back, not what a ticket
@@ -7,7 +8,15 @@ is. Loaded like every rule file: unknown keys and bad values are ``file:line`` e
 
 from __future__ import annotations
 
-__all__ = ["FlappingFile", "MaintenanceFile", "WeeklyModel", "WindowModel"]
+__all__ = [
+    "FlappingFile",
+    "GroupUpstreamModel",
+    "MaintenanceFile",
+    "StormModel",
+    "TopologyFile",
+    "WeeklyModel",
+    "WindowModel",
+]
 
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -87,3 +96,36 @@ class MaintenanceFile(_Strict):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r} (an IANA name such as Asia/Shanghai or UTC)") from None
         return value
+
+
+class GroupUpstreamModel(_Strict):
+    """Everything in a host group depends on these CIs."""
+
+    host_group: str = Field(min_length=1)
+    upstreams: list[str] = Field(min_length=1)
+
+
+class StormModel(_Strict):
+    """This many CIs with one symptom and no known upstream within ``seconds``: one storm incident."""
+
+    min_cis: int = Field(ge=2)
+    seconds: float = Field(gt=0)
+
+
+class TopologyFile(_Strict):
+    """``topology.yaml``: which CI's failure causes which (cause correlation)."""
+
+    #: an alert this long after (or before) an upstream incident began is its child
+    window_minutes: float = Field(gt=0)
+    #: CI → the CIs it depends on (its upstreams; followed transitively)
+    upstreams: dict[str, list[str]] = Field(default_factory=dict)
+    groups: list[GroupUpstreamModel] = Field(default_factory=list)
+    #: ``null``: no storm incidents
+    storm: StormModel | None = None
+
+    @model_validator(mode="after")
+    def _not_its_own(self) -> TopologyFile:
+        for ci, ups in self.upstreams.items():
+            if ci in ups:
+                raise ValueError(f"upstreams: {ci!r} is listed as its own upstream")
+        return self

@@ -322,8 +322,10 @@ class Simulator:
                 out["duplicate_of"] = related.external_id
             elif decision.action is Action.RECURRENCE:
                 out["recurrence_of"] = related.external_id
-        if decision.action is Action.FLAPPING:  # the alert-noise actions name their incident
-            out["parent"] = decision.related_key
+        if decision.action in (Action.FLAPPING, Action.CHILD, Action.STORM):  # the alert-noise actions name
+            out["parent"] = decision.related_key  # their incident
+        elif decision.cause is not None and decision.cause.adopts:
+            out["children"] = list(decision.cause.adopts)
         return out
 
 

@@ -121,7 +121,8 @@ MIGRATIONS: Sequence[str] = (
     # 5: the monitoring problem each ticket and appended repeat holds, and when it recovered
     # (a master's recovery waits for the other problems it holds: no active problem without
     # an open ticket); each fingerprint's state changes and the flapping mark (flapping.yaml);
-    # the problems held during maintenance (maintenance.yaml)
+    # the problems held during maintenance (maintenance.yaml); each ticket's CI, upstreams and
+    # storm key (topology.yaml)
     """
     ALTER TABLE tickets ADD COLUMN problem TEXT;
     ALTER TABLE tickets ADD COLUMN problem_recovered_at TEXT;
@@ -144,5 +145,14 @@ MIGRATIONS: Sequence[str] = (
         released_at TEXT
     );
     CREATE INDEX holds_due ON holds (until) WHERE released_at IS NULL AND recovered_at IS NULL;
+    ALTER TABLE tickets ADD COLUMN ci TEXT;
+    ALTER TABLE tickets ADD COLUMN storm_key TEXT;
+    CREATE INDEX tickets_by_ci ON tickets (ci, status);
+    CREATE INDEX tickets_by_storm_key ON tickets (storm_key, status);
+    CREATE TABLE ticket_upstreams (
+        key TEXT NOT NULL,
+        upstream TEXT NOT NULL,
+        PRIMARY KEY (upstream, key)
+    );
     """,
 )

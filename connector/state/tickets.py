@@ -10,16 +10,16 @@ that fired, each once; ``state_changes``: when each fingerprint's problems began
 
 from __future__ import annotations
 
-__all__ = ["HelpdeskId", "TicketsTable"]
+__all__ = ["STATE_COLUMNS", "HelpdeskId", "TicketsTable", "ticket_state", "time_or_none"]
 
 import json
 import sqlite3
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from connector.domain.clock import isoformat, parse_time
 from connector.domain.ledger import LIFE_FIELDS, DoneAfter, TicketState
-from connector.domain.models import Alert, Impact, Priority, TicketStatus, Urgency
+from connector.domain.models import Impact, Priority, TicketStatus, Urgency
 from connector.state.database import Database
 
 
@@ -41,8 +41,8 @@ class TicketsTable(Database):
             "INSERT OR IGNORE INTO tickets (key, backend, ticket_id, source, external_id, fingerprint, status,"
             " master_key, created_at, resolved_at, closed_at, occurred_at, impact, urgency, priority, repeats,"
             " recurrence_of, content, contact, sla_due, assignment_group, assignee, assigned_at, problem,"
-            " problem_recovered_at)"
-            " VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " problem_recovered_at, ci, storm_key)"
+            " VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 state.key,
                 backend,
@@ -68,8 +68,12 @@ class TicketsTable(Database):
                 isoformat(state.assigned_at),
                 state.problem,
                 isoformat(state.problem_recovered_at),
+                state.ci,
+                state.storm_key,
             ),
         )
+        for upstream in state.upstreams:  # read by ``dependents``; a state read back has none
+            self._exec("INSERT OR IGNORE INTO ticket_upstreams (key, upstream) VALUES (?, ?)", (state.key, upstream))
 
     def ticket_set_ref(self, key: str, ticket_id: str, url: str) -> None:
         """Record the helpdesk id of a created ticket."""
@@ -104,40 +108,6 @@ class TicketsTable(Database):
             "INSERT OR IGNORE INTO aliases (key, ticket_key, created_at, problem) VALUES (?, ?, ?, ?)",
             (key, ticket_key, at.isoformat(), problem),
         )
-
-    def is_held(self, key: str) -> bool:
-        """Whether the alert ``key`` is held during maintenance (not opened since)."""
-        return self._row("SELECT 1 FROM holds WHERE key = ? AND released_at IS NULL", (key,)) is not None
-
-    def hold_add(self, alert: Alert, until: datetime | None, at: datetime) -> None:
-        """Hold a problem alerted during maintenance."""
-        self._exec(
-            "INSERT OR IGNORE INTO holds (key, payload, until, held_at) VALUES (?, ?, ?, ?)",
-            # UTC, so the text compares in time order (holds_due)
-            (alert.key, alert.model_dump_json(), isoformat(until.astimezone(UTC) if until else None), at.isoformat()),
-        )
-
-    def holds_due(self, at: datetime) -> list[Alert]:
-        """Held problems whose window ended by ``at`` and that did not recover, oldest first."""
-        rows = self._rows(
-            "SELECT payload FROM holds WHERE released_at IS NULL AND recovered_at IS NULL AND until IS NOT NULL"
-            " AND until <= ? ORDER BY until, rowid",
-            (at.isoformat(),),
-        )
-        return [Alert.model_validate_json(row["payload"]) for row in rows]
-
-    def hold_release(self, key: str) -> None:
-        """Mark the hold of ``key`` released (its ticket was opened)."""
-        self._exec("UPDATE holds SET released_at = held_at WHERE key = ? AND released_at IS NULL", (key,))
-
-    def hold_counts(self) -> dict[str, int]:
-        """Problems held during maintenance: still held, recovered while held, opened after it."""
-        row = self._row(
-            "SELECT sum(released_at IS NULL AND recovered_at IS NULL) AS held,"
-            " sum(released_at IS NULL AND recovered_at IS NOT NULL) AS recovered,"
-            " sum(released_at IS NOT NULL) AS opened FROM holds"
-        )
-        return {name: int(row[name] or 0) for name in ("held", "recovered", "opened")} if row else {}
 
     def problem_recovered(self, key: str, at: datetime) -> None:
         """Record that the problem of alert ``key`` (a ticket's own, an alias's, a held one's) is over."""
@@ -255,52 +225,6 @@ class TicketsTable(Database):
         )
         return [row["key"] for row in rows]
 
-    def open_repeats(self, key: str) -> int:
-        """Repeats counted on ``key`` that hold a problem not recovered yet."""
-        row = self._row(
-            "SELECT count(*) AS n FROM aliases WHERE ticket_key = ? AND problem IS NOT NULL AND recovered_at IS NULL",
-            (key,),
-        )
-        return int(row["n"]) if row is not None else 0
-
-    def state_changes(self, fingerprint: str, since: datetime) -> int:
-        """How many problems of this fingerprint began or recovered at or after ``since``."""
-        row = self._row(
-            "SELECT count(*) AS n FROM state_changes WHERE fingerprint = ? AND at > ?",
-            (fingerprint, since.isoformat()),
-        )
-        return int(row["n"]) if row is not None else 0
-
-    def last_change(self, fingerprint: str) -> datetime | None:
-        """When a problem of this fingerprint last began or recovered."""
-        row = self._row("SELECT max(at) AS at FROM state_changes WHERE fingerprint = ?", (fingerprint,))
-        return _time(row["at"]) if row is not None else None
-
-    def flapping_ticket(self, fingerprint: str) -> TicketState | None:
-        """The unresolved flapping ticket of this fingerprint."""
-        row = self._row(
-            f"SELECT {_STATE_COLUMNS} FROM tickets WHERE fingerprint = ? AND flapping_since IS NOT NULL"
-            " AND status NOT IN ('resolved', 'closed') ORDER BY rowid DESC LIMIT 1",
-            (fingerprint,),
-        )
-        return None if row is None else _ticket_state(row)
-
-    def change_add(self, fingerprint: str, at: datetime) -> None:
-        """Remember a problem of this fingerprint beginning or recovering at ``at``."""
-        self._exec("INSERT INTO state_changes (fingerprint, at) VALUES (?, ?)", (fingerprint, at.isoformat()))
-
-    def ticket_set_flapping(self, key: str, since: datetime | None) -> None:
-        """Mark a ticket flapping from ``since``, or settled (``None``)."""
-        self._exec("UPDATE tickets SET flapping_since = ? WHERE key = ?", (isoformat(since), key))
-
-    def flapping_tickets(self) -> list[TicketState]:
-        """Unresolved tickets marked flapping, oldest first."""
-        rows = self._rows(
-            f"SELECT {_STATE_COLUMNS} FROM tickets WHERE flapping_since IS NOT NULL"
-            " AND status NOT IN ('resolved', 'closed') ORDER BY rowid"
-        )
-        return [_ticket_state(row) for row in rows]
-
     def ticket_ref(self, key: str) -> HelpdeskId | None:
         """(helpdesk id, url) of a created ticket, or None while it is not created yet."""
         row = self._row("SELECT ticket_id, url FROM tickets WHERE key = ?", (key,))
@@ -324,7 +248,7 @@ _STATE_COLUMNS = (
     "key, ticket_id, status, fingerprint, created_at, resolved_at, closed_at, master_key, occurred_at, source,"
     " external_id, impact, urgency, priority, repeats, recurrence_of, content, url, contact, sla_due, assigned_at,"
     " accepted_at, assignee, assignment_group, reassignments, escalation_level, third_party_at, suspended_since,"
-    " suspensions, synced_changes, problem, problem_recovered_at, flapping_since"
+    " suspensions, synced_changes, problem, problem_recovered_at, flapping_since, ci, storm_key"
 )
 
 
@@ -381,4 +305,12 @@ def _ticket_state(row: sqlite3.Row) -> TicketState:
         problem=row["problem"],
         problem_recovered_at=_time(row["problem_recovered_at"]),
         flapping_since=_time(row["flapping_since"]),
+        ci=row["ci"],
+        storm_key=row["storm_key"],
     )
+
+
+#: what ``connector.state.noise`` reads the same rows with
+STATE_COLUMNS = _STATE_COLUMNS
+ticket_state = _ticket_state
+time_or_none = _time

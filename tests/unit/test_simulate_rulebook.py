@@ -163,6 +163,7 @@ def test_rules_show_names_the_site_files(tmp_path: Path, capsys: pytest.CaptureF
         "replies.yaml",
         "flapping.yaml",
         "maintenance.yaml",
+        "topology.yaml",
     ]
 
 
