@@ -22,6 +22,8 @@ from connector.state.tickets import STATE_COLUMNS as _STATE_COLUMNS
 from connector.state.tickets import ticket_state as _ticket_state
 from connector.state.tickets import time_or_none as _time
 
+_JOINED = ", ".join(f"t.{column.strip()}" for column in _STATE_COLUMNS.split(","))
+
 
 class NoiseTables(Database):
     """The alert-noise tables and the ticket columns they add."""
@@ -84,9 +86,11 @@ class NoiseTables(Database):
     def dependents(self, upstream: str, since: datetime) -> list[TicketState]:
         """Unresolved tickets not counted on another, begun since ``since``, depending on ``upstream``."""
         rows = self._rows(
-            f"SELECT {_STATE_COLUMNS} FROM tickets WHERE key IN (SELECT key FROM ticket_upstreams WHERE upstream = ?)"
-            " AND status NOT IN ('resolved', 'closed') AND master_key IS NULL"
-            " AND coalesce(occurred_at, created_at) >= ? ORDER BY rowid",
+            # ticket_upstreams first (CROSS JOIN keeps that order): the planner would otherwise
+            # walk every master by tickets_master
+            f"SELECT {_JOINED} FROM ticket_upstreams AS u CROSS JOIN tickets AS t ON t.key = u.key"
+            " WHERE u.upstream = ? AND t.status NOT IN ('resolved', 'closed') AND t.master_key IS NULL"
+            " AND coalesce(t.occurred_at, t.created_at) >= ? ORDER BY t.rowid",
             (upstream, since.isoformat()),
         )
         return [_ticket_state(row) for row in rows]
