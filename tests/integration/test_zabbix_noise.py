@@ -171,3 +171,41 @@ def test_a_problem_in_a_maintenance_period_opens_its_issue_when_the_period_is_ov
     (issue,) = redmine.issues_with_key(key)
     assert issue["status"]["name"]
     lab.send_until_accepted(trap.host, trap.key, 1)
+
+
+def test_after_a_storm_of_grouped_triggers_every_active_problem_has_an_open_ticket(
+    tmp_path: Path, lab: ZabbixLab, redmine_env: dict[str, str], zabbix_env: dict[str, str], env: dict[str, str]
+) -> None:
+    """One host, triggers whose names differ only by a digit (the shipped dedup rule grouped such
+    titles under one master before): some recover, the master's among them; every problem
+    ``problem.get`` still reports active has an open ticket (its own, or the master it is counted on)."""
+    path = config(tmp_path, zabbix_env, redmine_env)
+    first = lab.create_trapper_trigger(prefix="itsm-grp", key="itsm.metric.1", reload=False)
+    traps = [first]
+    for n in range(2, 7):
+        key = f"itsm.metric.{n}"
+        lab.api.item.create(hostid=first.hostid, name=f"metric {n}", key_=key, type=2, value_type=3)
+        triggerid = lab.api.trigger.create(
+            description=f"metric {n} above 90", expression=f"last(/{first.host}/{key})>90", priority=3
+        )["triggerids"][0]
+        traps.append(TrapperTrigger(**{**first.__dict__, "key": key, "triggerid": triggerid}))
+    lab.reload_config_cache()
+    problems = [lab.fire(t, 95) for t in traps]
+    start_cursor_before(path, str(min(int(p["eventid"]) for p in problems)))
+    once(path, env)
+    for trap, problem in zip(traps[:3], problems[:3], strict=True):  # the first (a master) and two more recover
+        lab.send_until_accepted(trap.host, trap.key, 1)
+        lab.wait_for_recovery(str(problem["eventid"]))
+    once(path, env)
+    active = lab.api.problem.get(hostids=first.hostid, output=["eventid"])
+    assert {p["eventid"] for p in active} == {str(p["eventid"]) for p in problems[3:]}
+    store = Store(path.parent / "state.db")
+    try:
+        for problem in active:
+            key = f"zabbix:{problem['eventid']}"
+            holder = store.get(key) or store.get(store.alias_of(key) or "")
+            assert holder is not None and not holder.status.is_done, (key, holder)
+    finally:
+        store.close()
+    for trap in traps[3:]:
+        lab.send_until_accepted(trap.host, trap.key, 1)
