@@ -120,6 +120,8 @@ def apply_decision(ledger: TicketLedger, decision: Decision, now: datetime, back
             ledger.ticket_set_status(decision.ticket_key, TicketStatus.RESOLVED, alert.recovered_at)
     elif decision.action is Action.SUPPRESSED:
         ledger.hold_add(alert, decision.hold_until, now)
+        if alert.recovered_at is not None:  # first seen already over: held, counted, never opened
+            ledger.problem_recovered(alert.key, alert.recovered_at)
     elif decision.action is Action.FLAPPING and decision.related_key is not None:
         held = ledger.get(decision.related_key)
         ledger.alias_add(alert.key, decision.related_key, now, alert.problem if held and held.problem else None)

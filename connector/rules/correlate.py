@@ -120,8 +120,11 @@ def correlate(alert: Alert, draft: Ticket, policy: DedupPolicy, index: TicketInd
             fingerprint=fingerprint,
         )
     note = ""
-    if policy.maintenance is not None and alert.recovered_at is None:
-        hold = policy.maintenance.hold(alert, now)
+    if policy.maintenance is not None:  # (a problem first seen already over, too: it opens nothing)
+        hold = policy.maintenance.hold(alert, alert.occurred_at if alert.recovered_at is not None else now)
+        over = alert.recovered_at
+        if hold is not None and over is not None and hold.until is not None and over > hold.until:
+            hold = None  # it outlived its window: it opens, already resolved
         if hold is not None:
             if draft.priority not in policy.maintenance.open_priorities:
                 until = f"until {hold.until.isoformat()}" if hold.until is not None else "until it ends"

@@ -222,3 +222,25 @@ def test_status_shows_the_held_counts(tmp_path: Path, capsys: pytest.CaptureFixt
     config.write_text("state: {path: state.db}\nbackend: {type: local, path: tickets.db}\nsources: []\n")
     assert main(["status", "--config", str(config)]) == 0
     assert "held in maintenance: {'held': 0, 'recovered': 0, 'opened': 0}" in capsys.readouterr().out
+
+
+def test_a_problem_begun_and_over_within_the_window_and_first_seen_recovered_opens_nothing(
+    engine: Engine, clock: FakeClock
+) -> None:
+    seen_late = alert("7", IN_BACKUP, recovered_at=IN_BACKUP + timedelta(minutes=10))
+    clock.set(BACKUP_ENDS + timedelta(hours=1))  # a backlog read after the window
+    engine.ingest("zabbix", [seen_late])
+    assert [d.action for d in engine.process_pending()] == [Action.SUPPRESSED]
+    engine.sweep()
+    engine.drain_outbox()
+    assert engine.backend.tickets() == []  # type: ignore[attr-defined]
+    assert engine.store.hold_counts() == {"held": 0, "recovered": 1, "opened": 0}
+
+
+def test_a_problem_first_seen_recovered_that_outlived_its_window_opens_resolved(
+    engine: Engine, clock: FakeClock
+) -> None:
+    outlived = alert("8", IN_BACKUP, recovered_at=BACKUP_ENDS + timedelta(minutes=30))
+    clock.set(BACKUP_ENDS + timedelta(hours=1))
+    engine.ingest("zabbix", [outlived])
+    assert [d.action for d in engine.process_pending()] == [Action.CREATE]
