@@ -6,6 +6,7 @@ from __future__ import annotations
 
 __all__ = ["MemoryLedger"]
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -120,9 +121,13 @@ class MemoryLedger:
             if s is not None and (members or s.master_key is None) and not s.status.is_done and s.started_at >= since
         ]
 
-    def open_incident(self, ci: str, since: datetime) -> TicketState | None:
-        found = self._incidents(self._by_ci.get(ci, []), since)
-        return found[-1] if found else None
+    def open_incidents(self, cis: Sequence[str], since: datetime) -> dict[str, TicketState]:
+        found = {}
+        for ci in cis:
+            incidents = self._incidents(self._by_ci.get(ci, []), since)
+            if incidents:
+                found[ci] = incidents[-1]
+        return found
 
     def dependents(self, upstream: str, since: datetime) -> list[TicketState]:
         return self._incidents(self._by_upstream.get(upstream, []), since)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 __all__ = ["LIFE_FIELDS", "DoneAfter", "TicketIndex", "TicketLedger", "TicketState"]
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -131,9 +131,10 @@ class TicketIndex(Protocol):
         """The unresolved ticket of this fingerprint that is flapping, if any."""
         ...
 
-    def open_incident(self, ci: str, since: datetime) -> TicketState | None:
-        """The newest unresolved ticket of CI ``ci`` that is not itself counted on another and
-        whose problem began at or after ``since`` (a parent for its dependents)."""
+    def open_incidents(self, cis: Sequence[str], since: datetime) -> dict[str, TicketState]:
+        """Per CI of ``cis`` that has one, its newest unresolved ticket that is not itself
+        counted on another and whose problem began at or after ``since`` (a parent for its
+        dependents); one question for all the upstreams of an alert."""
         ...
 
     def dependents(self, upstream: str, since: datetime) -> list[TicketState]:

@@ -88,8 +88,9 @@ def cause_of(
     """The child or storm decision for a new problem, or ``None`` (steps 1 and 2)."""
     ups = topology.upstreams_of(alert)
     since = alert.occurred_at - topology.window
-    for upstream in ups:
-        parent = index.open_incident(upstream, since)
+    found = index.open_incidents(ups, since) if ups else {}
+    for upstream in ups:  # the nearest upstream with an open incident
+        parent = found.get(upstream)
         if parent is None or parent.key == alert.key:
             continue
         marker = f"子事件 child of {parent.key}: caused by its upstream {upstream} (topology)"

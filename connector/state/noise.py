@@ -12,6 +12,7 @@ from __future__ import annotations
 
 __all__ = ["NoiseTables"]
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from connector.domain.clock import isoformat
@@ -74,14 +75,20 @@ class NoiseTables(Database):
         )
         return [_ticket_state(row) for row in rows]
 
-    def open_incident(self, ci: str, since: datetime) -> TicketState | None:
-        """The newest unresolved ticket of ``ci``, not counted on another, begun since ``since``."""
-        row = self._row(
-            f"SELECT {_STATE_COLUMNS} FROM tickets WHERE ci = ? AND status NOT IN ('resolved', 'closed')"
-            " AND master_key IS NULL AND coalesce(occurred_at, created_at) >= ? ORDER BY rowid DESC LIMIT 1",
-            (ci, since.isoformat()),
-        )
-        return None if row is None else _ticket_state(row)
+    def open_incidents(self, cis: Sequence[str], since: datetime) -> dict[str, TicketState]:
+        """Per CI, its newest unresolved ticket not counted on another, begun since ``since``."""
+        found: dict[str, TicketState] = {}
+        for start in range(0, len(cis), 500):  # SQLite's parameter limit
+            chunk = list(cis[start : start + 500])
+            marks = ", ".join("?" * len(chunk))
+            rows = self._rows(
+                f"SELECT {_STATE_COLUMNS} FROM tickets WHERE ci IN ({marks}) AND status NOT IN ('resolved', 'closed')"
+                " AND master_key IS NULL AND coalesce(occurred_at, created_at) >= ? ORDER BY rowid DESC",
+                (*chunk, since.isoformat()),
+            )
+            for row in rows:
+                found.setdefault(row["ci"], _ticket_state(row))
+        return found
 
     def dependents(self, upstream: str, since: datetime) -> list[TicketState]:
         """Unresolved tickets not counted on another, begun since ``since``, depending on ``upstream``."""
