@@ -200,6 +200,8 @@ def status_data(store: Store, state: Path, now: datetime) -> dict[str, Any]:
             "owed": pending,
         },
         "dead_letters": {"total": len(letters), "by_kind": by_kind},
+        # alerts held in maintenance (maintenance.yaml): still held, recovered while held, opened after
+        "maintenance": store.hold_counts(),
     }
 
 
@@ -224,6 +226,7 @@ def run_status(args: argparse.Namespace, state: Path, out: TextIO | None = None,
         ("owed now", str(outbox["pending"])),
         ("oldest owed", _age(outbox["oldest_pending_age_seconds"])),
         ("dead letters", f"{dead['total']}" + (f" ({_counts(dead['by_kind'])})" if dead["total"] else "")),
+        ("maintenance", _counts(data["maintenance"])),  # alerts held, then recovered or opened
     ]
     width = max(len(name) for name, _ in rows)
     for name, value in rows:

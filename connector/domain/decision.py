@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-__all__ = ["HELPDESK_KEY_PREFIX", "Action", "Decision", "TicketUpdate", "helpdesk_key"]
+__all__ = ["HELPDESK_KEY_PREFIX", "Action", "Cause", "Decision", "TicketUpdate", "helpdesk_key"]
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -27,13 +28,23 @@ class Action(StrEnum):
     RECURRENCE = "recurrence"  # a new ticket marked recurrence, related to the closed original
     APPEND = "append"  # a counted note on the master instead of a new ticket (storm guard), or a reply
     RESOLVE = "resolve"  # the source says the problem is over
+    WAIT = "wait"  # the ticket's own problem is over, but other problems it holds are still active
+    FLAPPING = "flapping"  # a problem of a flapping trigger, kept on its one ticket (flapping.yaml)
+    SUPPRESSED = "suppressed"  # in maintenance (maintenance.yaml): held, no ticket unless still active after
+    CHILD = "child"  # a new ticket caused by an upstream's open incident (topology.yaml), linked under it
+    STORM = "storm"  # a new ticket in an alert storm of one symptom, linked under the storm's incident
     IGNORED = "ignored"  # seen before, or nothing to do
     DEAD_LETTER = "dead_letter"  # could not be processed; kept with the reason
 
     @property
     def creates_ticket(self) -> bool:
         """Whether this outcome makes a new ticket."""
-        return self in (Action.CREATE, Action.DUPLICATE, Action.RECURRENCE)
+        return self in (Action.CREATE, Action.DUPLICATE, Action.RECURRENCE, Action.CHILD, Action.STORM)
+
+    @property
+    def under_parent(self) -> bool:
+        """Whether the new ticket is counted on another (a duplicate, a child, a storm's member)."""
+        return self in (Action.DUPLICATE, Action.CHILD, Action.STORM)
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,17 @@ class TicketUpdate:
     key: str
     changes: dict[str, Any]
     note: str
+
+
+@dataclass(frozen=True)
+class Cause:
+    """What cause correlation (``topology.yaml``) found for a new ticket: the CIs it depends on,
+    its storm key (kind and symptom, whatever the CI), and the open tickets it adopts as its
+    children (their upstream alarmed after them)."""
+
+    upstreams: tuple[str, ...] = ()
+    storm_key: str | None = None
+    adopts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -64,6 +86,10 @@ class Decision:
     related_key: str | None = None
     fingerprint: str | None = None
     updates: tuple[TicketUpdate, ...] = field(default=())
+    #: a suppressed alert: when its maintenance ends (``None``: not known), when it opens if still active
+    hold_until: datetime | None = None
+    #: a new ticket's place in the topology (``None``: no topology applied)
+    cause: Cause | None = None
 
     def with_ticket(self, ticket: Ticket) -> Decision:
         """The same decision about another version of its ticket (``dataclasses.replace``,
@@ -78,6 +104,8 @@ class Decision:
             self.related_key,
             self.fingerprint,
             self.updates,
+            self.hold_until,
+            self.cause,
         )
 
     @property

@@ -5,7 +5,8 @@ primitives of ``TicketLedger``; both in ``ticket_state``). Two implementations h
 SQLite ``Store`` of the daemon and ``MemoryLedger`` (``memory_ledger``) of ``simulate`` and the
 benchmark. The rules of *what* changes —
 a duplicate counts as a repeat of its master, an appended alert becomes an alias of the
-master, resolving a master resolves its duplicates — are written once, here, so both agree;
+master, resolving a master resolves its duplicates, a recovery is recorded on the problem it
+ends (``TicketState.problem``, the aliases' own) — are written once, here, so both agree;
 a test replays the same stream through both and compares.
 
 Times are the events' own (``occurred_at``, ``recovered_at``, the close time), not the time
@@ -32,7 +33,7 @@ from datetime import datetime
 
 from connector.domain.decision import Action, Decision
 from connector.domain.memory_ledger import MemoryLedger
-from connector.domain.models import Impact, Priority, Ticket, TicketStatus, Urgency
+from connector.domain.models import Impact, Priority, Ticket, TicketSource, TicketStatus, Urgency
 
 # the state and its views live in ticket_state, the in-memory ledger in memory_ledger; they are
 # named here too because the store, the engine, the rules and the tests import them from here
@@ -71,6 +72,12 @@ def apply_decision(ledger: TicketLedger, decision: Decision, now: datetime, back
     alert = decision.alert
     new = decision.new_ticket
     cascaded: tuple[str, ...] = ()
+    if alert.recovered_at is not None and not alert.reply_to:
+        # whatever the decision, the source said this problem is over: a master waiting for it
+        # (``Action.WAIT``) and the next decisions read it
+        ledger.problem_recovered(alert.key, alert.recovered_at)
+    if decision.fingerprint is not None and _is_state_change(decision):
+        ledger.change_add(decision.fingerprint, alert.recovered_at or alert.occurred_at)
     if new is not None:
         assert decision.ticket_key is not None
         ledger.ticket_add(
@@ -80,7 +87,7 @@ def apply_decision(ledger: TicketLedger, decision: Decision, now: datetime, back
                 status=TicketStatus.OPEN,
                 fingerprint=new.fingerprint,
                 created_at=now,
-                master_key=decision.related_key if decision.action is Action.DUPLICATE else None,
+                master_key=decision.related_key if decision.action.under_parent else None,
                 occurred_at=alert.occurred_at,
                 source=alert.source,
                 external_id=alert.external_id,
@@ -93,15 +100,38 @@ def apply_decision(ledger: TicketLedger, decision: Decision, now: datetime, back
                 sla_due=new.sla_due,
                 assignment_group=new.assignment_group,  # where the rules routed it (not a dispatch)
                 assignee=new.assignee,
+                # only a monitoring problem recovers: a report without recoveries holds none
+                problem=alert.problem if new.source is TicketSource.MONITORING else None,
+                problem_recovered_at=alert.recovered_at,
+                ci=new.ci,
+                upstreams=decision.cause.upstreams if decision.cause else (),
+                storm_key=decision.cause.storm_key if decision.cause else None,
             ),
             backend,
         )
-        if decision.action is Action.DUPLICATE and decision.related_key is not None:
+        if decision.action.under_parent and decision.related_key is not None:
             ledger.ticket_bump_repeats(decision.related_key)
+        parent = decision.related_key if decision.action is Action.STORM else decision.ticket_key
+        for child in decision.cause.adopts if decision.cause and parent else ():
+            assert parent is not None
+            ledger.ticket_set_master(child, parent)
+            ledger.ticket_bump_repeats(parent)
         if alert.recovered_at is not None:  # first seen already recovered: resolved at once
             ledger.ticket_set_status(decision.ticket_key, TicketStatus.RESOLVED, alert.recovered_at)
+    elif decision.action is Action.SUPPRESSED:
+        ledger.hold_add(alert, decision.hold_until, now)
+        if alert.recovered_at is not None:  # first seen already over: held, counted, never opened
+            ledger.problem_recovered(alert.key, alert.recovered_at)
+    elif decision.action is Action.FLAPPING and decision.related_key is not None:
+        held = ledger.get(decision.related_key)
+        ledger.alias_add(alert.key, decision.related_key, now, alert.problem if held and held.problem else None)
+        ledger.ticket_bump_repeats(decision.related_key)
+        if held is not None and held.flapping_since is None:
+            ledger.ticket_set_flapping(decision.related_key, held.started_at)
     elif decision.action is Action.APPEND and not decision.is_reply and decision.related_key is not None:
-        ledger.alias_add(alert.key, decision.related_key, now)
+        master = ledger.get(decision.related_key)
+        problem = alert.problem if master is not None and master.problem is not None else None
+        ledger.alias_add(alert.key, decision.related_key, now, problem)
         ledger.ticket_bump_repeats(decision.related_key)
     elif decision.action is Action.RESOLVE and decision.ticket_key is not None:
         cascaded = record_status(ledger, decision.ticket_key, TicketStatus.RESOLVED, alert.recovered_at or now)
@@ -114,6 +144,14 @@ def apply_decision(ledger: TicketLedger, decision: Decision, now: datetime, back
                 update.key, Impact(changes["impact"]), Urgency(changes["urgency"]), Priority(changes["priority"])
             )
     return Applied(cascaded=cascaded)
+
+
+def _is_state_change(decision: Decision) -> bool:
+    """Whether the alert is a problem beginning or recovering (what flapping counts), not an
+    event seen before or a reply."""
+    if decision.is_reply:
+        return False
+    return decision.action is not Action.IGNORED or decision.rule == "dedup"
 
 
 def record_status(ledger: TicketLedger, key: str, status: TicketStatus, at: datetime) -> tuple[str, ...]:

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 __all__ = ["MemoryLedger"]
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from connector.domain.models import Impact, Priority, TicketStatus, Urgency
+from connector.domain.models import Alert, Impact, Priority, TicketStatus, Urgency
 from connector.domain.ticket_state import LIFE_FIELDS, DoneAfter, TicketState
 
 
@@ -28,10 +29,20 @@ class MemoryLedger:
     def __init__(self) -> None:
         self._tickets: dict[str, TicketState] = {}
         self._aliases: dict[str, str] = {}
+        # appended repeats holding a problem of their own, per master: key → (problem, recovered at)
+        self._alias_problems: dict[str, dict[str, tuple[str, datetime | None]]] = {}
         self._masters_by_fp: dict[str, list[str]] = {}  # non-duplicates, in creation order
         self._duplicates: dict[str, list[str]] = {}
         self._by_ticket_id: dict[str, str] = {}
         self._steps: dict[str, dict[str, tuple[datetime, datetime, bool]]] = {}
+        self._changes: dict[str, list[datetime]] = {}  # per fingerprint, in arrival order
+        self._flapping: dict[str, None] = {}  # keys of tickets marked flapping, in order
+        # problems held during maintenance: key → (alert, until, recovered) while held
+        self._holds: dict[str, tuple[Alert, datetime | None, bool]] = {}
+        # the topology's indexes (keys in creation order): per CI, per upstream, per storm key
+        self._by_ci: dict[str, list[str]] = {}
+        self._by_upstream: dict[str, list[str]] = {}
+        self._by_storm: dict[str, list[str]] = {}
 
     def __len__(self) -> int:
         return len(self._tickets)
@@ -64,11 +75,78 @@ class MemoryLedger:
     def key_for_ticket_id(self, ticket_id: str) -> str | None:
         return self._by_ticket_id.get(ticket_id)
 
+    def held_problems(self, master: TicketState) -> list[str]:
+        if master.problem is None:
+            return []
+        held = [
+            k
+            for k in self._duplicates.get(master.key, ())
+            if not (s := self._tickets[k]).status.is_done
+            and s.problem is not None
+            and s.problem != master.problem
+            and s.problem_recovered_at is None
+        ]
+        held += [
+            k
+            for k, (problem, recovered) in self._alias_problems.get(master.key, {}).items()
+            if problem != master.problem and recovered is None
+        ]
+        return held
+
+    def open_repeats(self, key: str) -> int:
+        return sum(1 for _, recovered in self._alias_problems.get(key, {}).values() if recovered is None)
+
+    def state_changes(self, fingerprint: str, since: datetime) -> int:
+        return sum(1 for at in self._changes.get(fingerprint, ()) if at > since)
+
+    def last_change(self, fingerprint: str) -> datetime | None:
+        changes = self._changes.get(fingerprint)
+        return max(changes) if changes else None
+
+    def flapping_ticket(self, fingerprint: str) -> TicketState | None:
+        for key in reversed(self._masters_by_fp.get(fingerprint, ())):
+            state = self._tickets[key]
+            if state.flapping_since is not None and not state.status.is_done:
+                return state
+        return None
+
+    def is_held(self, key: str) -> bool:
+        return key in self._holds
+
+    def _incidents(self, keys: list[str], since: datetime, members: bool = False) -> list[TicketState]:
+        states = (self._tickets.get(k) for k in keys)
+        return [
+            s
+            for s in states
+            if s is not None and (members or s.master_key is None) and not s.status.is_done and s.started_at >= since
+        ]
+
+    def open_incidents(self, cis: Sequence[str], since: datetime) -> dict[str, TicketState]:
+        found = {}
+        for ci in cis:
+            incidents = self._incidents(self._by_ci.get(ci, []), since)
+            if incidents:
+                found[ci] = incidents[-1]
+        return found
+
+    def dependents(self, upstream: str, since: datetime) -> list[TicketState]:
+        return self._incidents(self._by_upstream.get(upstream, []), since)
+
+    def storm_incidents(self, storm_key: str, since: datetime) -> list[TicketState]:
+        return self._incidents(self._by_storm.get(storm_key, []), since, members=True)
+
     # --- TicketLedger --------------------------------------------------------------------------
 
     def ticket_add(self, state: TicketState, backend: str) -> None:
         if state.key in self._tickets:
             return
+        if state.ci is not None:
+            self._by_ci.setdefault(state.ci, []).append(state.key)
+        if state.storm_key is not None:
+            self._by_storm.setdefault(state.storm_key, []).append(state.key)
+        for upstream in state.upstreams:
+            self._by_upstream.setdefault(upstream, []).append(state.key)
+        object.__setattr__(state, "upstreams", ())  # indexed; a state read back has none (as the store's)
         if state.master_key is not None:
             self._duplicates.setdefault(state.master_key, []).append(state.key)
             object.__setattr__(state, "content", {})  # nothing copies from a duplicate
@@ -98,8 +176,24 @@ class MemoryLedger:
     def ticket_set_priority(self, key: str, impact: Impact, urgency: Urgency, priority: Priority) -> None:
         self._update(key, impact=impact, urgency=urgency, priority=priority)
 
-    def alias_add(self, key: str, ticket_key: str, at: datetime) -> None:
-        self._aliases.setdefault(key, ticket_key)
+    def alias_add(self, key: str, ticket_key: str, at: datetime, problem: str | None = None) -> None:
+        if key in self._aliases:
+            return
+        self._aliases[key] = ticket_key
+        if problem is not None:
+            self._alias_problems.setdefault(ticket_key, {})[key] = (problem, None)
+
+    def problem_recovered(self, key: str, at: datetime) -> None:
+        hold = self._holds.get(key)
+        if hold is not None:
+            self._holds[key] = (hold[0], hold[1], True)
+        state = self._tickets.get(key)
+        if state is not None and state.problem_recovered_at is None:
+            self._update(key, problem_recovered_at=at)
+        master = self._aliases.get(key)
+        held = self._alias_problems.get(master, {}) if master is not None else {}
+        if key in held and held[key][1] is None:
+            held[key] = (held[key][0], at)
 
     def open_duplicates(self, master_key: str) -> list[str]:
         return [k for k in self._duplicates.get(master_key, ()) if not self._tickets[k].status.is_done]
@@ -111,6 +205,39 @@ class MemoryLedger:
         self._update(key, **changes)
         if "ticket_id" in changes and changes["ticket_id"] is not None:
             self._by_ticket_id[str(changes["ticket_id"])] = key
+
+    def change_add(self, fingerprint: str, at: datetime) -> None:
+        self._changes.setdefault(fingerprint, []).append(at)
+
+    def ticket_set_flapping(self, key: str, since: datetime | None) -> None:
+        self._update(key, flapping_since=since)
+        if since is None:
+            self._flapping.pop(key, None)
+        elif key in self._tickets:
+            self._flapping[key] = None
+
+    def flapping_tickets(self) -> list[TicketState]:
+        states = (self._tickets.get(key) for key in self._flapping)
+        return [s for s in states if s is not None and s.flapping_since is not None and not s.status.is_done]
+
+    def ticket_set_master(self, key: str, master_key: str) -> None:
+        state = self._tickets.get(key)
+        if state is None or state.master_key == master_key:
+            return
+        self._update(key, master_key=master_key)
+        self._duplicates.setdefault(master_key, []).append(key)
+        if state.fingerprint is not None and key in self._masters_by_fp.get(state.fingerprint, ()):
+            self._masters_by_fp[state.fingerprint].remove(key)  # no longer a master (as the store's query)
+
+    def hold_add(self, alert: Alert, until: datetime | None, at: datetime) -> None:
+        self._holds.setdefault(alert.key, (alert, until, False))
+
+    def holds_due(self, at: datetime) -> list[Alert]:
+        due = [(until, a) for a, until, recovered in self._holds.values() if not recovered and until and until <= at]
+        return [a for _, a in sorted(due, key=lambda pair: pair[0])]
+
+    def hold_release(self, key: str) -> None:
+        self._holds.pop(key, None)
 
     def active_tickets(self) -> list[TicketState]:
         return [s for s in self._tickets.values() if s.status is not TicketStatus.CLOSED]
@@ -158,6 +285,17 @@ class MemoryLedger:
             if state.ticket_id is not None:
                 self._by_ticket_id.pop(state.ticket_id, None)
         self._aliases = {k: v for k, v in self._aliases.items() if v not in gone}
+        self._alias_problems = {m: v for m, v in self._alias_problems.items() if m not in gone}
+        for index in (self._by_ci, self._by_upstream, self._by_storm):
+            for name in list(index):
+                kept = [k for k in index[name] if k not in gone]
+                if kept:
+                    index[name] = kept
+                else:
+                    del index[name]
+        self._changes = {
+            fp: recent for fp, times in self._changes.items() if (recent := [t for t in times if t >= cutoff])
+        }
         self._duplicates = {
             m: [k for k in keys if k not in gone] for m, keys in self._duplicates.items() if m not in gone
         }

@@ -222,8 +222,24 @@ class Alert(BaseModel):
     )
     attachments: tuple[Attachment, ...] = Field(default=(), description="files to upload to the ticket")
     raw: dict[str, Any] = Field(default_factory=dict, description="the payload as received, for audit")
+    symptom: str | None = Field(
+        default=None,
+        min_length=1,
+        description="what the source says the problem is (Zabbix: its trigger, ``trigger:ID``): two reports of "
+        "one CI are one symptom only when it is equal; without it the title, normalised by dedup.yaml, is used",
+    )
+    maintenance: bool = Field(
+        default=False, description="the source says the CI is in a maintenance period (Zabbix: the event's flag)"
+    )
+    maintenance_until: datetime | None = Field(
+        default=None, description="when that maintenance period ends, if the source says (Zabbix: suppress_until)"
+    )
+    depends_on: tuple[str, ...] = Field(
+        default=(),
+        description="CIs whose failure causes this one's (Zabbix: the hosts of the triggers this trigger depends on)",
+    )
 
-    @field_validator("occurred_at", "recovered_at")
+    @field_validator("occurred_at", "recovered_at", "maintenance_until")
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
         return None if value is None else ensure_utc(value)
@@ -243,6 +259,14 @@ class Alert(BaseModel):
     def key(self) -> str:
         """The key of the ticket this alert would create."""
         return ticket_key_for(self.source, self.external_id)
+
+    @property
+    def problem(self) -> str:
+        """What identifies this problem among the others of its ticket (a repeat, a duplicate):
+        the source's symptom, else the exact title. Two reports with the same problem end
+        together — the recovery of one is the recovery of the other; two with different ones
+        do not, however the dedup rule grouped them."""
+        return self.symptom if self.symptom is not None else " ".join(self.title.casefold().split())
 
     @property
     def event_key(self) -> str:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 __all__ = ["LIFE_FIELDS", "DoneAfter", "TicketIndex", "TicketLedger", "TicketState"]
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from connector.domain.models import Impact, Priority, TicketStatus, Urgency
+from connector.domain.models import Alert, Impact, Priority, TicketStatus, Urgency
 
 DoneAfter = Literal["resolved", "closed"]
 
@@ -58,6 +58,16 @@ class TicketState:
     synced_changes: int = 0  # how many entries of its helpdesk history the sync-back has applied
     rejections: int = 0  # assignments its handlers rejected ("failed dispatches", PROCESS §7)
     verified_at: datetime | None = None  # a duty-group leader verified the closed record (§3.1.3.10.2)
+    # the monitoring problem it holds (``Alert.problem``; ``None`` for a report that never
+    # recovers, such as a mail) and when the source said that problem was over
+    problem: str | None = None
+    problem_recovered_at: datetime | None = None
+    # set while its trigger flaps (``flapping.yaml``): from when its state changes are counted
+    flapping_since: datetime | None = None
+    # its place in the topology (topology.yaml): its CI, the CIs it depends on, its storm key
+    ci: str | None = None
+    upstreams: tuple[str, ...] = ()
+    storm_key: str | None = None
 
     @property
     def pauses(self) -> tuple[tuple[datetime, datetime | None], ...]:
@@ -101,6 +111,48 @@ class TicketIndex(Protocol):
         """The connector key of the helpdesk ticket ``ticket_id``, if the connector made it."""
         ...
 
+    def held_problems(self, master: TicketState) -> list[str]:
+        """Keys of the problems ``master`` holds besides its own that are still active: its open
+        duplicates and its appended repeats not recovered yet, whose problem differs from the
+        master's (the same problem ends with the master's recovery). Its recovery waits for them."""
+        ...
+
+    def open_repeats(self, key: str) -> int:
+        """How many repeats counted on ticket ``key`` (of any problem) have not recovered yet."""
+        ...
+
+    def state_changes(self, fingerprint: str, since: datetime) -> int:
+        """How many times problems of this fingerprint began or recovered at or after ``since``."""
+        ...
+
+    def last_change(self, fingerprint: str) -> datetime | None:
+        """When a problem of this fingerprint last began or recovered."""
+        ...
+
+    def flapping_ticket(self, fingerprint: str) -> TicketState | None:
+        """The unresolved ticket of this fingerprint that is flapping, if any."""
+        ...
+
+    def open_incidents(self, cis: Sequence[str], since: datetime) -> dict[str, TicketState]:
+        """Per CI of ``cis`` that has one, its newest unresolved ticket that is not itself
+        counted on another and whose problem began at or after ``since`` (a parent for its
+        dependents); one question for all the upstreams of an alert."""
+        ...
+
+    def dependents(self, upstream: str, since: datetime) -> list[TicketState]:
+        """Unresolved tickets not counted on another, begun at or after ``since``, whose CI
+        depends on ``upstream`` (to adopt when the upstream alarms after them)."""
+        ...
+
+    def storm_incidents(self, storm_key: str, since: datetime) -> list[TicketState]:
+        """Unresolved tickets with this storm key (a storm's incident and its members), begun
+        at or after ``since``, oldest first."""
+        ...
+
+    def is_held(self, key: str) -> bool:
+        """Whether the alert ``key`` was held during maintenance (and not opened since)."""
+        ...
+
 
 class TicketLedger(TicketIndex, Protocol):
     """The primitives ``apply_decision`` writes with; each is one row change."""
@@ -122,8 +174,14 @@ class TicketLedger(TicketIndex, Protocol):
         """Record a priority change the connector made."""
         ...
 
-    def alias_add(self, key: str, ticket_key: str, at: datetime) -> None:
-        """Remember that the alert ``key`` was appended to ticket ``ticket_key``."""
+    def alias_add(self, key: str, ticket_key: str, at: datetime, problem: str | None = None) -> None:
+        """Remember that the alert ``key`` was appended to ticket ``ticket_key`` (``problem``:
+        the monitoring problem it reported, which the master then holds until it recovers)."""
+        ...
+
+    def problem_recovered(self, key: str, at: datetime) -> None:
+        """Record that the source said the problem of alert ``key`` (a ticket's own, or an
+        appended repeat's) was over at ``at``."""
         ...
 
     def open_duplicates(self, master_key: str) -> list[str]:
@@ -132,6 +190,34 @@ class TicketLedger(TicketIndex, Protocol):
 
     def ticket_set_life(self, key: str, **changes: Any) -> None:
         """Record what the helpdesk did to a ticket: any of ``LIFE_FIELDS``."""
+        ...
+
+    def change_add(self, fingerprint: str, at: datetime) -> None:
+        """Remember that a problem of this fingerprint began or recovered at ``at``."""
+        ...
+
+    def ticket_set_flapping(self, key: str, since: datetime | None) -> None:
+        """Mark a ticket flapping (counting from ``since``), or settled (``None``)."""
+        ...
+
+    def flapping_tickets(self) -> list[TicketState]:
+        """Every unresolved ticket marked flapping (the clock settles them)."""
+        ...
+
+    def ticket_set_master(self, key: str, master_key: str) -> None:
+        """Put a ticket under another (a child adopted by its late upstream, a storm's member)."""
+        ...
+
+    def hold_add(self, alert: Alert, until: datetime | None, at: datetime) -> None:
+        """Hold a problem alerted during maintenance (``until``: when its window ends)."""
+        ...
+
+    def holds_due(self, at: datetime) -> list[Alert]:
+        """Held problems whose window ended by ``at`` and that did not recover: to open now."""
+        ...
+
+    def hold_release(self, key: str) -> None:
+        """Forget the hold of alert ``key`` (it was opened)."""
         ...
 
     def active_tickets(self) -> list[TicketState]:

@@ -19,11 +19,24 @@ from connector.domain.errors import ConfigProblem
 from connector.domain.models import Impact, Priority, TicketSource, Urgency
 from connector.rules.classify import Classifier, FieldRef, Match, Rule
 from connector.rules.correlate import DedupPolicy
-from connector.rules.files import ClassificationFile, DedupFile, FromRef, MatchModel, PriorityFile, SlaFile
+from connector.rules.files import (
+    ClassificationFile,
+    DedupFile,
+    FlappingFile,
+    FromRef,
+    MaintenanceFile,
+    MatchModel,
+    PriorityFile,
+    SlaFile,
+    TopologyFile,
+)
 from connector.rules.fingerprint import Fingerprinter, SymptomNormaliser
+from connector.rules.flapping import FlapPolicy
+from connector.rules.maintenance import build_maintenance
 from connector.rules.priority import Level, PriorityRules
 from connector.rules.sla import SlaPolicy, Stage, Target
 from connector.rules.taxonomy import Taxonomy
+from connector.rules.topology import build_topology
 from connector.util.yamlfile import LineDict, line_of
 
 
@@ -64,9 +77,25 @@ def _target(breach: float, warning: float | None) -> Target:
     return Target(timedelta(minutes=breach), None if warning is None else timedelta(minutes=warning))
 
 
-def build_dedup(model: DedupFile) -> DedupPolicy:
-    """The fingerprint and the windows and policies of dedup.yaml."""
+def build_dedup(
+    model: DedupFile,
+    flapping: FlappingFile | None = None,
+    maintenance: MaintenanceFile | None = None,
+    topology: TopologyFile | None = None,
+) -> DedupPolicy:
+    """The fingerprint and the windows and policies of dedup.yaml (and flapping.yaml's
+    thresholds, maintenance.yaml's windows and topology.yaml's maps, which correlation applies
+    too)."""
     fp = model.fingerprint
+    flap = (
+        FlapPolicy(
+            max_changes=flapping.max_changes,
+            window=timedelta(minutes=flapping.window_minutes),
+            quiet=timedelta(minutes=flapping.quiet_minutes),
+        )
+        if flapping is not None and flapping.enabled
+        else None
+    )
     return DedupPolicy(
         fingerprint=Fingerprinter(
             by_kind={
@@ -82,6 +111,9 @@ def build_dedup(model: DedupFile) -> DedupPolicy:
         storm_max=model.storm_guard.max_duplicates,
         recurrence_window=timedelta(days=model.recurrence.days),
         recurrence_after=model.recurrence.after,
+        flapping=flap,
+        maintenance=build_maintenance(maintenance) if maintenance is not None else None,
+        topology=build_topology(topology) if topology is not None else None,
     )
 
 

@@ -5,13 +5,19 @@ Pure: the alert, its prioritized draft, the dedup policy of ``rules/dedup.yaml``
 
 1. a reply to a ticket (``Alert.reply_to``) is a note on that ticket;
 2. the recovery of a problem resolves its ticket; a repeat of a problem already ticketed or
-   already counted on a master is ignored;
+   already counted on a master is ignored. A ticket holding another problem still active (a
+   duplicate or appended repeat of another trigger) is not resolved by this recovery: the
+   master *waits* (``Action.WAIT``) and the last held problem's recovery resolves it;
 3. a report whose fingerprint matches an unresolved master created at most ``window`` before it
    is a duplicate — a new ticket copying the master's content, linked to it — or, past the
    storm guard (or with ``policy: append``), a counted note on the master;
-4. a report matching a ticket resolved (or closed) at most ``recurrence`` before it is a
-   recurrence — a new ticket copying the original's content, linked to it;
-5. anything else is a new ticket.
+4. a problem of a trigger that flaps (``flapping.yaml``, ``connector.rules.flapping``) stays on
+   its one ticket; otherwise a report matching a ticket resolved (or closed) at most
+   ``recurrence`` before it is a recurrence — a new ticket copying the original's content,
+   linked to it;
+5. anything else is a new ticket — unless it is in maintenance (``maintenance.yaml``,
+   ``connector.rules.maintenance``): then it is held (``Action.SUPPRESSED``), no ticket, unless
+   its priority is one that opens anyway; a held problem's later events are ignored.
 
 A repeat more urgent than its master raises the master's priority, written to it with the
 reason. Windows compare the events' own times (when the fault began, when it was fixed).
@@ -25,11 +31,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from connector.domain.decision import Action, Decision, TicketUpdate, helpdesk_key
+from connector.domain.decision import Action, Cause, Decision, TicketUpdate, helpdesk_key
 from connector.domain.ledger import DoneAfter, TicketIndex, TicketState
 from connector.domain.models import Alert, Ticket, TicketStatus
 from connector.rules.confirmation import Verdict, verdict
 from connector.rules.fingerprint import Fingerprinter
+from connector.rules.flapping import FlapPolicy, flap
+from connector.rules.maintenance import MaintenancePolicy
+from connector.rules.topology import Topology, adopting, cause_of
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,12 @@ class DedupPolicy:
     storm_max: int | None
     recurrence_window: timedelta
     recurrence_after: DoneAfter
+    #: ``flapping.yaml`` (``None``: off)
+    flapping: FlapPolicy | None = None
+    #: ``maintenance.yaml`` (``None``: no windows, and the source's flag is not applied)
+    maintenance: MaintenancePolicy | None = None
+    #: ``topology.yaml`` (``None``: no cause correlation)
+    topology: Topology | None = None
 
 
 def _minutes(delta: timedelta) -> str:
@@ -68,23 +83,30 @@ def correlate(alert: Alert, draft: Ticket, policy: DedupPolicy, index: TicketInd
                 f"ticket already {existing.status.value}",
                 fingerprint=fingerprint,
             )
-        when = alert.recovered_at.isoformat()
+        return _recovery(alert, existing, index, fingerprint)
+    if existing is None and alias is None and index.is_held(alert.key):
+        what = "its recovery came" if alert.recovered_at is not None else "it was seen again"
         return Decision(
-            Action.RESOLVE,
+            Action.IGNORED,
             alert,
-            existing.key,
-            "recovery",
-            f"the source reported recovery at {when}",
+            None,
+            "maintenance",
+            f"held during maintenance, and {what}: no ticket",
             fingerprint=fingerprint,
         )
     if alias is not None:
+        if alert.recovered_at is not None:
+            released = _release(alert, index.get(alias), index, fingerprint)
+            if released is not None:
+                return released
         what = "its recovery is" if alert.recovered_at is not None else "it was"
         return Decision(
             Action.IGNORED,
             alert,
             alias,
             "dedup",
-            f"{what} counted on master {alias}; the master is resolved by its own recovery",
+            f"{what} counted on master {alias}; the master is resolved by its own recovery"
+            " (and, for a problem of its own, not before this one's)",
             related_key=alias,
             fingerprint=fingerprint,
         )
@@ -98,6 +120,29 @@ def correlate(alert: Alert, draft: Ticket, policy: DedupPolicy, index: TicketInd
             fingerprint=fingerprint,
         )
     note = ""
+    if policy.maintenance is not None:  # (a problem first seen already over, too: it opens nothing)
+        hold = policy.maintenance.hold(alert, alert.occurred_at if alert.recovered_at is not None else now)
+        over = alert.recovered_at
+        if hold is not None and over is not None and hold.until is not None and over > hold.until:
+            hold = None  # it outlived its window: it opens, already resolved
+        if hold is not None:
+            if draft.priority not in policy.maintenance.open_priorities:
+                until = f"until {hold.until.isoformat()}" if hold.until is not None else "until it ends"
+                return Decision(
+                    Action.SUPPRESSED,
+                    alert,
+                    None,
+                    "maintenance",
+                    f"in maintenance ({hold.window}, {until}): no ticket for P{int(draft.priority)}; "
+                    "opened when the window ends if the problem is still active",
+                    fingerprint=fingerprint,
+                    hold_until=hold.until,
+                )
+            note = f"; in maintenance ({hold.window}), but P{int(draft.priority)} opens anyway"
+    if fingerprint is not None and policy.flapping is not None and alert.recovered_at is None:
+        flapping = flap(alert, fingerprint, policy.flapping, index)
+        if flapping is not None:
+            return flapping
     if fingerprint is not None:
         master = index.open_master(fingerprint)
         if master is not None:
@@ -105,7 +150,14 @@ def correlate(alert: Alert, draft: Ticket, policy: DedupPolicy, index: TicketInd
             if age <= policy.window:
                 return _repeat(alert, draft, master, age, policy)
             window = _minutes(policy.window)
-            note = f"; the unresolved {master.key} began {_minutes(age)} earlier, beyond the {window} window"
+            note += f"; the unresolved {master.key} began {_minutes(age)} earlier, beyond the {window} window"
+    topology = policy.topology
+    storm_key = _storm_key(alert, draft, policy) if topology is not None else None
+    if topology is not None:
+        caused = cause_of(alert, draft, topology, index, fingerprint, storm_key)
+        if caused is not None:
+            return caused
+    if fingerprint is not None:
         original = index.last_done(fingerprint, policy.recurrence_after)
         if original is not None:
             done_at = original.done_at(policy.recurrence_after)
@@ -126,12 +178,97 @@ def correlate(alert: Alert, draft: Ticket, policy: DedupPolicy, index: TicketInd
                     ticket=ticket,
                     related_key=original.key,
                     fingerprint=fingerprint,
+                    cause=_cause(alert, topology, index, storm_key),
                 )
         if policy.recurrence_after == "closed":
             note += _resolved_not_closed(index, fingerprint)
     else:
-        note = " (no fingerprint: it cannot be compared)"
-    return Decision(Action.CREATE, alert, alert.key, "new", "new problem" + note, ticket=draft, fingerprint=fingerprint)
+        note += " (no fingerprint: it cannot be compared)"
+    cause = _cause(alert, topology, index, storm_key)
+    if cause is not None and cause.adopts:
+        note += f"; re-links {len(cause.adopts)} open incident(s) of CIs depending on it as its children"
+    return Decision(
+        Action.CREATE,
+        alert,
+        alert.key,
+        "new",
+        "new problem" + note,
+        ticket=draft,
+        fingerprint=fingerprint,
+        cause=cause,
+    )
+
+
+def _storm_key(alert: Alert, draft: Ticket, policy: DedupPolicy) -> str:
+    """The kind and symptom of a report whatever its CI (a storm is one symptom on many CIs):
+    the normalised title, since a source's own symptom (a trigger) is one CI's."""
+    return f"{draft.source.value}\x1f{policy.fingerprint.symptom(alert.title)}"
+
+
+def _cause(alert: Alert, topology: Topology | None, index: TicketIndex, storm_key: str | None) -> Cause | None:
+    """A new incident's place in the topology, with the open incidents it adopts."""
+    if topology is None:
+        return None
+    return Cause(upstreams=topology.upstreams_of(alert), storm_key=storm_key, adopts=adopting(alert, topology, index))
+
+
+def _recovery(alert: Alert, existing: TicketState, index: TicketIndex, fingerprint: str | None) -> Decision:
+    """The recovery of a ticket's own problem (item 5 of issue 18: no active problem without an
+    open ticket). A master holding other problems still active — duplicates or appended
+    repeats of another trigger, grouped by the dedup rule — waits for them; the recovery of
+    the last of them resolves it. A duplicate's recovery resolves the duplicate, or its waiting
+    master (and with it the duplicate) when it was the last problem the master held."""
+    assert alert.recovered_at is not None
+    when = alert.recovered_at.isoformat()
+    if existing.master_key is None:
+        held = [k for k in index.held_problems(existing) if k != alert.key]
+        if held:
+            return Decision(
+                Action.WAIT,
+                alert,
+                existing.key,
+                "recovery.wait",
+                f"the source reported recovery at {when}, but {len(held)} other problem(s) this ticket holds "
+                f"are still active ({_names(held)}): it is resolved when the last of them recovers",
+                fingerprint=fingerprint,
+            )
+    else:
+        released = _release(alert, index.get(existing.master_key), index, fingerprint)
+        if released is not None:
+            return released
+    return Decision(
+        Action.RESOLVE,
+        alert,
+        existing.key,
+        "recovery",
+        f"the source reported recovery at {when}",
+        fingerprint=fingerprint,
+    )
+
+
+def _release(alert: Alert, master: TicketState | None, index: TicketIndex, fingerprint: str | None) -> Decision | None:
+    """The resolution of a waiting master when ``alert`` recovers the last problem it held."""
+    if master is None or master.status.is_done or master.problem_recovered_at is None:
+        return None
+    if master.flapping_since is not None:  # a flapping ticket ends when it settles (flapping.yaml)
+        return None
+    if any(key != alert.key for key in index.held_problems(master)):
+        return None
+    assert alert.recovered_at is not None
+    return Decision(
+        Action.RESOLVE,
+        alert,
+        master.key,
+        "recovery.last",
+        f"{alert.key}, the last still-active problem it held, recovered at {alert.recovered_at.isoformat()} "
+        f"(its own problem recovered at {master.problem_recovered_at.isoformat()})",
+        fingerprint=fingerprint,
+    )
+
+
+def _names(keys: list[str], most: int = 5) -> str:
+    shown = ", ".join(keys[:most])
+    return shown + (f" and {len(keys) - most} more" if len(keys) > most else "")
 
 
 def _resolved_not_closed(index: TicketIndex, fingerprint: str) -> str:

@@ -5,7 +5,9 @@ reported with its line, the priority matrix must be 4×4 with values 1–4. Chec
 another file (a category of the taxonomy, a level of priority.yaml) are in ``build``.
 
 ``lifecycle.yaml`` and ``replies.yaml`` (what people may do, what the connector answers them)
-are modelled in ``connector.rules.people_files`` and re-exported here.
+are modelled in ``connector.rules.people_files``, the alert-noise files (``flapping.yaml``,
+``maintenance.yaml``, ``topology.yaml``) in ``connector.rules.noise_files``; both are re-exported
+here.
 
 ``SCHEMAS`` names the model of every file the rule book has, so the loader, ``validate`` and
 ``rules show`` know one list. ``escalation.yaml`` and ``notifications.yaml`` are modelled in
@@ -23,7 +25,9 @@ __all__ = [
     "ClassificationFile",
     "ClosingModel",
     "DedupFile",
+    "FlappingFile",
     "LifecycleFile",
+    "MaintenanceFile",
     "MatchModel",
     "PriorityFile",
     "RepliesFile",
@@ -31,6 +35,7 @@ __all__ = [
     "RuleModel",
     "SetModel",
     "SlaFile",
+    "TopologyFile",
 ]
 
 import re
@@ -41,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from connector.domain.models import Impact, Priority, TicketSource, Urgency
 from connector.rules.fingerprint import FINGERPRINT_FIELDS
 from connector.rules.ladder import EscalationRules, NotificationRules
+from connector.rules.noise_files import FlappingFile, MaintenanceFile, TopologyFile
 from connector.rules.people_files import (
     ClosingModel,
     LifecycleFile,
@@ -340,4 +346,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "notifications.yaml": NotificationRules,
     "lifecycle.yaml": LifecycleFile,
     "replies.yaml": RepliesFile,
+    "flapping.yaml": FlappingFile,
+    "maintenance.yaml": MaintenanceFile,
+    "topology.yaml": TopologyFile,
 }

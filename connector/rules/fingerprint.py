@@ -67,7 +67,8 @@ class Fingerprinter:
         out = []
         for name in fields:
             if name == "symptom":
-                value: str | None = self.symptom(alert.title)
+                # the source's own symptom (a Zabbix trigger) is exact; a title is normalised
+                value: str | None = alert.symptom if alert.symptom is not None else self.symptom(alert.title)
             elif name == "source":
                 value = alert.source
             elif name.startswith("tag:"):

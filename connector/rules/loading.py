@@ -1,7 +1,8 @@
 """Load a rules directory into a ``RuleBook``: every file validated, or nothing loaded.
 
-The rule book is the nine files of ``connector.rules.files.SCHEMAS`` (taxonomy, priority,
-classification, dedup, SLA, escalation, notifications, lifecycle, replies). A site's directory
+The rule book is the files of ``connector.rules.files.SCHEMAS`` (taxonomy, priority,
+classification, dedup, SLA, escalation, notifications, lifecycle, replies, and the alert-noise
+files: flapping, maintenance, topology). A site's directory
 holds any of them; a file it lacks is taken from the shipped defaults (the seed's tables), so a
 site can override one table and keep the rest. A YAML file in the directory that is none of
 them (``escalaton.yaml``) is an error with a did-you-mean: a misspelt file would otherwise be
@@ -45,10 +46,13 @@ from connector.rules.files import (
     SCHEMAS,
     ClassificationFile,
     DedupFile,
+    FlappingFile,
     LifecycleFile,
+    MaintenanceFile,
     PriorityFile,
     RepliesFile,
     SlaFile,
+    TopologyFile,
 )
 from connector.rules.ladder import EscalationRules, NotificationRules
 from connector.rules.lint import lint_rules
@@ -141,6 +145,9 @@ def load_rulebook(
     notices = _load(files["notifications.yaml"], NotificationRules, problems, context)
     lifecycle = _load(files["lifecycle.yaml"], LifecycleFile, problems, context)
     replies = _load(files["replies.yaml"], RepliesFile, problems)
+    flapping = _load(files["flapping.yaml"], FlappingFile, problems)
+    maintenance = _load(files["maintenance.yaml"], MaintenanceFile, problems)
+    topology = _load(files["topology.yaml"], TopologyFile, problems)
     warnings: list[ConfigProblem] = []
     classifier = None
     if taxonomy is not None and priority is not None and classification is not None:
@@ -153,11 +160,11 @@ def load_rulebook(
     if problems:
         raise ConfigError(problems)
     assert taxonomy and priority and classification and dedup and sla and classifier is not None
-    assert escalation and notices and lifecycle and replies
+    assert escalation and notices and lifecycle and replies and flapping and maintenance and topology
     return RuleBook(
         priority=build_priority(priority[0]),
         classifier=classifier,
-        dedup=build_dedup(dedup[0]),
+        dedup=build_dedup(dedup[0], flapping[0], maintenance[0], topology[0]),
         sla=build_sla(sla[0]),
         taxonomy=taxonomy[0],
         escalation=escalation[0],
@@ -175,6 +182,9 @@ def load_rulebook(
             "notifications.yaml": notices[0],
             "lifecycle.yaml": lifecycle[0],
             "replies.yaml": replies[0],
+            "flapping.yaml": flapping[0],
+            "maintenance.yaml": maintenance[0],
+            "topology.yaml": topology[0],
         },
         warnings=tuple(warnings),
     )

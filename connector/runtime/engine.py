@@ -35,7 +35,7 @@ from connector.contracts.adapters import Backend, Rejected, Source
 from connector.contracts.capabilities import BackendCapabilities, SourceCapabilities
 from connector.contracts.notifiers import OutgoingMessage, Recipient
 from connector.domain.clock import Clock
-from connector.domain.decision import Action, Decision
+from connector.domain.decision import Decision
 from connector.domain.errors import (
     BackendUnavailable,
     NotifierError,
@@ -48,6 +48,8 @@ from connector.domain.notice import Notice, NoticeKind
 from connector.notify.settings import Notifications
 from connector.process.escalation import SweepResult, SweepRules, decision_notices, sweep_ticket
 from connector.process.pipeline import Pipeline
+from connector.runtime import noise_jobs
+from connector.runtime.decision_log import alert_label, log_decision
 from connector.runtime.drain import drain_pass
 from connector.runtime.health import Health
 from connector.runtime.intake import alert_payload, reject_event_key
@@ -156,7 +158,7 @@ class Engine:
                     self.metrics.alerts_received.labels(item.source).inc()
                     new += 1
                 else:
-                    log.info("%s → skipped because it was already received", _label(item))
+                    log.info("%s → skipped because it was already received", alert_label(item))
             if update_cursor:
                 self.store.set_cursor(source_name, cursor, now)
         return new
@@ -184,6 +186,9 @@ class Engine:
                     self.metrics.dead_lettered.labels("intake").inc()
                     log.error("%s:%s → dead letter: %s", entry.source, entry.event_key, reason)
                     continue
+                if alert.reply_to is None:
+                    decisions += self.settle_flapping(alert.recovered_at or alert.occurred_at)
+                    decisions += self.release_holds(alert.recovered_at or alert.occurred_at)
                 try:
                     decision = self.pipeline.decide(alert, self.store, now)
                 except RuleError as exc:
@@ -192,7 +197,7 @@ class Engine:
                         self.store.dead_letter("rule", alert.source, alert.key, str(exc), entry.payload, now)
                     self.metrics.dead_lettered.labels("rule").inc()
                     extra = {"key": alert.key, "external_id": alert.external_id, "operation": "decide"}
-                    log.error("%s → dead letter: %s", _label(alert), exc, extra=extra)
+                    log.error("%s → dead letter: %s", alert_label(alert), exc, extra=extra)
                     continue
                 self._commit(entry.id, decision, now)
                 decisions.append(decision)
@@ -209,7 +214,7 @@ class Engine:
             self._decision_notices(decision, on_recovery, now)
             self.store.journal_finish(entry_id, "done", f"{decision.action.value}: {decision.reason}", now)
         self.metrics.decisions.labels(decision.action.value).inc()
-        _log_decision(decision)
+        log_decision(decision)
 
     def _decision_notices(self, decision: Decision, on_recovery: str, now: datetime) -> None:
         """Queue the §8 notices of a decision (opening, outage, restore)."""
@@ -273,7 +278,11 @@ class Engine:
 
     def sweep(self) -> int:
         """Fire every escalation, notice and SLA step that is due (each once, late ones marked
-        late) and keep field 21 at the next deadline; returns how many steps fired."""
+        late) and keep field 21 at the next deadline; returns how many steps fired. Flapping
+        tickets that settled are resolved first (``settle_flapping``), and problems held through
+        a maintenance window that ended are opened (``release_holds``)."""
+        self.settle_flapping()
+        self.release_holds()
         if self.sweep_rules is None:
             self.health.sweep_done()
             return 0
@@ -295,6 +304,36 @@ class Engine:
         else:
             self.health.sweep_done(now)
         return fired
+
+    def settle_flapping(self, at: datetime | None = None) -> list[Decision]:
+        """Resolve the flapping tickets that settled by ``at`` (default: now); see
+        ``connector.runtime.noise_jobs.settle_flapping``."""
+        return noise_jobs.settle_flapping(self, at)
+
+    def release_holds(self, at: datetime | None = None) -> list[Decision]:
+        """Open the problems held through a maintenance window that ended by ``at`` (default:
+        now); see ``connector.runtime.noise_jobs.release_holds``."""
+        return noise_jobs.release_holds(self, at)
+
+    def commit_decision(
+        self, decision: Decision, now: datetime, note: str | None = None, also: Callable[[], object] | None = None
+    ) -> None:
+        """Record a decision the clock made (no journal entry: a settled flap, a released
+        hold) with its operations and notices in one transaction; ``note`` goes first, ``also``
+        is a change of state that belongs to the same transaction."""
+        alert = decision.alert
+        known = alert.source in self.sources
+        on_recovery = self.source_capabilities(alert.source).on_recovery if known else "resolve"
+        with self.store.transaction():
+            if also is not None:
+                also()
+            applied = apply_decision(self.store, decision, now, self.backend.name)
+            if note is not None and decision.ticket_key is not None:
+                self.store.enqueue(BACKEND, OpKind.NOTE, decision.ticket_key, {"text": note}, now)
+            for op in plan_operations(decision, on_recovery, applied.cascaded, self.backend.resolves_duplicates):
+                self.store.enqueue(op.target, op.op, op.ticket_key, op.payload, now)
+            self._decision_notices(decision, on_recovery, now)
+        log_decision(decision)
 
     def _queue_sweep(self, result: SweepResult, now: datetime) -> None:
         change = result.change
@@ -344,37 +383,3 @@ class Engine:
         if not self.stopping.is_set():
             self.drain_outbox(ignore_backoff=ignore_backoff)
 
-
-def _label(alert: Alert) -> str:
-    suffix = " (recovery)" if alert.recovered_at is not None else ""
-    return f"{alert.key}{suffix}"
-
-
-def _log_decision(decision: Decision) -> None:
-    alert = decision.alert
-    ticket = decision.ticket
-    # the JSON log line carries the ticket key, the event and the step as fields of their own
-    extra = {"key": decision.ticket_key or alert.key, "external_id": alert.external_id, "operation": "decide"}
-    if decision.action is Action.IGNORED:
-        log.info("%s → skipped because %s", _label(alert), decision.reason, extra=extra)
-    elif ticket is not None:
-        log.info(
-            "%s → %s P%d %r (rule %s: %s)",
-            _label(alert),
-            decision.action.value,
-            int(ticket.priority),
-            ticket.title,
-            decision.rule,
-            decision.reason,
-            extra=extra,
-        )
-    else:
-        log.info(
-            "%s → %s %s (rule %s: %s)",
-            _label(alert),
-            decision.action.value,
-            decision.ticket_key,
-            decision.rule,
-            decision.reason,
-            extra=extra,
-        )

@@ -49,7 +49,10 @@ def plan_operations(
         create = {"ticket": decision.ticket.model_dump(mode="json"), "source": alert.source}
         ops.append(Planned(BACKEND, OpKind.CREATE, key, create))
         if decision.related_key and decision.action is not Action.CREATE:
-            relation = Relation.DUPLICATES if decision.action is Action.DUPLICATE else Relation.RELATES
+            # a child or a storm's member is linked as a duplicate of its parent: the helpdesk
+            # (or the connector, where it does not) resolves it with the parent, which waits for
+            # the children still active (docs/rules.md, topology.yaml)
+            relation = Relation.DUPLICATES if decision.action.under_parent else Relation.RELATES
             ops.append(
                 Planned(BACKEND, OpKind.LINK, key, {"related_key": decision.related_key, "relation": relation.value})
             )
@@ -65,6 +68,9 @@ def plan_operations(
             text = f"{decision.reason} (rule {decision.rule})"
         ops.append(Planned(BACKEND, OpKind.NOTE, decision.related_key, {"text": text}))
         ops.extend(_attachments(alert, decision.related_key))
+    elif decision.action is Action.WAIT:
+        assert key is not None
+        ops.append(Planned(BACKEND, OpKind.NOTE, key, {"text": f"{decision.reason} (rule {decision.rule})"}))
     elif decision.action is Action.RESOLVE:
         assert key is not None
         if on_recovery == "note":
@@ -90,6 +96,30 @@ def plan_operations(
                     ops.append(Planned(BACKEND, OpKind.RESOLVE, duplicate, payload))
     for update in decision.updates:
         ops.append(Planned(BACKEND, OpKind.UPDATE, update.key, {"changes": update.changes, "note": update.note}))
+    ops.extend(_adoptions(decision))
+    return ops
+
+
+def _adoptions(decision: Decision) -> list[Planned]:
+    """The links that put adopted tickets under their parent (``topology.yaml``: an upstream
+    that alarmed after its dependents, a storm's first members); the desk is told once, on
+    the parent, and each child says where it went."""
+    cause = decision.cause
+    parent = decision.related_key if decision.action is Action.STORM else decision.ticket_key
+    if cause is None or not cause.adopts or parent is None:
+        return []
+    ops = []
+    for child in cause.adopts:
+        link = {"related_key": parent, "relation": Relation.DUPLICATES.value}
+        ops.append(Planned(BACKEND, OpKind.LINK, child, link))
+        text = f"子事件 re-linked as a child of {parent} (rule topology.adopt): {decision.reason}"
+        ops.append(Planned(BACKEND, OpKind.NOTE, child, {"text": text}))
+    if decision.action is not Action.STORM:  # a storm's note on its incident lists them already
+        listed = ", ".join(cause.adopts)
+        text = (
+            f"子事件 {len(cause.adopts)} open incident(s) of CIs depending on this one are now its children: {listed}"
+        )
+        ops.append(Planned(BACKEND, OpKind.NOTE, parent, {"text": text}))
     return ops
 
 

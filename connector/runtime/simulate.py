@@ -13,6 +13,12 @@ so a line with ``reply_to: "3"`` is a reply to the third ticket.
 Every rule comes from the pipeline's rule book (``Pipeline.rules``) and the ``SweepRules`` built
 from it: a site's rules directory changes the decisions, the ladder, the notices and the
 lifecycle (reassignment limit, closing right) exactly as it would in the daemon.
+
+Why this module is long: ``Simulator`` is the daemon's whole life on one simulated clock — an
+alert, each kind of control line, the sweep's steps, the held and flapping alerts settled in
+time — and each of its methods is one kind of input line. The line shapes and the pure helpers
+are already apart (``connector.runtime.simulate_lines``); splitting the class itself would
+scatter one ledger's state over modules that must change together.
 """
 
 from __future__ import annotations
@@ -29,8 +35,8 @@ from connector.contracts.adapters import Rejected
 from connector.domain.clock import FakeClock, isoformat
 from connector.domain.decision import Action, Decision
 from connector.domain.errors import RuleError
-from connector.domain.ledger import MemoryLedger, TicketState, apply_decision
-from connector.domain.models import Alert, ClosureCode, Impact, Priority, TicketSource, Urgency
+from connector.domain.ledger import MemoryLedger, TicketState, apply_decision, record_status
+from connector.domain.models import Alert, ClosureCode, Impact, Priority, TicketSource, TicketStatus, Urgency
 from connector.domain.notice import Notice
 from connector.integrations.replay import Control, parse_line
 from connector.notify.settings import Notifications
@@ -39,6 +45,7 @@ from connector.process.escalation import Fired, SweepRules, decision_notices, ou
 from connector.process.lifecycle import Event, EventKind, NewTicket, Roster, apply_event, record_outcome, reopened_state
 from connector.process.pipeline import Pipeline
 from connector.process.sweep import due_steps
+from connector.rules.flapping import last_change_of, settled
 from connector.runtime.simulate_lines import FIELDS, TICKET_FIELDS, first_error, from_state, level, new_line
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -144,6 +151,10 @@ class Simulator:
                 new_line(lineno, item.external_id, item.source, Action.IGNORED.value, reason=reason, at=isoformat(now))
             ]
         self._seen[(item.source, item.event_key)] = lineno
+        opened: list[dict[str, Any]] = []
+        if item.reply_to is None:
+            self._settle_flapping(now)
+            opened = self._release_holds(lineno, now)
         try:
             decision = self.pipeline.decide(item, self.ledger, now)
         except RuleError as exc:
@@ -156,11 +167,44 @@ class Simulator:
         if decision.new_ticket is not None and decision.ticket_key is not None:
             self._number(decision.ticket_key)
             self._ticket_for[item.external_id] = decision.ticket_key
-        out = [self._describe(lineno, decision, now)]
+        out = [*opened, self._describe(lineno, decision, now)]
         state = self.ledger.get(decision.ticket_key) if decision.ticket_key else None
         if self.sweep is not None and state is not None:
             for notice in decision_notices(decision, state, self.sweep, now):
                 out.extend(self._events(notice, state))
+        return out
+
+    def _settle_flapping(self, now: datetime) -> None:
+        """Resolve the flapping tickets that settled before ``now``, as the daemon's clock job
+        does (``Engine.settle_flapping``), so the line's decision sees them resolved."""
+        policy = self.pipeline.rules.dedup.flapping
+        if policy is None:
+            return
+        for state in self.ledger.flapping_tickets():
+            last = last_change_of(state, self.ledger)
+            if last is not None and settled(state, policy, self.ledger, now) is not None:
+                record_status(self.ledger, state.key, TicketStatus.RESOLVED, last)
+                self.ledger.ticket_set_flapping(state.key, None)
+
+    def _release_holds(self, lineno: int, now: datetime) -> list[dict[str, Any]]:
+        """Open the problems held during maintenance whose window ended before ``now`` and that
+        are still active, as the daemon does (``Engine.release_holds``): one output line each,
+        numbered as the line that made the clock pass the window's end."""
+        out = []
+        for held in self.ledger.holds_due(now):
+            self.ledger.hold_release(held.key)
+            alert = held.model_copy(update={"maintenance": False, "maintenance_until": None})
+            try:
+                decision = self.pipeline.decide(alert, self.ledger, now)
+            except RuleError as exc:
+                out.append(new_line(lineno, alert.external_id, alert.source, Action.DEAD_LETTER.value, reason=str(exc)))
+                continue
+            decision = replace(decision, reason=f"still active when its maintenance ended: {decision.reason}")
+            apply_decision(self.ledger, decision, now, "simulate")
+            if decision.new_ticket is not None and decision.ticket_key is not None:
+                self._number(decision.ticket_key)
+                self._ticket_for[alert.external_id] = decision.ticket_key
+            out.append(self._describe(lineno, decision, now))
         return out
 
     def _number(self, key: str) -> None:
@@ -348,6 +392,10 @@ class Simulator:
                 out["duplicate_of"] = related.external_id
             elif decision.action is Action.RECURRENCE:
                 out["recurrence_of"] = related.external_id
+        if decision.action in (Action.FLAPPING, Action.CHILD, Action.STORM):  # the alert-noise actions name
+            out["parent"] = decision.related_key  # their incident
+        elif decision.cause is not None and decision.cause.adopts:
+            out["children"] = list(decision.cause.adopts)
         return out
 
 

@@ -124,4 +124,41 @@ MIGRATIONS: Sequence[str] = (
     ALTER TABLE tickets ADD COLUMN rejections INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE tickets ADD COLUMN verified_at TEXT;
     """,
+    # 6: the monitoring problem each ticket and appended repeat holds, and when it recovered
+    # (a master's recovery waits for the other problems it holds: no active problem without
+    # an open ticket); each fingerprint's state changes and the flapping mark (flapping.yaml);
+    # the problems held during maintenance (maintenance.yaml); each ticket's CI, upstreams and
+    # storm key (topology.yaml)
+    """
+    ALTER TABLE tickets ADD COLUMN problem TEXT;
+    ALTER TABLE tickets ADD COLUMN problem_recovered_at TEXT;
+    ALTER TABLE aliases ADD COLUMN problem TEXT;
+    ALTER TABLE aliases ADD COLUMN recovered_at TEXT;
+    CREATE INDEX aliases_by_ticket ON aliases (ticket_key);
+    ALTER TABLE tickets ADD COLUMN flapping_since TEXT;
+    CREATE INDEX tickets_flapping ON tickets (flapping_since) WHERE flapping_since IS NOT NULL;
+    CREATE TABLE state_changes (
+        fingerprint TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX state_changes_by_fingerprint ON state_changes (fingerprint, at);
+    CREATE TABLE holds (
+        key TEXT PRIMARY KEY,
+        payload TEXT NOT NULL,
+        until TEXT,
+        held_at TEXT NOT NULL,
+        recovered_at TEXT,
+        released_at TEXT
+    );
+    CREATE INDEX holds_due ON holds (until) WHERE released_at IS NULL AND recovered_at IS NULL;
+    ALTER TABLE tickets ADD COLUMN ci TEXT;
+    ALTER TABLE tickets ADD COLUMN storm_key TEXT;
+    CREATE INDEX tickets_by_ci ON tickets (ci, status);
+    CREATE INDEX tickets_by_storm_key ON tickets (storm_key, status);
+    CREATE TABLE ticket_upstreams (
+        key TEXT NOT NULL,
+        upstream TEXT NOT NULL,
+        PRIMARY KEY (upstream, key)
+    );
+    """,
 )

@@ -8,6 +8,8 @@
 - ``tickets``: connector key → helpdesk id, fingerprint, status, priority, repeats and the content a
   duplicate or recurrence copies, for correlation (``connector.domain.ledger``); ``aliases``: alerts
   appended to a master by the storm guard; ``steps``: what the clock fired (``connector.state.tickets``).
+- ``state_changes``, ``holds``, ``ticket_upstreams`` and the tickets' flapping mark, CI and storm
+  key: what flapping, maintenance and cause correlation remember (``connector.state.noise``).
 - ``dead_letter``: inputs and operations that cannot be processed, with the reason; ``cursors``:
   how far each source has been read (``connector.state.database``, with the connection itself).
 
@@ -22,11 +24,12 @@ from __future__ import annotations
 __all__ = ["MIGRATIONS", "JournalEntry", "OutboxOp", "Store"]
 
 from connector.state.journal import JournalEntry, JournalTable
+from connector.state.noise import NoiseTables
 from connector.state.outbox import OutboxOp, OutboxTable
 from connector.state.repair import RepairQueries
 from connector.state.schema import MIGRATIONS
 from connector.state.tickets import TicketsTable
 
 
-class Store(JournalTable, OutboxTable, TicketsTable, RepairQueries):
+class Store(JournalTable, OutboxTable, TicketsTable, RepairQueries, NoiseTables):
     """The SQLite state file. One instance per process; not shared between threads."""

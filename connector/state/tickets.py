@@ -3,12 +3,14 @@
 Connector key → helpdesk id, fingerprint, status, priority, repeats and the content a duplicate
 or recurrence copies (``connector.domain.ledger``: this is the ``TicketIndex`` the pipeline
 reads and the ``TicketLedger`` a decision writes); ``aliases``: alerts appended to a master by
-the storm guard; ``steps``: the escalation, notice and SLA steps that fired, each once.
+the storm guard (with the problem each holds); ``steps``: the escalation, notice and SLA steps
+that fired, each once; ``state_changes``: when each fingerprint's problems began and recovered
+(what ``flapping.yaml`` counts); ``holds``: problems held during maintenance.
 """
 
 from __future__ import annotations
 
-__all__ = ["HelpdeskId", "TicketsTable"]
+__all__ = ["STATE_COLUMNS", "HelpdeskId", "TicketsTable", "ticket_state", "time_or_none"]
 
 import json
 import sqlite3
@@ -38,8 +40,9 @@ class TicketsTable(Database):
         self._exec(
             "INSERT OR IGNORE INTO tickets (key, backend, ticket_id, source, external_id, fingerprint, status,"
             " master_key, created_at, resolved_at, closed_at, occurred_at, impact, urgency, priority, repeats,"
-            " recurrence_of, content, contact, sla_due, assignment_group, assignee, assigned_at)"
-            " VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " recurrence_of, content, contact, sla_due, assignment_group, assignee, assigned_at, problem,"
+            " problem_recovered_at, ci, storm_key)"
+            " VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 state.key,
                 backend,
@@ -63,8 +66,14 @@ class TicketsTable(Database):
                 state.assignment_group,
                 state.assignee,
                 isoformat(state.assigned_at),
+                state.problem,
+                isoformat(state.problem_recovered_at),
+                state.ci,
+                state.storm_key,
             ),
         )
+        for upstream in state.upstreams:  # read by ``dependents``; a state read back has none
+            self._exec("INSERT OR IGNORE INTO ticket_upstreams (key, upstream) VALUES (?, ?)", (state.key, upstream))
 
     def ticket_set_ref(self, key: str, ticket_id: str, url: str) -> None:
         """Record the helpdesk id of a created ticket."""
@@ -93,11 +102,23 @@ class TicketsTable(Database):
             (int(impact), int(urgency), int(priority), key),
         )
 
-    def alias_add(self, key: str, ticket_key: str, at: datetime) -> None:
+    def alias_add(self, key: str, ticket_key: str, at: datetime, problem: str | None = None) -> None:
         """Remember that the alert ``key`` was appended to ticket ``ticket_key``."""
         self._exec(
-            "INSERT OR IGNORE INTO aliases (key, ticket_key, created_at) VALUES (?, ?, ?)",
-            (key, ticket_key, at.isoformat()),
+            "INSERT OR IGNORE INTO aliases (key, ticket_key, created_at, problem) VALUES (?, ?, ?, ?)",
+            (key, ticket_key, at.isoformat(), problem),
+        )
+
+    def problem_recovered(self, key: str, at: datetime) -> None:
+        """Record that the problem of alert ``key`` (a ticket's own, an alias's, a held one's) is over."""
+        self._exec(
+            "UPDATE tickets SET problem_recovered_at = ? WHERE key = ? AND problem_recovered_at IS NULL",
+            (at.isoformat(), key),
+        )
+        self._exec("UPDATE aliases SET recovered_at = ? WHERE key = ? AND recovered_at IS NULL", (at.isoformat(), key))
+        self._exec(
+            "UPDATE holds SET recovered_at = ? WHERE key = ? AND recovered_at IS NULL AND released_at IS NULL",
+            (at.isoformat(), key),
         )
 
     def open_duplicates(self, master_key: str) -> list[str]:
@@ -191,6 +212,19 @@ class TicketsTable(Database):
         row = self._row("SELECT key FROM tickets WHERE ticket_id = ? LIMIT 1", (ticket_id,))
         return None if row is None else str(row["key"])
 
+    def held_problems(self, master: TicketState) -> list[str]:
+        """Still-active problems ``master`` holds besides its own (``TicketIndex.held_problems``)."""
+        if master.problem is None:
+            return []
+        rows = self._rows(
+            "SELECT key FROM tickets WHERE master_key = ? AND status NOT IN ('resolved', 'closed')"
+            " AND problem IS NOT NULL AND problem != ? AND problem_recovered_at IS NULL"
+            " UNION ALL SELECT key FROM aliases WHERE ticket_key = ? AND problem IS NOT NULL AND problem != ?"
+            " AND recovered_at IS NULL",
+            (master.key, master.problem, master.key, master.problem),
+        )
+        return [row["key"] for row in rows]
+
     def ticket_ref(self, key: str) -> HelpdeskId | None:
         """(helpdesk id, url) of a created ticket, or None while it is not created yet."""
         row = self._row("SELECT ticket_id, url FROM tickets WHERE key = ?", (key,))
@@ -214,7 +248,8 @@ _STATE_COLUMNS = (
     "key, ticket_id, status, fingerprint, created_at, resolved_at, closed_at, master_key, occurred_at, source,"
     " external_id, impact, urgency, priority, repeats, recurrence_of, content, url, contact, sla_due, assigned_at,"
     " accepted_at, assignee, assignment_group, reassignments, escalation_level, third_party_at, suspended_since,"
-    " suspensions, synced_changes, rejections, verified_at"
+    " suspensions, synced_changes, rejections, verified_at, problem, problem_recovered_at, flapping_since, ci,"
+    " storm_key"
 )
 
 
@@ -270,4 +305,15 @@ def _ticket_state(row: sqlite3.Row) -> TicketState:
         synced_changes=int(row["synced_changes"] or 0),
         rejections=int(row["rejections"] or 0),
         verified_at=_time(row["verified_at"]),
+        problem=row["problem"],
+        problem_recovered_at=_time(row["problem_recovered_at"]),
+        flapping_since=_time(row["flapping_since"]),
+        ci=row["ci"],
+        storm_key=row["storm_key"],
     )
+
+
+#: what ``connector.state.noise`` reads the same rows with
+STATE_COLUMNS = _STATE_COLUMNS
+ticket_state = _ticket_state
+time_or_none = _time

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from connector.cli.main import main
+from connector.rules.files import SCHEMAS
 from connector.rules.loading import shipped_rules_dir
 from tests.notify_helpers import PEOPLE_EXAMPLE
 
@@ -160,6 +161,9 @@ def test_rules_show_names_the_site_files(tmp_path: Path, capsys: pytest.CaptureF
         "notifications.yaml",
         "lifecycle.yaml",
         "replies.yaml",
+        "flapping.yaml",
+        "maintenance.yaml",
+        "topology.yaml",
     ]
 
 
@@ -175,7 +179,7 @@ def test_rules_show_of_a_directory_and_of_the_shipped_book(tmp_path: Path, capsy
 
     assert main(["rules", "show"]) == 0
     text = capsys.readouterr().out
-    assert "  site  " not in text and text.count(" shipped ") == 9
+    assert "  site  " not in text and text.count(" shipped ") == len(SCHEMAS)
 
     edit(site / "lifecycle.yaml", "  limit: 2", "  limit: two")
     assert main(["rules", "show", "--rules-dir", str(site)]) == 2  # shows only a book that loads

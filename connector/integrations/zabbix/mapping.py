@@ -16,6 +16,8 @@ __all__ = [
     "map_problem",
     "map_recovery",
     "merge_tags",
+    "suppressed_until",
+    "trigger_symptom",
 ]
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -144,6 +146,31 @@ def _describe(
     return "\n".join(lines)
 
 
+def trigger_symptom(event: Mapping[str, Any]) -> str | None:
+    """The problem's symptom as dedup compares it: its trigger (``objectid`` of a trigger
+    event), so "metric 7 above 90" and "metric 8 above 90" — two triggers — are two problems,
+    while one trigger whose name carries a changing value stays one. ``None`` without one."""
+    objectid = event.get("objectid")
+    text = str(objectid).strip() if isinstance(objectid, int | str) and not isinstance(objectid, bool) else ""
+    return f"trigger:{text}" if text.isdigit() else None
+
+
+def suppressed_until(event: Mapping[str, Any]) -> datetime | None:
+    """When the maintenance suppressing the event ends (``selectSuppressionData``: the latest
+    ``suppress_until``); ``None`` when it is not suppressed, or indefinitely (``0``)."""
+    if str(event.get("suppressed", "0")) != "1":
+        return None
+    data = event.get("suppression_data")
+    ends = []
+    for entry in data if isinstance(data, list) else []:
+        until = entry.get("suppress_until") if isinstance(entry, Mapping) else None
+        text = str(until) if isinstance(until, int | str) and not isinstance(until, bool) else ""
+        if not text.isdigit() or int(text) == 0:
+            return None  # suppressed without an end (or one we cannot read): the rule book's windows decide
+        ends.append(int(text))
+    return datetime.fromtimestamp(max(ends), UTC) if ends else None
+
+
 def map_problem(
     event: Mapping[str, Any],
     *,
@@ -209,6 +236,9 @@ def map_problem(
             origin=TicketSource.MONITORING,
             occurred_at=occurred_at,
             raw=raw,
+            symptom=trigger_symptom(event),
+            maintenance=str(event.get("suppressed", "0")) == "1",
+            maintenance_until=suppressed_until(event),
         )
     except ValueError as exc:
         # every check raises ValueError with the reason; pydantic's ValidationError is one too

@@ -69,8 +69,18 @@ class ZabbixSettings(BaseModel):
         description="text of that acknowledgement; may use {ticket_id} and {url}. Keep a fixed prefix: "
         "update notifications carrying it are our own and must be ignored",
     )
+    trigger_dependencies: bool = Field(
+        default=False,
+        description="read each new problem's trigger dependencies (trigger.get) and give the alert the hosts of "
+        "the triggers it depends on as depends_on, for cause correlation (topology.yaml)",
+    )
+    dependencies_refresh_minutes: float = Field(
+        default=10, gt=0, description="how long a trigger's dependencies are cached before they are read again"
+    )
     ignore_suppressed: bool = Field(
-        default=False, description="skip problems that are suppressed (host in maintenance) when they start"
+        default=False,
+        description="skip problems that are suppressed (host in maintenance) when they start, unjournaled; by "
+        "default they are journaled with the maintenance flag and maintenance.yaml decides (no ticket, counted)",
     )
 
     @field_validator("url")

@@ -11,6 +11,9 @@ One ``poll`` costs a bounded number of calls whatever the batch size::
     event.get   [eventid, r_eventid] of the open problems we were given (chunks of 500)
     event.get   the full problem events of those that recovered (chunks of 500)
     event.get   clock of every recovery event needed (chunks of 500)
+    event.get   the suppression data (maintenance end) of suppressed new problems, if any
+    trigger.get the dependencies of new problems' triggers, and their hosts (cached;
+                ``trigger_dependencies: true``)
     host.get    host groups of every host seen, in one call
 
 Our own ``event.acknowledge`` makes Zabbix run the actions' *update operations*: a webhook
@@ -35,6 +38,7 @@ from connector.domain.clock import Clock
 from connector.domain.errors import SourceError
 from connector.domain.models import Alert, TicketRef
 from connector.integrations.zabbix.connection import ZabbixConnection
+from connector.integrations.zabbix.dependencies import TriggerDependencies
 from connector.integrations.zabbix.mapping import map_problem, map_recovery
 from connector.integrations.zabbix.settings import ZabbixSettings
 from connector.util.unicode_text import ascii_digits
@@ -92,6 +96,12 @@ class ZabbixSource:
             session=session if session is not None else requests.Session(),
             register_secret=register_secret or (lambda _value: None),
         )
+        #: trigger dependencies → ``Alert.depends_on`` (cause correlation), when enabled
+        self._dependencies = (
+            TriggerDependencies(self._zabbix, clock, timedelta(minutes=settings.dependencies_refresh_minutes))
+            if settings.trigger_dependencies
+            else None
+        )
 
     # --- Source protocol -----------------------------------------------------------------------
 
@@ -119,6 +129,7 @@ class ZabbixSource:
                 log.debug("%s: skipping suppressed event %s", self.name, eventid)
                 continue
             kept.append(event)
+        kept = self._with_suppression_data(kept)
         batch_ids = {str(e.get("eventid")) for e in events if isinstance(e, Mapping)}
 
         recovered = self._recovered_open_problems([i for i in open_ids if i not in batch_ids])
@@ -126,8 +137,11 @@ class ZabbixSource:
         recovery_events = self._events_by_id(r_eventids, {"output": ["eventid", "clock", "ns"]}, "recovery events")
         groups = self._groups_by_hostid([*kept, *recovered])
 
+        upstreams = self._upstream_hosts(kept)
         for event in kept:
             alert = map_problem(event, source=self.name, groups_by_hostid=groups)
+            if isinstance(alert, Alert) and upstreams.get(str(event.get("objectid"))):
+                alert = alert.model_copy(update={"depends_on": upstreams[str(event.get("objectid"))]})
             items.append(alert)
             if isinstance(alert, Alert) and _recovered(event):
                 items.append(map_recovery(alert, recovery_events.get(str(event["r_eventid"]))))
@@ -202,6 +216,29 @@ class ZabbixSource:
         else:
             params["eventid_from"] = str(last + 1)
         return self._zabbix.list("event.get", params, "new problem events")
+
+    def _upstream_hosts(self, events: Sequence[Mapping[str, Any]]) -> dict[str, tuple[str, ...]]:
+        """Trigger id → the hosts of the triggers it depends on (``trigger_dependencies: true``)."""
+        if self._dependencies is None or not events:
+            return {}
+        return self._dependencies.upstream_hosts(str(e.get("objectid", "")) for e in events)
+
+    def _with_suppression_data(self, events: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+        """The events, those suppressed by a maintenance period with its ``suppression_data``
+        (when it ends: ``maintenance.yaml`` opens a still-active problem then). One more
+        ``event.get`` only when the batch has a suppressed event."""
+        suppressed = [str(e.get("eventid")) for e in events if str(e.get("suppressed", "0")) == "1"]
+        if not suppressed:
+            return events
+        extra = self._events_by_id(
+            suppressed, {"output": ["eventid"], "selectSuppressionData": "extend"}, "suppression data"
+        )
+        return [
+            {**e, "suppression_data": extra[str(e.get("eventid"))].get("suppression_data", [])}
+            if str(e.get("eventid")) in extra
+            else e
+            for e in events
+        ]
 
     def _recovered_open_problems(self, open_ids: Sequence[str]) -> list[Mapping[str, Any]]:
         """The full problem events (hosts, tags) of those ``open_ids`` that have recovered."""
