@@ -67,9 +67,7 @@ def test_the_sysusers_snippet_parses(tmp_path: Path) -> None:
         (tmp_path / "etc" / name).write_text("root:x:0:0:root:/root:/bin/bash\n" if name == "passwd" else "")
     proc = subprocess.run(
         [sysusers, f"--root={tmp_path}", str(UNITS / "itsm-connector.sysusers")],
-        capture_output=True,
-        text=True,
-        timeout=60,
+        capture_output=True, text=True, timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
     assert "itsm-connector:" in (tmp_path / "etc" / "passwd").read_text()
