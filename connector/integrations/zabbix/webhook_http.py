@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from connector.integrations.zabbix.webhook_settings import ZabbixWebhookSettings
 from connector.util.unicode_text import ascii_digits
+from connector.util.webhook_auth import Refusal, WebhookGate
 
 log = logging.getLogger("connector.integrations.zabbix.push")  # the endpoint's one logger, as before the split
 
@@ -40,6 +41,8 @@ class Endpoint(Protocol):
     """What the handler asks of the webhook source (``ZabbixWebhookSource``)."""
 
     settings: ZabbixWebhookSettings
+
+    gate: WebhookGate
 
     def authorized(self, header: str | None) -> bool: ...
 
@@ -119,9 +122,8 @@ class WebhookHandler(BaseHTTPRequestHandler):
     def _precheck(self) -> Reply | None:
         if urlsplit(self.path).path != WEBHOOK_PATH:
             return Reply(404, {"status": "error", "error": "not found"})
-        if not self.source.authorized(self.headers.get("Authorization")):
-            log.warning("webhook: refused a request from %s without the secret", self.address_string())
-            return Reply(401, {"status": "error", "error": "unauthorized"}, {"WWW-Authenticate": "Bearer"})
+        if (refused := self.source.gate.screen(self.headers)) is not None:
+            return self._refused(refused)
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             return Reply(411, {"status": "error", "error": "send a Content-Length"})
         length = self._length()
@@ -131,6 +133,10 @@ class WebhookHandler(BaseHTTPRequestHandler):
             log.warning("webhook: refused a %d-byte request from %s (413)", length, self.address_string())
             return Reply(413, {"status": "error", "error": f"body larger than {self.source.settings.max_body_bytes}"})
         return None
+
+    def _refused(self, refusal: Refusal) -> Reply:
+        log.warning("webhook: refused a request from %s: %s (%d)", self.address_string(), refusal.error, refusal.status)
+        return Reply(refusal.status, {"status": "error", "error": refusal.error}, refusal.headers)
 
     def _length(self) -> int | None:
         text = (self.headers.get("Content-Length") or "").strip()
@@ -159,6 +165,9 @@ class WebhookHandler(BaseHTTPRequestHandler):
             return
         if len(body) < length:
             self._send(Reply(400, {"status": "error", "error": "body shorter than Content-Length"}))
+            return
+        if (bad := self.source.gate.verify(self.headers, body)) is not None:
+            self._send(self._refused(bad))
             return
         self._send(self.source.accept(body))
 
