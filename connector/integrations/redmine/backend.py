@@ -72,6 +72,7 @@ from connector.integrations.redmine.values import (
     same_relation,
 )
 from connector.integrations.redmine.workflow import ensure_transition
+from connector.util.tls import requests_verify
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ class RedmineBackend:
             backend=name,
             clock=self._clock,
             timeout=settings.timeout_seconds,
-            verify_tls=settings.verify_tls,
+            verify_tls=requests_verify(settings.verify_tls, settings.ca_bundle),
             session=session,
         )
         self._ids: RedmineIds | None = None
