@@ -21,7 +21,8 @@ Two modes:
   Anything else is forwarded with ``Connection: close`` both ways, so every request is its
   own connection and a fault never leaks into the next request.
 * **TCP** (``FaultProxy(upstream, http=False)``): bytes piped both ways (IMAP), for
-  ``down()`` / ``up()`` and ``reset_all()``.
+  ``down()`` / ``up()``, ``reset_all()`` and ``cut_next(n)`` (the next connection is reset
+  after the server sent ``n`` bytes: a connection lost mid-stream).
 
 ``down()`` is the server going away: the listening socket closes (new connections are
 refused) and every open connection is reset; ``up()`` listens again on the same port. Every
@@ -82,6 +83,7 @@ class _State:
     plans: list[_Plan] = field(default_factory=list)
     seen: list[Seen] = field(default_factory=list)
     live: set[socket.socket] = field(default_factory=set)
+    cuts: list[int] = field(default_factory=list)
 
 
 def _reset(sock: socket.socket) -> None:
@@ -138,10 +140,15 @@ class FaultProxy:
         with self._lock:
             self._state.plans.append(_Plan(fault, match, times, retry_after))
 
+    def cut_next(self, after_bytes: int) -> None:
+        """TCP mode: reset the next connection once the server has sent ``after_bytes``."""
+        with self._lock:
+            self._state.cuts.append(after_bytes)
+
     def pending(self) -> int:
         """How many planned faults have not happened yet."""
         with self._lock:
-            return sum(plan.times for plan in self._state.plans)
+            return sum(plan.times for plan in self._state.plans) + len(self._state.cuts)
 
     def seen(self, match: str = "") -> list[Seen]:
         """The requests taken so far whose request line contains ``match``."""
@@ -277,13 +284,22 @@ class FaultProxy:
         upstream.settimeout(None)
         client.settimeout(None)
         self._track(upstream)
-        threading.Thread(target=self._pipe, args=(upstream, client), daemon=True).start()
+        with self._lock:
+            cut = self._state.cuts.pop(0) if self._state.cuts else None
+        threading.Thread(target=self._pipe, args=(upstream, client, cut), daemon=True).start()
         self._pipe(client, upstream)
 
-    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+    def _pipe(self, source: socket.socket, sink: socket.socket, cut: int | None = None) -> None:
+        sent = 0
         try:
             while chunk := source.recv(65536):
+                if cut is not None and sent + len(chunk) >= cut:
+                    sink.sendall(chunk[: max(0, cut - sent)])
+                    _reset(sink)
+                    _reset(source)
+                    return
                 sink.sendall(chunk)
+                sent += len(chunk)
         except OSError:
             pass
         for sock in (source, sink):
