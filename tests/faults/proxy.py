@@ -87,9 +87,16 @@ class _State:
 
 
 def _reset(sock: socket.socket) -> None:
-    """Close with an RST instead of a FIN (``SO_LINGER`` 0)."""
+    """Close with an RST instead of a FIN (``SO_LINGER`` 0).
+
+    ``shutdown(SHUT_RD)`` first wakes a thread of ours blocked in ``recv`` on the socket: on
+    Linux a ``close`` alone leaves the connection open (and sends nothing) until that call
+    returns, so a reset from another thread would never reach the client.
+    """
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RD)
     sock.close()
 
 

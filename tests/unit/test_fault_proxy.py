@@ -3,6 +3,8 @@ fault that does not happen as planned would make every fault test prove nothing.
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -96,3 +98,37 @@ def test_down_refuses_and_up_listens_on_the_same_port(proxy: FaultProxy) -> None
     assert proxy.url == url
     assert post(proxy, "b").status_code == 201
     assert _Counter.hits == ["b"]
+
+
+def _read_all(sock: socket.socket, want: int) -> bytes:
+    got = b""
+    try:
+        while len(got) < want and (chunk := sock.recv(65536)):
+            got += chunk
+    except ConnectionResetError:
+        pass
+    return got
+
+
+def test_tcp_mode_pipes_and_cuts_the_next_connection_mid_stream() -> None:
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def talk() -> None:
+        for _ in range(2):
+            conn, _ = server.accept()
+            with conn, contextlib.suppress(OSError):  # the cut resets this side too
+                conn.sendall(b"x" * 5000)
+                conn.recv(1)
+
+    threading.Thread(target=talk, daemon=True).start()
+    proxy = FaultProxy(("127.0.0.1", server.getsockname()[1]), http=False)
+    try:
+        proxy.cut_next(1000)
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as cut:
+            assert len(_read_all(cut, 5000)) == 1000
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as fine:
+            assert _read_all(fine, 5000) == b"x" * 5000
+        assert proxy.pending() == 0
+    finally:
+        proxy.close()
+        server.close()
