@@ -17,6 +17,7 @@ from __future__ import annotations
 __all__ = ["HttpChannelSettings", "HttpPoster", "public_url"]
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
@@ -24,6 +25,7 @@ import requests
 
 from connector.domain.clock import Clock
 from connector.domain.errors import NotifierRejected, NotifierUnavailable
+from connector.util.tls import requests_verify
 from connector.util.wire import StatusKind, http_failure, unreachable
 
 
@@ -42,6 +44,9 @@ class HttpChannelSettings(Protocol):
     @property
     def verify_tls(self) -> bool: ...
 
+    @property
+    def ca_bundle(self) -> Path | None: ...
+
 
 class HttpPoster:
     """POSTs JSON bodies for one notifier over one ``requests.Session``.
@@ -55,7 +60,7 @@ class HttpPoster:
         notifier: str,
         clock: Clock,
         timeout: float,
-        verify_tls: bool = True,
+        verify_tls: bool | str = True,
         session: requests.Session | None = None,
     ) -> None:
         self.notifier = notifier
@@ -74,7 +79,7 @@ class HttpPoster:
             notifier=name,
             clock=clock,
             timeout=settings.timeout_seconds,
-            verify_tls=settings.verify_tls,
+            verify_tls=requests_verify(settings.verify_tls, settings.ca_bundle),
             session=session,
         )
 

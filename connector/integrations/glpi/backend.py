@@ -52,6 +52,7 @@ from connector.integrations.glpi.settings import GlpiSettings
 from connector.integrations.glpi.writes import Writes, is_missing_right
 from connector.rules.loading import default_rulebook
 from connector.rules.sla import SlaPolicy
+from connector.util.tls import requests_verify
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ class GlpiBackend:
             backend=name,
             clock=self._clock,
             timeout=settings.timeout_seconds,
-            verify_tls=settings.verify_tls,
+            verify_tls=requests_verify(settings.verify_tls, settings.ca_bundle),
             entity=settings.entity,
             session=session,
             on_session=register_secret,

@@ -77,7 +77,7 @@ class GlpiClient:
         backend: str,
         clock: Clock,
         timeout: float,
-        verify_tls: bool = True,
+        verify_tls: bool | str = True,
         entity: int | None = None,
         session: requests.Session | None = None,
         on_session: Callable[[str], None] | None = None,

@@ -32,7 +32,6 @@ __all__ = [
     "parse_time_glpi",
 ]
 
-import hashlib
 import html
 import re
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from enum import IntEnum
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+from connector.contracts.delivery import is_op_marker, op_marker, op_marker_of
 from connector.domain.clock import ensure_utc
 from connector.domain.models import Impact, Priority, TicketStatus, Urgency
 from connector.integrations.glpi.settings import GlpiSettings
@@ -48,7 +48,6 @@ from connector.integrations.glpi.settings import GlpiSettings
 _E = TypeVar("_E", bound=IntEnum)
 
 _MARKER = re.compile(r"\[itsm-key:((?:[0-9a-f]{2})+)\]")
-_OP_MARKER = re.compile(r"\[itsm-op:([0-9]+-[0-9a-f]{8})\]")
 _GLPI_TIME = "%Y-%m-%d %H:%M:%S"
 
 #: ``Ticket`` fields that have a place of their own in a GLPI ticket (when the named dropdown
@@ -76,25 +75,6 @@ NATIVE_FIELDS = frozenset(
 def key_marker(key: str) -> str:
     """The marker that carries ``key`` in a ticket's content."""
     return f"[itsm-key:{key.encode('utf-8').hex()}]"
-
-
-def op_marker(op_id: int, text: str) -> str:
-    """The marker that ties a follow-up of ``text`` to outbox operation ``op_id``."""
-    return f"[itsm-op:{op_id}-{hashlib.sha256(text.encode('utf-8')).hexdigest()[:8]}]"
-
-
-def op_marker_of(content: str | None) -> str | None:
-    """The operation marker in a follow-up's content (raw or HTML-encoded): the last one, as
-    the connector writes it at the end; ``None`` when there is none."""
-    if not content:
-        return None
-    found = _OP_MARKER.findall(content) or _OP_MARKER.findall(html.unescape(content))
-    return f"[itsm-op:{found[-1]}]" if found else None
-
-
-def is_op_marker(text: str) -> bool:
-    """Whether a paragraph of plain text is only an operation marker (the history skips it)."""
-    return _OP_MARKER.fullmatch(text.strip()) is not None
 
 
 def key_from_content(content: str | None) -> str | None:

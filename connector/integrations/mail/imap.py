@@ -117,16 +117,24 @@ class ImapClient:
         try:
             status, data = call(*args)
         except imaplib.IMAP4.abort as exc:
-            self._imap = None
+            self._drop()
             raise self._fail(operation, exc) from exc
         except imaplib.IMAP4.error as exc:
             raise ImapRefused(f"IMAP {operation}: the server refused: {_short(exc)}", source=self.source) from exc
         except (OSError, UnicodeError) as exc:
-            self._imap = None
+            self._drop()
             raise self._fail(operation, exc) from exc
         if status != "OK":
             raise ImapRefused(f"IMAP {operation}: the server answered {status} {_short(data)}", source=self.source)
         return list(data or [])
+
+    def _drop(self) -> None:
+        """Forget a session whose connection failed, closing its socket (a connection reset
+        mid-command left it open until the garbage collector found it)."""
+        imap, self._imap = self._imap, None
+        if imap is not None:
+            with contextlib.suppress(OSError):
+                imap.shutdown()
 
     @property
     def _session(self) -> imaplib.IMAP4:

@@ -9,7 +9,9 @@ every write the process depends on is checked:
 * ``find_by_key`` checks that every issue returned really carries the key, so an ignored filter
   is reported instead of being mistaken for "found" (or creating a duplicate);
 * status changes first ask for ``allowed_statuses``, so a forbidden transition is refused
-  before anything is written instead of being dropped with a 204.
+  before anything is written instead of being dropped with a 204;
+* a retried write is not doubled when its first try landed but the answer was lost: notes
+  carry the outbox operation's marker, looked up on a retry (``journaled``; docs/idempotency.md).
 
 Ids are looked up by name on first use and cached (``lookup``, ``ids``). Changed fields that
 have no custom field in this Redmine are written into the journal note, so no change is lost
@@ -44,6 +46,7 @@ from connector.domain.models import Ticket, TicketRef, TicketStatus
 from connector.integrations.redmine.client import RedmineClient, RedmineRejected, RedmineUnavailable
 from connector.integrations.redmine.history import IssueHistory
 from connector.integrations.redmine.ids import RedmineIds, resolve_ids
+from connector.integrations.redmine.journaled import marked
 from connector.integrations.redmine.lookup import Discovery, discover
 from connector.integrations.redmine.payload import change_payload, create_payload, ignored_writes
 from connector.integrations.redmine.reading import snapshot
@@ -68,6 +71,8 @@ from connector.integrations.redmine.values import (
     safe_filename,
     same_relation,
 )
+from connector.integrations.redmine.workflow import ensure_transition
+from connector.util.tls import requests_verify
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +108,7 @@ class RedmineBackend:
             backend=name,
             clock=self._clock,
             timeout=settings.timeout_seconds,
-            verify_tls=settings.verify_tls,
+            verify_tls=requests_verify(settings.verify_tls, settings.ca_bundle),
             session=session,
         )
         self._ids: RedmineIds | None = None
@@ -235,33 +240,15 @@ class RedmineBackend:
         issue, extra = change_payload(changes, ids, self.settings)
         text = render_note(note, extra, self.settings.text_formatting)
         if text:
-            issue["notes"] = text
+            notes = marked(self._client, number, text, backend=self.name)
+            if notes is None:  # a retry: the first try's journal (note and fields) is there
+                return
+            issue["notes"] = notes
         if not issue:
             return
         if "status_id" in issue:
-            self._ensure_transition(number, issue["status_id"])
+            ensure_transition(self._client, ids, number, issue["status_id"], backend=self.name)
         self._client.put(f"/issues/{number}.json", {"issue": issue})
-
-    def _ensure_transition(self, issue_id: int, status_id: int) -> None:
-        """Refuse a status change the workflow would drop silently (Redmine answers 204 anyway)."""
-        issue = self._client.get(f"/issues/{issue_id}.json", IssueEnvelope, {"include": "allowed_statuses"}).issue
-        if issue.status is not None and issue.status.id == status_id:
-            return
-        if issue.allowed_statuses is None:  # a Redmine that does not list them: cannot check
-            return
-        if any(status.id == status_id for status in issue.allowed_statuses):
-            return
-        ids = self._lookups()
-        target = ids.all_statuses.get(status_id)
-        current = issue.status.name if issue.status else "?"
-        allowed = ", ".join(s.name for s in issue.allowed_statuses) or "none"
-        raise BackendRejected(
-            f"the workflow does not let the API user move issue #{issue_id} from {current!r} to "
-            f"{target.name if target else status_id!r} (allowed: {allowed}); allow it in "
-            "Administration › Workflow for the user's role and tracker, or change backend.status_map",
-            backend=self.name,
-            operation=f"PUT /issues/{issue_id}.json",
-        )
 
     def add_note(self, ticket_id: str, text: str) -> None:
         """Append ``text`` as a journal note (a blank text adds nothing)."""
@@ -269,8 +256,9 @@ class RedmineBackend:
         number = issue_id(ticket_id, backend=self.name, operation=operation)
         if not text.strip():
             return
-        notes = literal_block(text, self.settings.text_formatting)
-        self._client.put(f"/issues/{number}.json", {"issue": {"notes": notes}})
+        notes = marked(self._client, number, literal_block(text, self.settings.text_formatting), backend=self.name)
+        if notes is not None:
+            self._client.put(f"/issues/{number}.json", {"issue": {"notes": notes}})
 
     def add_relation(self, ticket_id: str, other_id: str, relation: Relation) -> None:
         """Link the issues; a relation that already exists counts as done.
@@ -313,14 +301,19 @@ class RedmineBackend:
 
         Redmine skips an unknown or used token without a word (the PUT still answers 204),
         so a retry after a crash between the two calls uploads again rather than reusing one.
+        The note carries the operation marker: a retry whose first PUT landed finds it and
+        uploads nothing (an upload whose PUT never came is an orphan Redmine never shows).
         """
         operation = f"PUT /issues/{ticket_id}.json"
         number = issue_id(ticket_id, backend=self.name, operation=operation)
         name = safe_filename(filename)
+        said = literal_block(f"Attachment 附件: {name} ({len(content)} bytes)", self.settings.text_formatting)
+        note = marked(self._client, number, said, backend=self.name)
+        if note is None:
+            return
         upload = self._client.upload(
             "/uploads.json", content, {"filename": name, "content_type": content_type}, UploadEnvelope
         ).upload
-        note = literal_block(f"Attachment 附件: {name} ({len(content)} bytes)", self.settings.text_formatting)
         entry = {"token": upload.token, "filename": name, "content_type": content_type}
         self._client.put(f"/issues/{number}.json", {"issue": {"uploads": [entry], "notes": note}})
 

@@ -87,7 +87,7 @@ class RedmineClient:
         backend: str,
         clock: Clock,
         timeout: float,
-        verify_tls: bool = True,
+        verify_tls: bool | str = True,
         session: requests.Session | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")

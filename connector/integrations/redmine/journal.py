@@ -25,6 +25,7 @@ from datetime import datetime
 from functools import partial
 
 from connector.contracts.adapters import Change, ChangeKind
+from connector.contracts.delivery import strip_op_marker
 from connector.domain.clock import ensure_utc
 from connector.domain.fields import KEY_FIELD
 from connector.domain.models import TicketStatus
@@ -90,8 +91,9 @@ def journal_changes(
                     out.append(made)
                 else:
                     out.append(change(ChangeKind.FIELD, old_text, new_text, name))
-        if journal.notes and journal.notes.strip():
-            out.append(change(ChangeKind.NOTE, None, journal.notes))
+        notes = strip_op_marker(journal.notes or "")  # the outbox's marker is not what was said
+        if notes.strip():
+            out.append(change(ChangeKind.NOTE, None, notes))
     dropped = {id(c) for c in by_assignment} if uses_group_field or by_field else set()
     return tuple(c for c in out if id(c) not in dropped)
 

@@ -49,6 +49,7 @@ from connector.kpi.render_csv import csv_files
 from connector.kpi.render_html import render_html
 from connector.kpi.report import Report
 from connector.kpi.text import check_lang, file_stem, fmt_count, fmt_minutes, fmt_ratio, t
+from connector.util.tls import requests_verify
 
 DEFAULT_TITLE_PREFIX = "ITSM_report"
 _BACKEND = "redmine"
@@ -233,7 +234,7 @@ def publish_report(
         backend=_BACKEND,
         clock=clock or SystemClock(),
         timeout=settings.timeout_seconds,
-        verify_tls=settings.verify_tls,
+        verify_tls=requests_verify(settings.verify_tls, settings.ca_bundle),
         session=session,
     )
     try:

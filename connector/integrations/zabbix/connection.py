@@ -24,22 +24,29 @@ from requests.adapters import HTTPAdapter
 
 from connector.domain.errors import SourceError
 from connector.integrations.zabbix.settings import ZabbixSettings
+from connector.util.tls import requests_verify
 
 log = logging.getLogger(__name__)
 
 _RELOGIN_MARKERS = ("session terminated", "not authorized", "not authorised")
 
 
-class _NoVerifyAdapter(HTTPAdapter):
-    """An HTTPS adapter that never verifies certificates (``verify_tls: false``).
+class _FixedVerifyAdapter(HTTPAdapter):
+    """An HTTPS adapter whose certificate check is fixed: off (``verify_tls: false``) or one CA
+    bundle (``ca_bundle``).
 
-    ``session.verify = False`` alone is not enough: requests lets ``REQUESTS_CA_BUNDLE`` /
-    ``CURL_CA_BUNDLE`` from the environment override it (psf/requests#3829), so the setting
-    would silently do nothing on hosts that export a CA bundle.
+    ``session.verify`` alone is not enough: pyzabbix passes no ``verify`` per request, and
+    requests then lets ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` from the environment override
+    it (psf/requests#3829), so the setting would silently do nothing on hosts that export a CA
+    bundle.
     """
 
+    def __init__(self, verify: bool | str) -> None:
+        super().__init__()
+        self._verify = verify
+
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        kwargs["verify"] = False
+        kwargs["verify"] = self._verify
         return super().send(request, **kwargs)
 
 
@@ -75,9 +82,9 @@ class ZabbixConnection:
         self.settings = settings
         self._register_secret = register_secret
         self._session = session
-        self._session.verify = settings.verify_tls
-        if not settings.verify_tls:
-            self._session.mount("https://", _NoVerifyAdapter())
+        self._session.verify = verify = requests_verify(settings.verify_tls, settings.ca_bundle)
+        if verify is not True:
+            self._session.mount("https://", _FixedVerifyAdapter(verify))
         _keep_pyzabbix_quiet()
         self._api: Any = ZabbixAPI(settings.url, session=self._session, timeout=settings.timeout_seconds)
         self._logged_in = False

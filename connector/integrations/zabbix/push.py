@@ -5,7 +5,9 @@ daemon's one server when the config has an ``http:`` section — ``mount`` — e
 a stdlib ``http.server`` of its own on the section's ``listen``/``port`` — ``serve``). For ``POST /zabbix``
 it checks, in this order, before anything is stored:
 
-1. ``Authorization: Bearer <secret>`` (constant-time compare) — else **401**, body unread;
+1. ``Authorization: Bearer <secret>`` (constant-time compare), or a signed request's timestamp
+   inside the window, then the rate limit (``util.webhook_auth``) — else **401** / **429**,
+   body unread; a signed body's HMAC is checked once read (**401**, **409** for a replay);
 2. ``Content-Length`` present and at most ``max_body_bytes`` — else **411** / **413**, body
    unread (drained a little so the client sees the answer);
 3. the body is a JSON object nested at most ``MAX_DEPTH`` (64) levels — else **400**, and the
@@ -54,6 +56,7 @@ from connector.integrations.zabbix.webhook_http import (
 )
 from connector.integrations.zabbix.webhook_settings import ZabbixWebhookSettings
 from connector.util.unicode_text import TooDeep, loads_valid
+from connector.util.webhook_auth import WebhookGate
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +93,15 @@ class ZabbixWebhookSource:
         self.alert_source = settings.source_name or name
         self._clock = clock
         self._secret = settings.secret.get_secret_value()
+        #: authentication and rate limit, asked by the request path before and after the body
+        self.gate = WebhookGate(
+            self._secret,
+            now=lambda: clock.now().timestamp(),
+            signature=settings.signature,
+            window_seconds=settings.signature_window_seconds,
+            rate_per_minute=settings.rate_limit_per_minute,
+            burst=settings.rate_limit_burst,
+        )
         self._journal: IntakeJournal | None = None
         self._server: WebhookServer | None = None
         self._thread: threading.Thread | None = None
@@ -176,10 +188,7 @@ class ZabbixWebhookSource:
 
     def authorized(self, header: str | None) -> bool:
         """Whether an ``Authorization`` header carries the secret (constant time)."""
-        scheme, _, token = (header or "").strip().partition(" ")
-        if scheme.lower() != "bearer":
-            token = ""
-        return hmac.compare_digest(token.strip().encode("utf-8"), self._secret.encode("utf-8"))
+        return self.gate.bearer(header)
 
     def ticket_link(self, key: str) -> str:
         """The link stored on the event: redirects to the ticket once it exists."""

@@ -44,6 +44,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from connector.contracts.http import HttpReply, HttpRequest
 from connector.integrations.zabbix.webhook_settings import ZabbixWebhookSettings
 from connector.util.unicode_text import ascii_digits
+from connector.util.webhook_auth import Refusal, WebhookGate
 
 log = logging.getLogger("connector.integrations.zabbix.push")  # the endpoint's one logger, as before the split
 
@@ -59,6 +60,8 @@ class Endpoint(Protocol):
 
     settings: ZabbixWebhookSettings
 
+    gate: WebhookGate
+
     def authorized(self, header: str | None) -> bool: ...
 
     def accept(self, body: bytes) -> Reply: ...
@@ -70,13 +73,36 @@ class Endpoint(Protocol):
 Reply = HttpReply
 
 
+class _HeaderView:
+    """A header reader as ``util.webhook_auth`` asks for one (``get(name)``)."""
+
+    def __init__(self, header: Callable[[str], str | None]) -> None:
+        self._header = header
+
+    def get(self, name: str, default: None = None, /) -> str | None:
+        value = self._header(name)
+        return value if value is not None else default
+
+
+def refusal_reply(refusal: Refusal, remote: str) -> Reply:
+    """The answer to a refused request, logged once (never the secret or what it was compared with)."""
+    log.warning("webhook: refused a request from %s: %s (%d)", remote, refusal.error, refusal.status)
+    return Reply(refusal.status, {"status": "error", "error": refusal.error}, refusal.headers)
+
+
 def authenticate(source: Endpoint, header: Callable[[str], str | None], remote: str) -> Reply | None:
     """Whether the caller may post: ``None`` if so, else the refusal. Every credential check of
-    the endpoint belongs here (one place for both servers); ``header`` reads a request header."""
-    if not source.authorized(header("Authorization")):
-        log.warning("webhook: refused a request from %s without the secret", remote)
-        return Reply(401, {"status": "error", "error": "unauthorized"}, {"WWW-Authenticate": "Bearer"})
-    return None
+    the endpoint before the body is read belongs here (one place for both servers): the bearer
+    secret or a signed request's timestamp, then the rate limit (``util.webhook_auth``)."""
+    refused = source.gate.screen(_HeaderView(header))
+    return refusal_reply(refused, remote) if refused is not None else None
+
+
+def verify_body(source: Endpoint, header: Callable[[str], str | None], body: bytes, remote: str) -> Reply | None:
+    """The check once the body is read: a signed body's HMAC (``None`` when it holds, or when the
+    request is not signed and the settings allow that)."""
+    refused = source.gate.verify(_HeaderView(header), body)
+    return refusal_reply(refused, remote) if refused is not None else None
 
 
 def content_length(text: str | None) -> int | None:
@@ -128,7 +154,8 @@ class WebhookEndpoint:
                 return refused
             if len(request.body) < (request.content_length or 0):
                 return Reply(400, {"status": "error", "error": "body shorter than Content-Length"})
-            return self.source.accept(request.body)
+            bad = verify_body(self.source, request.header, request.body, request.remote)
+            return bad if bad is not None else self.source.accept(request.body)
         if request.method in ("GET", "HEAD") and request.path.startswith(TICKET_PATH):
             key = unquote(request.path[len(TICKET_PATH) :])
             sig = (parse_qs(request.query).get("sig") or [""])[0]
@@ -226,6 +253,9 @@ class WebhookHandler(BaseHTTPRequestHandler):
             return
         if len(body) < length:
             self._send(Reply(400, {"status": "error", "error": "body shorter than Content-Length"}))
+            return
+        if (bad := verify_body(self.source, self.headers.get, body, self.address_string())) is not None:
+            self._send(bad)
             return
         self._send(self.source.accept(body))
 

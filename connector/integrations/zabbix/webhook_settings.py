@@ -75,6 +75,23 @@ class ZabbixWebhookSettings(BaseModel):
     request_timeout_seconds: float = Field(
         default=10, gt=0, le=60, description="a client that sends slower than this is disconnected"
     )
+    signature: Literal["off", "optional", "required"] = Field(
+        default="optional",
+        description="HMAC of the body with a timestamp (X-ITSM-Timestamp, X-ITSM-Signature: sha256=…): "
+        "'optional' checks it when sent and takes the bearer secret otherwise, 'required' refuses "
+        "requests without a valid one, 'off' ignores it (docs/security.md)",
+    )
+    signature_window_seconds: int = Field(
+        default=300,
+        ge=30,
+        le=3600,
+        description="a signed request's timestamp may be this far from the connector's clock; a "
+        "signature seen within the window is refused as a replay",
+    )
+    rate_limit_per_minute: int = Field(
+        default=600, ge=1, le=100_000, description="authenticated requests per minute before 429 with Retry-After"
+    )
+    rate_limit_burst: int = Field(default=100, ge=1, le=100_000, description="requests allowed at once above the rate")
 
     @field_validator("secret")
     @classmethod
