@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
+import hashlib
 import html
 import itertools
 import json
@@ -425,6 +426,7 @@ class GlpiFake:
             ("PUT", "Ticket_Ticket"): self._update_link,
             ("POST", "Document"): self._add_document,
             ("GET", "Entity"): self._get_entity,
+            ("GET", "Document"): self._get_document,
         }
         for itemtype in self.dropdowns:
             routes[("GET", itemtype)] = self._dropdown_list(itemtype)
@@ -597,6 +599,8 @@ class GlpiFake:
             rows = [{"itemtype": "Ticket", **f} for f in self.followups if f["items_id"] == ticket_id]
         elif child == "ITILSolution":
             rows = [{"itemtype": "Ticket", **f} for f in self.solutions if f["items_id"] == ticket_id]
+        elif child == "Document_Item":
+            rows = [dict(d) for d in self.document_items if d["itemtype"] == "Ticket" and d["items_id"] == ticket_id]
         else:
             return self._error(400, "ERROR_ITEMTYPE_NOT_FOUND_NOR_COMMONDBTM", f"resource {child} not found")
         sort = query.get("sort", "id")
@@ -885,12 +889,27 @@ class GlpiFake:
         name = str(item.get("name") or filename)
         if ticket_id is not None:
             name = f"Document: Ticket - {unsanitize(self.tickets[ticket_id]['name'])}"
-        self.documents[ident] = {"id": ident, "name": name, "filename": filename, "mime": mime, "content": data}
+        self.documents[ident] = {
+            "id": ident,
+            "name": name,
+            "filename": filename,
+            "mime": mime,
+            "sha1sum": hashlib.sha1(data).hexdigest(),  # GLPI keeps the file's SHA-1
+            "content": data,
+        }
         if ticket_id is not None:
-            self.document_items.append({"documents_id": ident, "itemtype": "Ticket", "items_id": ticket_id})
+            link = {"id": next(self._ids), "documents_id": ident, "itemtype": "Ticket", "items_id": ticket_id}
+            self.document_items.append(link)
             self._touch(ticket_id)
         answer = {"id": ident, "message": "", "upload_result": {"filename": [{"name": filename, "size": len(data)}]}}
         return self._json(201, answer, {"Location": f"{self.url}/Document/{ident}"})
+
+    def _get_document(self, rest: str, *_: Any) -> Reply:
+        """``GET Document/<id>``: the Document's fields (its file as JSON fields, not the bytes)."""
+        row = self.documents.get(int(rest)) if rest.isdigit() else None
+        if row is None:
+            return self._error(404, "ERROR_ITEM_NOT_FOUND", "Item not found")
+        return self._json(200, {k: v for k, v in row.items() if k not in ("content", "mime")})
 
     # --- dropdowns -----------------------------------------------------------------------------
 

@@ -249,3 +249,36 @@ def a_ticket(key: str = "zabbix:1", **overrides: Any) -> Ticket:
     }
     values.update(overrides)
     return Ticket(**values)
+
+
+def test_an_attachment_committed_then_answered_500_is_uploaded_once(fake: GlpiFake, clock: FakeClock) -> None:
+    """GLPI stored the file and its answer failed: the retry finds a Document of the same name and
+    SHA-1 on the ticket and does not upload it again; a different file of the same name still goes up."""
+    backend = make_backend(clock)
+    ticket = Ticket(key="zabbix:doc-1", title="Disk full on web01", description="df", source=TicketSource.MONITORING)
+    ref = backend.create_ticket(ticket)
+    tid = int(ref.ticket_id)
+    graph = b"\x89PNG graph of the last hour"
+    fake.fail("POST", "Document/", 500, SQL_ERROR, after=True)
+    with delivering(41, retry=False), pytest.raises(BackendUnavailable):
+        backend.add_attachment(ref.ticket_id, "graph.png", graph, "image/png")
+    with delivering(41, retry=True):
+        backend.add_attachment(ref.ticket_id, "graph.png", graph, "image/png")
+    assert [d["filename"] for d in fake.documents.values()] == ["graph.png"]
+    assert fake.count("POST", "Document/") == 1
+    with delivering(42, retry=True):  # another operation's file: not the one already there
+        backend.add_attachment(ref.ticket_id, "graph.png", graph + b" and the next", "image/png")
+    assert fake.count("POST", "Document/") == 2
+    assert len([d for d in fake.document_items if d["items_id"] == tid]) == 2
+    backend.close()
+
+
+def test_a_first_upload_costs_one_call(fake: GlpiFake, clock: FakeClock) -> None:
+    backend = make_backend(clock)
+    ticket = Ticket(key="zabbix:doc-2", title="Disk full on web02", description="df", source=TicketSource.MONITORING)
+    ref = backend.create_ticket(ticket)
+    before = len(fake.calls)
+    with delivering(43, retry=False):
+        backend.add_attachment(ref.ticket_id, "log.txt", b"disk full", "text/plain")
+    assert fake.calls[before:] == [("POST", "Document/")]
+    backend.close()

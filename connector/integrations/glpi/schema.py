@@ -101,6 +101,21 @@ class FullSession(_Answer):
     session: dict[str, Any] = Field(default_factory=dict)
 
 
+class DocumentLinkRow(_Answer):
+    """A ``Document_Item`` row of a ticket (``GET Ticket/<id>/Document_Item``): which Document."""
+
+    id: int
+    documents_id: int
+
+
+class DocumentRow(_Answer):
+    """A ``Document`` (``GET Document/<id>``): its file name and the SHA-1 GLPI computed of it."""
+
+    id: int
+    filename: str | None = None
+    sha1sum: str | None = None
+
+
 class LinkRow(_Answer):
     """A ``Ticket_Ticket`` row: ``tickets_id_1`` relates to ``tickets_id_2`` by ``link``
     (1 linked to, 2 duplicates, 3 son of; 4 parent of is stored as 3 with the ids swapped)."""
