@@ -32,6 +32,7 @@ class EventKind(StrEnum):
     REJECT = "reject"  # the handler hands the assignment back (with a reason)
     PRIORITY = "priority"  # a person changed impact, urgency or the priority
     VERIFY = "verify"  # a duty-group leader verified the closed record (``detail``: why it goes back)
+    AUTO_CLOSE = "auto_close"  # the connector closes a resolved ticket its user did not answer in the wait
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,9 @@ def _entry_events(at: datetime, actor: str | None, changes: list[Change], histor
     elif any(c.kind in (ChangeKind.ASSIGNEE, ChangeKind.GROUP) for c in changes):
         out.append(Event(EventKind.ASSIGN, at, actor, assignee=assignee, group=group))
     fields = {c.field: c.new for c in changes if c.kind is ChangeKind.FIELD and c.field}
-    if fields.get("impact") or fields.get("urgency"):
+    if fields.get("impact") or fields.get("urgency") or fields.get("priority"):
+        # a person's change of impact, urgency or the priority itself (Redmine's own priority
+        # field, GLPI's): the matrix is applied, the entry's note is the reason
         out.append(
             Event(
                 EventKind.PRIORITY,
@@ -112,6 +115,7 @@ def _entry_events(at: datetime, actor: str | None, changes: list[Change], histor
                 detail=note,
                 impact=_scale(Impact, fields.get("impact")),
                 urgency=_scale(Urgency, fields.get("urgency")),
+                priority=_scale(Priority, fields.get("priority")),
             )
         )
     if fields.get("third_party_at"):
@@ -137,7 +141,7 @@ def _entry_events(at: datetime, actor: str | None, changes: list[Change], histor
     return out
 
 
-_Scale = TypeVar("_Scale", Impact, Urgency)
+_Scale = TypeVar("_Scale", Impact, Urgency, Priority)
 
 
 def _scale(kind: type[_Scale], value: object) -> _Scale | None:

@@ -53,7 +53,7 @@ def reload_rules(app: App) -> str:
     # everything loaded: switch in one go (the loop thread is between jobs)
     old = engine.notifications
     engine.pipeline = Pipeline.from_manager(app.pm, rules)
-    engine.sweep_rules = SweepRules.of(rules, notifications)
+    engine.sweep_rules = SweepRules.of(rules, notifications, timezone=config.core.reports.timezone)
     engine.notifications = notifications
     roster = DirectoryRoster(notifications.directory, rules.lifecycle.closing) if notifications is not None else None
     app.syncback = SyncBack(engine, roster, lifecycle=rules.lifecycle)

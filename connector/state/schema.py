@@ -124,4 +124,10 @@ MIGRATIONS: Sequence[str] = (
     ALTER TABLE tickets ADD COLUMN rejections INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE tickets ADD COLUMN verified_at TEXT;
     """,
+    # 6: the user's confirmation of a resolution (issue 12, item 4): when the user confirmed it, and
+    # whether the 1st line closed the ticket before the user confirmed and before the wait was over
+    """
+    ALTER TABLE tickets ADD COLUMN confirmed_at TEXT;
+    ALTER TABLE tickets ADD COLUMN closed_unconfirmed INTEGER NOT NULL DEFAULT 0;
+    """,
 )

@@ -214,7 +214,7 @@ _STATE_COLUMNS = (
     "key, ticket_id, status, fingerprint, created_at, resolved_at, closed_at, master_key, occurred_at, source,"
     " external_id, impact, urgency, priority, repeats, recurrence_of, content, url, contact, sla_due, assigned_at,"
     " accepted_at, assignee, assignment_group, reassignments, escalation_level, third_party_at, suspended_since,"
-    " suspensions, synced_changes, rejections, verified_at"
+    " suspensions, synced_changes, rejections, verified_at, confirmed_at, closed_unconfirmed"
 )
 
 
@@ -270,4 +270,6 @@ def _ticket_state(row: sqlite3.Row) -> TicketState:
         synced_changes=int(row["synced_changes"] or 0),
         rejections=int(row["rejections"] or 0),
         verified_at=_time(row["verified_at"]),
+        confirmed_at=_time(row["confirmed_at"]),
+        closed_unconfirmed=bool(row["closed_unconfirmed"]),
     )

@@ -62,7 +62,7 @@ def engine(fake: GlpiFake, clock: FakeClock, tmp_path: Path, pm: pluggy.PluginMa
     made.store.close()
 
 
-def open_in_glpi(urgency: int, impact: int) -> str:
+def open_in_glpi(urgency: int, impact: int, entity: int | None = None) -> str:
     """The desk's own ticket, through GLPI's API as the desk (no connector key in it)."""
     session = requests.Session()
     token = session.get(f"{URL}/initSession", headers={"Authorization": f"user_token {DESK_TOKEN}"})
@@ -73,6 +73,7 @@ def open_in_glpi(urgency: int, impact: int) -> str:
             "content": "&lt;p&gt;phone call: the finance department cannot log in&lt;/p&gt;",
             "urgency": urgency,
             "impact": impact,
+            **({"entities_id": entity} if entity is not None else {}),
         }
     }
     answer = session.post(f"{URL}/Ticket", json=body)
@@ -127,3 +128,39 @@ def test_a_ticket_opened_before_the_first_pass_is_left_alone(engine: Engine, fak
     cycle(engine, SyncBack(engine))
     assert engine.store.all_tickets() == []
     assert fake.followups_of(tid) == []
+
+
+def test_a_ticket_of_an_entity_the_site_leaves_alone_is_not_adopted(
+    fake: GlpiFake, clock: FakeClock, tmp_path: Path, pm: pluggy.PluginManager
+) -> None:
+    """Issue 12, item 3: ``adoption.skip_entities`` names GLPI entities by complete name; their
+    tickets, and those of the entities below them, stay the desk's; the others are adopted."""
+    from connector.rules.people_files import AdoptionModel
+
+    for ident, name, parent in ((3, "Finance", 0), (4, "Branch", 3), (5, "Network", 0)):
+        complete = "Root entity > Finance > Branch" if ident == 4 else f"Root entity > {name}"
+        fake.entities[ident] = {"id": ident, "name": name, "completename": complete, "entities_id": parent, "level": 2}
+    backend = GlpiBackend(GlpiSettings(url=URL, user_token=SecretStr(USER_TOKEN)), clock=clock)
+    book = default_rulebook()
+    engine = Engine(
+        store=Store(tmp_path / "state.db"),
+        backend=backend,
+        sources={},
+        pipeline=Pipeline.from_manager(pm, book),
+        clock=clock,
+        sweep_rules=SweepRules(book.sla, load_escalation(), load_notification_rules()),
+    )
+    lifecycle = book.lifecycle.model_copy(
+        update={"adoption": AdoptionModel(skip_entities=["Root entity > Finance"])}
+    )
+    sync = SyncBack(engine, lifecycle=lifecycle)
+    cycle(engine, sync)
+    clock.set(T0 + timedelta(minutes=1))
+    finance, branch, network = (open_in_glpi(urgency=3, impact=3, entity=e) for e in (3, 4, 5))
+    clock.set(T0 + timedelta(minutes=2))
+    cycle(engine, sync)
+    assert [t["key"] for t in engine.store.all_tickets()] == [f"helpdesk:{network}"]
+    assert fake.followups_of(finance) == [] and fake.followups_of(branch) == []
+    assert any("接管 adopted" in f for f in fake.followups_of(network))
+    backend.close()
+    engine.store.close()
