@@ -150,9 +150,7 @@ def test_a_ticket_of_an_entity_the_site_leaves_alone_is_not_adopted(
         clock=clock,
         sweep_rules=SweepRules(book.sla, load_escalation(), load_notification_rules()),
     )
-    lifecycle = book.lifecycle.model_copy(
-        update={"adoption": AdoptionModel(skip_entities=["Root entity > Finance"])}
-    )
+    lifecycle = book.lifecycle.model_copy(update={"adoption": AdoptionModel(skip_entities=["Root entity > Finance"])})
     sync = SyncBack(engine, lifecycle=lifecycle)
     cycle(engine, sync)
     clock.set(T0 + timedelta(minutes=1))
