@@ -28,7 +28,7 @@ from tests.unit.test_adoption import (  # noqa: F401  (the fixtures are used by 
 
 
 def test_a_priority_set_by_hand_against_the_matrix_is_put_back_and_a_missing_reason_reported(
-    engine: Engine, clock: FakeClock, sent: Sent, directory: Directory
+    engine: Engine, clock: FakeClock, sent: Sent, directory: Directory  # noqa: F811  (the fixtures)
 ) -> None:
     sync = SyncBack(engine, DirectoryRoster(directory))
     cycle(engine, sync)
