@@ -1,9 +1,10 @@
 """What people did, as the lifecycle reads it: ``EventKind`` / ``Event``, and
 ``events_from_history`` — a helpdesk's history (``HistoryReader``: Redmine journals, GLPI logs)
 turned into events, oldest first: an assignment, a status change, a rejection (the handler takes
-themself off the ticket, the entry's note its reason), a changed impact or urgency (the note its
-reason). Pure; ``connector.process.lifecycle`` says what each event means.
-"""
+themself off the ticket, the entry's note its reason), a changed impact, urgency or priority (the
+note its reason), a duty-group leader's verification line in a note
+(``connector.domain.verification``). Pure; ``connector.process.lifecycle`` says what each event
+means."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import TypeVar
 
 from connector.contracts.adapters import Change, ChangeKind, TicketHistory
 from connector.domain.models import ClosureCode, Impact, Priority, TicketStatus, Urgency
+from connector.domain.verification import verdict_in
 
 
 class EventKind(StrEnum):
@@ -120,6 +122,10 @@ def _entry_events(at: datetime, actor: str | None, changes: list[Change], histor
         )
     if fields.get("third_party_at"):
         out.append(Event(EventKind.THIRD_PARTY, at, actor))
+    verdict = verdict_in(note) if note else None
+    if verdict is not None:
+        # a duty-group leader's verification written in the helpdesk (connector.domain.verification)
+        out.append(Event(EventKind.VERIFY, at, actor, detail=verdict.reason, reopen=verdict.reopen))
     for change in changes:
         if change.kind is not ChangeKind.STATUS or change.new is None:
             continue

@@ -64,6 +64,7 @@ from typing import Any, Protocol, runtime_checkable
 from connector.domain.ledger import TicketLedger, TicketState, record_status
 from connector.domain.models import ClosureCode, Impact, Priority, ResolverRole, TicketStatus, Urgency
 from connector.domain.notice import NoticeKind, StatusEvent
+from connector.domain.verification import SENT_BACK_MARK, VERIFIED_MARK
 from connector.process.closing_wait import auto_close_note, close_due, early_close_note
 from connector.process.events import Event, EventKind, events_from_history
 from connector.rules.calendar import ClosingWait
@@ -313,11 +314,11 @@ def _verify(state: TicketState, event: Event, roster: Roster | None, out: Outcom
         out.status = TicketStatus.IN_PROGRESS if state.accepted_at else TicketStatus.OPEN
         out.changes["status"] = out.status
         out.life["verified_at"] = None
-        out.notes.append(f"核查退回 verification: {who} sends the record back (reopened): {event.detail.strip()}")
+        out.notes.append(f"{SENT_BACK_MARK} {who} sends the record back (reopened): {event.detail.strip()}")
         out.notices.append((NoticeKind.STATUS, None, StatusEvent.IN_PROGRESS, f"sent back by {who}"))
         return
     out.life["verified_at"] = event.at
-    out.notes.append(f"已核查 verified by the duty-group leader {who}")
+    out.notes.append(f"{VERIFIED_MARK} {who}")
 
 
 def _priority(state: TicketState, event: Event, out: Outcome, rules: PriorityRules) -> None:

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the fixtures of test_adoption are imported and used by name)
 """Issue 12, item 3: a person who changes the helpdesk's own *priority* field (Redmine's priority,
 GLPI's) is changing the priority by hand — read from the history on the local backend and a fake
 clock: the matrix is applied (the priority written back, a note saying why), a change without a
@@ -28,7 +29,7 @@ from tests.unit.test_adoption import (  # noqa: F401  (the fixtures are used by 
 
 
 def test_a_priority_set_by_hand_against_the_matrix_is_put_back_and_a_missing_reason_reported(
-    engine: Engine, clock: FakeClock, sent: Sent, directory: Directory  # noqa: F811  (the fixtures)
+    engine: Engine, clock: FakeClock, sent: Sent, directory: Directory
 ) -> None:
     sync = SyncBack(engine, DirectoryRoster(directory))
     cycle(engine, sync)
