@@ -299,7 +299,7 @@ def _verified(history: TicketHistory, closed: datetime | None, connector_logins:
             continue
         if connector_logins and change.actor not in connector_logins:
             continue
-        if any(line.startswith(VERIFIED_MARK) for line in change.new.splitlines()):
+        if VERIFIED_MARK in change.new:  # anywhere: a helpdesk may wrap the note (Redmine: <pre>)
             found = ensure_utc(change.at)
     return found
 
