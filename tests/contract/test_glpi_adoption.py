@@ -162,3 +162,70 @@ def test_a_ticket_of_an_entity_the_site_leaves_alone_is_not_adopted(
     assert any("接管 adopted" in f for f in fake.followups_of(network))
     backend.close()
     engine.store.close()
+
+
+def follow_up(token: str, ticket_id: str, text: str) -> None:
+    """A person's follow-up on a GLPI ticket, through GLPI's API as that person."""
+    session = requests.Session()
+    answer = session.get(f"{URL}/initSession", headers={"Authorization": f"user_token {token}"})
+    session.headers["Session-Token"] = answer.json()["session_token"]
+    body = {"input": {"itemtype": "Ticket", "items_id": int(ticket_id), "content": text}}
+    assert session.post(f"{URL}/ITILFollowup", json=body).status_code == 201
+
+
+def test_a_leaders_follow_up_verifies_a_closed_ticket_and_anyone_elses_is_refused(
+    engine: Engine, fake: GlpiFake, clock: FakeClock, tmp_path: Path
+) -> None:
+    """Issue 12, item 5 on GLPI: a duty-group leader's follow-up line ``verified`` verifies the
+    closed record; an engineer's is refused (a follow-up saying so) and leaves it unverified."""
+    import textwrap
+
+    from connector.domain.models import TicketStatus
+    from connector.notify.people import Directory, load_people
+    from connector.process.roster import DirectoryRoster
+
+    fake.add_user_token("lead-t0ken-0123456789abcdef", "zhou.min", realname="周", firstname="敏")
+    fake.add_user_token("eng-t0ken-0123456789abcdef", "zhangw", realname="张", firstname="伟")
+    (tmp_path / "people.yaml").write_text(
+        textwrap.dedent(
+            """
+            roles:
+              incident_manager: {zh: 事件经理, en: incident manager}
+              service_desk: {zh: 服务台, en: service desk}
+              duty_group_leader: {zh: 值班组组长, en: duty-group leader}
+            people:
+              boss: {name: 廖清, email: boss@metro.example, roles: [incident_manager]}
+              zhou: {name: 周敏, email: zhou@metro.example, roles: [duty_group_leader], logins: [zhou.min]}
+              zhang: {name: 张伟, email: zhang@metro.example, logins: [zhangw]}
+            groups: {}
+            """
+        ),
+        encoding="utf-8",
+    )
+    sync = SyncBack(engine, DirectoryRoster(Directory(load_people(tmp_path / "people.yaml"))))
+    cycle(engine, sync)
+    clock.set(T0 + timedelta(minutes=1))
+    tid = open_in_glpi(urgency=3, impact=3)
+    clock.set(T0 + timedelta(minutes=2))
+    cycle(engine, sync)
+    key = f"helpdesk:{tid}"
+    with engine.store.transaction():  # the record is closed (how is the lifecycle's, tested elsewhere)
+        engine.store.ticket_set_status(key, TicketStatus.CLOSED, T0 + timedelta(minutes=2))
+
+    clock.set(T0 + timedelta(minutes=3))
+    follow_up("eng-t0ken-0123456789abcdef", tid, "verified")
+    clock.set(T0 + timedelta(minutes=4))
+    cycle(engine, sync)
+    state = engine.store.get(key)
+    assert state is not None and state.verified_at is None
+    assert any(
+        "核查被拒绝 verification refused: zhangw is not a duty-group leader" in f for f in fake.followups_of(tid)
+    )
+
+    clock.set(T0 + timedelta(minutes=5))
+    follow_up("lead-t0ken-0123456789abcdef", tid, "checked the record\nverified")
+    clock.set(T0 + timedelta(minutes=6))
+    cycle(engine, sync)
+    state = engine.store.get(key)
+    assert state is not None and state.verified_at == T0 + timedelta(minutes=5)
+    assert any("已核查 verified by the duty-group leader zhou.min" in f for f in fake.followups_of(tid))
