@@ -31,9 +31,11 @@ from connector.notify.render import Renderer
 from connector.notify.settings import Notifications
 from connector.process.escalation import SweepRules
 from connector.process.pipeline import Pipeline
+from connector.process.roster import DirectoryRoster
 from connector.rules.ladder import load_escalation, load_notification_rules
 from connector.rules.loading import default_rulebook
 from connector.runtime.engine import Engine
+from connector.runtime.syncback import SyncBack
 from connector.state.store import Store
 from tests.integration.conftest import RedmineApi
 from tests.integration.test_redmine_adoption import Desk, Recorder, open_by_the_desk
@@ -179,3 +181,41 @@ def test_a_priority_set_in_redmine_against_the_matrix_is_put_back_and_the_missin
     assert "disagrees with the matrix: impact 3 × urgency 3 gives P3" in written
     assert "优先级变更无原因" in written
     assert [(s.kind, s.to) for s in desk.mail.sent] == [("policy_alert", ["boss@metro.example"])]
+
+
+def test_a_resolution_nobody_answers_is_closed_in_redmine_after_the_wait(desk: Leaders) -> None:
+    """Issue 12, item 4: the sync-back closes the Redmine issue itself once the confirmation wait
+    (3 working days, the site's calendar) is over — closure code, a note naming the wait."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    rules = desk.engine.sweep_rules
+    assert rules is not None
+    wait = default_rulebook().lifecycle.confirmation
+    assert wait is not None
+    desk.engine.sweep_rules = replace(rules, closing_wait=wait.wait("Asia/Shanghai"))
+    issue_id = open_by_the_desk(desk, "wait", impact=3, urgency=3)
+    desk.read_back()
+    desk.act(issue_id, desk.engineers[0]["login"], status_id=desk.statuses[TicketStatus.RESOLVED], notes="fixed")
+    desk.read_back()
+    key = f"helpdesk:{issue_id}"
+    state = desk.engine.store.get(key)
+    assert state is not None and state.status is TicketStatus.RESOLVED and state.resolved_at is not None
+    ends = wait.wait("Asia/Shanghai").ends(state.resolved_at)
+    sync = SyncBack(desk.engine, DirectoryRoster(desk.directory))
+
+    desk.clock.set(ends - timedelta(minutes=1))  # not yet
+    sync.run()
+    desk.engine.drain_outbox()
+    assert desk.issue(issue_id)["status"]["id"] == desk.statuses[TicketStatus.RESOLVED]
+    desk.clock.set(ends + timedelta(minutes=1))
+    sync.run()
+    desk.engine.drain_outbox()
+    issue = desk.issue(issue_id)
+    assert issue["status"]["id"] == desk.statuses[TicketStatus.CLOSED]
+    assert any("自动关闭 closed by the connector" in n and "within 3 working days" in n for n in notes(desk, issue_id))
+    custom = {cf["name"]: cf.get("value") for cf in issue["custom_fields"]}
+    assert "success" in custom.values()  # the closure code
+    sync.run()  # its own close is not an event: nothing more
+    desk.engine.drain_outbox()
+    assert len([n for n in notes(desk, issue_id) if "自动关闭" in n]) == 1
