@@ -152,11 +152,15 @@ def sweep_parts(config: LoadedConfig | None, pm: Any, rules: RuleBook) -> dict[s
             config.notify, notifier_types(pm), lambda name: _simulate_context(config), rules
         )
         return {
-            "sweep": SweepRules.of(rules, notifications),
+            "sweep": SweepRules.of(rules, notifications, timezone=config.core.reports.timezone),
             "notifications": notifications,
             "roster": DirectoryRoster(notifications.directory, rules.lifecycle.closing, rules.lifecycle.verification),
         }
-    return {"sweep": SweepRules.of(rules, None)}
+    from connector.runtime.config import ReportSettings
+
+    # without a config, the site's zone is the reports' default
+    zone = config.core.reports.timezone if config is not None else ReportSettings().timezone
+    return {"sweep": SweepRules.of(rules, None, timezone=zone)}
 
 
 def _simulate_context(config: LoadedConfig) -> Any:

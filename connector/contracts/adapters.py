@@ -79,6 +79,7 @@ class TicketSnapshot:
     description: str | None = None
     created_at: datetime | None = None
     tracker: str | None = None  # the helpdesk's kind of ticket: a Redmine tracker, a GLPI type
+    entity: str | None = None  # the GLPI entity's complete name ("Root entity > Finance"); None: none or unread
 
 
 @dataclass(frozen=True)

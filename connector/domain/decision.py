@@ -55,6 +55,7 @@ class TicketUpdate:
     key: str
     changes: dict[str, Any]
     note: str
+    confirmed: bool = False  # the user confirmed the ticket's resolution (IM 5.1): the ledger records when
 
 
 @dataclass(frozen=True)

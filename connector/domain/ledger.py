@@ -139,6 +139,8 @@ def apply_decision(ledger: TicketLedger, decision: Decision, now: datetime, back
         changes = update.changes
         if "status" in changes:  # a user rejected the resolution: back to investigation
             cascaded += record_status(ledger, update.key, TicketStatus(changes["status"]), now)
+        if update.confirmed:
+            ledger.ticket_set_life(update.key, confirmed_at=now)
         if "priority" in changes:
             ledger.ticket_set_priority(
                 update.key, Impact(changes["impact"]), Urgency(changes["urgency"]), Priority(changes["priority"])

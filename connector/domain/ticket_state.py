@@ -58,6 +58,8 @@ class TicketState:
     synced_changes: int = 0  # how many entries of its helpdesk history the sync-back has applied
     rejections: int = 0  # assignments its handlers rejected ("failed dispatches", PROCESS §7)
     verified_at: datetime | None = None  # a duty-group leader verified the closed record (§3.1.3.10.2)
+    confirmed_at: datetime | None = None  # the user confirmed the resolution (IM 5.1)
+    closed_unconfirmed: bool = False  # the 1st line closed it before the user confirmed and the wait was over
     # the monitoring problem it holds (``Alert.problem``; ``None`` for a report that never
     # recovers, such as a mail) and when the source said that problem was over
     problem: str | None = None
@@ -68,6 +70,13 @@ class TicketState:
     ci: str | None = None
     upstreams: tuple[str, ...] = ()
     storm_key: str | None = None
+
+    @property
+    def confirmed(self) -> bool:
+        """Whether the user confirmed the current resolution (a confirmation of an earlier one,
+        before a reopening, does not count)."""
+        done = self.resolved_at or self.closed_at
+        return self.confirmed_at is not None and done is not None and self.confirmed_at >= done
 
     @property
     def pauses(self) -> tuple[tuple[datetime, datetime | None], ...]:
@@ -259,5 +268,7 @@ LIFE_FIELDS = frozenset(
         "synced_changes",
         "rejections",
         "verified_at",
+        "confirmed_at",
+        "closed_unconfirmed",
     }
 )

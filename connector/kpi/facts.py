@@ -62,6 +62,7 @@ class TicketFacts(NamedTuple):
     resolution_minutes: float | None  # registered → resolved, unsuspended, once done (KPI 8)
     third_party_minutes: float | None  # handed to third party → resolved, unsuspended (KPI 9)
     resolution_wall_minutes: float | None = None  # registered → resolved, wall time (KPI 8 as the seed writes it)
+    verified: bool = False  # closed, and a duty-group leader verified the record (§3.1.3.10.2)
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,7 @@ def facts_of(record: HistoryRecord, day: int, breaches: Breaches, as_of: datetim
         resolution,
         third_party,
         _wall(record) if resolution is not None else None,
+        record.status is TicketStatus.CLOSED and record.verified_at is not None,
     )
 
 

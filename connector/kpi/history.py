@@ -118,6 +118,9 @@ class HistoryRecord(BaseModel):
     kb_used: bool
     worklog_staff: tuple[str, ...] = Field(description="everyone who wrote in the ticket's work log")
     suspensions: tuple[Suspension, ...]
+    verified_at: Moment | None = Field(
+        None, description="when a duty-group leader's verification of the closed record was accepted (§3.1.3.10.2)"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

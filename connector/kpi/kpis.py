@@ -97,6 +97,13 @@ def kpi_closed(tickets: Tickets) -> Share:
     return Share.of(sum(1 for f in tickets if f.status is TicketStatus.CLOSED), len(tickets))
 
 
+def kpi_verified(tickets: Tickets) -> Share:
+    """The verified ratio (seed §3.1.3.10.2: the duty-group leader verifies closed records): the
+    closed records a leader verified, out of the closed ones — not a numbered KPI of §3.4."""
+    closed = [f for f in tickets if f.status is TicketStatus.CLOSED]
+    return Share.of(sum(1 for f in closed if f.verified), len(closed))
+
+
 def kpi_closed_success(tickets: Tickets) -> Share:
     """KPI 3 事件成功关闭的数量/比率 (§3.4 row 3): 【事件结束代码】='成功' (closure code success)."""
     return Share.of(sum(1 for f in tickets if f.closure_code is ClosureCode.SUCCESS), len(tickets))
@@ -266,6 +273,7 @@ class KpiSet:
     kb_use: Share
     staff: dict[str, StaffKpis]
     mean_resolution_wall_minutes: float | None = None  # KPI 8 as the seed writes it (wall time)
+    verified: Share = Share(0, None)  # closed records verified by a duty-group leader, of the closed
 
 
 def compute_kpis(facts: Iterable[TicketFacts]) -> KpiSet:
@@ -287,6 +295,7 @@ def compute_kpis(facts: Iterable[TicketFacts]) -> KpiSet:
         kb_use=kpi_kb_use(tickets),
         staff=kpi_staff(tickets),
         mean_resolution_wall_minutes=kpi_mean_resolution_wall_minutes(tickets),
+        verified=kpi_verified(tickets),
     )
 
 
@@ -334,4 +343,6 @@ KPI_DEFS: tuple[KpiDef, ...] = (
         "minutes",
         -1,
     ),
+    # not a §3.4 KPI: the closed records a duty-group leader verified (§3.1.3.10.2), of the closed
+    KpiDef("verified", 0, "已核查(值班组长)", "Closed records verified by the duty-group leader", "share", 1),
 )

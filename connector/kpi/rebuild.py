@@ -40,6 +40,7 @@ from typing import Any
 from connector.contracts.adapters import Change, ChangeKind, TicketHistory
 from connector.domain.clock import ensure_utc
 from connector.domain.models import Impact, Priority, ResolverRole, TicketSource, TicketStatus, Urgency
+from connector.domain.verification import VERIFIED_MARK
 from connector.kpi.history import HistoryRecord
 
 _DONE = (TicketStatus.RESOLVED, TicketStatus.CLOSED)
@@ -238,6 +239,7 @@ def rebuild_record(
             "kb_used": bool(fields.get("kb_used")),
             "worklog_staff": _staff(history, connector_logins),
             "suspensions": suspensions,
+            "verified_at": _verified(history, closed, connector_logins),
         }
     )
     return Rebuilt(record, tuple(notes))
@@ -283,6 +285,23 @@ def _resolving_change(history: TicketHistory, resolved: datetime) -> Change | No
         ),
         None,
     )
+
+
+def _verified(history: TicketHistory, closed: datetime | None, connector_logins: Collection[str]) -> datetime | None:
+    """When a leader's verification of the current close was accepted: the connector's own note
+    saying so (``VERIFIED_MARK``) at or after the close — the connector writes it only for a
+    holder of the verification role, so a refused verification is never counted."""
+    if closed is None:
+        return None
+    found = None
+    for change in history.changes:
+        if change.kind is not ChangeKind.NOTE or not change.new or ensure_utc(change.at) < closed:
+            continue
+        if connector_logins and change.actor not in connector_logins:
+            continue
+        if VERIFIED_MARK in change.new:  # anywhere: a helpdesk may wrap the note (Redmine: <pre>)
+            found = ensure_utc(change.at)
+    return found
 
 
 def _staff(history: TicketHistory, connector_logins: Collection[str]) -> tuple[str, ...]:

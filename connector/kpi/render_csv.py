@@ -81,7 +81,7 @@ def kpi_rows(report: Report, lang: str) -> list[list[str]]:
     for kpi in KPI_DEFS:
         rows.append(
             [
-                str(kpi.number),
+                str(kpi.number) if kpi.number else "—",
                 kpi.label(lang),
                 *_kpi_values(report.current.kpis, kpi.key),
                 *_kpi_values(report.previous.kpis, kpi.key),

@@ -130,7 +130,7 @@ def _cards(report: Report, lang: str) -> list[dict[str, str]]:
         quality = "" if sign == 0 or kpi.better == 0 else ("good" if sign == kpi.better else "bad")
         cards.append(
             {
-                "number": str(kpi.number),
+                "number": str(kpi.number) if kpi.number else "—",
                 "label": kpi.label(lang),
                 "value": main,
                 "sub": sub,

@@ -5,8 +5,9 @@ A desk engineer who takes a phone call opens the ticket in Redmine or GLPI; the 
 make it, yet the process covers it. The sync-back (and ``simulate``'s ``open`` line) hands such a
 ticket here as a ``DeskTicket``:
 
-* ``skip_reason`` — whether the site leaves it alone (``lifecycle.yaml``'s ``adoption``: a tracker
-  or category to skip, created before the adoption start);
+* ``skip_reason`` — whether the site leaves it alone (``lifecycle.yaml``'s ``adoption``: a tracker,
+  category or GLPI entity — with the entities below it — to skip, created before the adoption
+  start);
 * ``desk_alert`` — the ticket as an ``Alert`` of the source ``helpdesk`` (key ``helpdesk:<id>``, the
   key a reply to it already uses), so the same pipeline classifies it, applies the matrix to the
   desk's impact × urgency (``Pipeline.decide(assessed=True)``: a person's assessment is not
@@ -62,6 +63,7 @@ class DeskTicket:
     description: str = ""
     tracker: str | None = None
     author: str | None = None
+    entity: str | None = None  # GLPI: the entity's complete name
     fields: Mapping[str, Any] = field(default_factory=dict)
 
     def given(self, name: str) -> Any:
@@ -76,12 +78,19 @@ def skip_reason(desk: DeskTicket, rules: AdoptionModel, since: datetime | None) 
         return "adoption is off (lifecycle.yaml adoption.enabled)"
     if desk.tracker is not None and desk.tracker in rules.skip_trackers:
         return f"tracker {desk.tracker!r} is left alone (adoption.skip_trackers)"
+    if desk.entity is not None and _within(desk.entity, rules.skip_entities):
+        return f"entity {desk.entity!r} is left alone (adoption.skip_entities)"
     category = desk.given("category")
     if category is not None and category in rules.skip_categories:
         return f"category {category!r} is left alone (adoption.skip_categories)"
     if since is not None and desk.created_at < since:
         return f"created {desk.created_at.isoformat()}, before the adoption start {since.isoformat()}"
     return None
+
+
+def _within(entity: str, skipped: list[str]) -> bool:
+    """Whether ``entity`` is one of ``skipped`` or below one (GLPI's complete names: ``A > B``)."""
+    return any(entity == name or entity.startswith(f"{name} > ") for name in skipped)
 
 
 def desk_alert(desk: DeskTicket, rules: AdoptionModel) -> Alert:

@@ -36,6 +36,7 @@ from connector.domain.models import Priority, Urgency
 from connector.domain.notice import Contact, Notice, NoticeKind, StatusEvent, TicketLink
 from connector.process.sweep import Step, due_steps, restore_deadline, timeline_of
 from connector.rules.book import RuleBook
+from connector.rules.calendar import ClosingWait
 from connector.rules.ladder import EscalationRules, NotificationRules
 from connector.rules.sla import SlaPolicy, Stage, next_due
 
@@ -63,15 +64,23 @@ class SweepRules:
     lateness: timedelta = timedelta(minutes=2)
     #: how long after its resolution a ticket is still swept (for steps due before it, after a downtime)
     resolved_horizon: timedelta = timedelta(days=7)
+    #: how long a resolved ticket waits for its user's answer before the connector closes it
+    #: (``lifecycle.yaml``'s ``confirmation`` in the site's calendar); ``None``: it is never closed so
+    closing_wait: ClosingWait | None = None
 
     @classmethod
-    def of(cls, rules: RuleBook, notifications: Notifications | None) -> SweepRules:
+    def of(cls, rules: RuleBook, notifications: Notifications | None, *, timezone: str | None = None) -> SweepRules:
         """The rule book's tables: as checked against ``people.yaml`` and the channels when a
         ``notify`` section is configured (the same files), else as loaded, so the steps are
-        still written to the tickets though no notice goes out."""
+        still written to the tickets though no notice goes out. ``timezone`` is the site's (the
+        config's ``reports.timezone``): the confirmation wait's working days are counted in it
+        unless ``lifecycle.yaml`` names another zone."""
+        confirmation = rules.lifecycle.confirmation
+        zone = (confirmation.calendar.timezone if confirmation is not None else None) or timezone
+        wait = confirmation.wait(zone) if confirmation is not None and zone is not None else None
         if notifications is not None:
-            return cls(rules.sla, notifications.escalation, notifications.rules)
-        return cls(rules.sla, rules.escalation, rules.notices)
+            return cls(rules.sla, notifications.escalation, notifications.rules, closing_wait=wait)
+        return cls(rules.sla, rules.escalation, rules.notices, closing_wait=wait)
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
 """What people did, as the lifecycle reads it: ``EventKind`` / ``Event``, and
 ``events_from_history`` — a helpdesk's history (``HistoryReader``: Redmine journals, GLPI logs)
 turned into events, oldest first: an assignment, a status change, a rejection (the handler takes
-themself off the ticket, the entry's note its reason), a changed impact or urgency (the note its
-reason). Pure; ``connector.process.lifecycle`` says what each event means.
-"""
+themself off the ticket, the entry's note its reason), a changed impact, urgency or priority (the
+note its reason), a duty-group leader's verification line in a note
+(``connector.domain.verification``). Pure; ``connector.process.lifecycle`` says what each event
+means."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import TypeVar
 
 from connector.contracts.adapters import Change, ChangeKind, TicketHistory
 from connector.domain.models import ClosureCode, Impact, Priority, TicketStatus, Urgency
+from connector.domain.verification import verdict_in
 
 
 class EventKind(StrEnum):
@@ -32,6 +34,7 @@ class EventKind(StrEnum):
     REJECT = "reject"  # the handler hands the assignment back (with a reason)
     PRIORITY = "priority"  # a person changed impact, urgency or the priority
     VERIFY = "verify"  # a duty-group leader verified the closed record (``detail``: why it goes back)
+    AUTO_CLOSE = "auto_close"  # the connector closes a resolved ticket its user did not answer in the wait
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,9 @@ def _entry_events(at: datetime, actor: str | None, changes: list[Change], histor
     elif any(c.kind in (ChangeKind.ASSIGNEE, ChangeKind.GROUP) for c in changes):
         out.append(Event(EventKind.ASSIGN, at, actor, assignee=assignee, group=group))
     fields = {c.field: c.new for c in changes if c.kind is ChangeKind.FIELD and c.field}
-    if fields.get("impact") or fields.get("urgency"):
+    if fields.get("impact") or fields.get("urgency") or fields.get("priority"):
+        # a person's change of impact, urgency or the priority itself (Redmine's own priority
+        # field, GLPI's): the matrix is applied, the entry's note is the reason
         out.append(
             Event(
                 EventKind.PRIORITY,
@@ -112,10 +117,15 @@ def _entry_events(at: datetime, actor: str | None, changes: list[Change], histor
                 detail=note,
                 impact=_scale(Impact, fields.get("impact")),
                 urgency=_scale(Urgency, fields.get("urgency")),
+                priority=_scale(Priority, fields.get("priority")),
             )
         )
     if fields.get("third_party_at"):
         out.append(Event(EventKind.THIRD_PARTY, at, actor))
+    verdict = verdict_in(note) if note else None
+    if verdict is not None:
+        # a duty-group leader's verification written in the helpdesk (connector.domain.verification)
+        out.append(Event(EventKind.VERIFY, at, actor, detail=verdict.reason, reopen=verdict.reopen))
     for change in changes:
         if change.kind is not ChangeKind.STATUS or change.new is None:
             continue
@@ -137,7 +147,7 @@ def _entry_events(at: datetime, actor: str | None, changes: list[Change], histor
     return out
 
 
-_Scale = TypeVar("_Scale", Impact, Urgency)
+_Scale = TypeVar("_Scale", Impact, Urgency, Priority)
 
 
 def _scale(kind: type[_Scale], value: object) -> _Scale | None:

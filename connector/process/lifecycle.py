@@ -22,10 +22,19 @@ IM 5):
 * **verify** — a duty-group leader (``lifecycle.yaml``'s ``verification.roles``, asked through a
   ``Verifiers`` roster) verifies a closed record, or sends it back (reopened, with a reason);
   anyone else's verification, or one of a ticket not closed, is refused and reported;
+* **auto_close** — the connector closes a resolved ticket whose user neither confirmed nor
+  rejected the resolution within ``lifecycle.yaml``'s ``confirmation`` wait (working days): the
+  closure code of the rule, a note naming the wait, the ``closed`` notice; a person's close of
+  an unconfirmed ticket before the wait stands, noted *closed before the user confirmed* and
+  counted (``connector.process.closing_wait``);
 * **priority** — a person changes impact, urgency or the priority (PROCESS §4): the matrix is
   applied, the change is written with its reason (a change without one is noted as such and
   reported to the incident manager); raising a ticket to P1 makes it a major incident (an
   outage notice at once; the sweep then runs the P1 ladder, steps already past fire late).
+
+Why this module is long: it is the one table of what each event means — a function per event
+kind, all filling the same ``Outcome`` — so the rules that interact (a close and the wait, a
+rejection and the 1st line's group) are read side by side.
 
 ``apply_event`` returns an ``Outcome``: the ledger changes to record, the notices, what to
 write to the ticket. The shells do the writing. The numbers it counts against come from the
@@ -55,7 +64,10 @@ from typing import Any, Protocol, runtime_checkable
 from connector.domain.ledger import TicketLedger, TicketState, record_status
 from connector.domain.models import ClosureCode, Impact, Priority, ResolverRole, TicketStatus, Urgency
 from connector.domain.notice import NoticeKind, StatusEvent
+from connector.domain.verification import SENT_BACK_MARK, VERIFIED_MARK
+from connector.process.closing_wait import auto_close_note, close_due, early_close_note
 from connector.process.events import Event, EventKind, events_from_history
+from connector.rules.calendar import ClosingWait
 from connector.rules.files import LifecycleFile
 from connector.rules.loading import default_rulebook
 from connector.rules.priority import PriorityRules
@@ -154,9 +166,12 @@ def apply_event(
     *,
     lifecycle: LifecycleFile | None = None,
     priority: PriorityRules | None = None,
+    wait: ClosingWait | None = None,
 ) -> Outcome:
     """What ``event`` means for the ticket ``state`` (see the module docstring); ``lifecycle``
-    and ``priority`` (the matrix) are the rule book's (default: the shipped ones)."""
+    and ``priority`` (the matrix) are the rule book's (default: the shipped ones); ``wait`` is
+    ``lifecycle.yaml``'s confirmation wait in the site's calendar (``None``: no wait — nothing
+    is closed automatically, no close is noted as early)."""
     rules = lifecycle if lifecycle is not None else default_rulebook().lifecycle
     out = Outcome()
     kind = event.kind
@@ -200,8 +215,23 @@ def apply_event(
         out.status = TicketStatus.IN_PROGRESS if state.accepted_at else TicketStatus.OPEN
         out.notes.append(f"重新打开 reopened by {event.actor or 'someone'}: {event.detail}".rstrip(": "))
     elif kind is EventKind.CLOSE:
-        _close(state, event, roster, out)
+        _close(state, event, roster, out, wait)
+    elif kind is EventKind.AUTO_CLOSE:
+        _auto_close(state, event, out, wait)
     return out
+
+
+def _auto_close(state: TicketState, event: Event, out: Outcome, wait: ClosingWait | None) -> None:
+    if wait is None:
+        return
+    due = close_due(state, wait)
+    if due is None or event.at < due:
+        return  # answered, reopened or closed meanwhile: nothing to close
+    out.status = TicketStatus.CLOSED
+    out.changes.update(status=TicketStatus.CLOSED, closure_code=wait.closure_code)
+    out.notes.append(auto_close_note(state, wait))
+    detail = f"closed after {wait.describe()} without an answer"
+    out.notices.append((NoticeKind.STATUS, None, StatusEvent.CLOSED, detail))
 
 
 def _close_suspension(state: TicketState, event: Event, out: Outcome) -> None:
@@ -284,11 +314,11 @@ def _verify(state: TicketState, event: Event, roster: Roster | None, out: Outcom
         out.status = TicketStatus.IN_PROGRESS if state.accepted_at else TicketStatus.OPEN
         out.changes["status"] = out.status
         out.life["verified_at"] = None
-        out.notes.append(f"核查退回 verification: {who} sends the record back (reopened): {event.detail.strip()}")
+        out.notes.append(f"{SENT_BACK_MARK} {who} sends the record back (reopened): {event.detail.strip()}")
         out.notices.append((NoticeKind.STATUS, None, StatusEvent.IN_PROGRESS, f"sent back by {who}"))
         return
     out.life["verified_at"] = event.at
-    out.notes.append(f"已核查 verified by the duty-group leader {who}")
+    out.notes.append(f"{VERIFIED_MARK} {who}")
 
 
 def _priority(state: TicketState, event: Event, out: Outcome, rules: PriorityRules) -> None:
@@ -326,7 +356,7 @@ def _priority(state: TicketState, event: Event, out: Outcome, rules: PriorityRul
         out.notices.append((NoticeKind.OUTAGE, None, None, f"raised to P1 by {who}: {reason or 'no reason given'}"))
 
 
-def _close(state: TicketState, event: Event, roster: Roster | None, out: Outcome) -> None:
+def _close(state: TicketState, event: Event, roster: Roster | None, out: Outcome, wait: ClosingWait | None) -> None:
     allowed = roster.may_close(event.actor) if roster is not None else None
     previous = state.status if state.status is not TicketStatus.CLOSED else TicketStatus.RESOLVED
     if allowed is False:
@@ -357,6 +387,12 @@ def _close(state: TicketState, event: Event, roster: Roster | None, out: Outcome
         out.notes.append(reason)
         out.notices.append((NoticeKind.POLICY_ALERT, None, None, reason))
         return
+    if wait is not None:
+        note, early = early_close_note(state, wait, event.at)
+        if note is not None:
+            out.notes.append(note)
+        if early:
+            out.life["closed_unconfirmed"] = True
     _close_suspension(state, event, out)
     out.status = TicketStatus.CLOSED
     out.changes["closure_code"] = event.closure_code

@@ -299,7 +299,7 @@ def _reply(alert: Alert, index: TicketIndex) -> Decision:
         elif answer is Verdict.ACCEPTED:
             reason += ": the user confirms the resolution"
             note = f"用户确认 {who} confirms the resolution: the 1st line may close the ticket (IM 5.1)"
-            updates = (TicketUpdate(target, {}, note),)
+            updates = (TicketUpdate(target, {}, note, confirmed=True),)
     return Decision(Action.APPEND, alert, target, "reply", reason, related_key=target, updates=updates)
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 __all__ = [
     "REPLY_PLACEHOLDERS",
     "AdoptionModel",
+    "CalendarModel",
     "ClosingModel",
+    "ConfirmationModel",
     "LifecycleFile",
     "ReassignmentModel",
     "RejectionModel",
@@ -21,11 +23,14 @@ __all__ = [
 ]
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from connector.domain.models import ClosureCode
+from connector.rules.calendar import WEEKDAYS, ClosingWait, WorkingCalendar
 from connector.util.loading import known_name
 
 
@@ -88,6 +93,61 @@ class AdoptionModel(_Strict):
     )
     skip_trackers: list[str] = Field(default_factory=list, description="tracker/type names to leave alone")
     skip_categories: list[str] = Field(default_factory=list, description="categories to leave alone")
+    skip_entities: list[str] = Field(
+        default_factory=list,
+        description="GLPI entities to leave alone, by complete name ('Root entity > Finance'); the entities "
+        "below one are left alone too",
+    )
+
+
+_Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class CalendarModel(_Strict):
+    """The working calendar the confirmation wait is counted in."""
+
+    working_days: list[_Weekday] = Field(min_length=1, description="the working weekdays")
+    holidays: list[date] = Field(default_factory=list, description="dates that are not working days")
+    extra_working_days: list[date] = Field(
+        default_factory=list, description="dates worked although their weekday is not (a weekend worked in lieu)"
+    )
+    timezone: str | None = Field(
+        None, description="IANA zone the days are counted in; null: the config's reports.timezone (the site's)"
+    )
+
+    @field_validator("working_days")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        return sorted(set(value), key=WEEKDAYS.index)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {value!r} (an IANA name such as Asia/Shanghai)") from None
+        return value
+
+
+class ConfirmationModel(_Strict):
+    """How long a resolved ticket waits for its user to confirm or reject the resolution before
+    it is closed without an answer (PROCESS §11, IM 5.x; issue 12, item 4)."""
+
+    wait_working_days: int = Field(ge=1, description="working days after the resolution")
+    closure_code: ClosureCode = Field(description="the closure code of a close without the user's answer")
+    calendar: CalendarModel
+
+    def wait(self, site_timezone: str) -> ClosingWait:
+        """The wait, its days counted in the calendar's zone, else ``site_timezone``."""
+        calendar = self.calendar
+        zone = calendar.timezone or site_timezone
+        return ClosingWait(
+            self.wait_working_days,
+            WorkingCalendar.of(zone, calendar.working_days, calendar.holidays, calendar.extra_working_days),
+            self.closure_code,
+        )
 
 
 class LifecycleFile(_Strict):
@@ -98,6 +158,8 @@ class LifecycleFile(_Strict):
     verification: VerificationModel
     rejection: RejectionModel = Field(default_factory=RejectionModel)
     adoption: AdoptionModel = Field(default_factory=AdoptionModel)
+    #: ``None`` (a site file from before it): no automatic close, and no note on an early one
+    confirmation: ConfirmationModel | None = None
 
 
 # --- replies.yaml --------------------------------------------------------------------------------

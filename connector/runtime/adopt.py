@@ -79,6 +79,7 @@ class Adopter:
             created_at=snapshot.created_at or snapshot.updated_at,
             description=snapshot.description or "",
             tracker=snapshot.tracker,
+            entity=snapshot.entity,
             fields={k: v for k, v in snapshot.fields.items() if v is not None},
         )
         why_not = skip_reason(desk, self.rules, self.since())

@@ -148,7 +148,7 @@ def build_app(
         )
         for channel in notifications.channels.values():
             check_notifier(channel.notifier, channel.name)
-    sweep = SweepRules.of(rules, notifications)
+    sweep = SweepRules.of(rules, notifications, timezone=config.core.reports.timezone)
     engine = Engine(
         store=store,
         backend=backend,

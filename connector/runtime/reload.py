@@ -24,6 +24,7 @@ from connector.notify.settings import build_notifications, notifier_types
 from connector.process.escalation import SweepRules
 from connector.process.pipeline import Pipeline
 from connector.process.roster import DirectoryRoster
+from connector.runtime.digest import VerificationDigest
 from connector.runtime.report_job import ReportsJob
 from connector.runtime.syncback import SyncBack
 from connector.state.spool import Spool
@@ -53,10 +54,19 @@ def reload_rules(app: App) -> str:
     # everything loaded: switch in one go (the loop thread is between jobs)
     old = engine.notifications
     engine.pipeline = Pipeline.from_manager(app.pm, rules)
-    engine.sweep_rules = SweepRules.of(rules, notifications)
+    engine.sweep_rules = SweepRules.of(rules, notifications, timezone=config.core.reports.timezone)
     engine.notifications = notifications
-    roster = DirectoryRoster(notifications.directory, rules.lifecycle.closing) if notifications is not None else None
-    app.syncback = SyncBack(engine, roster, lifecycle=rules.lifecycle)
+    lifecycle = rules.lifecycle
+    roster = (
+        DirectoryRoster(notifications.directory, lifecycle.closing, lifecycle.verification)
+        if notifications is not None
+        else None
+    )
+    # the verification roster and the daily digest as build_app makes them (a reload dropped both)
+    digest = VerificationDigest(
+        engine.store, engine.clock, notifications, lifecycle.verification, config.core.reports.timezone
+    )
+    app.syncback = SyncBack(engine, roster, lifecycle=lifecycle, digest=digest)
     app.reports = ReportsJob(
         engine.backend,
         engine.store,

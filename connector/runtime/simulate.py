@@ -15,8 +15,9 @@ from it: a site's rules directory changes the decisions, the ladder, the notices
 lifecycle (reassignment limit, closing right) exactly as it would in the daemon.
 
 Why this module is long: ``Simulator`` is the daemon's whole life on one simulated clock — an
-alert, each kind of control line, the sweep's steps, the held and flapping alerts settled in
-time — and each of its methods is one kind of input line. The line shapes and the pure helpers
+alert, each kind of control line through the lifecycle, the sweep's steps, the confirmation
+wait, the held and flapping alerts settled in time — so the order of what happens at one moment
+is written once, here, and each of its methods is one kind of input line. The line shapes and the pure helpers
 are already apart (``connector.runtime.simulate_lines``); splitting the class itself would
 scatter one ledger's state over modules that must change together.
 """
@@ -41,12 +42,22 @@ from connector.domain.notice import Notice
 from connector.integrations.replay import Control, parse_line
 from connector.notify.settings import Notifications
 from connector.process.adoption import DeskTicket, adopted_ticket, adoption_writes, desk_alert
+from connector.process.closing_wait import close_due
 from connector.process.escalation import Fired, SweepRules, decision_notices, outcome_notices, sweep_ticket
 from connector.process.lifecycle import Event, EventKind, NewTicket, Roster, apply_event, record_outcome, reopened_state
 from connector.process.pipeline import Pipeline
 from connector.process.sweep import due_steps
+from connector.rules.calendar import ClosingWait
 from connector.rules.flapping import last_change_of, settled
-from connector.runtime.simulate_lines import FIELDS, TICKET_FIELDS, first_error, from_state, level, new_line
+from connector.runtime.simulate_lines import (
+    FIELDS,
+    TICKET_FIELDS,
+    auto_close_line,
+    first_error,
+    from_state,
+    level,
+    new_line,
+)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -129,11 +140,43 @@ class Simulator:
                 result = sweep_ticket(self.ledger, state, self.sweep, moment)
                 for fired in result.fired:
                     events.extend(self._events(fired.notice, state, step=fired))
+            events.extend(self._close_waited(moment))
+
+    def _close_waited(self, moment: datetime) -> list[dict[str, Any]]:
+        """The connector's closes of resolved tickets their users did not answer within the
+        confirmation wait (``lifecycle.yaml``'s ``confirmation``): an ``auto_close`` event line
+        each, then its ``closed`` notice lines."""
+        assert self.sweep is not None
+        wait = self.sweep.closing_wait
+        if wait is None:
+            return []
+        events: list[dict[str, Any]] = []
+        for state in self.ledger.active_tickets():
+            due = close_due(state, wait)
+            if due is None or due > moment:
+                continue
+            event = Event(EventKind.AUTO_CLOSE, moment)
+            outcome = apply_event(state, event, self.roster, lifecycle=self.pipeline.rules.lifecycle, wait=wait)
+            if outcome.status is None:
+                continue
+            record_outcome(self.ledger, state, outcome, moment)
+            after = self.ledger.get(state.key) or state
+            external_id = self._external_for.get(state.key, state.external_id)
+            events.append(auto_close_line(after, external_id, moment, due, outcome.note, wait.closure_code))
+            for notice in outcome_notices(after, outcome, moment, self.sweep):
+                events.extend(self._events(notice, after))
+        return events
 
     def _next_step(self, until: datetime) -> datetime | None:
         assert self.sweep is not None
         rules = self.sweep
-        moments = [
+        wait = rules.closing_wait
+        closes = [
+            due
+            for state in (self.ledger.active_tickets() if wait is not None else ())
+            if wait is not None and (due := close_due(state, wait)) is not None and due <= until
+        ]
+        moments = closes + [
             step.due_at
             for state in self.ledger.sweep_tickets(until - rules.resolved_horizon)
             for step in due_steps(
@@ -315,7 +358,9 @@ class Simulator:
             reopen=data.get("verdict") == "reopen",
         )
         rules = self.pipeline.rules
-        outcome = apply_event(state, event, self.roster, lifecycle=rules.lifecycle, priority=rules.priority)
+        outcome = apply_event(
+            state, event, self.roster, lifecycle=rules.lifecycle, priority=rules.priority, wait=self._wait
+        )
         record_outcome(self.ledger, state, outcome, now)
         if outcome.new_ticket is not None and self.ledger.get(outcome.new_ticket.key) is None:
             self._open_not_completed(state, outcome.new_ticket, now)
@@ -333,6 +378,12 @@ class Simulator:
             for notice in outcome_notices(after, outcome, now, self.sweep):
                 lines.extend(self._events(notice, after))
         return lines
+
+    @property
+    def _wait(self) -> ClosingWait | None:
+        """The confirmation wait, with the sweep (``--until``) only: without the clock running,
+        nothing waits."""
+        return self.sweep.closing_wait if self.sweep is not None else None
 
     def _open_not_completed(self, state: TicketState, new: NewTicket, now: datetime) -> None:
         self.ledger.ticket_add(reopened_state(state, new, now), "simulate")

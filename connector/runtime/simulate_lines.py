@@ -4,12 +4,14 @@ how a control line's values are read."""
 
 from __future__ import annotations
 
-__all__ = ["FIELDS", "TICKET_FIELDS", "first_error", "from_state", "level", "new_line"]
+__all__ = ["FIELDS", "TICKET_FIELDS", "auto_close_line", "first_error", "from_state", "level", "new_line"]
 
+from datetime import datetime
 from typing import Any
 
+from connector.domain.clock import isoformat
 from connector.domain.ledger import TicketState
-from connector.domain.models import Impact, Priority, Urgency
+from connector.domain.models import ClosureCode, Impact, Priority, Urgency
 
 #: the fields of every output line, in order (the issue's list, then where and why)
 FIELDS = (
@@ -80,3 +82,29 @@ def new_line(
     out: dict[str, Any] = dict.fromkeys(FIELDS)
     out.update(line=lineno, external_id=external_id, source=source, action=action, reason=reason, at=at)
     return out
+
+
+def auto_close_line(
+    state: TicketState, external_id: str | None, at: datetime, due: datetime, note: str | None, code: ClosureCode
+) -> dict[str, Any]:
+    """The event line of the connector closing a resolved ticket its user did not answer within
+    the confirmation wait: the fields of a notice's event line (``channel`` ``None``, no
+    recipients: it is not a notice), ``due`` the end of the wait, plus ``closure_code``."""
+    return {
+        "type": "auto_close",
+        "external_id": external_id,
+        "ticket": state.key,
+        "ticket_id": state.ticket_id,
+        "at": isoformat(at),
+        "due": isoformat(due),
+        "late": at > due,
+        "priority": None if state.priority is None else int(state.priority),
+        "level": None,
+        "role": None,
+        "stage": None,
+        "status": state.status.value,
+        "detail": note,
+        "channel": None,
+        "recipients": [],
+        "closure_code": code.value,
+    }

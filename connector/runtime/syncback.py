@@ -12,6 +12,11 @@ close, the duplicates that follow their master, a new ticket for a close *not co
 the notices. Changes made by the connector's own helpdesk user are not events (it does not
 react to itself).
 
+Last, after what people did is read (a user's rejection reopens a ticket first), the pass
+closes the resolved tickets whose user neither confirmed nor rejected the resolution within
+``lifecycle.yaml``'s confirmation wait (``close_waited``: the event ``auto_close``, once — the
+ticket is closed in the ledger in the same transaction as the writes and the notice).
+
 Replaying the same history is harmless: a ticket remembers how many entries of its history
 were applied (``synced_changes``; helpdesk histories only grow, and a count — unlike a time —
 does not lose a second change made within the same second).
@@ -30,6 +35,7 @@ from connector.contracts.capabilities import BackendCapabilities
 from connector.domain.clock import isoformat, parse_time
 from connector.domain.ledger import TicketState
 from connector.domain.models import Priority, Ticket, TicketStatus, jsonable
+from connector.process.closing_wait import close_due
 from connector.process.escalation import outcome_notices
 from connector.process.lifecycle import (
     Event,
@@ -41,6 +47,7 @@ from connector.process.lifecycle import (
     record_outcome,
     reopened_state,
 )
+from connector.rules.calendar import ClosingWait
 from connector.rules.files import LifecycleFile
 from connector.runtime.adopt import Adopter
 from connector.runtime.digest import VerificationDigest
@@ -148,9 +155,34 @@ class SyncBack:
                     store.ticket_set_life(state.key, synced_changes=seen)
         with store.transaction():
             store.set_cursor(self._cursor_name, isoformat(latest), now)
+        self.close_waited()
         if self.digest is not None:
             self.digest.run()
         return applied
+
+    @property
+    def _wait(self) -> ClosingWait | None:
+        rules = self.engine.sweep_rules
+        return rules.closing_wait if rules is not None else None
+
+    def close_waited(self) -> int:
+        """Close every resolved ticket whose user did not answer within the confirmation wait
+        (PROCESS §11; ``connector.process.closing_wait``); returns how many were closed."""
+        wait = self._wait
+        if wait is None:
+            return 0
+        engine = self.engine
+        now = engine.clock.now()
+        closed = 0
+        for state in engine.store.active_tickets():
+            if engine.stopping.is_set():
+                break
+            due = close_due(state, wait)
+            if due is None or due > now:
+                continue
+            outcome = self.handle(state.key, Event(EventKind.AUTO_CLOSE, now))
+            closed += outcome is not None and outcome.status is TicketStatus.CLOSED
+        return closed
 
     def _first_since(self, now: datetime) -> datetime:
         active = self.engine.store.active_tickets()
@@ -165,7 +197,12 @@ class SyncBack:
         if state is None:
             return None
         outcome = apply_event(
-            state, event, self.roster, lifecycle=self.lifecycle, priority=engine.pipeline.rules.priority
+            state,
+            event,
+            self.roster,
+            lifecycle=self.lifecycle,
+            priority=engine.pipeline.rules.priority,
+            wait=self._wait,
         )
         now = engine.clock.now()
         with store.transaction():

@@ -161,4 +161,10 @@ MIGRATIONS: Sequence[str] = (
         PRIMARY KEY (upstream, key)
     );
     """,
+    # 7: the user's confirmation of a resolution (issue 12, item 4): when the user confirmed it, and
+    # whether the 1st line closed the ticket before the user confirmed and before the wait was over
+    """
+    ALTER TABLE tickets ADD COLUMN confirmed_at TEXT;
+    ALTER TABLE tickets ADD COLUMN closed_unconfirmed INTEGER NOT NULL DEFAULT 0;
+    """,
 )

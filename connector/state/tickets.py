@@ -249,7 +249,7 @@ _STATE_COLUMNS = (
     " external_id, impact, urgency, priority, repeats, recurrence_of, content, url, contact, sla_due, assigned_at,"
     " accepted_at, assignee, assignment_group, reassignments, escalation_level, third_party_at, suspended_since,"
     " suspensions, synced_changes, rejections, verified_at, problem, problem_recovered_at, flapping_since, ci,"
-    " storm_key"
+    " storm_key, confirmed_at, closed_unconfirmed"
 )
 
 
@@ -310,6 +310,8 @@ def _ticket_state(row: sqlite3.Row) -> TicketState:
         flapping_since=_time(row["flapping_since"]),
         ci=row["ci"],
         storm_key=row["storm_key"],
+        confirmed_at=_time(row["confirmed_at"]),
+        closed_unconfirmed=bool(row["closed_unconfirmed"]),
     )
 
 

@@ -62,7 +62,7 @@ def engine(fake: GlpiFake, clock: FakeClock, tmp_path: Path, pm: pluggy.PluginMa
     made.store.close()
 
 
-def open_in_glpi(urgency: int, impact: int) -> str:
+def open_in_glpi(urgency: int, impact: int, entity: int | None = None) -> str:
     """The desk's own ticket, through GLPI's API as the desk (no connector key in it)."""
     session = requests.Session()
     token = session.get(f"{URL}/initSession", headers={"Authorization": f"user_token {DESK_TOKEN}"})
@@ -73,6 +73,7 @@ def open_in_glpi(urgency: int, impact: int) -> str:
             "content": "&lt;p&gt;phone call: the finance department cannot log in&lt;/p&gt;",
             "urgency": urgency,
             "impact": impact,
+            **({"entities_id": entity} if entity is not None else {}),
         }
     }
     answer = session.post(f"{URL}/Ticket", json=body)
@@ -127,3 +128,104 @@ def test_a_ticket_opened_before_the_first_pass_is_left_alone(engine: Engine, fak
     cycle(engine, SyncBack(engine))
     assert engine.store.all_tickets() == []
     assert fake.followups_of(tid) == []
+
+
+def test_a_ticket_of_an_entity_the_site_leaves_alone_is_not_adopted(
+    fake: GlpiFake, clock: FakeClock, tmp_path: Path, pm: pluggy.PluginManager
+) -> None:
+    """Issue 12, item 3: ``adoption.skip_entities`` names GLPI entities by complete name; their
+    tickets, and those of the entities below them, stay the desk's; the others are adopted."""
+    from connector.rules.people_files import AdoptionModel
+
+    for ident, name, parent in ((3, "Finance", 0), (4, "Branch", 3), (5, "Network", 0)):
+        complete = "Root entity > Finance > Branch" if ident == 4 else f"Root entity > {name}"
+        fake.entities[ident] = {"id": ident, "name": name, "completename": complete, "entities_id": parent, "level": 2}
+    backend = GlpiBackend(GlpiSettings(url=URL, user_token=SecretStr(USER_TOKEN)), clock=clock)
+    book = default_rulebook()
+    engine = Engine(
+        store=Store(tmp_path / "state.db"),
+        backend=backend,
+        sources={},
+        pipeline=Pipeline.from_manager(pm, book),
+        clock=clock,
+        sweep_rules=SweepRules(book.sla, load_escalation(), load_notification_rules()),
+    )
+    lifecycle = book.lifecycle.model_copy(update={"adoption": AdoptionModel(skip_entities=["Root entity > Finance"])})
+    sync = SyncBack(engine, lifecycle=lifecycle)
+    cycle(engine, sync)
+    clock.set(T0 + timedelta(minutes=1))
+    finance, branch, network = (open_in_glpi(urgency=3, impact=3, entity=e) for e in (3, 4, 5))
+    clock.set(T0 + timedelta(minutes=2))
+    cycle(engine, sync)
+    assert [t["key"] for t in engine.store.all_tickets()] == [f"helpdesk:{network}"]
+    assert fake.followups_of(finance) == [] and fake.followups_of(branch) == []
+    assert any("接管 adopted" in f for f in fake.followups_of(network))
+    backend.close()
+    engine.store.close()
+
+
+def follow_up(token: str, ticket_id: str, text: str) -> None:
+    """A person's follow-up on a GLPI ticket, through GLPI's API as that person."""
+    session = requests.Session()
+    answer = session.get(f"{URL}/initSession", headers={"Authorization": f"user_token {token}"})
+    session.headers["Session-Token"] = answer.json()["session_token"]
+    body = {"input": {"itemtype": "Ticket", "items_id": int(ticket_id), "content": text}}
+    assert session.post(f"{URL}/ITILFollowup", json=body).status_code == 201
+
+
+def test_a_leaders_follow_up_verifies_a_closed_ticket_and_anyone_elses_is_refused(
+    engine: Engine, fake: GlpiFake, clock: FakeClock, tmp_path: Path
+) -> None:
+    """Issue 12, item 5 on GLPI: a duty-group leader's follow-up line ``verified`` verifies the
+    closed record; an engineer's is refused (a follow-up saying so) and leaves it unverified."""
+    import textwrap
+
+    from connector.domain.models import TicketStatus
+    from connector.notify.people import Directory, load_people
+    from connector.process.roster import DirectoryRoster
+
+    fake.add_user_token("lead-t0ken-0123456789abcdef", "zhou.min", realname="周", firstname="敏")
+    fake.add_user_token("eng-t0ken-0123456789abcdef", "zhangw", realname="张", firstname="伟")
+    (tmp_path / "people.yaml").write_text(
+        textwrap.dedent(
+            """
+            roles:
+              incident_manager: {zh: 事件经理, en: incident manager}
+              service_desk: {zh: 服务台, en: service desk}
+              duty_group_leader: {zh: 值班组组长, en: duty-group leader}
+            people:
+              boss: {name: 廖清, email: boss@metro.example, roles: [incident_manager]}
+              zhou: {name: 周敏, email: zhou@metro.example, roles: [duty_group_leader], logins: [zhou.min]}
+              zhang: {name: 张伟, email: zhang@metro.example, logins: [zhangw]}
+            groups: {}
+            """
+        ),
+        encoding="utf-8",
+    )
+    sync = SyncBack(engine, DirectoryRoster(Directory(load_people(tmp_path / "people.yaml"))))
+    cycle(engine, sync)
+    clock.set(T0 + timedelta(minutes=1))
+    tid = open_in_glpi(urgency=3, impact=3)
+    clock.set(T0 + timedelta(minutes=2))
+    cycle(engine, sync)
+    key = f"helpdesk:{tid}"
+    with engine.store.transaction():  # the record is closed (how is the lifecycle's, tested elsewhere)
+        engine.store.ticket_set_status(key, TicketStatus.CLOSED, T0 + timedelta(minutes=2))
+
+    clock.set(T0 + timedelta(minutes=3))
+    follow_up("eng-t0ken-0123456789abcdef", tid, "verified")
+    clock.set(T0 + timedelta(minutes=4))
+    cycle(engine, sync)
+    state = engine.store.get(key)
+    assert state is not None and state.verified_at is None
+    assert any(
+        "核查被拒绝 verification refused: zhangw is not a duty-group leader" in f for f in fake.followups_of(tid)
+    )
+
+    clock.set(T0 + timedelta(minutes=5))
+    follow_up("lead-t0ken-0123456789abcdef", tid, "checked the record\nverified")
+    clock.set(T0 + timedelta(minutes=6))
+    cycle(engine, sync)
+    state = engine.store.get(key)
+    assert state is not None and state.verified_at == T0 + timedelta(minutes=5)
+    assert any("已核查 verified by the duty-group leader zhou.min" in f for f in fake.followups_of(tid))

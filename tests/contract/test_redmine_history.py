@@ -277,3 +277,33 @@ def test_an_id_met_alone_reads_as_the_users_own_name(rsps: responses.RequestsMoc
     show(rsps, issue_json(13), [journal(1, DESK, "2024-05-01T10:05:00Z", attr("assigned_to_id", None, str(ZHANG)))])
     h = make_backend().ticket_history("13")
     assert [(c.kind, c.new) for c in h.changes] == [(ChangeKind.ASSIGNEE, "伟 张")]  # firstname lastname
+
+
+def test_a_change_of_redmines_own_priority_is_a_priority_field_change(rsps: responses.RequestsMock) -> None:
+    """Issue 12, item 3: a person who sets Redmine's *priority* is changing the priority by hand —
+    the history says so in process priorities (Immediate = 1 … Normal = 4), so the sync-back applies
+    the matrix and the reason rule as for impact and urgency."""
+    from connector.process.events import EventKind, events_from_history
+
+    mock_lookups(rsps)
+    mock_people(rsps)
+    issue = issue_json(43, key="zabbix:43", status=STATUSES[1])
+    journals = [
+        journal(1, DESK, "2024-05-01T10:05:00Z", attr("priority_id", "3", "5"), notes="the whole floor"),
+        journal(2, DESK, "2024-05-01T10:06:00Z", attr("priority_id", "5", "2")),  # Normal: P4
+        journal(3, DESK, "2024-05-01T10:07:00Z", attr("priority_id", "1", "2")),  # Low is no process priority
+    ]
+    show(rsps, issue, journals)
+    h = make_backend().ticket_history("43")
+    assert [(c.actor, c.kind, c.field, c.old, c.new) for c in h.changes] == [
+        ("desk", ChangeKind.FIELD, "priority", "3", "1"),
+        ("desk", ChangeKind.NOTE, None, None, "the whole floor"),
+        ("desk", ChangeKind.FIELD, "priority", "1", "4"),
+        ("desk", ChangeKind.FIELD, "priority", None, "4"),
+    ]
+    events = events_from_history(h, 0, "connector")
+    assert [(e.kind, e.priority, e.detail) for e in events] == [
+        (EventKind.PRIORITY, 1, "the whole floor"),
+        (EventKind.PRIORITY, 4, ""),
+        (EventKind.PRIORITY, 4, ""),
+    ]

@@ -118,6 +118,8 @@ EXPECTED_KPIS: dict[str, Any] = {
     # KPI 8 as the seed writes it (issue 12): the same tickets in wall time, T04's 90 and T28's 20
     # suspended minutes included → (1446 + 90 + 20) / 16
     "mean_resolution_wall_minutes": (1446 + 90 + 20) / 16,
+    # the verified ratio (issue 12, §3.1.3.10.2): no record of the month carries a verification → 0 of the 16 closed
+    "verified": share(0, 16),
     # third party → resolved: T09 10:40→13:40 = 180; T10 11:00→14:00 minus 120 suspended = 60 → 240 / 2
     "third_party_mean_resolution_minutes": 120.0,
     # resolved/closed by the 1st line: T02 T17 T20 T21 T22 T28 T29
@@ -169,6 +171,7 @@ EXPECTED_PREVIOUS: dict[str, Any] = {
     "mean_response_minutes": (5 + 1 + 10) / 3,
     "mean_resolution_minutes": (56 + 59) / 2,  # T18 00:04→01:00, T31 10:01→11:00
     "mean_resolution_wall_minutes": (56 + 59) / 2,  # neither was suspended
+    "verified": share(0, 2),  # two closed, neither verified
     "third_party_mean_resolution_minutes": None,  # nothing resolved by a third party: no mean
     "first_line_resolution": share(1, 3),
     "second_line_resolution": share(1, 3),

@@ -49,3 +49,34 @@ def test_people_file_reload_is_all_or_nothing(tmp_path: Path, monkeypatch: pytes
         assert "陈刚（新）" in names
     finally:
         app.close()
+
+
+def test_a_reload_keeps_the_verifiers_the_digest_and_the_confirmation_wait(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12: after SIGHUP the sync-back still knows who verifies (``may_verify``), still sends
+    the daily digest, and the sweep rules still carry the confirmation wait in the site's zone."""
+    for name in ("SMTP_PASSWORD", "SMS_GATEWAY_SECRET", "WECOM_ROBOT_KEY", "DINGTALK_TOKEN", "DINGTALK_SIGN_SECRET"):
+        monkeypatch.setenv(name, f"{name.lower()}-value")
+    (tmp_path / "people.example.yaml").write_text(
+        (EXAMPLES / "people.example.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    config_dir = tmp_path / "examples"
+    config_dir.mkdir()
+    (config_dir / "notifiers.yaml").write_text(
+        (EXAMPLES / "examples" / "notifiers.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    config, pm = load(config_dir / "notifiers.yaml", build_plugin_manager())
+    app = build_app(config, pm)
+    try:
+        for _ in range(2):  # as built, then as reloaded
+            roster = app.syncback.roster
+            assert roster is not None and roster.may_verify("zhou.min") is True  # type: ignore[attr-defined]
+            assert roster.may_verify("zhangw") is False  # type: ignore[attr-defined]
+            assert app.syncback.digest is not None
+            rules = app.engine.sweep_rules
+            assert rules is not None and rules.closing_wait is not None
+            assert rules.closing_wait.calendar.zone.key == config.core.reports.timezone
+            app.reload()
+    finally:
+        app.close()

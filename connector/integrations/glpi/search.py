@@ -35,9 +35,10 @@ PAGE_SIZE = 100
 OPT_ID, OPT_STATUS, OPT_PRIORITY, OPT_URGENCY, OPT_IMPACT = "2", "12", "3", "10", "11"
 OPT_CATEGORY, OPT_UPDATED, OPT_TTR, OPT_CONTENT, OPT_TECH, OPT_TECH_GROUP = "7", "19", "18", "21", "5", "8"
 OPT_TITLE, OPT_OPENED, OPT_TYPE = "1", "15", "14"  # what adoption reads of a ticket people made
+OPT_ENTITY = "80"  # the entity's complete name: adoption's skip_entities
 _DISPLAY = (
     *(OPT_ID, OPT_STATUS, OPT_PRIORITY, OPT_URGENCY, OPT_IMPACT, OPT_CATEGORY),
-    *(OPT_UPDATED, OPT_TTR, OPT_CONTENT, OPT_TECH, OPT_TECH_GROUP, OPT_TITLE, OPT_OPENED, OPT_TYPE),
+    *(OPT_UPDATED, OPT_TTR, OPT_CONTENT, OPT_TECH, OPT_TECH_GROUP, OPT_TITLE, OPT_OPENED, OPT_TYPE, OPT_ENTITY),
 )
 #: GLPI's ticket types (``type``), as adoption's ``skip_trackers`` names them
 _TYPES = {1: "incident", 2: "request"}
@@ -184,4 +185,5 @@ class TicketSearch:
             description=_plain(content),
             created_at=self.time(opened, tid) if opened else None,
             tracker=_TYPES.get(kind) if kind is not None else None,
+            entity=html.unescape(as_text(row.get(OPT_ENTITY)) or "") or None,
         )

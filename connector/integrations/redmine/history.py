@@ -73,6 +73,7 @@ class IssueHistory:
             principal=self.principal,
             actor_of=self.login,
             uses_group_field=uses_group_field,
+            priority_of=lambda priority_id: next((p for p, pid in ids.priorities.items() if pid == priority_id), None),
         )
         fields.update({"title": issue.subject, "status": status, "assignee": assignee, GROUP_FIELD: group})
         return TicketHistory(

@@ -10,6 +10,8 @@ say what changed and its ``notes`` what was written:
 * the assignment-group custom field → ``GROUP``; every other custom field of the connector's
   catalogue → ``FIELD`` named by its ``Ticket`` field (``closure_code``, ``third_party_at``, …),
   its stored text as old/new (``""`` is ``None``); ``attr subject`` → ``FIELD title``;
+  ``attr priority_id`` → ``FIELD priority``, both ids mapped to process priorities (``"1"``–``"4"``:
+  a person changing Redmine's own priority is a manual priority change, issue 12);
 * a non-empty ``notes`` → ``NOTE``.
 
 When the issue uses the assignment-group field at all, groups come from it alone; otherwise
@@ -28,7 +30,7 @@ from connector.contracts.adapters import Change, ChangeKind
 from connector.contracts.delivery import strip_op_marker
 from connector.domain.clock import ensure_utc
 from connector.domain.fields import KEY_FIELD
-from connector.domain.models import TicketStatus
+from connector.domain.models import Priority, TicketStatus
 from connector.integrations.redmine.principals import Principal
 from connector.integrations.redmine.schema import Journal, NamedRef
 
@@ -51,6 +53,7 @@ def journal_changes(
     principal: Callable[[int], Principal],
     actor_of: Callable[[NamedRef | None], str | None],
     uses_group_field: bool,
+    priority_of: Callable[[int], Priority | None] | None = None,
 ) -> tuple[Change, ...]:
     """The changes the journals record, oldest first (journals sorted by time, then id, since
     a user may have chosen to see them newest first)."""
@@ -78,6 +81,10 @@ def journal_changes(
                     made = change(ChangeKind.GROUP, *groups)
                     by_assignment.append(made)
                     out.append(made)
+            elif detail.property == "attr" and detail.name == "priority_id" and priority_of is not None:
+                old, new = (_priority(_id(v), priority_of) for v in (detail.old_value, detail.new_value))
+                if old != new:
+                    out.append(change(ChangeKind.FIELD, old, new, "priority"))
             elif detail.property == "attr" and detail.name == "subject":
                 out.append(change(ChangeKind.FIELD, _text(detail.old_value), _text(detail.new_value), "title"))
             elif detail.property == "cf" and (cf := _id(detail.name)) is not None and cf in field_of_cf:
@@ -109,6 +116,13 @@ def _status(status_id: int | None, status_of: Callable[[int], TicketStatus | Non
         return None
     status = status_of(status_id)
     return status.value if status is not None else None
+
+
+def _priority(priority_id: int | None, priority_of: Callable[[int], Priority | None]) -> str | None:
+    if priority_id is None:
+        return None
+    priority = priority_of(priority_id)
+    return str(int(priority)) if priority is not None else None
 
 
 def _principal(text: str | None, principal: Callable[[int], Principal]) -> Principal | None:
