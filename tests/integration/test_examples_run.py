@@ -4,21 +4,26 @@ sources), and an alert pushed to the webhook becomes a Redmine issue; the same c
 helpdesk pointed at a dead port (the shared Redmine is never stopped) gets 503 naming
 ``backend:redmine``.
 
-GLPI: the GLPI double (tests/contract/glpi_fake.py) lives inside the test process on
-``responses`` and serves no socket, so a separate ``run`` process cannot reach it; the GLPI
-example is run against a dead loopback port only (tests/unit/test_config_examples.py).
+GLPI: no real GLPI runs here; the GLPI double (tests/contract/glpi_fake.py) is served on a
+loopback socket (tests/faults/glpi_http.py) and the GLPI example's ``run`` is ready against it,
+then not ready against a dead port.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+import responses
 import yaml
 
+from connector.domain.clock import SystemClock
+from tests.contract.glpi_fake import USER_TOKEN, GlpiFake
+from tests.faults.glpi_http import GlpiOverHttp
 from tests.unit.service_process import Running, free_port, http_json, wait_for
 from tests.unit.webhook_payloads import problem_payload
 
@@ -134,3 +139,45 @@ def test_imap_redmine_example(tmp_path: Path, redmine_env: dict[str, str], imap_
         }
     ]
     _ready_then_dead("imap-redmine.yaml", tmp_path, redmine_env, sources, {"IMAP_PASSWORD": imap_env["IMAP_PASSWORD2"]})
+
+
+def test_glpi_example_is_ready_against_the_glpi_double_then_not_when_it_is_gone(tmp_path: Path) -> None:
+    """No real GLPI can run here: the GLPI contract double (``tests/contract/glpi_fake.py``) is
+    served on a loopback socket (``tests/faults/glpi_http.py``), and the example config's ``run``
+    process talks to it as to GLPI: ready (200, the backend reached); then, pointed at a dead
+    port, not ready, naming ``backend:glpi``."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add_passthru(re.compile(r"http://127\.0\.0\.1:\d+/"))
+        GlpiFake(rsps, SystemClock(), app_token=None)
+        served = GlpiOverHttp()
+        try:
+            port = free_port()
+            glpi = {"url": f"http://127.0.0.1:{served.port}/apirest.php", "user_token": "${GLPI_USER_TOKEN}", "entity": 0}
+            config = _config("glpi-zabbix.yaml", tmp_path, port, glpi, [])
+            data = yaml.safe_load(config.read_text(encoding="utf-8"))
+            data["backend"].pop("app_token", None)
+            data["backend"]["create_missing"] = False
+            config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+            run = Running(config, env={"GLPI_USER_TOKEN": USER_TOKEN})
+            try:
+                status, body = run.readiness(port)
+                assert status == 200, body
+                assert body["checks"]["backend:glpi"] == {"ok": True}
+            finally:
+                assert run.stop() == 0, run.text()
+        finally:
+            served.close()
+    dead = free_port()
+    down = tmp_path / "down"
+    down.mkdir()
+    glpi = {"url": f"http://127.0.0.1:{dead}/apirest.php", "user_token": "${GLPI_USER_TOKEN}", "entity": 0}
+    config = _config("glpi-zabbix.yaml", down, port, glpi, [])
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["backend"].pop("app_token", None)
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    run = Running(config, env={"GLPI_USER_TOKEN": USER_TOKEN})
+    try:
+        status, body = run.readiness(port)
+        assert status == 503 and "backend:glpi" in body["failing"], body
+    finally:
+        assert run.stop() == 0, run.text()
