@@ -5,6 +5,7 @@ refuse connections or never answer."""
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import threading
 from collections.abc import Iterator
@@ -96,7 +97,9 @@ def _authenticate(server: SMTP, session: Session, envelope: Envelope, mechanism:
 
 @contextmanager
 def mail_sink() -> Iterator[MailSink]:
-    """Start the SMTP server; stop it at the end."""
+    """Start the SMTP server; stop it at the end. aiosmtpd's own INFO lines (each connection made
+    and lost) are kept out of the test output: they are the test server's, not the connector's."""
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     sink = MailSink(port=free_port())
     controller = Controller(
         sink,
