@@ -152,7 +152,11 @@ def test_glpi_example_is_ready_against_the_glpi_double_then_not_when_it_is_gone(
         served = GlpiOverHttp()
         try:
             port = free_port()
-            glpi = {"url": f"http://127.0.0.1:{served.port}/apirest.php", "user_token": "${GLPI_USER_TOKEN}", "entity": 0}
+            glpi = {
+                "url": f"http://127.0.0.1:{served.port}/apirest.php",
+                "user_token": "${GLPI_USER_TOKEN}",
+                "entity": 0,
+            }
             config = _config("glpi-zabbix.yaml", tmp_path, port, glpi, [])
             data = yaml.safe_load(config.read_text(encoding="utf-8"))
             data["backend"].pop("app_token", None)

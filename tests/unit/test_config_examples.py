@@ -32,7 +32,14 @@ SECRETS = {
     "DINGTALK_TOKEN": "dingtalk-token",
     "DINGTALK_SIGN_SECRET": "dingtalk-sign-secret",
 }
-SETUPS = {"local.yaml", "redmine-zabbix.yaml", "glpi-zabbix.yaml", "imap-redmine.yaml", "notifiers.yaml"}
+SETUPS = {
+    "local.yaml",
+    "alertmanager.yaml",
+    "redmine-zabbix.yaml",
+    "glpi-zabbix.yaml",
+    "imap-redmine.yaml",
+    "notifiers.yaml",
+}
 
 
 @pytest.fixture
