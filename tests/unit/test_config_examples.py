@@ -35,6 +35,7 @@ SECRETS = {
 SETUPS = {
     "local.yaml",
     "alertmanager.yaml",
+    "json-webhook.yaml",
     "redmine-zabbix.yaml",
     "glpi-zabbix.yaml",
     "imap-redmine.yaml",
