@@ -110,6 +110,13 @@ def test_a_grafana_body_is_one_alert_per_alert() -> None:
     assert resolved.recovered_at == NOW  # status "resolved": over when we were told
 
 
+def test_endsat_as_recovered_at_is_empty_while_firing() -> None:
+    mapping = {**GRAFANA_MAPPING, "fields": {**GRAFANA_MAPPING["fields"], "recovered_at": "$.endsAt"}}
+    firing, resolved = map_body(GRAFANA, source="grafana", settings=settings(mapping), now=NOW)
+    assert isinstance(firing, Alert) and firing.recovered_at is None  # 0001-01-01: Go's zero time
+    assert isinstance(resolved, Alert) and resolved.recovered_at == datetime(2026, 11, 26, 2, 30, tzinfo=UTC)
+
+
 def test_an_uptime_kuma_down_then_up() -> None:
     kuma = settings(KUMA_MAPPING)
     (down,) = map_body(KUMA, source="kuma", settings=kuma, now=NOW)

@@ -46,7 +46,8 @@ def _text(value: Any) -> str:
 
 
 def parse_time(value: Any, zone: ZoneInfo, what: str) -> datetime | None:
-    """ISO 8601 (a space for the T is fine; no offset: ``zone``) or an epoch number; ``None`` when empty."""
+    """ISO 8601 (a space for the T is fine; no offset: ``zone``) or an epoch number; ``None`` when
+    empty or Go's zero time (``0001-01-01T00:00:00Z``, what Grafana sends as a firing alert's ``endsAt``)."""
     if value is None or value == "":
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -59,6 +60,8 @@ def parse_time(value: Any, zone: ZoneInfo, what: str) -> datetime | None:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise ValueError(f"{what} is not a time: {value!r}") from None
+    if parsed.year <= 1:  # Go's zero time: Grafana's and Alertmanager's "not ended" endsAt
+        return None
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)).astimezone(UTC)
 
 
