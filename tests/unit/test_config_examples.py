@@ -32,7 +32,15 @@ SECRETS = {
     "DINGTALK_TOKEN": "dingtalk-token",
     "DINGTALK_SIGN_SECRET": "dingtalk-sign-secret",
 }
-SETUPS = {"local.yaml", "redmine-zabbix.yaml", "glpi-zabbix.yaml", "imap-redmine.yaml", "notifiers.yaml"}
+SETUPS = {
+    "local.yaml",
+    "alertmanager.yaml",
+    "json-webhook.yaml",
+    "redmine-zabbix.yaml",
+    "glpi-zabbix.yaml",
+    "imap-redmine.yaml",
+    "notifiers.yaml",
+}
 
 
 @pytest.fixture
