@@ -78,6 +78,13 @@ class Metrics:
             "itsm_sweep_lag_seconds", "How far the last completed sweep is behind its schedule", registry=r
         )
         self.reloads = Counter("itsm_reloads", "SIGHUP reloads of the rule book, by result", ["result"], registry=r)
+        self.maintenance_held = Gauge(
+            "itsm_maintenance_held",
+            "Alerts held in maintenance (maintenance.yaml, Zabbix suppression): still held, recovered while held, "
+            "opened when the window ended",
+            ["state"],
+            registry=r,
+        )
 
     @contextmanager
     def backend_call(self, backend: str, operation: str) -> Iterator[None]:
@@ -98,6 +105,8 @@ class Metrics:
         self.outbox_depth.set(depth)
         self.outbox_oldest_age.set(max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0)
         self.dead_letters.set(store.dead_letter_count())
+        for state, count in store.hold_counts().items():
+            self.maintenance_held.labels(state).set(count)
 
     def exposition(self) -> bytes:
         """The text format a Prometheus scrape reads."""

@@ -248,3 +248,20 @@ def test_a_problem_first_seen_recovered_that_outlived_its_window_opens_resolved(
     clock.set(BACKUP_ENDS + timedelta(hours=1))
     engine.ingest("zabbix", [outlived])
     assert [d.action for d in engine.process_pending()] == [Action.CREATE]
+
+
+def test_held_alerts_are_a_metric(engine: Engine, clock: FakeClock) -> None:
+    """``/metrics`` shows what maintenance holds back, as ``status`` does."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def held() -> dict[str, float]:
+        engine.metrics.refresh(engine.store, clock.now())
+        text = engine.metrics.exposition().decode("utf-8")
+        family = next(f for f in text_string_to_metric_families(text) if f.name == "itsm_maintenance_held")
+        return {sample.labels["state"]: sample.value for sample in family.samples}
+
+    feed(engine, clock, alert("1", IN_BACKUP))
+    assert held() == {"held": 1.0, "recovered": 0.0, "opened": 0.0}
+    clock.set(BACKUP_ENDS + timedelta(seconds=30))
+    engine.sweep()
+    assert held() == {"held": 0.0, "recovered": 0.0, "opened": 1.0}
