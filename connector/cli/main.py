@@ -10,6 +10,7 @@ __all__ = ["main"]
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -111,6 +112,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConnectorError as exc:
         log.error("%s", exc)
         return 1
+    except BrokenPipeError:
+        # the reader went away (``itsm-connector rules show | head``): not an error of ours, and
+        # no traceback; stdout points at /dev/null so the interpreter's final flush stays quiet
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _dispatch(args: argparse.Namespace, redactor: Redactor) -> int:

@@ -125,3 +125,19 @@ def test_replay_source_waits_for_a_line_still_being_written(tmp_path: Path) -> N
         handle.write(whole[20:] + "\n")
     second = source.poll(first.cursor, [])
     assert [getattr(i, "external_id", None) for i in second.items] == ["2"] and second.cursor == "2"
+
+
+def test_a_reader_that_goes_away_is_not_an_error(tmp_path: Path) -> None:
+    """``itsm-connector rules show | head -1``: the rest of the output has nowhere to go; the
+    command ends quietly instead of with a BrokenPipeError traceback."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "connector.cli.main", "rules", "show"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.readline()
+        proc.stdout.close()  # the reader goes away after one line
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=60) == 0
+    assert "Traceback" not in err and "BrokenPipeError" not in err
