@@ -7,6 +7,10 @@ alternately, ``--rounds`` times, and reports the ratio of the medians: above 1.0
 is faster. Only the timed runs are made (``--alerts 1`` skips the long memory run).
 
 Results go to ``bench/results/compare_pipeline.json`` and ``.md``.
+
+Limit: both trees load the plugins the *installed* package declares (its entry points), so a base
+commit older than a built-in plugin module fails to import it; compare such commits from a venv
+of their own (``pip install -e`` of the base) instead.
 """
 
 from __future__ import annotations
