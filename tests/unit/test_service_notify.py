@@ -38,6 +38,7 @@ def test_ready_reloading_stopping_reach_systemd(tmp_path: Path) -> None:
             run.signal(signal.SIGTERM)
             while "STOPPING" not in said[-1]:
                 said.append(_next(sock))
+            run.proc.wait(timeout=120)  # let the one SIGTERM finish (stop() would signal again)
         except TimeoutError as exc:
             raise AssertionError(f"systemd was told only {said}:\n{run.text()}") from exc
         finally:
