@@ -2,7 +2,7 @@
 
 The daemon runs one WSGI server (``connector.runtime.http_server``, on waitress) and serves its
 own ``/healthz``, ``/readyz`` and ``/metrics`` there. A push source that wants requests — the
-Zabbix webhook today, Alertmanager or a generic JSON source later — does not open a port of its
+Zabbix webhook, Alertmanager, the generic JSON webhook — does not open a port of its
 own: it offers ``MountableSource.mount``, and the daemon mounts the ``HttpEndpoint`` it returns.
 
 Why a contract of our own instead of handing plugins the WSGI ``environ``: an endpoint stays a
