@@ -11,22 +11,20 @@ __all__ = ["DEFAULT_SEVERITIES", "MIN_SECRET_LENGTH", "AlertmanagerSettings"]
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import Field, field_validator
 
+from connector.integrations.push_http import MIN_SECRET_LENGTH, PushHttpSettings
 from connector.util.secrets import Secret
 
-#: shortest accepted shared secret (Alertmanager sends it as ``Authorization: Bearer …``)
-MIN_SECRET_LENGTH = 24
 #: ``labels.severity`` → the 0–5 scale alerts carry, as Prometheus rule authors usually name them
 DEFAULT_SEVERITIES: dict[str, int] = {"critical": 5, "warning": 3, "info": 1}
 
 Severity = Annotated[int, Field(ge=0, le=5)]
 
 
-class AlertmanagerSettings(BaseModel):
-    """Where the endpoint is mounted, how it checks the caller, and how labels become fields."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class AlertmanagerSettings(PushHttpSettings):
+    """Where the endpoint is mounted, how it checks the caller (``PushHttpSettings``), and how
+    labels become fields."""
 
     path: str = Field(
         default="/alertmanager",
@@ -64,40 +62,11 @@ class AlertmanagerSettings(BaseModel):
         description="labels whose values become host groups (e.g. [job, team]), for classify rules "
         "written against host groups",
     )
-    on_recovery: Literal["resolve", "note"] = Field(
-        default="resolve", description="when an alert resolves: resolve the ticket or only add a note"
-    )
     signature: Literal["off", "optional", "required"] = Field(
         default="optional",
         description="HMAC of the body with a timestamp (X-ITSM-Timestamp, X-ITSM-Signature), as for the "
         "Zabbix webhook; Alertmanager does not sign, so 'required' only fits behind a signing proxy",
     )
-    signature_window_seconds: int = Field(default=300, ge=30, le=3600, description="see zabbix_webhook")
-    rate_limit_per_minute: int = Field(
-        default=600, ge=1, le=100_000, description="authenticated requests per minute before 429 with Retry-After"
-    )
-    rate_limit_burst: int = Field(default=100, ge=1, le=100_000, description="requests allowed at once above the rate")
-
-    @field_validator("secret")
-    @classmethod
-    def _long_enough(cls, value: SecretStr) -> SecretStr:
-        if len(value.get_secret_value()) < MIN_SECRET_LENGTH:
-            raise ValueError(f"secret must be at least {MIN_SECRET_LENGTH} characters (e.g. openssl rand -hex 24)")
-        return value
-
-    @field_validator("path")
-    @classmethod
-    def _a_path(cls, value: str) -> str:
-        if (
-            not value.startswith("/")
-            or value.endswith("/")
-            or not value.isprintable()
-            or any(c in value for c in " ?#")
-        ):
-            raise ValueError(f"must be a path such as /alertmanager (no trailing /, no query), got {value!r}")
-        if value in ("/healthz", "/readyz", "/metrics") or value.startswith("/ticket/"):
-            raise ValueError(f"{value!r} is served by the daemon or the Zabbix webhook already")
-        return value
 
     @field_validator("severities")
     @classmethod

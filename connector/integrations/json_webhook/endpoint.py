@@ -1,211 +1,42 @@
 """``JsonWebhookSource``: any tool that POSTs JSON, on the daemon's HTTP server at ``path``.
 
-Served only on the daemon's one server (the ``http:`` section; ``MountableSource``). The checks
-and answers are the Alertmanager endpoint's (copied: integrations do not import each other):
-the bearer secret or a signed request, then the rate limit (**401** / **429**); a
-``Content-Length`` within ``max_body_bytes`` (**411** / **413**); a body that is not JSON, or
-whose ``items`` path finds no objects, is answered **400** and dead-lettered. Then every item is
-journaled (an item without id or title is dead-lettered beside the others) and **200** is
-answered only once the journal committed; **503** when it could not be, and the sender retries.
+Served only on the daemon's one server (the ``http:`` section; ``MountableSource``). The HTTP
+checks and answers are every push source's (``connector.integrations.push_http``: bearer secret
+or signature, rate limit, ``Content-Length``); a body that is not JSON, or whose ``items`` path
+finds no objects, is answered **400** and dead-lettered. Then every item is journaled (an item
+without id or title is dead-lettered beside the others) and **200** is answered only once the
+journal committed; **503** when it could not be, and the sender retries.
 """
 
 from __future__ import annotations
 
 __all__ = ["JsonWebhookEndpoint", "JsonWebhookSource"]
 
-import logging
-from collections.abc import Callable, Sequence
+from typing import Any
 
-from connector.contracts.adapters import IntakeJournal, PollResult, Rejected
-from connector.contracts.http import HttpReply, HttpRequest
 from connector.domain.clock import Clock
-from connector.domain.errors import SourceError, StoreError
-from connector.domain.models import Alert, TicketRef
 from connector.integrations.json_webhook.mapping import PayloadError, map_body
 from connector.integrations.json_webhook.settings import JsonWebhookSettings
-from connector.util.unicode_text import TooDeep, ascii_digits, loads_valid
-from connector.util.webhook_auth import Refusal, WebhookGate
+from connector.integrations.push_http import BodyRefused, Mapped, PushEndpoint, PushSource
 
-log = logging.getLogger(__name__)
-
-#: most of a bad body kept in the dead-letter table
-DEAD_BODY_MAX = 64 * 1024
+#: the shared server's endpoint for this source (the checks are every push source's)
+JsonWebhookEndpoint = PushEndpoint
 
 
-class _HeaderView:
-    """A header reader as ``util.webhook_auth`` asks for one (``get(name)``)."""
+class JsonWebhookSource(PushSource):
+    """A push ``Source`` (and ``MountableSource``) fed by any tool that POSTs JSON."""
 
-    def __init__(self, header: Callable[[str], str | None]) -> None:
-        self._header = header
-
-    def get(self, name: str, default: None = None, /) -> str | None:
-        value = self._header(name)
-        return value if value is not None else default
-
-
-class JsonWebhookSource:
-    """A push ``Source`` (and ``MountableSource``) fed by any tool that POSTs JSON.
-
-    :param settings: the validated ``sources[]`` section.
-    :param name: this source's instance name: the alerts' ``source`` and the logs'.
-    :param clock: the gate's clock, and the time of an alert whose body names none.
-    """
-
-    #: nothing to acknowledge to: a webhook sender has no API for "a ticket exists"
-    acknowledge_enabled = False
+    kind = "json_webhook"
+    sender = "the sender"
 
     def __init__(self, settings: JsonWebhookSettings, *, name: str, clock: Clock) -> None:
-        self.name = name
+        super().__init__(settings, name=name, clock=clock)
         self.settings = settings
-        self.on_recovery = settings.on_recovery
-        self._secret = settings.secret.get_secret_value()
-        self.gate = WebhookGate(
-            self._secret,
-            now=lambda: clock.now().timestamp(),
-            signature=settings.signature,
-            window_seconds=settings.signature_window_seconds,
-            rate_per_minute=settings.rate_limit_per_minute,
-            burst=settings.rate_limit_burst,
-        )
-        self._clock = clock
-        self._journal: IntakeJournal | None = None
 
-    # --- Source --------------------------------------------------------------------------------
-
-    def poll(self, cursor: str | None, open_ids: Sequence[str]) -> PollResult:
-        """Nothing to poll: problems and recoveries both arrive by push."""
-        return PollResult(items=[], cursor=cursor)
-
-    def acknowledge(self, external_id: str, ref: TicketRef, message: str) -> None:
-        """The sender cannot be told."""
-
-    def close(self) -> None:
-        """Stop journaling."""
-        self.unmount()
-
-    # --- PushSource / MountableSource ----------------------------------------------------------
-
-    def serve(self, journal: IntakeJournal) -> None:
-        """Refuse to start without the shared server: this source has no port of its own."""
-        raise SourceError(
-            "the json_webhook source is served by the daemon's HTTP server: add an http: section (listen, port)",
-            source=self.name,
-        )
-
-    def shutdown(self) -> None:
-        """Stop journaling (the shared server has stopped routing requests here)."""
-        self.unmount()
-
-    def mount(self, journal: IntakeJournal, base_url: str) -> JsonWebhookEndpoint:
-        """Journal through ``journal`` and hand the shared server the endpoint to mount."""
-        self._journal = journal
-        log.info("%s: JSON webhook endpoint on %s%s", self.name, base_url.rstrip("/"), self.settings.path)
-        return JsonWebhookEndpoint(self)
-
-    def unmount(self) -> None:
-        """Stop journaling."""
-        self._journal = None
-
-    # --- what a body means (no HTTP here) ------------------------------------------------------
-
-    def accept(self, body: bytes) -> HttpReply:
-        """Journal one body's alerts and say what to answer."""
-        journal = self._journal
-        if journal is None:
-            return HttpReply(503, {"status": "retry", "error": "not serving"}, {"Retry-After": "10"})
+    def map_body(self, body: Any) -> Mapped:
+        """The body's items through the configured JSONPath fields; an alert without a time of
+        its own gets the time the request arrived."""
         try:
-            items = map_body(
-                loads_valid(body.decode("utf-8")), source=self.name, settings=self.settings, now=self._clock.now()
-            )
-        except TooDeep as exc:
-            return self._reject(journal, f"body refused: {exc}", body)
+            return Mapped(map_body(body, source=self.name, settings=self.settings, now=self._clock.now()))
         except PayloadError as exc:
-            return self._reject(journal, str(exc), body)
-        except (UnicodeDecodeError, ValueError) as exc:
-            return self._reject(journal, f"body is not JSON: {_first_line(exc)}", body)
-        try:
-            done = journal.ingest(items)
-        except StoreError as exc:
-            log.error("%s: a request was not journaled, the sender should retry: %s", self.name, exc)
-            return HttpReply(503, {"status": "retry", "error": "not journaled"}, {"Retry-After": "10"})
-        alerts = [item for item in items if isinstance(item, Alert)]
-        refused = [item for item in items if isinstance(item, Rejected)]
-        for item in refused:
-            log.warning("%s: alert dead-lettered: %s", self.name, item.reason)
-        log.info(
-            "%s: %d alerts (%d problems, %d recoveries), %d new, %d dead-lettered",
-            self.name,
-            len(alerts),
-            sum(a.recovered_at is None for a in alerts),
-            sum(a.recovered_at is not None for a in alerts),
-            done.new,
-            len(refused),
-        )
-        return HttpReply(
-            200,
-            {
-                "status": "accepted",
-                "keys": [a.key for a in alerts],
-                "rejected": [r.reason for r in refused],
-            },
-        )
-
-    def _reject(self, journal: IntakeJournal, reason: str, body: bytes) -> HttpReply:
-        sample = body[:DEAD_BODY_MAX].decode("utf-8", errors="replace").replace(self._secret, "***")
-        try:
-            journal.ingest([Rejected(self.name, None, reason, {"body": sample})])
-        except StoreError as exc:
-            log.error("%s: a refused request could not be dead-lettered: %s", self.name, exc)
-            return HttpReply(503, {"status": "retry", "error": "not journaled"}, {"Retry-After": "10"})
-        log.warning("%s: request dead-lettered: %s", self.name, reason)
-        return HttpReply(400, {"status": "rejected", "error": reason})
-
-
-class JsonWebhookEndpoint:
-    """The source as an ``HttpEndpoint`` of the daemon's shared server: the HTTP checks, in order."""
-
-    def __init__(self, source: JsonWebhookSource) -> None:
-        self.source = source
-        self.name = source.name
-        self.max_body_bytes = source.settings.max_body_bytes
-        self.path = source.settings.path
-
-    def routes(self) -> Sequence[str]:
-        """``POST <path>`` only."""
-        return (self.path,)
-
-    def handle(self, request: HttpRequest) -> HttpReply:
-        """Answer one request."""
-        if request.path != self.path:
-            return HttpReply(404, {"status": "error", "error": "not found"})
-        if request.method != "POST":
-            return HttpReply(405, {"status": "error", "error": "method not allowed"}, {"Allow": "POST"})
-        headers = _HeaderView(request.header)
-        refused = self.source.gate.screen(headers)
-        if refused is not None:
-            return self._refusal(refused, request.remote)
-        if "chunked" in (request.header("Transfer-Encoding") or "").lower():
-            return HttpReply(411, {"status": "error", "error": "send a Content-Length"})
-        declared = (request.header("Content-Length") or "").strip()
-        if request.content_length is None or not ascii_digits(declared):
-            return HttpReply(411, {"status": "error", "error": "a valid Content-Length is required"})
-        if request.content_length > self.max_body_bytes:
-            log.warning(
-                "%s: refused a %d-byte request from %s (413)", self.name, request.content_length, request.remote
-            )
-            return HttpReply(413, {"status": "error", "error": f"body larger than {self.max_body_bytes}"})
-        if len(request.body) < request.content_length:
-            return HttpReply(400, {"status": "error", "error": "body shorter than Content-Length"})
-        refused = self.source.gate.verify(headers, request.body)
-        if refused is not None:
-            return self._refusal(refused, request.remote)
-        return self.source.accept(request.body)
-
-    def _refusal(self, refusal: Refusal, remote: str) -> HttpReply:
-        """The answer to a refused caller, logged once (never the secret or what it was compared with)."""
-        log.warning("%s: refused a request from %s: %s (%d)", self.name, remote, refusal.error, refusal.status)
-        return HttpReply(refusal.status, {"status": "error", "error": refusal.error}, refusal.headers)
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            raise BodyRefused(str(exc)) from exc

@@ -11,17 +11,14 @@ from __future__ import annotations
 __all__ = ["MIN_SECRET_LENGTH", "FieldPaths", "JsonWebhookSettings", "compile_path"]
 
 from functools import lru_cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jsonpath_ng import JSONPath
 from jsonpath_ng.ext.parser import parse
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from connector.util.secrets import Secret
-
-#: shortest accepted shared secret (sent as ``Authorization: Bearer …``)
-MIN_SECRET_LENGTH = 24
+from connector.integrations.push_http import MIN_SECRET_LENGTH, PushHttpSettings
 
 Severity = Annotated[int, Field(ge=0, le=5)]
 
@@ -73,16 +70,11 @@ class FieldPaths(BaseModel):
         return _checked(value)
 
 
-class JsonWebhookSettings(BaseModel):
-    """Where the endpoint is mounted, how it checks the caller, and how a body becomes alerts."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class JsonWebhookSettings(PushHttpSettings):
+    """Where the endpoint is mounted, how it checks the caller (``PushHttpSettings``), and how a
+    body becomes alerts."""
 
     path: str = Field(default="/json", description="path on the daemon's http: server")
-    secret: Secret = Field(
-        description=f"shared secret sent as 'Authorization: Bearer …' (at least {MIN_SECRET_LENGTH} characters)"
-    )
-    max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
     items: str | None = Field(
         default=None, description="JSONPath of the list of alerts in a body; default: the whole body is one alert"
     )
@@ -96,37 +88,11 @@ class JsonWebhookSettings(BaseModel):
     )
     default_severity: Severity | None = None
     timezone: str = Field(default="UTC", description="the zone of times written without an offset")
-    on_recovery: Literal["resolve", "note"] = "resolve"
-    signature: Literal["off", "optional", "required"] = "optional"
-    signature_window_seconds: int = Field(default=300, ge=30, le=3600)
-    rate_limit_per_minute: int = Field(default=600, ge=1, le=100_000)
-    rate_limit_burst: int = Field(default=100, ge=1, le=100_000)
 
     @field_validator("items", mode="before")
     @classmethod
     def _items_path(cls, value: Any) -> Any:
         return _checked(value)
-
-    @field_validator("secret")
-    @classmethod
-    def _long_enough(cls, value: SecretStr) -> SecretStr:
-        if len(value.get_secret_value()) < MIN_SECRET_LENGTH:
-            raise ValueError(f"secret must be at least {MIN_SECRET_LENGTH} characters (e.g. openssl rand -hex 24)")
-        return value
-
-    @field_validator("path")
-    @classmethod
-    def _a_path(cls, value: str) -> str:
-        if (
-            not value.startswith("/")
-            or value.endswith("/")
-            or not value.isprintable()
-            or any(c in value for c in " ?#")
-        ):
-            raise ValueError(f"must be a path such as /json (no trailing /, no query), got {value!r}")
-        if value in ("/healthz", "/readyz", "/metrics") or value.startswith("/ticket/"):
-            raise ValueError(f"{value!r} is served by the daemon or the Zabbix webhook already")
-        return value
 
     @field_validator("timezone")
     @classmethod
