@@ -24,16 +24,15 @@ import hashlib
 import hmac
 import json
 from collections.abc import Sequence
-from pathlib import Path
 
 import requests
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from connector.contracts.notifiers import OutgoingMessage, Recipient
 from connector.domain.clock import Clock
 from connector.notify.http import HttpPoster
 from connector.util.secrets import Secret
-from connector.util.tls import CA_BUNDLE_HELP, check_tls, readable_bundle
+from connector.util.tls import CaBundle
 
 
 class WebhookSettings(BaseModel):
@@ -46,14 +45,8 @@ class WebhookSettings(BaseModel):
     hmac_secret: Secret | None = Field(None, description="key of the X-ITSM-Signature HMAC-SHA256")
     timeout_seconds: float = Field(5.0, gt=0, le=60, description="to connect, and to wait for the answer")
     verify_tls: bool = True
-    ca_bundle: Path | None = Field(default=None, description=CA_BUNDLE_HELP)
+    ca_bundle: CaBundle = None
     headers: dict[str, str] = Field(default_factory=dict, description="extra, non-secret headers")
-
-    @field_validator("ca_bundle")
-    @classmethod
-    def _bundle(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        check_tls(bool(info.data.get("verify_tls", True)), value)
-        return readable_bundle(value)
 
 
 def sign_body(secret: str, timestamp: str, body: bytes) -> str:

@@ -20,18 +20,17 @@ __all__ = ["WecomNotifier", "WecomSettings"]
 
 import json
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, Literal
 
 import requests
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from connector.contracts.notifiers import OutgoingMessage, Recipient
 from connector.domain.clock import Clock
 from connector.notify.http import HttpPoster
 from connector.notify.robot import check_errcode, is_mobile, mentions, truncate_utf8
 from connector.util.secrets import Secret
-from connector.util.tls import CA_BUNDLE_HELP, check_tls, readable_bundle
+from connector.util.tls import CaBundle
 
 _RETRY: dict[int, float | None] = {-1: None, 45009: 60.0}
 _HINTS = {
@@ -52,13 +51,7 @@ class WecomSettings(BaseModel):
     msgtype: Literal["text", "markdown"] = "text"
     timeout_seconds: float = Field(5.0, gt=0, le=60)
     verify_tls: bool = True
-    ca_bundle: Path | None = Field(default=None, description=CA_BUNDLE_HELP)
-
-    @field_validator("ca_bundle")
-    @classmethod
-    def _bundle(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        check_tls(bool(info.data.get("verify_tls", True)), value)
-        return readable_bundle(value)
+    ca_bundle: CaBundle = None
 
 
 class WecomNotifier:

@@ -2,6 +2,9 @@
 ``ca_bundle:`` pins the CA(s) a client trusts to one PEM file instead of the system store (a
 private CA, or refusing any other CA for that server).
 
+Every client's settings declare ``ca_bundle: CaBundle = None`` after ``verify_tls``: the field, its
+help and both checks in one annotated type, not a validator copied into each settings class.
+
 ``requests`` takes the verification as one argument (``True``, ``False`` or a bundle path);
 ``requests_verify`` makes it from the two settings, so no client can get them in the wrong
 order. A bundle with ``verify_tls: false`` is a contradiction and refused at start-up
@@ -10,9 +13,12 @@ order. A bundle with ``verify_tls: false`` is a contradiction and refused at sta
 
 from __future__ import annotations
 
-__all__ = ["CA_BUNDLE_HELP", "check_tls", "readable_bundle", "requests_verify"]
+__all__ = ["CA_BUNDLE_HELP", "CaBundle", "check_tls", "readable_bundle", "requests_verify"]
 
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, ValidationInfo
 
 CA_BUNDLE_HELP = (
     "PEM file of the CA(s) to trust for this server instead of the system store (a private CA; "
@@ -38,3 +44,12 @@ def requests_verify(verify_tls: bool, ca_bundle: Path | None) -> bool | str:
     if ca_bundle is not None:
         return str(ca_bundle)
     return verify_tls
+
+
+def _checked_bundle(value: Path | None, info: ValidationInfo) -> Path | None:
+    check_tls(bool(info.data.get("verify_tls", True)), value)
+    return readable_bundle(value)
+
+
+#: a client's ``ca_bundle`` field (declare it after ``verify_tls``, whose value it checks against)
+CaBundle = Annotated[Path | None, Field(description=CA_BUNDLE_HELP), AfterValidator(_checked_bundle)]

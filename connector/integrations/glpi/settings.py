@@ -20,16 +20,15 @@ __all__ = [
 ]
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Literal, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from connector.domain.models import Impact, Priority, TicketSource, TicketStatus, Urgency
 from connector.util.secrets import Secret
-from connector.util.tls import CA_BUNDLE_HELP, check_tls, readable_bundle
+from connector.util.tls import CaBundle
 
 _K = TypeVar("_K")
 _V = TypeVar("_V")
@@ -115,7 +114,7 @@ class GlpiSettings(BaseModel):
     )
     timeout_seconds: float = Field(default=10, gt=0, description="Timeout of every HTTP call, in seconds")
     verify_tls: bool = Field(default=True, description="Verify the server's TLS certificate")
-    ca_bundle: Path | None = Field(default=None, description=CA_BUNDLE_HELP)
+    ca_bundle: CaBundle = None
     entity: int | None = Field(
         default=None,
         ge=0,
@@ -184,12 +183,6 @@ class GlpiSettings(BaseModel):
     private_followups: bool = Field(
         default=False, description="Write the connector's follow-ups as private (technicians only)"
     )
-
-    @field_validator("ca_bundle")
-    @classmethod
-    def _bundle(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        check_tls(bool(info.data.get("verify_tls", True)), value)
-        return readable_bundle(value)
 
     @field_validator("url")
     @classmethod

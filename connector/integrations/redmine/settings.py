@@ -6,15 +6,14 @@ __all__ = ["DEFAULT_PRIORITY_MAP", "DEFAULT_STATUS_MAP", "RedmineSettings", "Tex
 
 import difflib
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from connector.domain.fields import CATALOGUE, KEY_FIELD, spec_for
 from connector.domain.models import Priority, TicketStatus
 from connector.util.secrets import Secret
-from connector.util.tls import CA_BUNDLE_HELP, check_tls, readable_bundle
+from connector.util.tls import CaBundle
 
 _K = TypeVar("_K")
 
@@ -60,7 +59,7 @@ class RedmineSettings(BaseModel):
     )
     timeout_seconds: float = Field(default=10, gt=0, description="Timeout of every HTTP call, in seconds")
     verify_tls: bool = Field(default=True, description="Verify the server's TLS certificate")
-    ca_bundle: Path | None = Field(default=None, description=CA_BUNDLE_HELP)
+    ca_bundle: CaBundle = None
     status_map: dict[TicketStatus, str] = Field(
         default_factory=lambda: dict(DEFAULT_STATUS_MAP),
         description="Process status -> Redmine status name; entries given here replace the defaults "
@@ -82,12 +81,6 @@ class RedmineSettings(BaseModel):
         description="Redmine's Administration › Settings › General › Text formatting; decides how "
         "untrusted alert text is quoted so it cannot inject markup",
     )
-
-    @field_validator("ca_bundle")
-    @classmethod
-    def _bundle(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        check_tls(bool(info.data.get("verify_tls", True)), value)
-        return readable_bundle(value)
 
     @field_validator("url")
     @classmethod

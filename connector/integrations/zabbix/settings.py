@@ -10,13 +10,12 @@ from __future__ import annotations
 __all__ = ["ACK_MESSAGE_FIELDS", "ZabbixSettings"]
 
 import string
-from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from connector.util.secrets import Secret
-from connector.util.tls import CA_BUNDLE_HELP, check_tls, readable_bundle
+from connector.util.tls import CaBundle
 
 #: the names an ``ack_message`` may use
 ACK_MESSAGE_FIELDS = frozenset({"ticket_id", "url"})
@@ -44,7 +43,7 @@ class ZabbixSettings(BaseModel):
         default=10, gt=0, description="timeout of every API request (pyzabbix has none by default)"
     )
     verify_tls: bool = Field(default=True, description="verify the server's TLS certificate")
-    ca_bundle: Path | None = Field(default=None, description=CA_BUNDLE_HELP)
+    ca_bundle: CaBundle = None
     initial_lookback_minutes: int = Field(
         default=60,
         ge=0,
@@ -85,12 +84,6 @@ class ZabbixSettings(BaseModel):
         description="skip problems that are suppressed (host in maintenance) when they start, unjournaled; by "
         "default they are journaled with the maintenance flag and maintenance.yaml decides (no ticket, counted)",
     )
-
-    @field_validator("ca_bundle")
-    @classmethod
-    def _bundle(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        check_tls(bool(info.data.get("verify_tls", True)), value)
-        return readable_bundle(value)
 
     @field_validator("url")
     @classmethod
