@@ -6,12 +6,51 @@ from __future__ import annotations
 
 __all__ = ["MemoryLedger"]
 
-from collections.abc import Sequence
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from connector.domain.models import Alert, Impact, Priority, TicketStatus, Urgency
 from connector.domain.ticket_state import LIFE_FIELDS, DoneAfter, TicketState
+
+
+class _KeysByStart:
+    """Ticket keys in creation order with their problems' start times, for the topology's indexes.
+
+    Why: a topology lookup wants the open incidents that started in the last few seconds, and a
+    scan of every key ever added under one CI or storm key made a long stream's cost grow with
+    its length (a storm key — one symptom — collects thousands of tickets a day). While the start
+    times came in order too (alerts arrive in time order, the usual case) the keys that can
+    qualify are the suffix found by bisection; once one came out of order the whole list is
+    given, as before. Either way the caller filters the same keys in the same order."""
+
+    __slots__ = ("keys", "ordered", "starts")
+
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+        self.starts: list[datetime] = []
+        self.ordered = True
+
+    def add(self, key: str, start: datetime) -> None:
+        if self.starts and start < self.starts[-1]:
+            self.ordered = False
+        self.keys.append(key)
+        self.starts.append(start)
+
+    def since(self, since: datetime) -> list[str]:
+        """Every key whose start may be at or after ``since`` (a superset, in creation order)."""
+        if not self.ordered:
+            return self.keys
+        return self.keys[bisect_left(self.starts, since) :]
+
+
+def _index_add(index: dict[str, _KeysByStart], names: Iterable[str], key: str, start: datetime) -> None:
+    for name in names:
+        found = index.get(name)
+        if found is None:
+            found = index[name] = _KeysByStart()
+        found.add(key, start)
 
 
 class MemoryLedger:
@@ -40,9 +79,9 @@ class MemoryLedger:
         # problems held during maintenance: key → (alert, until, recovered) while held
         self._holds: dict[str, tuple[Alert, datetime | None, bool]] = {}
         # the topology's indexes (keys in creation order): per CI, per upstream, per storm key
-        self._by_ci: dict[str, list[str]] = {}
-        self._by_upstream: dict[str, list[str]] = {}
-        self._by_storm: dict[str, list[str]] = {}
+        self._by_ci: dict[str, _KeysByStart] = {}
+        self._by_upstream: dict[str, _KeysByStart] = {}
+        self._by_storm: dict[str, _KeysByStart] = {}
 
     def __len__(self) -> int:
         return len(self._tickets)
@@ -113,8 +152,10 @@ class MemoryLedger:
     def is_held(self, key: str) -> bool:
         return key in self._holds
 
-    def _incidents(self, keys: list[str], since: datetime, members: bool = False) -> list[TicketState]:
-        states = (self._tickets.get(k) for k in keys)
+    def _incidents(self, keys: _KeysByStart | None, since: datetime, members: bool = False) -> list[TicketState]:
+        if keys is None:
+            return []
+        states = (self._tickets.get(k) for k in keys.since(since))
         return [
             s
             for s in states
@@ -124,28 +165,28 @@ class MemoryLedger:
     def open_incidents(self, cis: Sequence[str], since: datetime) -> dict[str, TicketState]:
         found = {}
         for ci in cis:
-            incidents = self._incidents(self._by_ci.get(ci, []), since)
+            incidents = self._incidents(self._by_ci.get(ci), since)
             if incidents:
                 found[ci] = incidents[-1]
         return found
 
     def dependents(self, upstream: str, since: datetime) -> list[TicketState]:
-        return self._incidents(self._by_upstream.get(upstream, []), since)
+        return self._incidents(self._by_upstream.get(upstream), since)
 
     def storm_incidents(self, storm_key: str, since: datetime) -> list[TicketState]:
-        return self._incidents(self._by_storm.get(storm_key, []), since, members=True)
+        return self._incidents(self._by_storm.get(storm_key), since, members=True)
 
     # --- TicketLedger --------------------------------------------------------------------------
 
     def ticket_add(self, state: TicketState, backend: str) -> None:
         if state.key in self._tickets:
             return
+        start = state.started_at
         if state.ci is not None:
-            self._by_ci.setdefault(state.ci, []).append(state.key)
+            _index_add(self._by_ci, (state.ci,), state.key, start)
         if state.storm_key is not None:
-            self._by_storm.setdefault(state.storm_key, []).append(state.key)
-        for upstream in state.upstreams:
-            self._by_upstream.setdefault(upstream, []).append(state.key)
+            _index_add(self._by_storm, (state.storm_key,), state.key, start)
+        _index_add(self._by_upstream, state.upstreams, state.key, start)
         object.__setattr__(state, "upstreams", ())  # indexed; a state read back has none (as the store's)
         if state.master_key is not None:
             self._duplicates.setdefault(state.master_key, []).append(state.key)
@@ -288,9 +329,14 @@ class MemoryLedger:
         self._alias_problems = {m: v for m, v in self._alias_problems.items() if m not in gone}
         for index in (self._by_ci, self._by_upstream, self._by_storm):
             for name in list(index):
-                kept = [k for k in index[name] if k not in gone]
-                if kept:
-                    index[name] = kept
+                old = index[name]
+                rest = _KeysByStart()
+                for k, start in zip(old.keys, old.starts, strict=True):
+                    if k not in gone:
+                        rest.add(k, start)
+                rest.ordered = rest.ordered and old.ordered
+                if rest.keys:
+                    index[name] = rest
                 else:
                     del index[name]
         self._changes = {

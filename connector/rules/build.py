@@ -109,6 +109,11 @@ def build_dedup(
         window=timedelta(minutes=model.window_minutes),
         policy=model.policy,
         storm_max=model.storm_guard.max_duplicates,
+        storm_note_interval=(
+            timedelta(seconds=model.storm_guard.note_interval_seconds)
+            if model.storm_guard.note_interval_seconds is not None
+            else None
+        ),
         recurrence_window=timedelta(days=model.recurrence.days),
         recurrence_after=model.recurrence.after,
         flapping=flap,

@@ -58,6 +58,9 @@ class DedupPolicy:
     maintenance: MaintenancePolicy | None = None
     #: ``topology.yaml`` (``None``: no cause correlation)
     topology: Topology | None = None
+    #: ``storm_guard.note_interval_seconds``: at most one counted note per master per interval
+    #: (``None``: one per repeat); the daemon's outbox applies it, decisions do not change
+    storm_note_interval: timedelta | None = None
 
 
 def _minutes(delta: timedelta) -> str:

@@ -268,6 +268,8 @@ class StormGuardModel(_Strict):
     """When repeats stop being tickets."""
 
     max_duplicates: int | None = Field(3, ge=0)
+    #: at most one counted note on the master per this many seconds (``null``: one per repeat)
+    note_interval_seconds: float | None = Field(300, gt=0)
 
 
 class RecurrenceModel(_Strict):

@@ -8,7 +8,9 @@
 3. ``drain_outbox``: owed operations are tried in order, per ticket; a transient failure waits
    with exponential backoff (honouring ``Retry-After``) and blocks only its own target — a
    helpdesk, a source, or one notice channel.
-4. ``sweep``: escalation, timed notices and SLA steps fire once each (``connector.process.escalation``).
+4. ``sweep``: escalation, timed notices and SLA steps fire once each (``connector.process.escalation``);
+   the storm guard's counts held back by ``storm_guard.note_interval_seconds`` are written once
+   their storm went quiet (``connector.runtime.storm_notes``).
 
 Every step is safe to interrupt: what was committed is done, what was not is redone, and a
 helpdesk create that may have gone out before is preceded by a lookup of the connector key,
@@ -27,7 +29,7 @@ import html
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 
@@ -48,7 +50,7 @@ from connector.domain.notice import Notice, NoticeKind
 from connector.notify.settings import Notifications
 from connector.process.escalation import SweepResult, SweepRules, decision_notices, sweep_ticket
 from connector.process.pipeline import Pipeline
-from connector.runtime import noise_jobs
+from connector.runtime import noise_jobs, storm_notes
 from connector.runtime.decision_log import alert_label, log_decision
 from connector.runtime.drain import drain_pass
 from connector.runtime.health import Health
@@ -209,12 +211,18 @@ class Engine:
         with self.store.transaction():
             applied = apply_decision(self.store, decision, now, self.backend.name)
             ops = plan_operations(decision, on_recovery, applied.cascaded, self.backend.resolves_duplicates)
+            ops = storm_notes.coalesce(self.store, decision, ops, self._storm_note_interval, now)
             for op in ops:
                 self.store.enqueue(op.target, op.op, op.ticket_key, op.payload, now)
             self._decision_notices(decision, on_recovery, now)
             self.store.journal_finish(entry_id, "done", f"{decision.action.value}: {decision.reason}", now)
         self.metrics.decisions.labels(decision.action.value).inc()
         log_decision(decision)
+
+    @property
+    def _storm_note_interval(self) -> timedelta | None:
+        """``storm_guard.note_interval_seconds`` of the rule book in use (a reload changes it)."""
+        return self.pipeline.rules.dedup.storm_note_interval
 
     def _decision_notices(self, decision: Decision, on_recovery: str, now: datetime) -> None:
         """Queue the §8 notices of a decision (opening, outage, restore)."""
@@ -283,6 +291,7 @@ class Engine:
         a maintenance window that ended are opened (``release_holds``)."""
         self.settle_flapping()
         self.release_holds()
+        storm_notes.flush_quiet(self.store, self._storm_note_interval, self.clock.now())
         if self.sweep_rules is None:
             self.health.sweep_done()
             return 0
@@ -330,7 +339,8 @@ class Engine:
             applied = apply_decision(self.store, decision, now, self.backend.name)
             if note is not None and decision.ticket_key is not None:
                 self.store.enqueue(BACKEND, OpKind.NOTE, decision.ticket_key, {"text": note}, now)
-            for op in plan_operations(decision, on_recovery, applied.cascaded, self.backend.resolves_duplicates):
+            ops = plan_operations(decision, on_recovery, applied.cascaded, self.backend.resolves_duplicates)
+            for op in storm_notes.coalesce(self.store, decision, ops, self._storm_note_interval, now):
                 self.store.enqueue(op.target, op.op, op.ticket_key, op.payload, now)
             self._decision_notices(decision, on_recovery, now)
         log_decision(decision)

@@ -11,6 +11,13 @@ The connection runs with ``synchronous=FULL``: a push source answers "accepted" 
 not only a crash of this process. What ``ingest`` writes is exactly what ``Engine.ingest``
 writes (same ``journal_add`` / ``journal_dead`` calls, same reject keys), so the engine's
 ``process_pending`` picks it up like any polled alert.
+
+Group commit: a ``synchronous=FULL`` commit is an fsync, the cost of a webhook request. Requests
+that arrive while the writer is busy wait in a queue; the writer journals all of them in one
+transaction, one fsync, and only then answers each (so none is answered before its entry is
+durable). If that shared transaction fails, each request is tried again in a transaction of its
+own, so one bad request cannot fail the others. Metrics and log lines are written after the
+commit that made them true.
 """
 
 from __future__ import annotations
@@ -20,9 +27,12 @@ __all__ = ["ThreadedJournal", "alert_payload", "reject_event_key"]
 import hashlib
 import json
 import logging
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -87,6 +97,10 @@ class ThreadedJournal:
         self._timeout = timeout
         self._store: Store | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake-journal")
+        # requests waiting for the next group commit, and whether a commit task is queued
+        self._lock = threading.Lock()
+        self._waiting: list[tuple[list[Alert | Rejected], Future[Journaled]]] = []
+        self._scheduled = False
         # open the connection on the writer thread itself: sqlite3 refuses cross-thread use
         self._call(lambda: self._open(path))
 
@@ -112,8 +126,24 @@ class ThreadedJournal:
         return self._call(run)
 
     def ingest(self, items: Sequence[Alert | Rejected]) -> Journaled:
-        """Journal alerts and rejects in one transaction, like ``Engine.ingest``."""
-        result = self._with_store(lambda store: self._ingest(store, list(items)))
+        """Journal alerts and rejects in one transaction (shared with the requests waiting beside
+        this one), like ``Engine.ingest``; returns once it is committed."""
+        future: Future[Journaled] = Future()
+        with self._lock:
+            self._waiting.append((list(items), future))
+            schedule = not self._scheduled
+            self._scheduled = True
+        if schedule:
+            try:
+                self._executor.submit(self._commit_waiting)
+            except RuntimeError as exc:  # submit after close
+                with self._lock:
+                    self._scheduled = False
+                raise StoreError("the intake journal is closed") from exc
+        try:
+            result = future.result(timeout=self._timeout)
+        except FutureTimeout as exc:
+            raise StoreError(f"the state database did not answer within {self._timeout:g}s") from exc
         if result.new and self._on_new is not None:
             try:
                 self._on_new()
@@ -121,27 +151,85 @@ class ThreadedJournal:
                 log.exception("intake: the new-input callback failed")
         return result
 
-    def _ingest(self, store: Store, items: list[Alert | Rejected]) -> Journaled:
-        now = self._clock.now()
+    def _commit_waiting(self) -> None:
+        """On the writer thread: journal every waiting request in one transaction, then answer
+        each; repeated while requests keep arriving."""
+        while True:
+            with self._lock:
+                batch, self._waiting = self._waiting, []
+                if not batch:
+                    self._scheduled = False
+                    return
+            store = self._store
+            if store is None:
+                for _, future in batch:
+                    future.set_exception(StoreError("the intake journal is closed"))
+                continue
+            now = self._clock.now()
+            done: list[tuple[Journaled, list[Callable[[], None]]]] = []
+            try:
+                with store.transaction():
+                    for items, _ in batch:
+                        effects: list[Callable[[], None]] = []
+                        done.append((self._ingest(store, items, now, effects), effects))
+            except Exception as exc:  # one request's failure must not fail the others: each on its own
+                if len(batch) == 1:
+                    self._settle(batch[0][1], None, exc)
+                    continue
+                for items, future in batch:
+                    effects = []
+                    try:
+                        with store.transaction():
+                            result = self._ingest(store, items, now, effects)
+                    except Exception as exc:
+                        self._settle(future, None, exc)
+                    else:
+                        self._run(effects)
+                        self._settle(future, result, None)
+                continue
+            for (result, effects), (_, future) in zip(done, batch, strict=True):
+                self._run(effects)
+                self._settle(future, result, None)
+
+    @staticmethod
+    def _settle(future: Future[Journaled], result: Journaled | None, error: BaseException | None) -> None:
+        if error is not None:
+            future.set_exception(error)
+        else:
+            assert result is not None
+            future.set_result(result)
+
+    @staticmethod
+    def _run(effects: list[Callable[[], None]]) -> None:
+        for effect in effects:
+            try:
+                effect()
+            except Exception:  # a metric or log line must not turn a committed input into an error
+                log.exception("intake: recording a journaled input failed")
+
+    def _ingest(
+        self, store: Store, items: list[Alert | Rejected], now: datetime, effects: list[Callable[[], None]]
+    ) -> Journaled:
+        """Journal ``items`` (inside the caller's transaction); what to record once it is
+        committed is appended to ``effects``."""
         new = repeats = dead = 0
+        metrics = self._metrics
         with store.transaction():
             for item in items:
                 if isinstance(item, Rejected):
                     payload, event_key = reject_event_key(item)
                     if store.journal_dead(item.source, event_key, item.external_id, payload, item.reason, now):
                         dead += 1
-                        if self._metrics is not None:
-                            self._metrics.alerts_rejected.labels(item.source).inc()
-                            self._metrics.dead_lettered.labels("intake").inc()
-                        log.warning("%s:%s → dead letter: %s", item.source, item.external_id or "?", item.reason)
+                        effects.append(partial(_rejected, metrics, item))
                     continue
                 if store.journal_add(item.source, item.event_key, item.external_id, alert_payload(item), now):
                     new += 1
-                    if self._metrics is not None:
-                        self._metrics.alerts_received.labels(item.source).inc()
+                    if metrics is not None:
+                        effects.append(metrics.alerts_received.labels(item.source).inc)
                 else:
                     repeats += 1
-                    log.info("%s:%s → skipped because it was already received", item.source, item.event_key)
+                    said = "%s:%s → skipped because it was already received"
+                    effects.append(partial(log.info, said, item.source, item.event_key))
         return Journaled(new=new, repeats=repeats, dead=dead)
 
     def ticket_ref(self, key: str) -> TicketRef | None:
@@ -162,3 +250,11 @@ class ThreadedJournal:
         except (RuntimeError, FutureTimeout):
             log.warning("intake: the journal did not close cleanly")
         self._executor.shutdown(wait=True)
+
+
+def _rejected(metrics: Metrics | None, item: Rejected) -> None:
+    """Count and log a reject once its dead letter is committed."""
+    if metrics is not None:
+        metrics.alerts_rejected.labels(item.source).inc()
+        metrics.dead_lettered.labels("intake").inc()
+    log.warning("%s:%s → dead letter: %s", item.source, item.external_id or "?", item.reason)

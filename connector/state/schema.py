@@ -167,4 +167,16 @@ MIGRATIONS: Sequence[str] = (
     ALTER TABLE tickets ADD COLUMN confirmed_at TEXT;
     ALTER TABLE tickets ADD COLUMN closed_unconfirmed INTEGER NOT NULL DEFAULT 0;
     """,
+    # speed: the storm guard's counted notes, coalesced to one per interval per master (issue 15):
+    # when the last one was owed, how many repeats arrived since and when the newest did
+    """
+    CREATE TABLE storm_notes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        master_key TEXT NOT NULL UNIQUE,
+        noted_at TEXT NOT NULL,
+        pending INTEGER NOT NULL DEFAULT 0,
+        last_at TEXT
+    );
+    CREATE INDEX storm_notes_pending ON storm_notes (pending, last_at);
+    """,
 )
