@@ -10,13 +10,19 @@ can go once it has done its job, and each rule here says which rows have, and wh
 - ``outbox``: operations ``done``, or ``dead`` with no dead letter left, finished before the
   cutoff. A ``pending`` operation is owed and never touched.
 - ``state_changes`` (flapping) and finished ``holds`` (maintenance): with the journal's age; the
-  newest change of each fingerprint stays, so a flapping ticket can still tell when it settled.
+  newest change of a fingerprint whose ticket is still flapping stays, so it can tell when it
+  settled (``flapping.yaml`` counts changes over minutes, far inside any sensible age).
 - ``steps``: the fired escalation/notice/SLA steps of tickets *closed* before the cutoff (the
   sweep reads only tickets not closed; a reopened ticket has no ``closed_at`` and keeps them).
 - ``tickets`` (with their ``steps``, ``aliases`` and ``ticket_upstreams``): rows of tickets the
-  connector made, closed before the cutoff, that no kept ticket names as its master or original
-  and no owed operation waits on. An *adopted* ticket (``helpdesk:<id>``, made by people) is kept:
-  without its row the sync-back would adopt it a second time the next time someone touches it.
+  connector made, closed before the cutoff — a duplicate: resolved with its master before it —
+  that no kept ticket names as its master and no owed operation waits on. A recurrence's
+  original may go (each recurrence names the one before it, so keeping originals would keep every
+  ticket of a recurring fault): the recurrence copied what it needed when it was made, the
+  helpdesk holds the link, and the cutoff is never inside the recurrence window
+  (``RetentionJob``), so no new recurrence can still need it. An *adopted* ticket
+  (``helpdesk:<id>``, made by people) is kept: without its row the sync-back would adopt it a
+  second time the next time someone touches it.
 
 Each ``delete_*`` removes at most ``limit`` rows (the caller wraps each call in its own short
 transaction, ``connector.runtime.retention_job``) and returns how many went, per table; each
@@ -116,19 +122,31 @@ _WHERE = {
 
 _STATE_CHANGES = (
     "FROM state_changes WHERE at < ?"
-    " AND at < (SELECT max(n.at) FROM state_changes n WHERE n.fingerprint = state_changes.fingerprint)"
+    # the newest change of a fingerprint whose ticket is flapping still: when it settles is read from it
+    " AND NOT (at = (SELECT max(n.at) FROM state_changes n WHERE n.fingerprint = state_changes.fingerprint)"
+    " AND EXISTS (SELECT 1 FROM tickets f WHERE f.fingerprint = state_changes.fingerprint"
+    " AND f.flapping_since IS NOT NULL AND f.status NOT IN ('resolved', 'closed')))"
 )
 
 _STEPS = "FROM steps WHERE ticket_key IN (SELECT key FROM tickets WHERE status = 'closed' AND closed_at < ?)"
 
-# a ticket that stays: not closed before the cutoff (open, resolved, reopened, or closed lately)
-_STAYS = "NOT (o.status = 'closed' AND o.closed_at IS NOT NULL AND o.closed_at < ?)"
+
+def _finished(alias: str) -> str:
+    """A ticket done with before the cutoff (two ``?``): closed then — or a duplicate resolved
+    then, which follows its master and is never closed by the connector itself."""
+    return (
+        f"(({alias}.status = 'closed' AND {alias}.closed_at < ?)"
+        f" OR ({alias}.master_key IS NOT NULL AND {alias}.status = 'resolved' AND {alias}.resolved_at < ?))"
+    )
+
+
 _TICKETS = (
-    "FROM tickets WHERE status = 'closed' AND closed_at < ? AND key NOT LIKE ?"
-    f" AND NOT EXISTS (SELECT 1 FROM tickets o WHERE (o.master_key = tickets.key OR o.recurrence_of = tickets.key)"
-    f" AND {_STAYS})"
-    " AND NOT EXISTS (SELECT 1 FROM outbox WHERE outbox.ticket_key = tickets.key AND outbox.status = 'pending')"
+    f"FROM tickets t WHERE {_finished('t')} AND t.key NOT LIKE ?"
+    # a master stays while a duplicate of it stays
+    f" AND NOT EXISTS (SELECT 1 FROM tickets o WHERE o.master_key = t.key AND NOT {_finished('o')})"
+    " AND NOT EXISTS (SELECT 1 FROM outbox WHERE outbox.ticket_key = t.key AND outbox.status = 'pending')"
 )
+
 
 _KEY = {"dead_letter": "id", "journal": "id", "outbox": "id", "holds": "key"}
 
@@ -147,8 +165,8 @@ class RetentionQueries(Database):
         if rule == "steps":
             return {rule: self._count(f"SELECT count(*) AS n {_STEPS}", (stamp,))}
         if rule == "tickets":
-            params = (stamp, _ADOPTED, stamp)
-            keys = f"SELECT key {_TICKETS}"
+            params = (stamp, stamp, _ADOPTED, stamp, stamp)
+            keys = f"SELECT t.key {_TICKETS}"
             return {
                 "tickets": self._count(f"SELECT count(*) AS n {_TICKETS}", params),
                 "aliases": self._count(f"SELECT count(*) AS n FROM aliases WHERE ticket_key IN ({keys})", params),
@@ -186,7 +204,9 @@ class RetentionQueries(Database):
                 ).rowcount
             return {rule: gone}
         if rule == "tickets":
-            chosen = self._rows(f"SELECT key {_TICKETS} ORDER BY closed_at LIMIT ?", (stamp, _ADOPTED, stamp, limit))
+            chosen = self._rows(
+                f"SELECT t.key {_TICKETS} ORDER BY t.key LIMIT ?", (stamp, stamp, _ADOPTED, stamp, stamp, limit)
+            )
             keys = [row["key"] for row in chosen]
             counts = {"tickets": 0, "steps": 0, "aliases": 0, "ticket_upstreams": 0}
             for key in keys:

@@ -4,6 +4,7 @@ still there, an open ticket and its steps, an adopted ticket, a master a kept ti
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from contextlib import redirect_stderr, redirect_stdout
@@ -29,11 +30,11 @@ NOW = T0 + timedelta(days=500)
 RECENT = NOW - timedelta(days=1)
 
 
-def a_ticket(store: Store, key: str, at: datetime, status: TicketStatus, **values: object) -> None:
-    store.ticket_add(
-        TicketState(key=key, ticket_id=None, status=TicketStatus.OPEN, fingerprint="fp", created_at=at, **values),
-        "local",
-    )  # type: ignore[arg-type]
+def a_ticket(
+    store: Store, key: str, at: datetime, status: TicketStatus, fingerprint: str = "fp", **values: object
+) -> None:
+    state = TicketState(key=key, ticket_id=None, status=TicketStatus.OPEN, fingerprint=fingerprint, created_at=at)
+    store.ticket_add(dataclasses.replace(state, **values), "local")  # type: ignore[arg-type]
     if status is not TicketStatus.OPEN:
         store.ticket_set_status(key, status, at)
 
@@ -81,8 +82,12 @@ def fill(store: Store) -> None:
         a_ticket(store, "t-owed", OLD, TicketStatus.CLOSED)  # an operation is still owed for it: kept
 
         store.change_add("fp-a", OLD)
-        store.change_add("fp-a", OLD + timedelta(minutes=5))  # the newest of its fingerprint: kept
+        store.change_add("fp-a", OLD + timedelta(minutes=5))  # the newest of a flapping ticket's: kept
+        a_ticket(store, "t-flap", OLD, TicketStatus.OPEN, fingerprint="fp-a")
+        store.ticket_set_flapping("t-flap", OLD)
         store.change_add("fp-b", RECENT)
+        store.change_add("fp-c", OLD)  # no flapping ticket: both go
+        store.change_add("fp-c", OLD + timedelta(minutes=5))
         store.hold_add(Alert(source="zabbix", external_id="h1", title="t", occurred_at=OLD), None, OLD)
         store.problem_recovered("zabbix:h1", OLD)  # recovered while held: finished
         store.hold_add(
@@ -101,16 +106,17 @@ def test_old_finished_rows_go_and_what_is_needed_stays(store: Store) -> None:
         ("t-old", "dead"),
     }
     assert [x.reason for x in store.dead_letter_rows()] == ["bad input", "update: refused"]
-    assert {t["key"] for t in store.all_tickets()} == {"helpdesk:7", "t-open", "t-master", "t-dup", "t-owed"}
+    assert {t["key"] for t in store.all_tickets()} == {"helpdesk:7", "t-open", "t-master", "t-dup", "t-owed", "t-flap"}
     assert [s["key"] for s in store.steps()] == ["t-open"]
     assert store.alias_of("zabbix:repeat") is None
     assert store.last_change("fp-a") == OLD + timedelta(minutes=5) and store.state_changes("fp-a", OLD) == 1
+    assert store.last_change("fp-c") is None and store.last_change("fp-b") == RECENT
     assert store.is_held("zabbix:h2") and store.hold_counts() == {"held": 1, "recovered": 0, "opened": 0}
     assert result.deleted == {
         "dead_letter": 1,
         "journal": 2,
         "outbox": 1,
-        "state_changes": 1,
+        "state_changes": 3,
         "holds": 1,
         "steps": 1,
         "tickets": 1,
