@@ -235,3 +235,42 @@ def test_state_prune_and_status_sizes_from_the_command_line(tmp_path: Path) -> N
     assert json.loads(stdout)["deleted"]["journal"] == 3
     code, stdout, _ = cli("status", "-c", str(config))
     assert "table rows" in stdout and "0 journal" in stdout and "file size" in stdout
+
+
+def test_the_daemon_runs_the_prune_job_on_its_schedule_and_survives_a_failure(tmp_path: Path) -> None:
+    from connector.contracts.plugin_manager import build_plugin_manager
+    from connector.plugins.local import LocalBackend
+    from connector.process.pipeline import Pipeline
+    from connector.rules.loading import default_rulebook
+    from connector.runtime.daemon import Daemon
+    from connector.runtime.engine import Engine
+
+    clock = FakeClock(NOW)
+    engine = Engine(
+        store=Store(tmp_path / "state.db"),
+        backend=LocalBackend(tmp_path / "tickets.db", clock),
+        sources={},
+        pipeline=Pipeline.from_manager(build_plugin_manager(), default_rulebook()),
+        clock=clock,
+    )
+    with engine.store.transaction():
+        journal(engine.store, "old", OLD, "done")
+    job = RetentionJob(engine.store, clock, RetentionSettings(), stopping=engine.stopping.is_set)
+    calls: list[int] = []
+
+    def prune() -> None:
+        calls.append(len(calls))
+        if len(calls) == 1:
+            raise RuntimeError("a broken pass")  # logged; the job runs again at its next time
+        job.run()
+        daemon.stop()
+
+    daemon = Daemon(engine, poll_seconds=3600, drain_seconds=3600, sweep_seconds=3600, prune=prune, prune_seconds=0.01)
+    try:
+        assert daemon.run(install_signals=False) == 0
+    finally:
+        engine.store.close()
+    assert calls == [0, 1]
+    store = Store(tmp_path / "state.db")
+    assert store.journal_outcomes() == []
+    store.close()
