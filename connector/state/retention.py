@@ -117,7 +117,8 @@ _WHERE = {
         "FROM outbox WHERE status IN ('done', 'dead') AND done_at < ?"
         f" AND NOT (status = 'dead' AND {_DEAD_OUTBOX_KEPT})"
     ),
-    "holds": "FROM holds WHERE (released_at IS NOT NULL OR recovered_at IS NOT NULL) AND held_at < ?",
+    # finished: recovered while held, or opened after it (``hold_release`` stamps ``released_at``)
+    "holds": "FROM holds WHERE coalesce(recovered_at, released_at) < ?",
 }
 
 _STATE_CHANGES = (

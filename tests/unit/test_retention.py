@@ -90,9 +90,9 @@ def fill(store: Store) -> None:
         store.change_add("fp-c", OLD + timedelta(minutes=5))
         store.hold_add(Alert(source="zabbix", external_id="h1", title="t", occurred_at=OLD), None, OLD)
         store.problem_recovered("zabbix:h1", OLD)  # recovered while held: finished
-        store.hold_add(
-            Alert(source="zabbix", external_id="h2", title="t", occurred_at=OLD), None, OLD
-        )  # still held: kept
+        for held in ("h2", "h3"):
+            store.hold_add(Alert(source="zabbix", external_id=held, title="t", occurred_at=OLD), None, OLD)
+        store.problem_recovered("zabbix:h3", RECENT)  # held long, recovered lately: kept (h2: still held)
 
 
 def test_old_finished_rows_go_and_what_is_needed_stays(store: Store) -> None:
@@ -111,7 +111,7 @@ def test_old_finished_rows_go_and_what_is_needed_stays(store: Store) -> None:
     assert store.alias_of("zabbix:repeat") is None
     assert store.last_change("fp-a") == OLD + timedelta(minutes=5) and store.state_changes("fp-a", OLD) == 1
     assert store.last_change("fp-c") is None and store.last_change("fp-b") == RECENT
-    assert store.is_held("zabbix:h2") and store.hold_counts() == {"held": 1, "recovered": 0, "opened": 0}
+    assert store.is_held("zabbix:h2") and store.hold_counts() == {"held": 1, "recovered": 1, "opened": 0}
     assert result.deleted == {
         "dead_letter": 1,
         "journal": 2,
