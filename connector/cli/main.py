@@ -76,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     from connector.cli.repair import add_parsers as add_repair_parsers
 
     add_repair_parsers(sub, with_config)  # status, dead-letters
+    from connector.cli.prune import add_parser as add_state_parser
+
+    add_state_parser(sub, with_config)  # state prune
     p = sub.add_parser("plugins", help="list the loaded plugins and their hooks")
     p = sub.add_parser(
         "setup",
@@ -164,6 +167,11 @@ def _dispatch(args: argparse.Namespace, redactor: Redactor) -> int:
 
         return run_status(args, config.state_path) if command == "status" else run_dead_letters(args, config.state_path)
 
+    if command == "state":
+        from connector.cli.prune import run_state
+
+        return run_state(args, config)
+
     if command in ("run", "once"):  # one connector per state file: the second is refused, naming the first
         from connector.state.lock import StateLock
 
@@ -187,8 +195,17 @@ def _run_app(args: argparse.Namespace, config: LoadedConfig, pm: pluggy.PluginMa
             return 0
         if command == "run":
             from connector.runtime.daemon import Daemon
+            from connector.runtime.retention_job import RetentionJob
 
             settings = config.core.daemon
+            retention = RetentionJob(
+                app.engine.store,
+                app.engine.clock,
+                config.core.retention,
+                # through ``app`` at each pass: a SIGHUP reload may change the recurrence window
+                recurrence_window=lambda: app.engine.pipeline.rules.dedup.recurrence_window,
+                stopping=app.engine.stopping.is_set,
+            )
             daemon = Daemon(
                 app.engine,
                 poll_seconds=settings.poll_seconds,
@@ -200,6 +217,8 @@ def _run_app(args: argparse.Namespace, config: LoadedConfig, pm: pluggy.PluginMa
                 reports=lambda: app.reports.run(),
                 http=config.core.http,
                 reload=app.reload,
+                prune=retention.run,
+                prune_seconds=config.core.retention.every_minutes * 60,
             )
             return daemon.run()
     finally:

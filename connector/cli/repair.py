@@ -5,7 +5,8 @@ daemon runs (SQLite WAL; each change is one short transaction) and while it is s
 never take the state lock and never talk to a helpdesk: a retried item is only put back in the
 queue — the running daemon takes it at its next poll or drain, or ``once`` does.
 
-``status`` prints a readable table (``--json``: one object, for scripts and monitoring).
+``status`` prints a readable table (``--json``: one object, for scripts and monitoring; keys are
+only ever added), with the rows of each table and the file's bytes (``sizes``: retention).
 ``dead-letters`` filters by ``--kind`` (intake, rule, outbox), ``--source``, ``--reason``
 (a case-insensitive substring) and age (``--older-than``/``--newer-than`` 30m, 2h, 7d).
 ``retry`` puts each letter's item back exactly once (``connector.state.repair``); ``purge``
@@ -14,7 +15,7 @@ deletes letters — the items stay marked dead — and, without ids or a filter,
 
 from __future__ import annotations
 
-__all__ = ["add_parsers", "parse_age", "run_dead_letters", "run_status"]
+__all__ = ["add_parsers", "file_sizes", "parse_age", "run_dead_letters", "run_status"]
 
 import argparse
 import json
@@ -202,7 +203,20 @@ def status_data(store: Store, state: Path, now: datetime) -> dict[str, Any]:
         "dead_letters": {"total": len(letters), "by_kind": by_kind},
         # alerts held in maintenance (maintenance.yaml): still held, recovered while held, opened after
         "maintenance": store.hold_counts(),
+        # how big the state file is (retention: docs/operations.md): rows per table, bytes on disk
+        "sizes": {"rows": store.table_rows(), **file_sizes(state)},
     }
+
+
+def file_sizes(state: Path) -> dict[str, int | None]:
+    """The state file's bytes and its write-ahead log's (``None``: no such file, e.g. a server)."""
+    sizes: dict[str, int | None] = {}
+    for key, path in (("file_bytes", state), ("wal_bytes", Path(f"{state}-wal"))):
+        try:
+            sizes[key] = path.stat().st_size
+        except OSError:
+            sizes[key] = None
+    return sizes
 
 
 def run_status(args: argparse.Namespace, state: Path, out: TextIO | None = None, clock: Clock | None = None) -> int:
@@ -227,6 +241,8 @@ def run_status(args: argparse.Namespace, state: Path, out: TextIO | None = None,
         ("oldest owed", _age(outbox["oldest_pending_age_seconds"])),
         ("dead letters", f"{dead['total']}" + (f" ({_counts(dead['by_kind'])})" if dead["total"] else "")),
         ("maintenance", _counts(data["maintenance"])),  # alerts held, then recovered or opened
+        ("table rows", _counts(data["sizes"]["rows"])),
+        ("file size", _bytes(data["sizes"]["file_bytes"]) + _wal(data["sizes"]["wal_bytes"])),
     ]
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
@@ -256,6 +272,19 @@ def run_status(args: argparse.Namespace, state: Path, out: TextIO | None = None,
 
 def _counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{n} {name}" for name, n in sorted(counts.items())) or "empty"
+
+
+def _bytes(size: int | None) -> str:
+    if size is None:
+        return "-"
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} B"
+
+
+def _wal(size: int | None) -> str:
+    return f" (+ {_bytes(size)} write-ahead log)" if size else ""
 
 
 def _age(seconds: int | None) -> str:

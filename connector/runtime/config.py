@@ -21,6 +21,7 @@ __all__ = [
     "HttpSettings",
     "LoadedConfig",
     "ReportSettings",
+    "RetentionSettings",
     "load_config",
 ]
 
@@ -86,6 +87,39 @@ class ReportSettings(_Strict):
     mail_role: str = Field("process_owner", description="the people.yaml role the report is mailed to")
 
 
+class RetentionSettings(_Strict):
+    """How long finished rows stay in the state file (``retention:``; docs/operations.md, "Retention").
+
+    The state file keeps what makes the connector safe, not the history: the KPI reports are
+    rebuilt from the helpdesk (``connector.kpi.export``), so a year of KPIs needs a year of
+    *tickets* in the helpdesk, not a year of raw alerts here. What only grows with the alert rate
+    (the journal, delivered operations) is kept for a month — long enough to answer "what became of
+    that alert" and to drop a late re-delivery of it — and the rows of finished tickets a little over
+    a year. Ages are in days; ``null`` keeps a table forever. A row something still needs (an
+    unfinished journal entry, an owed operation, a dead item whose letter is still there, an open
+    ticket and its steps) is never deleted, whatever the age.
+    """
+
+    journal_days: float | None = Field(
+        30, ge=0, description="finished journal entries (and the alert-noise rows of that age); null: forever"
+    )
+    outbox_days: float | None = Field(30, ge=0, description="delivered (done) outbox operations; null: forever")
+    steps_days: float | None = Field(
+        400, ge=0, description="the fired escalation/notice/SLA steps of tickets closed this long ago; null: forever"
+    )
+    dead_letter_days: float | None = Field(
+        90, ge=0, description="dead letters nobody retried or purged; null: forever"
+    )
+    tickets_days: float | None = Field(
+        400,
+        ge=0,
+        description="rows of connector-made tickets closed this long ago (with their repeats and links); "
+        "null: forever",
+    )
+    batch: int = Field(500, ge=1, le=100000, description="rows deleted per transaction (intake waits no longer)")
+    every_minutes: float = Field(60.0, gt=0, description="how often the daemon prunes")
+
+
 class LoggingSettings(_Strict):
     """Log level and format."""
 
@@ -131,6 +165,10 @@ class ConnectorConfig(_Strict):
     daemon: DaemonSettings = Field(default_factory=lambda: DaemonSettings())
     logging: LoggingSettings = Field(default_factory=lambda: LoggingSettings())
     reports: ReportSettings = Field(default_factory=lambda: ReportSettings())
+    retention: RetentionSettings = Field(
+        default_factory=lambda: RetentionSettings(),
+        description="how long finished rows stay in the state file (docs/operations.md, 'Retention')",
+    )
     plugins: PluginSettings = Field(default_factory=PluginSettings)
     http: HttpSettings | None = Field(
         None,

@@ -15,6 +15,9 @@ be mounted (``MountableSource``) is mounted there instead of opening a port of i
 job asks the backend every ``probe_seconds`` whether it answers (``/readyz``), and the loop
 refreshes the state-file gauges of ``/metrics`` every few seconds.
 
+Retention (``prune=``, ``connector.runtime.retention_job``) runs every ``prune_seconds`` like any
+other job: each of its batches is a short transaction of its own, so intake is never held long.
+
 systemd (``Type=notify``, ``connector.runtime.systemd_notify``): ``READY=1`` once the server and
 the push sources listen and the first cycle ran, ``RELOADING=1`` … ``READY=1`` around a SIGHUP
 reload, ``STOPPING=1`` when a stop was asked, ``STATUS=`` saying what it does. SIGHUP only
@@ -69,6 +72,8 @@ class Daemon:
         reports: Callable[[], object] | None = None,
         http: HttpSettings | None = None,
         reload: Callable[[], str] | None = None,
+        prune: Callable[[], object] | None = None,
+        prune_seconds: float = 3600.0,
     ) -> None:
         self.engine = engine
         self.poll_seconds = poll_seconds
@@ -77,6 +82,8 @@ class Daemon:
         self.sync_seconds = sync_seconds
         self._sync = sync
         self._reports = reports
+        self._prune = prune  # retention (connector.runtime.retention_job): a plain callable job
+        self.prune_seconds = prune_seconds
         self.scheduler = schedule.Scheduler()
         self._stop = engine.stopping
         self._wake = threading.Event()  # set by push intake: new input is journaled
@@ -126,6 +133,9 @@ class Daemon:
         if self._reports is not None:
             reports = self._guard("reports", self._reports)
             self.scheduler.every(1).hours.do(reports)
+        if self._prune is not None:
+            prune = self._guard("prune", self._prune)
+            self.scheduler.every(self.prune_seconds).seconds.do(prune)  # type: ignore[arg-type]
         if self.http_settings is not None:
             probe = self._guard("probe", lambda: probe_backend(self.engine))
             self.scheduler.every(self.http_settings.probe_seconds).seconds.do(probe)  # type: ignore[arg-type]

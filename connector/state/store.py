@@ -13,6 +13,7 @@
 - ``dead_letter``: inputs and operations that cannot be processed, with the reason; ``cursors``:
   how far each source has been read (``connector.state.database``, with the connection itself).
 - ``storm_notes``: the storm guard's counted notes owed per master (``connector.state.storm_notes``).
+- Retention: which finished rows of these tables may go once old enough (``connector.state.retention``).
 
 The helpdesk stays the source of truth for ticket content. Schema changes are numbered
 migrations applied in order inside a transaction (``connector.state.schema``).
@@ -28,10 +29,11 @@ from connector.state.journal import JournalEntry, JournalTable
 from connector.state.noise import NoiseTables
 from connector.state.outbox import OutboxOp, OutboxTable
 from connector.state.repair import RepairQueries
+from connector.state.retention import RetentionQueries
 from connector.state.schema import MIGRATIONS
 from connector.state.storm_notes import StormNotesTable
 from connector.state.tickets import TicketsTable
 
 
-class Store(JournalTable, OutboxTable, TicketsTable, RepairQueries, NoiseTables, StormNotesTable):
+class Store(JournalTable, OutboxTable, TicketsTable, RepairQueries, NoiseTables, StormNotesTable, RetentionQueries):
     """The SQLite state file. One instance per process; not shared between threads."""
