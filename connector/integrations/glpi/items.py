@@ -36,22 +36,23 @@ __all__ = ["GlpiKnowledge", "KnowledgeMethods", "kb_answer", "kb_name_prefix"]
 import html
 import logging
 import threading
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
 from connector.domain.clock import Clock
 from connector.domain.knowledge import KbArticle
 from connector.integrations.glpi.client import GlpiClient, GlpiRejected
-from connector.integrations.glpi.lookup import iterate
+from connector.integrations.glpi.lookup import MISS_TTL, iterate
 from connector.integrations.glpi.render import defused, html_text, ticket_name
 from connector.integrations.glpi.settings import GlpiSettings
 from connector.integrations.glpi.writes import Writes
 
 log = logging.getLogger(__name__)
 
-#: how long a CI GLPI lacks is remembered before it is looked up again (a cache, not a rule)
-CI_MISS_TTL = timedelta(minutes=10)
+#: how long a CI GLPI lacks is remembered before it is looked up again: the dropdown lookups'
+#: cache time (a cache, not a process rule)
+CI_MISS_TTL = MISS_TTL
 
 
 class _Row(BaseModel):
