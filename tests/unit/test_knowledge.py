@@ -219,3 +219,23 @@ def test_kpi_15_counts_the_field_and_a_persons_kb_used_line_hand_computed() -> N
     share = kpi_kb_use([facts_of(r, 2, breaches, as_of) for r in records])
     # hand-computed: tickets 1, 2, 4 and 7 used the knowledge base, of 7 → 4/7
     assert share.count == 4 and share.ratio == pytest.approx(4 / 7)
+
+
+def test_export_history_reads_the_sites_kb_used_lines(tmp_path: Path) -> None:
+    from connector.domain.clock import FakeClock
+    from connector.domain.models import Ticket
+    from connector.kpi.export import export_records
+    from connector.plugins.local import LocalBackend
+
+    clock = FakeClock(NOW)
+    desk = LocalBackend(tmp_path / "tickets.db", clock)
+    ids = [desk.create_ticket(Ticket(key=f"z:{n}", title=f"t{n}", description="d")).ticket_id for n in range(3)]
+    clock.advance(timedelta(minutes=5))
+    desk.add_note(ids[0], "KB: used", actor="wangf")
+    desk.add_note(ids[1], "用了知识库", actor="wangf")
+    site = RULES.knowledge_used.model_copy(update={"used_lines": ["用了知识库"]})
+    start, end = NOW - timedelta(days=1), NOW + timedelta(days=1)
+    shipped = {r.id: r.kb_used for r in export_records(desk, start, end)}
+    assert shipped == {ids[0]: True, ids[1]: False, ids[2]: False}
+    own = {r.id: r.kb_used for r in export_records(desk, start, end, knowledge_used=site)}
+    assert own == {ids[0]: False, ids[1]: True, ids[2]: False}

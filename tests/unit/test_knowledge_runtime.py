@@ -157,3 +157,22 @@ def test_a_failing_lookup_is_logged_and_skipped_and_the_ticket_stands(
     assert [op for op in engine.store.pending_ops(100) if op.op == "create"] == []
     assert "similar incidents skipped: similar index is broken" in caplog.text
     assert helpdesk.ci_links == [(state.ticket_id, "web1")]  # the CI link did not depend on it
+
+
+def test_a_desk_made_ticket_is_linked_to_its_ci_once_adopted(
+    engine: Engine, clock: FakeClock, helpdesk: Learning
+) -> None:
+    from connector.domain.models import Ticket, TicketSource
+
+    sync = SyncBack(engine)
+    sync.run()  # adoption starts now
+    clock.advance(timedelta(minutes=1))
+    desk = Ticket(
+        key="desk-1", title="web1 is slow", description="phone call", ci="web1", source=TicketSource.USER_REPORT
+    )
+    tid = helpdesk.create_ticket(desk, actor="desk").ticket_id
+    clock.advance(timedelta(minutes=1))
+    sync.run()
+    engine.drain_outbox()
+    assert engine.store.get(f"helpdesk:{tid}") is not None  # adopted
+    assert helpdesk.ci_links == [(tid, "web1")]
