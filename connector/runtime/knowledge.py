@@ -22,11 +22,11 @@ from __future__ import annotations
 __all__ = ["learn_from_sync", "owe_after_create"]
 
 import logging
+from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from connector.contracts.adapters import TicketSnapshot
 from connector.domain.ledger import TicketState
 from connector.domain.models import ClosureCode, TicketStatus
 from connector.process.knowledge import kb_candidate, solved_from
@@ -75,22 +75,23 @@ def owe_after_create(engine: Engine, key: str, now: datetime) -> None:
         log.warning("%s → similar incidents skipped: %s", key, exc, exc_info=True)
 
 
-def learn_from_sync(engine: Engine, key: str, snapshot: TicketSnapshot, now: datetime) -> None:
+def learn_from_sync(engine: Engine, key: str, fields: Mapping[str, Any], now: datetime) -> None:
     """Remember what the solved ticket ``key`` taught and owe its knowledge-base candidate (see
-    the module docstring); never raises."""
+    the module docstring); ``fields`` are the ticket's as the helpdesk holds them (its snapshot's,
+    with its history's where it has one); never raises."""
     store = engine.store
     try:
         state = store.get(key)
         if state is None or not state.status.is_done:
             return
-        taught = solved_from(state, snapshot.fields.get("solution"), now)
+        taught = solved_from(state, fields.get("solution"), now)
         with store.transaction():
             if taught is not None:
                 store.remember_solved(taught)
             if state.status is not TicketStatus.CLOSED or engine.capabilities.knowledge_base is None:
                 return
             rules = engine.pipeline.rules.knowledge.kb_candidate
-            article = kb_candidate(state, taught or store.solved(key), _closure(snapshot), rules)
+            article = kb_candidate(state, taught or store.solved(key), _closure(fields), rules)
             if article is None or not store.claim_kb_candidate(key, now):
                 return
             store.enqueue(BACKEND, OpKind.KB_CANDIDATE, key, asdict(article), now)
@@ -103,8 +104,8 @@ def _ci(state: TicketState | None) -> str | None:
     return None if state is None else state.ci or _text(state.content.get("ci"))
 
 
-def _closure(snapshot: TicketSnapshot) -> ClosureCode | None:
-    value = snapshot.fields.get("closure_code")
+def _closure(fields: Mapping[str, Any]) -> ClosureCode | None:
+    value = fields.get("closure_code")
     try:
         return ClosureCode(value) if value is not None else None
     except ValueError:

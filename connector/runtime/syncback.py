@@ -148,8 +148,10 @@ class SyncBack:
             if state is None:
                 continue  # another connector's ticket, or one the site leaves alone
             seen = None
+            fields = snapshot.fields
             if history_reader is not None:
                 history = history_reader.ticket_history(snapshot.ticket_id)
+                fields = {**snapshot.fields, **history.fields}  # GLPI keeps the closure code in its notes
                 events = events_from_history(history, state.synced_changes, own)
                 seen = len(history.changes)
             else:
@@ -160,7 +162,7 @@ class SyncBack:
             if seen is not None and seen != state.synced_changes:
                 with store.transaction():
                     store.ticket_set_life(state.key, synced_changes=seen)
-            learn_from_sync(engine, state.key, snapshot, now)  # a solution, a KB candidate: never raises
+            learn_from_sync(engine, state.key, fields, now)  # a solution, a KB candidate: never raises
         with store.transaction():
             store.set_cursor(self._cursor_name, isoformat(latest), now)
         self.close_waited()
