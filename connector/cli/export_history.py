@@ -72,6 +72,7 @@ def run_export(
         line_of=helpdesk.line_of,
         stats=stats,
         on_ticket=progress(stderr, f"{helpdesk.name} {args.period}"),
+        knowledge_used=helpdesk.knowledge_used,
     )
     if args.out == "-":
         for record in records:

@@ -14,8 +14,10 @@ from __future__ import annotations
 __all__ = [
     "Acknowledging",
     "BackendCapabilities",
+    "CiLinker",
     "DocumentPublisher",
     "DuplicateCloser",
+    "KnowledgeBase",
     "OwnLogin",
     "RecoveryPolicy",
     "SenderPolicy",
@@ -32,6 +34,7 @@ from typing import Literal, Protocol, runtime_checkable
 from connector.contracts.adapters import Backend, HistoryReader, PushSource, Source, UserDirectory
 from connector.contracts.notifiers import Notifier
 from connector.domain.errors import PluginError
+from connector.domain.knowledge import KbArticle
 
 # --- optional backend capabilities -------------------------------------------------------------
 
@@ -101,6 +104,10 @@ class BackendCapabilities:
     own_login: OwnLogin | None = None
     documents: DocumentPublisher | None = None
     closes_duplicates: bool = False
+    #: knowledge-base candidates (issue 13); ``None`` also when the backend has them switched off
+    knowledge_base: KnowledgeBase | None = None
+    #: links to configuration items (issue 13); ``None`` also when switched off
+    ci_links: CiLinker | None = None
 
     @classmethod
     def of(cls, backend: object) -> BackendCapabilities:
@@ -111,6 +118,8 @@ class BackendCapabilities:
             own_login=backend if isinstance(backend, OwnLogin) else None,
             documents=backend if isinstance(backend, DocumentPublisher) else None,
             closes_duplicates=bool(backend.closes_duplicates) if isinstance(backend, DuplicateCloser) else False,
+            knowledge_base=backend if isinstance(backend, KnowledgeBase) and backend.kb_candidates_enabled else None,
+            ci_links=backend if isinstance(backend, CiLinker) and backend.ci_links_enabled else None,
         )
 
     @property
@@ -121,6 +130,8 @@ class BackendCapabilities:
             "HistoryReader": self.history,
             "OwnLogin": self.own_login,
             "DocumentPublisher": self.documents,
+            "KnowledgeBase": self.knowledge_base,
+            "CiLinker": self.ci_links,
         }
         names = [name for name, value in present.items() if value is not None]
         return (*names, *(("closes_duplicates",) if self.closes_duplicates else ()))
@@ -191,3 +202,36 @@ def check_source(source: object, type_name: str) -> None:
 def check_notifier(notifier: object, channel: str) -> None:
     """Raise ``PluginError`` naming each ``Notifier`` member the notifier of ``channel`` lacks."""
     _check(notifier, Notifier, f"the notifier of channel {channel!r}", channel)
+
+
+# --- knowledge and configuration items (issue 13) ----------------------------------------------
+
+
+@runtime_checkable
+class KnowledgeBase(Protocol):
+    """A backend that keeps knowledge articles (a Redmine wiki, GLPI's KnowbaseItem): a successful
+    close with a solution and a root cause leaves one *candidate* there, unpublished, for people
+    to edit and publish (``knowledge.yaml``'s ``kb_candidate``)."""
+
+    #: whether the site configured where candidates go (a backend may have the method and no place)
+    kb_candidates_enabled: bool
+
+    def write_kb_candidate(self, article: KbArticle) -> str:
+        """Write the candidate of ticket ``article.key`` unless it is there already (a retry after
+        an answer that was lost finds it and writes nothing); returns where it is (a page title,
+        an article id)."""
+        ...
+
+
+@runtime_checkable
+class CiLinker(Protocol):
+    """A backend that knows configuration items as objects (GLPI's Computer, NetworkEquipment, …;
+    a Redmine issue in a "CI" tracker): the incident links the CI itself, not only its name."""
+
+    #: whether the site configured where CIs are found
+    ci_links_enabled: bool
+
+    def link_ci(self, ticket_id: str, ci: str) -> str | None:
+        """Link the ticket to the CI named ``ci`` (once: a link already there is left alone);
+        returns the CI object's reference, or ``None`` when the helpdesk has no such CI."""
+        ...

@@ -29,6 +29,7 @@ from connector.domain.errors import BackendRejected
 from connector.domain.models import ResolverRole
 from connector.kpi.history import HistoryRecord
 from connector.kpi.rebuild import Rebuilt, rebuild_record
+from connector.rules.knowledge import KnowledgeUsedModel
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +67,14 @@ def export_records(
     line_of: Callable[[str | None], ResolverRole | None] | None = None,
     stats: ExportStats | None = None,
     on_ticket: Callable[[int, int], None] | None = None,
+    knowledge_used: KnowledgeUsedModel | None = None,
 ) -> Iterator[HistoryRecord]:
     """The records of the tickets that occurred in ``[start, end)``, in ticket-id order.
 
     ``line_of`` gives an assignment group's line (``Directory.line_of_group``); ``stats`` is
     filled as the export goes; ``on_ticket(done, total)`` is told after each ticket read (the
-    progress bar). Raises ``ValueError`` for a backend without a readable history.
+    progress bar); ``knowledge_used`` the rule book's "KB used" note lines (default: the shipped
+    ones). Raises ``ValueError`` for a backend without a readable history.
     """
     capabilities = BackendCapabilities.of(backend)  # once per export: the export is its own start-up
     reader = capabilities.history
@@ -96,7 +99,7 @@ def export_records(
         finally:
             if on_ticket is not None:
                 on_ticket(done, len(snapshots))
-        built = _rebuilt(history, None, logins, line_of, stats)
+        built = _rebuilt(history, None, logins, line_of, stats, knowledge_used)
         if built is not None and lower <= built.record.occurred_at < upper:
             kept.append((history, built))
     masters: dict[str, str | None] = {}
@@ -111,7 +114,9 @@ def export_records(
                 stats.notes.append(
                     ExportProblem(history.ticket_id, f"its master {master_key!r} is not in the helpdesk")
                 )
-            rebuilt = _rebuilt(history, master_id, logins, line_of, stats) if master_id is not None else built
+            rebuilt = (
+                _rebuilt(history, master_id, logins, line_of, stats, knowledge_used) if master_id is not None else built
+            )
             if rebuilt is None:
                 continue
             built = rebuilt
@@ -126,9 +131,12 @@ def _rebuilt(
     logins: frozenset[str],
     line_of: Callable[[str | None], ResolverRole | None] | None,
     stats: ExportStats,
+    knowledge_used: KnowledgeUsedModel | None = None,
 ) -> Rebuilt | None:
     try:
-        return rebuild_record(history, master_id=master_id, connector_logins=logins, line_of=line_of)
+        return rebuild_record(
+            history, master_id=master_id, connector_logins=logins, line_of=line_of, knowledge_used=knowledge_used
+        )
     except ValueError as exc:
         stats.problems.append(ExportProblem(history.ticket_id, f"no valid record: {exc}"))
         log.debug("ticket %s: no valid record", history.ticket_id, exc_info=True)

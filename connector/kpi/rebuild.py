@@ -21,6 +21,8 @@ in, a ``HistoryRecord`` (docs/history-format.md) out, so a lost state file loses
   the connector (a recovery reported by monitoring is nobody's work);
 * ``resolver_role``: the ticket's own field when set, else the line of the group it was
   resolved in (``line_of``, from people.yaml), else unknown;
+* ``kb_used``: the ticket's "KB used" field, or a person's note line that says so
+  (``knowledge.yaml``'s ``knowledge_used.used_lines``, e.g. ``KB: used``);
 * ``worklog_staff``: everyone who wrote a note or made a change, in order of first
   appearance, except the connector's own logins.
 
@@ -42,6 +44,8 @@ from connector.domain.clock import ensure_utc
 from connector.domain.models import Impact, Priority, ResolverRole, TicketSource, TicketStatus, Urgency
 from connector.domain.verification import VERIFIED_MARK
 from connector.kpi.history import HistoryRecord
+from connector.rules.knowledge import KnowledgeUsedModel, kb_used_line
+from connector.rules.loading import default_rulebook
 
 _DONE = (TicketStatus.RESOLVED, TicketStatus.CLOSED)
 
@@ -140,13 +144,16 @@ def rebuild_record(
     master_id: str | None = None,
     connector_logins: Collection[str] = (),
     line_of: Callable[[str | None], ResolverRole | None] | None = None,
+    knowledge_used: KnowledgeUsedModel | None = None,
 ) -> Rebuilt:
     """The KPI record of the ticket ``history`` describes.
 
     ``master_id`` is the master's *helpdesk id* when the ticket is a duplicate (its
     ``duplicate_of`` field holds the master's connector key, which only the caller can map);
     ``connector_logins`` are the helpdesk users the connector acts as; ``line_of`` gives the
-    line of an assignment group (``Directory.line_of_group``). Raises ``ValueError`` when the
+    line of an assignment group (``Directory.line_of_group``); ``knowledge_used`` the note lines
+    that mark the knowledge base used (``knowledge.yaml``; default: the shipped ones) — a
+    person's such line counts like the "KB used" field (KPI 15). Raises ``ValueError`` when the
     record still breaks the format (it is then not written, and the caller says why).
     """
     fields: Mapping[str, Any] = history.fields
@@ -236,7 +243,7 @@ def rebuild_record(
             "closure_code": fields.get("closure_code"),
             "resolver": resolver,
             "resolver_role": role,
-            "kb_used": bool(fields.get("kb_used")),
+            "kb_used": bool(fields.get("kb_used")) or _kb_used_note(history, connector_logins, knowledge_used),
             "worklog_staff": _staff(history, connector_logins),
             "suspensions": suspensions,
             "verified_at": _verified(history, closed, connector_logins),
@@ -302,6 +309,18 @@ def _verified(history: TicketHistory, closed: datetime | None, connector_logins:
         if VERIFIED_MARK in change.new:  # anywhere: a helpdesk may wrap the note (Redmine: <pre>)
             found = ensure_utc(change.at)
     return found
+
+
+def _kb_used_note(
+    history: TicketHistory, connector_logins: Collection[str], rules: KnowledgeUsedModel | None
+) -> bool:
+    """Whether a person's note says the knowledge base was used (a ``knowledge_used`` line): the
+    handler's way when the helpdesk has no "KB used" field, or they did not tick it."""
+    used = rules if rules is not None else default_rulebook().knowledge.knowledge_used
+    return any(
+        change.kind is ChangeKind.NOTE and change.actor not in connector_logins and kb_used_line(change.new, used)
+        for change in history.changes
+    )
 
 
 def _staff(history: TicketHistory, connector_logins: Collection[str]) -> tuple[str, ...]:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from connector.rules.classify import Classifier
     from connector.rules.correlate import DedupPolicy
     from connector.rules.files import LifecycleFile, RepliesFile
+    from connector.rules.knowledge import KnowledgeFile
     from connector.rules.ladder import EscalationRules, NotificationRules
     from connector.rules.priority import PriorityRules
     from connector.rules.sla import SlaPolicy
@@ -54,6 +55,8 @@ class RuleBook:
     lifecycle: LifecycleFile
     #: what the connector answers by mail (``replies.yaml``)
     replies: RepliesFile
+    #: similar incidents, KB candidates, the "KB used" note lines (``knowledge.yaml``)
+    knowledge: KnowledgeFile
     #: which kind of source each source name is, when its alerts do not say (default: monitoring)
     source_kinds: Mapping[str, TicketSource] = field(default_factory=_default_source_kinds)
     #: the file each table was read from

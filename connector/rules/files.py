@@ -26,6 +26,7 @@ __all__ = [
     "ClosingModel",
     "DedupFile",
     "FlappingFile",
+    "KnowledgeFile",
     "LifecycleFile",
     "MaintenanceFile",
     "MatchModel",
@@ -45,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from connector.domain.models import Impact, Priority, TicketSource, Urgency
 from connector.rules.fingerprint import FINGERPRINT_FIELDS
+from connector.rules.knowledge import KnowledgeFile
 from connector.rules.ladder import EscalationRules, NotificationRules
 from connector.rules.noise_files import FlappingFile, MaintenanceFile, TopologyFile
 from connector.rules.people_files import (
@@ -351,4 +353,5 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "flapping.yaml": FlappingFile,
     "maintenance.yaml": MaintenanceFile,
     "topology.yaml": TopologyFile,
+    "knowledge.yaml": KnowledgeFile,
 }

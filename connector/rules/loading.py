@@ -2,7 +2,7 @@
 
 The rule book is the files of ``connector.rules.files.SCHEMAS`` (taxonomy, priority,
 classification, dedup, SLA, escalation, notifications, lifecycle, replies, and the alert-noise
-files: flapping, maintenance, topology). A site's directory
+files: flapping, maintenance, topology; and knowledge). A site's directory
 holds any of them; a file it lacks is taken from the shipped defaults (the seed's tables), so a
 site can override one table and keep the rest. A YAML file in the directory that is none of
 them (``escalaton.yaml``) is an error with a did-you-mean: a misspelt file would otherwise be
@@ -47,6 +47,7 @@ from connector.rules.files import (
     ClassificationFile,
     DedupFile,
     FlappingFile,
+    KnowledgeFile,
     LifecycleFile,
     MaintenanceFile,
     PriorityFile,
@@ -98,7 +99,9 @@ def unknown_files(directory: Path) -> list[ConfigProblem]:
     for path in sorted(directory.iterdir()):
         if path.suffix not in (".yaml", ".yml") or path.name in RULE_FILES or path.name.startswith("."):
             continue  # not YAML, a rule file, or hidden (an editor's lock or swap file)
-        close = difflib.get_close_matches(path.name, RULE_FILES, n=1, cutoff=0.6)
+        # the names without ".yaml": with it, every short name looks like some rule file
+        stems = {Path(name).stem: name for name in RULE_FILES}
+        close = [stems[s] for s in difflib.get_close_matches(path.stem, list(stems), n=1, cutoff=0.6)]
         if path.suffix == ".yml" and path.with_suffix(".yaml").name in RULE_FILES:
             close = [path.with_suffix(".yaml").name]
         hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -148,6 +151,7 @@ def load_rulebook(
     flapping = _load(files["flapping.yaml"], FlappingFile, problems)
     maintenance = _load(files["maintenance.yaml"], MaintenanceFile, problems)
     topology = _load(files["topology.yaml"], TopologyFile, problems)
+    knowledge = _load(files["knowledge.yaml"], KnowledgeFile, problems)
     warnings: list[ConfigProblem] = []
     classifier = None
     if taxonomy is not None and priority is not None and classification is not None:
@@ -161,6 +165,7 @@ def load_rulebook(
         raise ConfigError(problems)
     assert taxonomy and priority and classification and dedup and sla and classifier is not None
     assert escalation and notices and lifecycle and replies and flapping and maintenance and topology
+    assert knowledge
     return RuleBook(
         priority=build_priority(priority[0]),
         classifier=classifier,
@@ -171,6 +176,7 @@ def load_rulebook(
         notices=notices[0],
         lifecycle=lifecycle[0],
         replies=replies[0],
+        knowledge=knowledge[0],
         files=files,
         models={
             "taxonomy.yaml": taxonomy[0],
@@ -185,6 +191,7 @@ def load_rulebook(
             "flapping.yaml": flapping[0],
             "maintenance.yaml": maintenance[0],
             "topology.yaml": topology[0],
+            "knowledge.yaml": knowledge[0],
         },
         warnings=tuple(warnings),
     )

@@ -177,6 +177,7 @@ def build_app(
         notifications,
         notifications.directory.line_of_group if notifications is not None else None,
         capabilities,
+        knowledge_used=rules.knowledge.knowledge_used,
     )
     digest = VerificationDigest(store, clock, notifications, rules.lifecycle.verification, config.core.reports.timezone)
     syncback = SyncBack(engine, roster, lifecycle=rules.lifecycle, digest=digest)

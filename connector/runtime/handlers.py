@@ -27,11 +27,15 @@ from connector.contracts.delivery import delivering
 from connector.domain.clock import parse_time
 from connector.domain.decision import HELPDESK_KEY_PREFIX
 from connector.domain.errors import ConnectorError, StoreError
+from connector.domain.knowledge import KbArticle
 from connector.domain.models import Attachment, Ticket, TicketRef, TicketSource, ticket_changes
+from connector.runtime.knowledge import owe_after_create
 from connector.runtime.outbox_ops import (
     SOURCE_PREFIX,
     AckPayload,
+    CiLinkPayload,
     CreatePayload,
+    KbCandidatePayload,
     LinkPayload,
     NotePayload,
     NoticePayload,
@@ -140,6 +144,7 @@ def _create(engine: Engine, op: OutboxOp, payload: CreatePayload, now: datetime)
         if source is not None and engine.source_capabilities(payload.source).acknowledges and ticket.external_id:
             store.enqueue(source_target(payload.source), OpKind.ACK, key, {"external_id": ticket.external_id}, now)
     log.info("%s → created %s #%s %s", key, backend.name, ref.ticket_id, ref.url, extra=_extra(op, ticket.external_id))
+    owe_after_create(engine, key, engine.clock.now())  # the CI link, similar incidents: never raises
 
 
 def _identify_reporter(engine: Engine, ticket: Ticket, source_name: str) -> Ticket:
@@ -304,6 +309,31 @@ def _notice(engine: Engine, op: OutboxOp, payload: NoticePayload, now: datetime)
         )
 
 
+def _kb_candidate(engine: Engine, op: OutboxOp, payload: KbCandidatePayload, now: datetime) -> None:
+    knowledge = engine.capabilities.knowledge_base
+    if knowledge is None:
+        raise CannotLand(f"{engine.backend.name} keeps no knowledge-base candidates (not configured)")
+    with _write_once(engine, op):
+        where = knowledge.write_kb_candidate(KbArticle(**payload.model_dump()))
+    log.info("%s → knowledge-base candidate %s", payload.key, where, extra=_extra(op))
+    _done(engine, op, now)
+
+
+def _ci_link(engine: Engine, op: OutboxOp, payload: CiLinkPayload, now: datetime) -> None:
+    linker = engine.capabilities.ci_links
+    if linker is None:
+        raise CannotLand(f"{engine.backend.name} links no configuration items (not configured)")
+    ref = ticket_ref(engine, _key(op))
+    with _write_once(engine, op):
+        found = linker.link_ci(ref.ticket_id, payload.ci)
+    if found is None:
+        name = engine.backend.name
+        log.info("%s → CI %r is not in %s: not linked", op.ticket_key, payload.ci, name, extra=_extra(op))
+    else:
+        log.info("%s → #%s linked to CI %s", op.ticket_key, ref.ticket_id, found, extra=_extra(op))
+    _done(engine, op, now)
+
+
 def _registry(*handlers: OpHandler[Any]) -> Mapping[OpKind, OpHandler[Any]]:
     table = {h.kind: h for h in handlers}
     missing = set(OpKind) - set(table)
@@ -322,4 +352,6 @@ HANDLERS: Mapping[OpKind, OpHandler[Any]] = _registry(
     OpHandler(OpKind.RESOLVE, ResolvePayload, _resolve),
     OpHandler(OpKind.ACK, AckPayload, _ack),
     OpHandler(OpKind.NOTICE, NoticePayload, _notice),
+    OpHandler(OpKind.KB_CANDIDATE, KbCandidatePayload, _kb_candidate),
+    OpHandler(OpKind.CI_LINK, CiLinkPayload, _ci_link),
 )

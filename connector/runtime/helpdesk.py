@@ -22,6 +22,7 @@ import pluggy
 from connector.contracts.adapters import Backend, PluginContext
 from connector.domain.clock import Clock
 from connector.domain.models import ResolverRole
+from connector.rules.knowledge import KnowledgeUsedModel
 from connector.rules.sla import SlaPolicy
 from connector.runtime.config import LoadedConfig
 from connector.state.spool import Spool
@@ -36,6 +37,8 @@ class Helpdesk:
     backend: Backend
     policy: SlaPolicy
     line_of: Callable[[str | None], ResolverRole | None] | None = None
+    #: the rule book's "KB used" note lines (``knowledge.yaml``), for KPI 15
+    knowledge_used: KnowledgeUsedModel | None = None
 
     @property
     def name(self) -> str:
@@ -72,7 +75,8 @@ def open_helpdesk(
     from connector.rules.loading import load_rulebook
     from connector.runtime.app import adapter_types
 
-    policy = load_rulebook(config.rules_dir).sla
+    book = load_rulebook(config.rules_dir)
+    policy = book.sla
     path = people or people_file(config)
     line_of = Directory(load_people(path)).line_of_group if path is not None else None
     if path is None:
@@ -90,4 +94,4 @@ def open_helpdesk(
         spool=Spool(config.state_path.parent / "spool"),
     )
     backend = backend_types[config.backend.type_name].factory(config.backend.settings, ctx)
-    return Helpdesk(backend=backend, policy=policy, line_of=line_of)
+    return Helpdesk(backend=backend, policy=policy, line_of=line_of, knowledge_used=book.knowledge.knowledge_used)

@@ -16,7 +16,9 @@ __all__ = [
     "NOTIFY_PREFIX",
     "SOURCE_PREFIX",
     "AckPayload",
+    "CiLinkPayload",
     "CreatePayload",
+    "KbCandidatePayload",
     "LinkPayload",
     "NotePayload",
     "NoticePayload",
@@ -59,6 +61,8 @@ class OpKind(StrEnum):
     RESOLVE = "resolve"  # backend: resolved, with the outage end
     ACK = "ack"  # source: tell it the ticket exists (Zabbix event.acknowledge)
     NOTICE = "notice"  # notifier: one notice on one channel
+    KB_CANDIDATE = "kb_candidate"  # backend: a knowledge-base candidate of a closed ticket (issue 13)
+    CI_LINK = "ci_link"  # backend: link the ticket to its configuration item's object (issue 13)
 
     @property
     def target_kind(self) -> str:
@@ -122,3 +126,22 @@ class NoticePayload(_Payload):
 
     notice: Notice
     channel: str
+
+
+class KbCandidatePayload(_Payload):
+    """``kb_candidate``: the article (``connector.domain.knowledge.KbArticle``), every text untrusted."""
+
+    key: str
+    ticket_id: str
+    title: str
+    ci: str | None = None
+    category: str | None = None
+    symptom: str
+    root_cause: str
+    solution: str
+
+
+class CiLinkPayload(_Payload):
+    """``ci_link``: the name of the configuration item the ticket is about."""
+
+    ci: str

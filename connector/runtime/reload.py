@@ -76,6 +76,7 @@ def reload_rules(app: App) -> str:
         notifications,
         notifications.directory.line_of_group if notifications is not None else None,
         engine.capabilities,
+        knowledge_used=rules.knowledge.knowledge_used,
     )
     if old is not None:
         try:

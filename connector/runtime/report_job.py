@@ -30,6 +30,7 @@ from connector.kpi.periods import Period, zone
 from connector.kpi.render_html import render_html
 from connector.kpi.report import Report, build_report
 from connector.notify.settings import Notifications
+from connector.rules.knowledge import KnowledgeUsedModel
 from connector.rules.sla import SlaPolicy
 from connector.runtime.config import ReportSettings
 from connector.state.store import Store
@@ -63,6 +64,8 @@ class ReportsJob:
     line_of: Callable[[str | None], ResolverRole | None] | None = None
     #: what the backend can do (``build_app`` passes the record it made at start-up)
     capabilities: BackendCapabilities | None = None
+    #: the rule book's "KB used" note lines (``knowledge.yaml``), for KPI 15
+    knowledge_used: KnowledgeUsedModel | None = None
     #: where the report goes, decided once: a Redmine wiki, documents, or the mail alone
     _wiki: RedmineSettings | None = field(init=False, default=None)
 
@@ -94,7 +97,10 @@ class ReportsJob:
     def _report(self, period: Period, now: datetime) -> Report:
         tz = zone(self.settings.timezone)
         # the period before too: the report shows the trend against it
-        records = list(export_records(self.backend, period.previous().start(tz), period.end(tz), line_of=self.line_of))
+        start, end = period.previous().start(tz), period.end(tz)
+        records = list(
+            export_records(self.backend, start, end, line_of=self.line_of, knowledge_used=self.knowledge_used)
+        )
         return build_report(records, period, as_of=now, tz=self.settings.timezone, policy=self.policy)
 
     def _publish(self, report: Report) -> str | None:

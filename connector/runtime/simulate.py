@@ -49,6 +49,7 @@ from connector.process.pipeline import Pipeline
 from connector.process.sweep import due_steps
 from connector.rules.calendar import ClosingWait
 from connector.rules.flapping import last_change_of, settled
+from connector.runtime.simulate_knowledge import KB_USED, SimKnowledge
 from connector.runtime.simulate_lines import (
     FIELDS,
     TICKET_FIELDS,
@@ -108,6 +109,7 @@ class Simulator:
         self._ticket_for: dict[str, str] = {}  # external id -> the newest ticket made for it
         self._external_for: dict[str, str] = {}  # an adopted ticket's key -> the open line's external id
         self._numbers = 0
+        self.knowledge = SimKnowledge(pipeline.rules.knowledge)  # similar / kb_candidate lines (issue 13)
 
     def feed(self, lineno: int, item: Alert | Control | Rejected) -> list[dict[str, Any]]:
         """The output lines for one input line: steps that fell due before it, its own line,
@@ -212,6 +214,8 @@ class Simulator:
             self._ticket_for[item.external_id] = decision.ticket_key
         out = [*opened, self._describe(lineno, decision, now)]
         state = self.ledger.get(decision.ticket_key) if decision.ticket_key else None
+        if decision.new_ticket is not None:
+            out.extend(self.knowledge.after_create(lineno, state, item.external_id, now))
         if self.sweep is not None and state is not None:
             for notice in decision_notices(decision, state, self.sweep, now):
                 out.extend(self._events(notice, state))
@@ -300,6 +304,7 @@ class Simulator:
         out.update(action="adopt", external_id=item.external_id, reason=note)
         lines = [out]
         state = self.ledger.get(key)
+        lines.extend(self.knowledge.after_create(lineno, state, item.external_id, now))
         if self.sweep is not None and state is not None:
             for notice in decision_notices(decision, state, self.sweep, now):
                 lines.extend(self._events(notice, state))
@@ -310,8 +315,14 @@ class Simulator:
         if item.type == OPEN:
             return self._open(lineno, item)
         kind = CONTROLS.get(item.type)
+        if item.type == KB_USED:
+            marked = self._state_of(item.external_id)
+            if marked is not None:
+                return [self.knowledge.kb_used(lineno, marked, item.data, item.external_id, now)]
+            reason = f"line {lineno}: no ticket was made for {item.external_id!r}, so there is nothing to mark"
+            return [_dead(lineno, item.external_id, reason, now)]
         if kind is None:
-            known = ", ".join((*CONTROLS, OPEN))
+            known = ", ".join((*CONTROLS, OPEN, KB_USED))
             reason = f"line {lineno}: unknown control type {item.type!r} (known: {known})"
             return [
                 new_line(lineno, item.external_id, None, Action.DEAD_LETTER.value, reason=reason, at=isoformat(now))
@@ -374,10 +385,15 @@ class Simulator:
         if outcome.refused is not None:
             out["refused"] = outcome.refused
         lines = [out]
+        lines.extend(self.knowledge.after_control(lineno, after, data, item.external_id, now))
         if self.sweep is not None:
             for notice in outcome_notices(after, outcome, now, self.sweep):
                 lines.extend(self._events(notice, after))
         return lines
+
+    def _state_of(self, external_id: str) -> TicketState | None:
+        key = self._ticket_for.get(external_id)
+        return self.ledger.get(key) if key is not None else None
 
     @property
     def _wait(self) -> ClosingWait | None:

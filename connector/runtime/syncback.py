@@ -12,6 +12,10 @@ close, the duplicates that follow their master, a new ticket for a close *not co
 the notices. Changes made by the connector's own helpdesk user are not events (it does not
 react to itself).
 
+A solved ticket's solution is then remembered for the similar-incident lookup, and a close
+that makes a knowledge-base candidate owes one (``connector.runtime.knowledge``); a desk-made
+ticket, once adopted, gets its CI link and similar-incident note like a created one.
+
 Last, after what people did is read (a user's rejection reopens a ticket first), the pass
 closes the resolved tickets whose user neither confirmed nor rejected the resolution within
 ``lifecycle.yaml``'s confirmation wait (``close_waited``: the event ``auto_close``, once — the
@@ -52,6 +56,7 @@ from connector.rules.files import LifecycleFile
 from connector.runtime.adopt import Adopter
 from connector.runtime.digest import VerificationDigest
 from connector.runtime.engine import BACKEND, Engine
+from connector.runtime.knowledge import learn_from_sync, owe_after_create
 
 log = logging.getLogger("connector.runtime.syncback")
 
@@ -138,11 +143,15 @@ class SyncBack:
             state = store.get(key) if key else None
             if state is None and snapshot.key is None:
                 state = self.adopter.adopt(snapshot)  # a ticket people made: taken over once
+                if state is not None:
+                    owe_after_create(engine, state.key, now)  # its CI link and similar incidents
             if state is None:
                 continue  # another connector's ticket, or one the site leaves alone
             seen = None
+            fields = snapshot.fields
             if history_reader is not None:
                 history = history_reader.ticket_history(snapshot.ticket_id)
+                fields = {**snapshot.fields, **history.fields}  # GLPI keeps the closure code in its notes
                 events = events_from_history(history, state.synced_changes, own)
                 seen = len(history.changes)
             else:
@@ -153,6 +162,7 @@ class SyncBack:
             if seen is not None and seen != state.synced_changes:
                 with store.transaction():
                     store.ticket_set_life(state.key, synced_changes=seen)
+            learn_from_sync(engine, state.key, fields, now)  # a solution, a KB candidate: never raises
         with store.transaction():
             store.set_cursor(self._cursor_name, isoformat(latest), now)
         self.close_waited()

@@ -45,7 +45,7 @@ from connector.state.database import Database
 from connector.state.schema import MIGRATIONS
 
 #: the order a pass runs its rules in: letters first (their items become prunable), tickets last
-RULES: Sequence[str] = ("dead_letter", "journal", "outbox", "state_changes", "holds", "steps", "tickets")
+RULES: Sequence[str] = ("dead_letter", "journal", "outbox", "state_changes", "holds", "steps", "solved", "tickets")
 
 #: connector keys of tickets people made and the sync-back adopted (``connector.runtime.adopt``)
 _ADOPTED = "helpdesk:%"
@@ -89,6 +89,8 @@ class Cutoffs:
         """The cutoff a rule of ``RULES`` uses (the alert-noise tables go with the journal)."""
         if rule in ("state_changes", "holds"):
             return self.journal
+        if rule == "solved":  # what a solved ticket taught lives as long as the ticket's row
+            return self.tickets
         cutoff: datetime | None = getattr(self, rule)
         return cutoff
 
@@ -119,6 +121,8 @@ _WHERE = {
     ),
     # finished: recovered while held, or opened after it (``hold_release`` stamps ``released_at``)
     "holds": "FROM holds WHERE coalesce(recovered_at, released_at) < ?",
+    # knowledge.yaml's look-back for similar incidents is shorter than a ticket's life
+    "solved": "FROM solved WHERE resolved_at < ?",
 }
 
 _STATE_CHANGES = (
@@ -149,7 +153,7 @@ _TICKETS = (
 )
 
 
-_KEY = {"dead_letter": "id", "journal": "id", "outbox": "id", "holds": "key"}
+_KEY = {"dead_letter": "id", "journal": "id", "outbox": "id", "holds": "key", "solved": "key"}
 
 
 class RetentionQueries(Database):

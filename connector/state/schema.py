@@ -179,4 +179,23 @@ MIGRATIONS: Sequence[str] = (
     );
     CREATE INDEX storm_notes_pending ON storm_notes (pending, last_at);
     """,
+    # knowledge (issue 13, branch knowledge): what each solved ticket taught — its title, CI,
+    # fingerprint, category and solution — for the similar-incident note of the next one
+    # (connector.process.similar), and when its knowledge-base candidate was owed (once per ticket);
+    # the category index covers the title scan (key, title), so it reads the index alone
+    """
+    CREATE TABLE solved (
+        key TEXT PRIMARY KEY,
+        ticket_id TEXT,
+        title TEXT NOT NULL,
+        ci TEXT,
+        fingerprint TEXT,
+        category TEXT,
+        solution TEXT NOT NULL,
+        resolved_at TEXT NOT NULL,
+        kb_candidate_at TEXT
+    );
+    CREATE INDEX solved_by_fingerprint ON solved (ci, fingerprint, resolved_at);
+    CREATE INDEX solved_by_category ON solved (category, resolved_at, key, title);
+    """,
 )

@@ -10,6 +10,8 @@
   appended to a master by the storm guard; ``steps``: what the clock fired (``connector.state.tickets``).
 - ``state_changes``, ``holds``, ``ticket_upstreams`` and the tickets' flapping mark, CI and storm
   key: what flapping, maintenance and cause correlation remember (``connector.state.noise``).
+- ``solved``: what each solved ticket taught (title, CI, fingerprint, category, solution) and
+  its knowledge-base candidate mark (``connector.state.knowledge``, issue 13).
 - ``dead_letter``: inputs and operations that cannot be processed, with the reason; ``cursors``:
   how far each source has been read (``connector.state.database``, with the connection itself).
 - ``storm_notes``: the storm guard's counted notes owed per master (``connector.state.storm_notes``).
@@ -26,6 +28,7 @@ from __future__ import annotations
 __all__ = ["MIGRATIONS", "JournalEntry", "OutboxOp", "Store"]
 
 from connector.state.journal import JournalEntry, JournalTable
+from connector.state.knowledge import KnowledgeTable
 from connector.state.noise import NoiseTables
 from connector.state.outbox import OutboxOp, OutboxTable
 from connector.state.repair import RepairQueries
@@ -35,5 +38,14 @@ from connector.state.storm_notes import StormNotesTable
 from connector.state.tickets import TicketsTable
 
 
-class Store(JournalTable, OutboxTable, TicketsTable, RepairQueries, NoiseTables, StormNotesTable, RetentionQueries):
+class Store(
+    JournalTable,
+    OutboxTable,
+    TicketsTable,
+    RepairQueries,
+    NoiseTables,
+    StormNotesTable,
+    KnowledgeTable,
+    RetentionQueries,
+):
     """The SQLite state file. One instance per process; not shared between threads."""

@@ -16,6 +16,7 @@ import pytest
 from connector.cli.main import main
 from connector.domain.clock import FakeClock
 from connector.domain.errors import ConfigError
+from connector.domain.knowledge import Solved
 from connector.domain.ledger import TicketState
 from connector.domain.models import Alert, TicketStatus
 from connector.runtime.config import RetentionSettings
@@ -76,6 +77,8 @@ def fill(store: Store) -> None:
         store.alias_add("zabbix:repeat", "t-old", OLD)
         store.storm_note_written("t-old", OLD)  # the storm guard's note row goes with its master
         store.storm_note_written("t-open", OLD)  # an open master's: kept
+        for key, at in (("t-old", OLD), ("t-dup", RECENT)):  # what a solved ticket taught: as old as it
+            store.remember_solved(Solved(key, "1", "disk full", "db1", "fp", "Hardware", "rotated logs", at))
         a_ticket(store, "helpdesk:7", OLD, TicketStatus.CLOSED)  # adopted: kept
         a_ticket(store, "t-open", OLD, TicketStatus.IN_PROGRESS)  # open for a year: kept, with its steps
         store.record_step("t-open", "escalate:1", OLD, OLD, True)
@@ -125,8 +128,10 @@ def test_old_finished_rows_go_and_what_is_needed_stays(store: Store) -> None:
         "aliases": 1,
         "ticket_upstreams": 0,
         "storm_notes": 1,
+        "solved": 1,
     }
     assert store.storm_note("t-old") is None and store.storm_note("t-open") is not None
+    assert store.solved("t-old") is None and store.solved("t-dup") is not None
 
 
 def test_a_dry_run_counts_what_a_pass_deletes_and_deletes_nothing(store: Store) -> None:

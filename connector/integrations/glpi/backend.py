@@ -43,6 +43,7 @@ from connector.integrations.glpi.documents import Documents
 from connector.integrations.glpi.fields import Scales
 from connector.integrations.glpi.history import glpi_history
 from connector.integrations.glpi.inputs import TicketInputs
+from connector.integrations.glpi.items import GlpiKnowledge, KnowledgeMethods
 from connector.integrations.glpi.links import Links
 from connector.integrations.glpi.lookup import Lookups, iterate
 from connector.integrations.glpi.render import render_content, render_followup
@@ -65,7 +66,7 @@ def _ticket_id(ticket_id: str, *, backend: str, operation: str) -> int:
     return int(ticket_id)
 
 
-class GlpiBackend:
+class GlpiBackend(KnowledgeMethods):
     """Tickets as GLPI 10 tickets in one entity.
 
     Build one per configured backend; it owns one HTTP session (or uses the injected one) and
@@ -117,6 +118,7 @@ class GlpiBackend:
         self._writes = Writes(self._client, backend=name, private_followups=settings.private_followups)
         self._links = Links(self._client, self._writes, name)
         self._documents = Documents(self._client, self._writes, name, settings.entity)
+        self._knowledge = GlpiKnowledge(self._client, self._writes, settings, self._clock, name)
         self._search = TicketSearch(self._client, self._scales, self._zone, self.lookups, name)
         self._own_login: str | None = None
 

@@ -15,10 +15,12 @@ __all__ = [
     "DEFAULT_STATUS_MAP",
     "DEFAULT_URGENCY_MAP",
     "GLPI_STATUS_NAMES",
+    "GlpiKnowledgeSettings",
     "GlpiSettings",
     "TicketType",
 ]
 
+import re
 from collections.abc import Mapping
 from typing import Literal, TypeVar
 from urllib.parse import urlsplit
@@ -183,6 +185,10 @@ class GlpiSettings(BaseModel):
     private_followups: bool = Field(
         default=False, description="Write the connector's follow-ups as private (technicians only)"
     )
+    knowledge: GlpiKnowledgeSettings = Field(
+        default_factory=lambda: GlpiKnowledgeSettings(),
+        description="KB candidates (KnowbaseItem) and CI links (Item_Ticket), issue 13; off by default",
+    )
 
     @field_validator("url")
     @classmethod
@@ -316,3 +322,38 @@ def _merged(defaults: Mapping[_K, int], given: Mapping[_K, int], allowed: range,
             raise ValueError(f"{key}: {value} is not a {what} ({allowed.start}..{allowed.stop - 1})")
         merged[key] = value
     return merged
+
+
+class GlpiKnowledgeSettings(BaseModel):
+    """``backend.knowledge`` of a GLPI: knowledge-base candidates as unpublished ``KnowbaseItem``s
+    linked to their ticket (``KnowbaseItem_Item``), and the ticket's CI as an asset linked with
+    ``Item_Ticket``, found among ``ci_itemtypes`` by ``ci_match_fields``. Both off until set."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kb_candidates: bool = Field(
+        default=False,
+        description="Write a KB candidate (an unpublished KnowbaseItem: not in the FAQ, no target) per "
+        "successful close with a root cause",
+    )
+    kb_category: int | None = Field(
+        default=None, description="KnowbaseItemCategory id the candidates are filed under (default: none)"
+    )
+    ci_itemtypes: list[str] = Field(
+        default_factory=list,
+        description="Asset types a ticket's CI is looked up in, in order (e.g. [Computer, NetworkEquipment]); "
+        "empty: no CI links",
+    )
+    ci_match_fields: list[str] = Field(
+        default_factory=lambda: ["name"],
+        description="Fields of those assets the CI (the Zabbix host name) is matched against, in order "
+        "(e.g. [name, serial, otherserial])",
+    )
+
+    @field_validator("ci_itemtypes", "ci_match_fields")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        names = [v.strip() for v in value]
+        if any(not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", n) for n in names):
+            raise ValueError("each must be a GLPI item type or field name (letters, digits, _)")
+        return names

@@ -47,6 +47,7 @@ from connector.integrations.redmine.client import RedmineClient, RedmineRejected
 from connector.integrations.redmine.history import IssueHistory
 from connector.integrations.redmine.ids import RedmineIds, resolve_ids
 from connector.integrations.redmine.journaled import marked
+from connector.integrations.redmine.knowledge import KnowledgeMethods, RedmineKnowledge
 from connector.integrations.redmine.lookup import Discovery, discover
 from connector.integrations.redmine.payload import change_payload, create_payload, ignored_writes
 from connector.integrations.redmine.reading import snapshot
@@ -77,7 +78,7 @@ from connector.util.tls import requests_verify
 log = logging.getLogger(__name__)
 
 
-class RedmineBackend:
+class RedmineBackend(KnowledgeMethods):
     """Tickets as Redmine issues in one project and tracker.
 
     Build one per configured backend; it owns one HTTP session (or uses the injected one). The
@@ -116,6 +117,7 @@ class RedmineBackend:
         self._warned: set[str] = set()
         self._history = IssueHistory(self._client, self._lookups, backend=name)
         self._users = RedmineUsers(self._client, self._clock, backend=name)
+        self._knowledge = RedmineKnowledge(self._client, settings, self.add_relation)
 
     def __repr__(self) -> str:  # never shows the key
         where = f"url={self.settings.url!r}, project={self.settings.project!r}"

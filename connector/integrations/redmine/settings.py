@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_PRIORITY_MAP", "DEFAULT_STATUS_MAP", "RedmineSettings", "TextFormatting"]
+__all__ = [
+    "DEFAULT_PRIORITY_MAP",
+    "DEFAULT_STATUS_MAP",
+    "RedmineKnowledgeSettings",
+    "RedmineSettings",
+    "TextFormatting",
+]
 
 import difflib
 from collections.abc import Mapping
@@ -76,6 +82,10 @@ class RedmineSettings(BaseModel):
         description="Ticket field -> custom field name, to rename the default custom fields "
         "(e.g. impact: 'Impact'); null stops writing that field (External ID cannot be switched off)",
     )
+    knowledge: RedmineKnowledgeSettings = Field(
+        default_factory=lambda: RedmineKnowledgeSettings(),
+        description="Knowledge-base candidates (a wiki page each) and CI issues (issue 13); off by default",
+    )
     text_formatting: TextFormatting = Field(
         default="textile",
         description="Redmine's Administration › Settings › General › Text formatting; decides how "
@@ -135,3 +145,36 @@ def _merged(defaults: Mapping[_K, str], given: Mapping[_K, str]) -> dict[_K, str
             raise ValueError(f"{key}: empty Redmine name")
         merged[key] = name.strip()
     return merged
+
+
+class RedmineKnowledgeSettings(BaseModel):
+    """``backend.knowledge`` of a Redmine: where knowledge-base candidates go (wiki pages under one
+    parent page) and where configuration items are (issues of a "CI" tracker). Both are off
+    until configured: a site without a wiki or a CI tracker sets nothing."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kb_wiki_parent: str | None = Field(
+        default=None,
+        description="Title of the wiki page KB candidates are written under (e.g. KB_candidates; "
+        "created when missing); null: no KB candidates. The project needs the Wiki module",
+    )
+    kb_wiki_project: str | None = Field(
+        default=None, description="Project whose wiki holds the candidates (default: the tickets' project)"
+    )
+    kb_title_prefix: str = Field(
+        default="KB_candidate", min_length=1, description="A candidate's page is PREFIX_<issue id>"
+    )
+    ci_tracker: str | None = Field(
+        default=None,
+        description="Tracker of the issues that stand for configuration items (e.g. CI); an incident is "
+        "related ('relates') to the CI issue whose subject is its CI. null: the CI custom field only",
+    )
+    ci_project: str | None = Field(
+        default=None, description="Project of the CI issues (default: every project the key can see)"
+    )
+
+    @field_validator("kb_wiki_parent", "kb_wiki_project", "ci_tracker", "ci_project")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
