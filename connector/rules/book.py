@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from connector.rules.correlate import DedupPolicy
     from connector.rules.files import LifecycleFile, RepliesFile
     from connector.rules.ladder import EscalationRules, NotificationRules
+    from connector.rules.links import LinksFile
     from connector.rules.priority import PriorityRules
     from connector.rules.sla import SlaPolicy
     from connector.rules.taxonomy import Taxonomy
@@ -54,6 +55,9 @@ class RuleBook:
     lifecycle: LifecycleFile
     #: what the connector answers by mail (``replies.yaml``)
     replies: RepliesFile
+    #: problem records and changes (``itil_links.yaml``; ``None`` only in a book built by hand: then
+    #: no problem is raised and a linked change does not pause the SLA)
+    links: LinksFile | None = None
     #: which kind of source each source name is, when its alerts do not say (default: monitoring)
     source_kinds: Mapping[str, TicketSource] = field(default_factory=_default_source_kinds)
     #: the file each table was read from

@@ -46,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from connector.domain.models import Impact, Priority, TicketSource, Urgency
 from connector.rules.fingerprint import FINGERPRINT_FIELDS
 from connector.rules.ladder import EscalationRules, NotificationRules
+from connector.rules.links import LinksFile
 from connector.rules.noise_files import FlappingFile, MaintenanceFile, TopologyFile
 from connector.rules.people_files import (
     ClosingModel,
@@ -349,4 +350,5 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "flapping.yaml": FlappingFile,
     "maintenance.yaml": MaintenanceFile,
     "topology.yaml": TopologyFile,
+    "itil_links.yaml": LinksFile,
 }

@@ -55,6 +55,7 @@ from connector.rules.files import (
     TopologyFile,
 )
 from connector.rules.ladder import EscalationRules, NotificationRules
+from connector.rules.links import LinksFile
 from connector.rules.lint import lint_rules
 from connector.rules.rulefile import load_with_lines
 from connector.rules.taxonomy import Taxonomy
@@ -148,6 +149,7 @@ def load_rulebook(
     flapping = _load(files["flapping.yaml"], FlappingFile, problems)
     maintenance = _load(files["maintenance.yaml"], MaintenanceFile, problems)
     topology = _load(files["topology.yaml"], TopologyFile, problems)
+    links = _load(files["itil_links.yaml"], LinksFile, problems, context)
     warnings: list[ConfigProblem] = []
     classifier = None
     if taxonomy is not None and priority is not None and classification is not None:
@@ -161,6 +163,7 @@ def load_rulebook(
         raise ConfigError(problems)
     assert taxonomy and priority and classification and dedup and sla and classifier is not None
     assert escalation and notices and lifecycle and replies and flapping and maintenance and topology
+    assert links is not None
     return RuleBook(
         priority=build_priority(priority[0]),
         classifier=classifier,
@@ -171,6 +174,7 @@ def load_rulebook(
         notices=notices[0],
         lifecycle=lifecycle[0],
         replies=replies[0],
+        links=links[0],
         files=files,
         models={
             "taxonomy.yaml": taxonomy[0],
@@ -185,6 +189,7 @@ def load_rulebook(
             "flapping.yaml": flapping[0],
             "maintenance.yaml": maintenance[0],
             "topology.yaml": topology[0],
+            "itil_links.yaml": links[0],
         },
         warnings=tuple(warnings),
     )

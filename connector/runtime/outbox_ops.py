@@ -21,6 +21,7 @@ __all__ = [
     "NotePayload",
     "NoticePayload",
     "OpKind",
+    "ProblemPayload",
     "ResolvePayload",
     "UpdatePayload",
     "source_target",
@@ -32,6 +33,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from connector.contracts.adapters import Relation
+from connector.domain.links import ProblemRecord
 from connector.domain.models import Ticket
 from connector.domain.notice import Notice
 
@@ -59,6 +61,7 @@ class OpKind(StrEnum):
     RESOLVE = "resolve"  # backend: resolved, with the outage end
     ACK = "ack"  # source: tell it the ticket exists (Zabbix event.acknowledge)
     NOTICE = "notice"  # notifier: one notice on one channel
+    PROBLEM = "problem"  # backend: open the problem record (once) and link the incident to it
 
     @property
     def target_kind(self) -> str:
@@ -122,3 +125,13 @@ class NoticePayload(_Payload):
 
     notice: Notice
     channel: str
+
+
+class ProblemPayload(_Payload):
+    """``problem``: the problem the incident (the operation's ticket) joins; the record to open
+    when this incident opens it (``None``: another incident's operation opens it), and a note
+    for the problem (a later incident of the same root cause)."""
+
+    problem_key: str
+    record: ProblemRecord | None = None
+    note: str | None = None

@@ -164,6 +164,7 @@ def test_rules_show_names_the_site_files(tmp_path: Path, capsys: pytest.CaptureF
         "flapping.yaml",
         "maintenance.yaml",
         "topology.yaml",
+        "itil_links.yaml",
     ]
 
 

@@ -15,6 +15,7 @@ __all__ = [
     "DEFAULT_STATUS_MAP",
     "DEFAULT_URGENCY_MAP",
     "GLPI_STATUS_NAMES",
+    "GlpiLinks",
     "GlpiSettings",
     "TicketType",
 ]
@@ -88,6 +89,26 @@ DEFAULT_REQUEST_SOURCES: dict[TicketSource, str] = {
     TicketSource.USER_REPORT: "E-Mail",
     TicketSource.INSPECTION: "Other",
 }
+
+
+class GlpiLinks(BaseModel):
+    """``links:`` — GLPI's own problem and change objects (issue 13): a ``Problem`` with
+    ``Problem_Ticket`` for each problem record, ``Change_Ticket`` for a linked change. Site
+    configuration: ``itil_links.yaml`` (the rule book) says *when*; this says whether GLPI is used."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    problems: bool = Field(default=True, description="Open problem records as GLPI Problems")
+    changes: bool = Field(
+        default=True,
+        description="Read Change_Ticket links: the ticket is pending (status_map.pending_change, GLPI 4) "
+        "until the change is closed, refused or cancelled",
+    )
+    pending_reason: str = Field(
+        default="待定变更 pending change",
+        min_length=1,
+        description="The reason the follow-up of the pending status starts with",
+    )
 
 
 class GlpiSettings(BaseModel):
@@ -183,6 +204,9 @@ class GlpiSettings(BaseModel):
     )
     private_followups: bool = Field(
         default=False, description="Write the connector's follow-ups as private (technicians only)"
+    )
+    links: GlpiLinks | None = Field(
+        default=None, description="Problems and changes (issue 13); absent: neither is used"
     )
 
     @field_validator("ca_bundle")
