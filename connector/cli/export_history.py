@@ -72,6 +72,7 @@ def run_export(
         line_of=helpdesk.line_of,
         stats=stats,
         on_ticket=progress(stderr, f"{helpdesk.name} {args.period}"),
+        pending_pauses=helpdesk.pending_pauses,
     )
     if args.out == "-":
         for record in records:

@@ -224,6 +224,7 @@ def _from_helpdesk(
             line_of=helpdesk.line_of,
             stats=stats,
             on_ticket=progress(stderr, f"{helpdesk.name} {args.period}"),
+            pending_pauses=helpdesk.pending_pauses,
         )
     )
     report = build_report(records, args.period, as_of=as_of, tz=args.tz, policy=helpdesk.policy)

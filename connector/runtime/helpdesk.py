@@ -36,6 +36,8 @@ class Helpdesk:
     backend: Backend
     policy: SlaPolicy
     line_of: Callable[[str | None], ResolverRole | None] | None = None
+    #: pending-change time counts as suspended (``itil_links.yaml``'s ``changes.pauses_sla``)
+    pending_pauses: bool = False
 
     @property
     def name(self) -> str:
@@ -72,7 +74,9 @@ def open_helpdesk(
     from connector.rules.loading import load_rulebook
     from connector.runtime.app import adapter_types
 
-    policy = load_rulebook(config.rules_dir).sla
+    book = load_rulebook(config.rules_dir)
+    policy = book.sla
+    pending_pauses = book.links is not None and book.links.changes.pauses_sla
     path = people or people_file(config)
     line_of = Directory(load_people(path)).line_of_group if path is not None else None
     if path is None:
@@ -90,4 +94,4 @@ def open_helpdesk(
         spool=Spool(config.state_path.parent / "spool"),
     )
     backend = backend_types[config.backend.type_name].factory(config.backend.settings, ctx)
-    return Helpdesk(backend=backend, policy=policy, line_of=line_of)
+    return Helpdesk(backend=backend, policy=policy, line_of=line_of, pending_pauses=pending_pauses)

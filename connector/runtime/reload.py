@@ -76,6 +76,7 @@ def reload_rules(app: App) -> str:
         notifications,
         notifications.directory.line_of_group if notifications is not None else None,
         engine.capabilities,
+        pending_pauses=rules.links is not None and rules.links.changes.pauses_sla,
     )
     if old is not None:
         try:

@@ -63,6 +63,8 @@ class ReportsJob:
     line_of: Callable[[str | None], ResolverRole | None] | None = None
     #: what the backend can do (``build_app`` passes the record it made at start-up)
     capabilities: BackendCapabilities | None = None
+    #: pending-change time counts as suspended (``itil_links.yaml``'s ``changes.pauses_sla``)
+    pending_pauses: bool = False
     #: where the report goes, decided once: a Redmine wiki, documents, or the mail alone
     _wiki: RedmineSettings | None = field(init=False, default=None)
 
@@ -94,7 +96,10 @@ class ReportsJob:
     def _report(self, period: Period, now: datetime) -> Report:
         tz = zone(self.settings.timezone)
         # the period before too: the report shows the trend against it
-        records = list(export_records(self.backend, period.previous().start(tz), period.end(tz), line_of=self.line_of))
+        start, end = period.previous().start(tz), period.end(tz)
+        records = list(
+            export_records(self.backend, start, end, line_of=self.line_of, pending_pauses=self.pending_pauses)
+        )
         return build_report(records, period, as_of=now, tz=self.settings.timezone, policy=self.policy)
 
     def _publish(self, report: Report) -> str | None:

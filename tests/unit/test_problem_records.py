@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from connector.contracts.adapters import Change, ChangeKind, TicketHistory
 from connector.contracts.capabilities import BackendCapabilities
 from connector.contracts.plugin_manager import build_plugin_manager
 from connector.domain.clock import FakeClock
@@ -17,6 +18,7 @@ from connector.domain.errors import BackendUnavailable
 from connector.domain.ledger import TicketState
 from connector.domain.links import ChangeLink, MemoryLinks, ProblemRecord, problem_key
 from connector.domain.models import Alert, ClosureCode, Priority, TicketRef, TicketStatus
+from connector.kpi.rebuild import rebuild_record
 from connector.plugins.local import LocalBackend
 from connector.process.pipeline import Pipeline
 from connector.process.problems import problem_record, problem_step, record_problem
@@ -313,3 +315,36 @@ def test_a_linked_change_makes_the_incident_pending_until_it_closes(
     assert helpdesk.tickets()[0]["status"] == TicketStatus.OPEN
     assert engine.store.open_change_links() == []
     assert not helpdesk.problems  # a P3: no problem record
+
+
+# --- the reports: pending-change time pauses the SLA as the rule says ---------------------------------
+
+
+def test_the_report_counts_pending_change_time_as_paused_when_the_rule_says_so() -> None:
+    def at(minutes: int) -> datetime:
+        return T0 + timedelta(minutes=minutes)
+
+    def status(minutes: int, old: TicketStatus, new: TicketStatus) -> Change:
+        return Change(at=at(minutes), actor="desk", kind=ChangeKind.STATUS, old=old.value, new=new.value)
+
+    changes = (
+        status(2, TicketStatus.OPEN, TicketStatus.IN_PROGRESS),
+        status(10, TicketStatus.IN_PROGRESS, TicketStatus.PENDING_CHANGE),
+        status(70, TicketStatus.PENDING_CHANGE, TicketStatus.IN_PROGRESS),
+        status(80, TicketStatus.IN_PROGRESS, TicketStatus.RESOLVED),
+    )
+    fields = {"title": "disk full", "impact": 3, "urgency": 3, "priority": Priority.MEDIUM, "registered_at": T0}
+    history = TicketHistory(
+        ticket_id="7",
+        key="zabbix:7",
+        created_at=T0,
+        author="connector",
+        status=TicketStatus.RESOLVED,
+        assignee="lina",
+        group=None,
+        fields=fields,
+        changes=changes,
+    )
+    paused = rebuild_record(history, pending_pauses=links().changes.pauses_sla).record
+    assert paused.suspensions == ((at(10), at(70)),)
+    assert rebuild_record(history).record.suspensions == ()  # the rule off: the clocks ran on
