@@ -73,6 +73,7 @@ def run_export(
         stats=stats,
         on_ticket=progress(stderr, f"{helpdesk.name} {args.period}"),
         knowledge_used=helpdesk.knowledge_used,
+        pending_pauses=helpdesk.pending_pauses,
     )
     if args.out == "-":
         for record in records:

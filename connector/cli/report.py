@@ -225,6 +225,7 @@ def _from_helpdesk(
             stats=stats,
             on_ticket=progress(stderr, f"{helpdesk.name} {args.period}"),
             knowledge_used=helpdesk.knowledge_used,
+            pending_pauses=helpdesk.pending_pauses,
         )
     )
     report = build_report(records, args.period, as_of=as_of, tz=args.tz, policy=helpdesk.policy)

@@ -14,11 +14,13 @@ from __future__ import annotations
 __all__ = [
     "Acknowledging",
     "BackendCapabilities",
+    "ChangeTracker",
     "CiLinker",
     "DocumentPublisher",
     "DuplicateCloser",
     "KnowledgeBase",
     "OwnLogin",
+    "ProblemTracker",
     "RecoveryPolicy",
     "SenderPolicy",
     "SourceCapabilities",
@@ -28,6 +30,7 @@ __all__ = [
     "protocol_members",
 ]
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
@@ -35,6 +38,8 @@ from connector.contracts.adapters import Backend, HistoryReader, PushSource, Sou
 from connector.contracts.notifiers import Notifier
 from connector.domain.errors import PluginError
 from connector.domain.knowledge import KbArticle
+from connector.domain.links import ChangeLink, ProblemRecord
+from connector.domain.models import TicketRef
 
 # --- optional backend capabilities -------------------------------------------------------------
 
@@ -108,6 +113,8 @@ class BackendCapabilities:
     knowledge_base: KnowledgeBase | None = None
     #: links to configuration items (issue 13); ``None`` also when switched off
     ci_links: CiLinker | None = None
+    problems: ProblemTracker | None = None
+    changes: ChangeTracker | None = None
 
     @classmethod
     def of(cls, backend: object) -> BackendCapabilities:
@@ -120,6 +127,8 @@ class BackendCapabilities:
             closes_duplicates=bool(backend.closes_duplicates) if isinstance(backend, DuplicateCloser) else False,
             knowledge_base=backend if isinstance(backend, KnowledgeBase) and backend.kb_candidates_enabled else None,
             ci_links=backend if isinstance(backend, CiLinker) and backend.ci_links_enabled else None,
+            problems=backend if isinstance(backend, ProblemTracker) and backend.problem_records else None,
+            changes=backend if isinstance(backend, ChangeTracker) and backend.change_links else None,
         )
 
     @property
@@ -132,6 +141,8 @@ class BackendCapabilities:
             "DocumentPublisher": self.documents,
             "KnowledgeBase": self.knowledge_base,
             "CiLinker": self.ci_links,
+            "ProblemTracker": self.problems,
+            "ChangeTracker": self.changes,
         }
         names = [name for name, value in present.items() if value is not None]
         return (*names, *(("closes_duplicates",) if self.closes_duplicates else ()))
@@ -223,6 +234,36 @@ class KnowledgeBase(Protocol):
         ...
 
 
+# --- problem and change management (issue 13) --------------------------------------------------
+
+
+@runtime_checkable
+class ProblemTracker(Protocol):
+    """A backend that keeps problem records (PROCESS §12): Redmine an issue in a Problem tracker
+    with a ``relates`` relation, GLPI a ``Problem`` with ``Problem_Ticket``. Every write is safe
+    to repeat: the outbox retries one whose answer was lost (docs/idempotency.md)."""
+
+    #: whether this helpdesk is set up for problem records (its config names where they go)
+    problem_records: bool
+
+    def find_problem(self, key: str) -> TicketRef | None:
+        """The problem record that carries the connector key ``key``, if one was made."""
+        ...
+
+    def create_problem(self, problem: ProblemRecord) -> TicketRef:
+        """Open the problem record (carrying ``problem.key``, for ``find_problem``)."""
+        ...
+
+    def link_problem(self, problem_id: str, ticket_id: str) -> None:
+        """Link the incident ``ticket_id`` to the problem ``problem_id``; an existing link is done."""
+        ...
+
+    def add_problem_note(self, problem_id: str, text: str) -> None:
+        """Add ``text`` to the problem record (a later incident of the same root cause); written
+        once per outbox operation, as every note is."""
+        ...
+
+
 @runtime_checkable
 class CiLinker(Protocol):
     """A backend that knows configuration items as objects (GLPI's Computer, NetworkEquipment, …;
@@ -235,3 +276,22 @@ class CiLinker(Protocol):
         """Link the ticket to the CI named ``ci`` (once: a link already there is left alone);
         returns the CI object's reference, or ``None`` when the helpdesk has no such CI."""
         ...
+
+
+@runtime_checkable
+class ChangeTracker(Protocol):
+    """A backend where people link change requests to incidents (Redmine: a relation to an issue
+    of the Change tracker; GLPI: ``Change_Ticket``): the sync-back reads the links and whether
+    each change is closed, and moves the incident into and out of *pending change*."""
+
+    #: whether this helpdesk is set up for change links (its config names the change tracker)
+    change_links: bool
+
+    def linked_changes(self, ticket_ids: Sequence[str]) -> list[ChangeLink]:
+        """The open changes linked to any of the incidents ``ticket_ids``."""
+        ...
+
+    def closed_changes(self, change_ids: Sequence[str]) -> set[str]:
+        """Which of the changes ``change_ids`` are closed now."""
+        ...
+

@@ -66,6 +66,8 @@ def parse_line(text: str, lineno: int, default_source: str = "replay") -> Alert 
             return Rejected(source, None, reason, data)
     if "type" in data:
         kind = data.get("type")
+        if kind == "change_closed" and not external_id and data.get("ref") is not None:
+            external_id = str(data["ref"])  # a change is named by its ref: it closes for every incident
         if not isinstance(kind, str) or not external_id:
             return Rejected(source, external_id, f"line {lineno}: a control line needs type and external_id", data)
         try:

@@ -68,13 +68,15 @@ def export_records(
     stats: ExportStats | None = None,
     on_ticket: Callable[[int, int], None] | None = None,
     knowledge_used: KnowledgeUsedModel | None = None,
+    pending_pauses: bool = False,
 ) -> Iterator[HistoryRecord]:
     """The records of the tickets that occurred in ``[start, end)``, in ticket-id order.
 
     ``line_of`` gives an assignment group's line (``Directory.line_of_group``); ``stats`` is
     filled as the export goes; ``on_ticket(done, total)`` is told after each ticket read (the
     progress bar); ``knowledge_used`` the rule book's "KB used" note lines (default: the shipped
-    ones). Raises ``ValueError`` for a backend without a readable history.
+    ones); ``pending_pauses``: pending-change time counts as suspended (``itil_links.yaml``).
+    Raises ``ValueError`` for a backend without a readable history.
     """
     capabilities = BackendCapabilities.of(backend)  # once per export: the export is its own start-up
     reader = capabilities.history
@@ -99,7 +101,7 @@ def export_records(
         finally:
             if on_ticket is not None:
                 on_ticket(done, len(snapshots))
-        built = _rebuilt(history, None, logins, line_of, stats, knowledge_used)
+        built = _rebuilt(history, None, logins, line_of, stats, knowledge_used, pending_pauses)
         if built is not None and lower <= built.record.occurred_at < upper:
             kept.append((history, built))
     masters: dict[str, str | None] = {}
@@ -115,7 +117,9 @@ def export_records(
                     ExportProblem(history.ticket_id, f"its master {master_key!r} is not in the helpdesk")
                 )
             rebuilt = (
-                _rebuilt(history, master_id, logins, line_of, stats, knowledge_used) if master_id is not None else built
+                _rebuilt(history, master_id, logins, line_of, stats, knowledge_used, pending_pauses)
+                if master_id is not None
+                else built
             )
             if rebuilt is None:
                 continue
@@ -132,10 +136,16 @@ def _rebuilt(
     line_of: Callable[[str | None], ResolverRole | None] | None,
     stats: ExportStats,
     knowledge_used: KnowledgeUsedModel | None = None,
+    pending_pauses: bool = False,
 ) -> Rebuilt | None:
     try:
         return rebuild_record(
-            history, master_id=master_id, connector_logins=logins, line_of=line_of, knowledge_used=knowledge_used
+            history,
+            master_id=master_id,
+            connector_logins=logins,
+            line_of=line_of,
+            knowledge_used=knowledge_used,
+            pending_pauses=pending_pauses,
         )
     except ValueError as exc:
         stats.problems.append(ExportProblem(history.ticket_id, f"no valid record: {exc}"))

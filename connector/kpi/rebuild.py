@@ -16,7 +16,9 @@ in, a ``HistoryRecord`` (docs/history-format.md) out, so a lost state file loses
 * ``resolved_at`` / ``closed_at``: the last change to resolved / closed; a reopening (a change
   to any other status) clears both, and a ticket closed without being resolved first counts as
   resolved when it was closed;
-* ``suspensions``: each stretch in *suspended* (the last one open while it still is);
+* ``suspensions``: each stretch in *suspended* (the last one open while it still is) — and,
+  when ``itil_links.yaml`` says pending-change time pauses the SLA (``pending_pauses``), each
+  stretch in *pending change* as well, so the report's lateness honours it as the sweep did;
 * ``resolver``: the assignee when it was resolved — else whoever resolved it, unless that was
   the connector (a recovery reported by monitoring is nobody's work);
 * ``resolver_role``: the ticket's own field when set, else the line of the group it was
@@ -145,6 +147,7 @@ def rebuild_record(
     connector_logins: Collection[str] = (),
     line_of: Callable[[str | None], ResolverRole | None] | None = None,
     knowledge_used: KnowledgeUsedModel | None = None,
+    pending_pauses: bool = False,
 ) -> Rebuilt:
     """The KPI record of the ticket ``history`` describes.
 
@@ -153,7 +156,8 @@ def rebuild_record(
     ``connector_logins`` are the helpdesk users the connector acts as; ``line_of`` gives the
     line of an assignment group (``Directory.line_of_group``); ``knowledge_used`` the note lines
     that mark the knowledge base used (``knowledge.yaml``; default: the shipped ones) — a
-    person's such line counts like the "KB used" field (KPI 15). Raises ``ValueError`` when the
+    person's such line counts like the "KB used" field (KPI 15); ``pending_pauses``: pending-change
+    stretches count as suspensions (``itil_links.yaml``'s ``changes.pauses_sla``). Raises ``ValueError`` when the
     record still breaks the format (it is then not written, and the caller says why).
     """
     fields: Mapping[str, Any] = history.fields
@@ -179,7 +183,7 @@ def rebuild_record(
     assigned = not_before_registration(min(set_times)) if set_times else None
     accepted = statuses.first_in(TicketStatus.IN_PROGRESS, assigned) if assigned is not None else None
 
-    resolved, closed, suspensions = _done_and_paused(statuses)
+    resolved, closed, suspensions = _done_and_paused(statuses, pending_pauses)
     current = history.status or _status(statuses.steps[-1][1]) or TicketStatus.OPEN
     if current not in _DONE:
         resolved = closed = None
@@ -253,7 +257,7 @@ def rebuild_record(
 
 
 def _done_and_paused(
-    statuses: _Timeline,
+    statuses: _Timeline, pending_pauses: bool = False
 ) -> tuple[datetime | None, datetime | None, tuple[tuple[datetime, datetime | None], ...]]:
     """The current resolution and closing (cleared by a reopening) and the suspended stretches."""
     resolved = closed = None
@@ -267,7 +271,7 @@ def _done_and_paused(
         if since is not None:  # leaving a suspension
             paused.append((since, moment))
             since = None
-        if status is TicketStatus.SUSPENDED:
+        if status is TicketStatus.SUSPENDED or (pending_pauses and status is TicketStatus.PENDING_CHANGE):
             since = moment
         if status is TicketStatus.RESOLVED:
             resolved, closed = moment, None

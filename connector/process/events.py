@@ -35,6 +35,8 @@ class EventKind(StrEnum):
     PRIORITY = "priority"  # a person changed impact, urgency or the priority
     VERIFY = "verify"  # a duty-group leader verified the closed record (``detail``: why it goes back)
     AUTO_CLOSE = "auto_close"  # the connector closes a resolved ticket its user did not answer in the wait
+    LINK_CHANGE = "link_change"  # a person linked a change request (``detail``: the change) — pending change
+    CHANGE_CLOSED = "change_closed"  # the last open change linked to it closed (``detail``: the change)
 
 
 @dataclass(frozen=True)

@@ -65,10 +65,12 @@ from connector.domain.ledger import TicketLedger, TicketState, record_status
 from connector.domain.models import ClosureCode, Impact, Priority, ResolverRole, TicketStatus, Urgency
 from connector.domain.notice import NoticeKind, StatusEvent
 from connector.domain.verification import SENT_BACK_MARK, VERIFIED_MARK
+from connector.process.changes import change_closed, link_change
 from connector.process.closing_wait import auto_close_note, close_due, early_close_note
 from connector.process.events import Event, EventKind, events_from_history
 from connector.rules.calendar import ClosingWait
 from connector.rules.files import LifecycleFile
+from connector.rules.links import ChangesModel
 from connector.rules.loading import default_rulebook
 from connector.rules.priority import PriorityRules
 
@@ -167,11 +169,13 @@ def apply_event(
     lifecycle: LifecycleFile | None = None,
     priority: PriorityRules | None = None,
     wait: ClosingWait | None = None,
+    changes: ChangesModel | None = None,
 ) -> Outcome:
     """What ``event`` means for the ticket ``state`` (see the module docstring); ``lifecycle``
     and ``priority`` (the matrix) are the rule book's (default: the shipped ones); ``wait`` is
     ``lifecycle.yaml``'s confirmation wait in the site's calendar (``None``: no wait — nothing
-    is closed automatically, no close is noted as early)."""
+    is closed automatically, no close is noted as early); ``changes`` is ``itil_links.yaml``'s
+    ``changes`` (default: the shipped one; ``connector.process.changes``)."""
     rules = lifecycle if lifecycle is not None else default_rulebook().lifecycle
     out = Outcome()
     kind = event.kind
@@ -218,7 +222,16 @@ def apply_event(
         _close(state, event, roster, out, wait)
     elif kind is EventKind.AUTO_CLOSE:
         _auto_close(state, event, out, wait)
+    elif kind is EventKind.LINK_CHANGE or kind is EventKind.CHANGE_CLOSED:
+        model = changes if changes is not None else _shipped_changes()
+        (link_change if kind is EventKind.LINK_CHANGE else change_closed)(state, event, out, model)
     return out
+
+
+def _shipped_changes() -> ChangesModel:
+    links = default_rulebook().links
+    assert links is not None  # the loader always reads itil_links.yaml
+    return links.changes
 
 
 def _auto_close(state: TicketState, event: Event, out: Outcome, wait: ClosingWait | None) -> None:

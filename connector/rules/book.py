@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from connector.rules.files import LifecycleFile, RepliesFile
     from connector.rules.knowledge import KnowledgeFile
     from connector.rules.ladder import EscalationRules, NotificationRules
+    from connector.rules.links import LinksFile
     from connector.rules.priority import PriorityRules
     from connector.rules.sla import SlaPolicy
     from connector.rules.taxonomy import Taxonomy
@@ -57,6 +58,9 @@ class RuleBook:
     replies: RepliesFile
     #: similar incidents, KB candidates, the "KB used" note lines (``knowledge.yaml``)
     knowledge: KnowledgeFile
+    #: problem records and changes (``itil_links.yaml``; ``None`` only in a book built by hand: then
+    #: no problem is raised and a linked change does not pause the SLA)
+    links: LinksFile | None = None
     #: which kind of source each source name is, when its alerts do not say (default: monitoring)
     source_kinds: Mapping[str, TicketSource] = field(default_factory=_default_source_kinds)
     #: the file each table was read from

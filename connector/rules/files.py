@@ -48,6 +48,7 @@ from connector.domain.models import Impact, Priority, TicketSource, Urgency
 from connector.rules.fingerprint import FINGERPRINT_FIELDS
 from connector.rules.knowledge import KnowledgeFile
 from connector.rules.ladder import EscalationRules, NotificationRules
+from connector.rules.links import LinksFile
 from connector.rules.noise_files import FlappingFile, MaintenanceFile, TopologyFile
 from connector.rules.people_files import (
     ClosingModel,
@@ -354,4 +355,5 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "maintenance.yaml": MaintenanceFile,
     "topology.yaml": TopologyFile,
     "knowledge.yaml": KnowledgeFile,
+    "itil_links.yaml": LinksFile,
 }

@@ -56,6 +56,7 @@ from connector.rules.files import (
     TopologyFile,
 )
 from connector.rules.ladder import EscalationRules, NotificationRules
+from connector.rules.links import LinksFile
 from connector.rules.lint import lint_rules
 from connector.rules.rulefile import load_with_lines
 from connector.rules.taxonomy import Taxonomy
@@ -152,6 +153,7 @@ def load_rulebook(
     maintenance = _load(files["maintenance.yaml"], MaintenanceFile, problems)
     topology = _load(files["topology.yaml"], TopologyFile, problems)
     knowledge = _load(files["knowledge.yaml"], KnowledgeFile, problems)
+    links = _load(files["itil_links.yaml"], LinksFile, problems, context)
     warnings: list[ConfigProblem] = []
     classifier = None
     if taxonomy is not None and priority is not None and classification is not None:
@@ -166,6 +168,7 @@ def load_rulebook(
     assert taxonomy and priority and classification and dedup and sla and classifier is not None
     assert escalation and notices and lifecycle and replies and flapping and maintenance and topology
     assert knowledge
+    assert links is not None
     return RuleBook(
         priority=build_priority(priority[0]),
         classifier=classifier,
@@ -177,6 +180,7 @@ def load_rulebook(
         lifecycle=lifecycle[0],
         replies=replies[0],
         knowledge=knowledge[0],
+        links=links[0],
         files=files,
         models={
             "taxonomy.yaml": taxonomy[0],
@@ -192,6 +196,7 @@ def load_rulebook(
             "maintenance.yaml": maintenance[0],
             "topology.yaml": topology[0],
             "knowledge.yaml": knowledge[0],
+            "itil_links.yaml": links[0],
         },
         warnings=tuple(warnings),
     )

@@ -178,6 +178,7 @@ def build_app(
         notifications.directory.line_of_group if notifications is not None else None,
         capabilities,
         knowledge_used=rules.knowledge.knowledge_used,
+        pending_pauses=rules.links is not None and rules.links.changes.pauses_sla,
     )
     digest = VerificationDigest(store, clock, notifications, rules.lifecycle.verification, config.core.reports.timezone)
     syncback = SyncBack(engine, roster, lifecycle=rules.lifecycle, digest=digest)

@@ -40,6 +40,7 @@ from connector.runtime.outbox_ops import (
     NotePayload,
     NoticePayload,
     OpKind,
+    ProblemPayload,
     ResolvePayload,
     UpdatePayload,
     source_target,
@@ -246,6 +247,37 @@ def _resolve(engine: Engine, op: OutboxOp, payload: ResolvePayload, now: datetim
     _done(engine, op, now)
 
 
+def _problem(engine: Engine, op: OutboxOp, payload: ProblemPayload, now: datetime) -> None:
+    """Open the problem record once (a create that may have gone out is looked up by its key
+    first, as a ticket's create is), then link the incident to it and add the note."""
+    key = _key(op)
+    tracker = engine.capabilities.problems
+    if tracker is None:
+        raise CannotLand(f"{engine.backend.name} keeps no problem records (no ProblemTracker)")
+    incident = ticket_ref(engine, key)
+    store = engine.store
+    problem = store.problem_ref(payload.problem_key)
+    if problem is None:
+        if payload.record is None:  # the incident that opens it has not landed its record yet
+            raise WaitForTicket(payload.problem_key)
+        problem = tracker.find_problem(payload.problem_key) if op.sent else None
+        if problem is None:
+            if not op.sent:
+                with store.transaction():
+                    store.op_mark_sent(op.id)
+            problem = tracker.create_problem(payload.record)
+            failpoint("outbox.after_problem_create")
+        with store.transaction():
+            store.problem_set_ref(payload.problem_key, problem.ticket_id, problem.url)
+        log.info("%s → problem %s is %s #%s", key, payload.problem_key, engine.backend.name, problem.ticket_id)
+    with _write_once(engine, op):
+        tracker.link_problem(problem.ticket_id, incident.ticket_id)
+        if payload.note:
+            tracker.add_problem_note(problem.ticket_id, payload.note)
+    log.info("%s → linked to problem #%s", key, problem.ticket_id, extra=_extra(op))
+    _done(engine, op, now)
+
+
 # --- source ------------------------------------------------------------------------------------
 
 
@@ -259,9 +291,7 @@ def _ack(engine: Engine, op: OutboxOp, payload: AckPayload, now: datetime) -> No
     # an empty message lets the source use its configured text (Zabbix: ack_message)
     source.acknowledge(payload.external_id, ref, "")
     _done(engine, op, now)
-    log.info(
-        "%s → acknowledged in %s with ticket #%s", key, name, ref.ticket_id, extra=_extra(op, payload.external_id)
-    )
+    log.info("%s → acknowledged in %s with ticket #%s", key, name, ref.ticket_id, extra=_extra(op, payload.external_id))
 
 
 # --- notice ------------------------------------------------------------------------------------
@@ -354,4 +384,5 @@ HANDLERS: Mapping[OpKind, OpHandler[Any]] = _registry(
     OpHandler(OpKind.NOTICE, NoticePayload, _notice),
     OpHandler(OpKind.KB_CANDIDATE, KbCandidatePayload, _kb_candidate),
     OpHandler(OpKind.CI_LINK, CiLinkPayload, _ci_link),
+    OpHandler(OpKind.PROBLEM, ProblemPayload, _problem),
 )

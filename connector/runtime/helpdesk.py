@@ -39,6 +39,8 @@ class Helpdesk:
     line_of: Callable[[str | None], ResolverRole | None] | None = None
     #: the rule book's "KB used" note lines (``knowledge.yaml``), for KPI 15
     knowledge_used: KnowledgeUsedModel | None = None
+    #: pending-change time counts as suspended (``itil_links.yaml``'s ``changes.pauses_sla``)
+    pending_pauses: bool = False
 
     @property
     def name(self) -> str:
@@ -77,6 +79,7 @@ def open_helpdesk(
 
     book = load_rulebook(config.rules_dir)
     policy = book.sla
+    pending_pauses = book.links is not None and book.links.changes.pauses_sla
     path = people or people_file(config)
     line_of = Directory(load_people(path)).line_of_group if path is not None else None
     if path is None:
@@ -94,4 +97,10 @@ def open_helpdesk(
         spool=Spool(config.state_path.parent / "spool"),
     )
     backend = backend_types[config.backend.type_name].factory(config.backend.settings, ctx)
-    return Helpdesk(backend=backend, policy=policy, line_of=line_of, knowledge_used=book.knowledge.knowledge_used)
+    return Helpdesk(
+        backend=backend,
+        policy=policy,
+        line_of=line_of,
+        knowledge_used=book.knowledge.knowledge_used,
+        pending_pauses=pending_pauses,
+    )

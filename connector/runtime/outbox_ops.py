@@ -23,6 +23,7 @@ __all__ = [
     "NotePayload",
     "NoticePayload",
     "OpKind",
+    "ProblemPayload",
     "ResolvePayload",
     "UpdatePayload",
     "source_target",
@@ -34,6 +35,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from connector.contracts.adapters import Relation
+from connector.domain.links import ProblemRecord
 from connector.domain.models import Ticket
 from connector.domain.notice import Notice
 
@@ -63,6 +65,7 @@ class OpKind(StrEnum):
     NOTICE = "notice"  # notifier: one notice on one channel
     KB_CANDIDATE = "kb_candidate"  # backend: a knowledge-base candidate of a closed ticket (issue 13)
     CI_LINK = "ci_link"  # backend: link the ticket to its configuration item's object (issue 13)
+    PROBLEM = "problem"  # backend: open the problem record (once) and link the incident to it
 
     @property
     def target_kind(self) -> str:
@@ -145,3 +148,11 @@ class CiLinkPayload(_Payload):
     """``ci_link``: the name of the configuration item the ticket is about."""
 
     ci: str
+class ProblemPayload(_Payload):
+    """``problem``: the problem the incident (the operation's ticket) joins; the record to open
+    when this incident opens it (``None``: another incident's operation opens it), and a note
+    for the problem (a later incident of the same root cause)."""
+
+    problem_key: str
+    record: ProblemRecord | None = None
+    note: str | None = None

@@ -77,6 +77,7 @@ def reload_rules(app: App) -> str:
         notifications.directory.line_of_group if notifications is not None else None,
         engine.capabilities,
         knowledge_used=rules.knowledge.knowledge_used,
+        pending_pauses=rules.links is not None and rules.links.changes.pauses_sla,
     )
     if old is not None:
         try:

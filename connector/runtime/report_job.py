@@ -66,6 +66,8 @@ class ReportsJob:
     capabilities: BackendCapabilities | None = None
     #: the rule book's "KB used" note lines (``knowledge.yaml``), for KPI 15
     knowledge_used: KnowledgeUsedModel | None = None
+    #: pending-change time counts as suspended (``itil_links.yaml``'s ``changes.pauses_sla``)
+    pending_pauses: bool = False
     #: where the report goes, decided once: a Redmine wiki, documents, or the mail alone
     _wiki: RedmineSettings | None = field(init=False, default=None)
 
@@ -99,7 +101,14 @@ class ReportsJob:
         # the period before too: the report shows the trend against it
         start, end = period.previous().start(tz), period.end(tz)
         records = list(
-            export_records(self.backend, start, end, line_of=self.line_of, knowledge_used=self.knowledge_used)
+            export_records(
+                self.backend,
+                start,
+                end,
+                line_of=self.line_of,
+                knowledge_used=self.knowledge_used,
+                pending_pauses=self.pending_pauses,
+            )
         )
         return build_report(records, period, as_of=now, tz=self.settings.timezone, policy=self.policy)
 

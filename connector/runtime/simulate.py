@@ -59,6 +59,7 @@ from connector.runtime.simulate_lines import (
     level,
     new_line,
 )
+from connector.runtime.simulate_links import SimulatedLinks
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -77,7 +78,10 @@ CONTROLS = {
     "reject": EventKind.REJECT,
     "priority": EventKind.PRIORITY,
     "verify": EventKind.VERIFY,
+    "link_change": EventKind.LINK_CHANGE,  # a person linked a change (``ref``): pending change
 }
+#: a change closed (``ref``): every incident waiting for it alone is back in progress
+CHANGE_CLOSED = "change_closed"
 #: a ticket a person opened in the helpdesk: adopted (not a lifecycle event)
 OPEN = "open"
 
@@ -110,6 +114,7 @@ class Simulator:
         self._external_for: dict[str, str] = {}  # an adopted ticket's key -> the open line's external id
         self._numbers = 0
         self.knowledge = SimKnowledge(pipeline.rules.knowledge)  # similar / kb_candidate lines (issue 13)
+        self.links = SimulatedLinks(pipeline.rules.links)  # problem records and changes (issue 13)
 
     def feed(self, lineno: int, item: Alert | Control | Rejected) -> list[dict[str, Any]]:
         """The output lines for one input line: steps that fell due before it, its own line,
@@ -217,6 +222,7 @@ class Simulator:
         if decision.new_ticket is not None:
             out.extend(self.knowledge.after_create(lineno, state, item.external_id, now))
         if self.sweep is not None and state is not None:
+            out.extend(self.links.problems(item.external_id, state, now))
             for notice in decision_notices(decision, state, self.sweep, now):
                 out.extend(self._events(notice, state))
         return out
@@ -314,6 +320,8 @@ class Simulator:
         now = self.clock.now()
         if item.type == OPEN:
             return self._open(lineno, item)
+        if item.type == CHANGE_CLOSED:
+            return self._change_closed(lineno, item)
         kind = CONTROLS.get(item.type)
         if item.type == KB_USED:
             marked = self._state_of(item.external_id)
@@ -322,7 +330,7 @@ class Simulator:
             reason = f"line {lineno}: no ticket was made for {item.external_id!r}, so there is nothing to mark"
             return [_dead(lineno, item.external_id, reason, now)]
         if kind is None:
-            known = ", ".join((*CONTROLS, OPEN, KB_USED))
+            known = ", ".join((*CONTROLS, OPEN, KB_USED, CHANGE_CLOSED))
             reason = f"line {lineno}: unknown control type {item.type!r} (known: {known})"
             return [
                 new_line(lineno, item.external_id, None, Action.DEAD_LETTER.value, reason=reason, at=isoformat(now))
@@ -335,6 +343,16 @@ class Simulator:
                 new_line(lineno, item.external_id, None, Action.DEAD_LETTER.value, reason=reason, at=isoformat(now))
             ]
         data = item.data
+        if kind is EventKind.LINK_CHANGE:
+            ref = str(data.get("ref") or "")
+            if not ref:
+                reason = f"line {lineno}: a link_change line needs the change's ref"
+                return [_dead(lineno, item.external_id, reason, now)]
+            if not self.links.link(key, ref, now):
+                reason = f"line {lineno}: change {ref!r} is linked to {item.external_id!r} already"
+                return [
+                    new_line(lineno, item.external_id, None, Action.IGNORED.value, reason=reason, at=isoformat(now))
+                ]
         try:
             code = data.get("closure_code", "success" if kind is EventKind.CLOSE else None)
             closure = ClosureCode(code) if code else None
@@ -362,7 +380,7 @@ class Simulator:
             assignee=data.get("assignee"),
             group=data.get("group"),
             closure_code=closure,
-            detail=str(data.get("reason") or ""),
+            detail=str(data.get("ref") if kind is EventKind.LINK_CHANGE else data.get("reason") or ""),
             impact=scales["impact"],
             urgency=scales["urgency"],
             priority=scales["priority"],
@@ -370,7 +388,13 @@ class Simulator:
         )
         rules = self.pipeline.rules
         outcome = apply_event(
-            state, event, self.roster, lifecycle=rules.lifecycle, priority=rules.priority, wait=self._wait
+            state,
+            event,
+            self.roster,
+            lifecycle=rules.lifecycle,
+            priority=rules.priority,
+            wait=self._wait,
+            changes=rules.links.changes if rules.links is not None else None,
         )
         record_outcome(self.ledger, state, outcome, now)
         if outcome.new_ticket is not None and self.ledger.get(outcome.new_ticket.key) is None:
@@ -384,9 +408,14 @@ class Simulator:
         from_state(out, after)
         if outcome.refused is not None:
             out["refused"] = outcome.refused
+        if kind is EventKind.LINK_CHANGE:
+            out.update(action="change", change=event.detail, status=after.status.value)
         lines = [out]
         lines.extend(self.knowledge.after_control(lineno, after, data, item.external_id, now))
         if self.sweep is not None:
+            closed_with = outcome.changes.get("closure_code") if outcome.status is TicketStatus.CLOSED else None
+            code = closed_with if isinstance(closed_with, ClosureCode) else None
+            lines.extend(self.links.problems(item.external_id, after, now, code))
             for notice in outcome_notices(after, outcome, now, self.sweep):
                 lines.extend(self._events(notice, after))
         return lines
@@ -394,6 +423,41 @@ class Simulator:
     def _state_of(self, external_id: str) -> TicketState | None:
         key = self._ticket_for.get(external_id)
         return self.ledger.get(key) if key is not None else None
+
+    def _change_closed(self, lineno: int, item: Control) -> list[dict[str, Any]]:
+        """A change closed (``ref``): each incident that waited for it alone is back in progress.
+        One ``change`` line answers (``ticket`` the first incident, ``tickets`` all of them),
+        then the notices; an ``ignored`` line when no incident waited for it."""
+        now = self.clock.now()
+        ref = str(item.data.get("ref") or item.external_id)
+        keys = [key for key in self.links.close(ref, now) if self.ledger.get(key) is not None]
+        if not keys:
+            reason = f"line {lineno}: no incident waits for change {ref!r}"
+            return [new_line(lineno, None, None, Action.IGNORED.value, reason=reason, at=isoformat(now))]
+        rules = self.pipeline.rules
+        changes = rules.links.changes if rules.links is not None else None
+        notes: list[str] = []
+        notices: list[dict[str, Any]] = []
+        afters: list[TicketState] = []
+        for key in keys:
+            state = self.ledger.get(key)
+            assert state is not None
+            event = Event(EventKind.CHANGE_CLOSED, now, detail=ref)
+            outcome = apply_event(state, event, self.roster, lifecycle=rules.lifecycle, changes=changes)
+            record_outcome(self.ledger, state, outcome, now)
+            after = self.ledger.get(key) or state
+            afters.append(after)
+            notes.append(f"{key}: {outcome.note or 'recorded'}")
+            if self.sweep is not None:
+                for notice in outcome_notices(after, outcome, now, self.sweep):
+                    notices.extend(self._events(notice, after))
+        first = afters[0]
+        external_id = self._external_for.get(first.key, first.external_id)
+        out = new_line(lineno, external_id, first.source, "change", reason="; ".join(notes), at=isoformat(now))
+        out.update(ticket=first.key, ticket_id=first.ticket_id, type=CHANGE_CLOSED, change=ref)
+        from_state(out, first)
+        out.update(status=first.status.value, tickets=keys)
+        return [out, *notices]
 
     @property
     def _wait(self) -> ClosingWait | None:

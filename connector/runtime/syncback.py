@@ -57,6 +57,7 @@ from connector.runtime.adopt import Adopter
 from connector.runtime.digest import VerificationDigest
 from connector.runtime.engine import BACKEND, Engine
 from connector.runtime.knowledge import learn_from_sync, owe_after_create
+from connector.runtime.links_job import LinksJob
 
 log = logging.getLogger("connector.runtime.syncback")
 
@@ -118,6 +119,7 @@ class SyncBack:
         self.digest = digest
         rules = lifecycle if lifecycle is not None else engine.pipeline.rules.lifecycle
         self.adopter = Adopter(engine, rules.adoption)
+        self.links = LinksJob(engine, engine.pipeline.rules.links, self.handle)
 
     @property
     def _cursor_name(self) -> str:
@@ -166,6 +168,7 @@ class SyncBack:
         with store.transaction():
             store.set_cursor(self._cursor_name, isoformat(latest), now)
         self.close_waited()
+        self.links.run()  # problem records due, and the changes people linked (issue 13)
         if self.digest is not None:
             self.digest.run()
         return applied
@@ -213,6 +216,7 @@ class SyncBack:
             lifecycle=self.lifecycle,
             priority=engine.pipeline.rules.priority,
             wait=self._wait,
+            changes=links.changes if (links := engine.pipeline.rules.links) is not None else None,
         )
         now = engine.clock.now()
         with store.transaction():
@@ -220,6 +224,7 @@ class SyncBack:
             after = store.get(key) or state
             self._queue_writes(after, outcome, cascaded, event, now)
             self._queue_notices(after, outcome, event, now)
+            self.links.after_outcome(after, outcome)
         if outcome.notes:
             log.info("%s → %s by %s: %s", key, event.kind.value, event.actor or "?", " / ".join(outcome.notes))
         return outcome

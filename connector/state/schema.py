@@ -198,4 +198,34 @@ MIGRATIONS: Sequence[str] = (
     CREATE INDEX solved_by_fingerprint ON solved (ci, fingerprint, resolved_at);
     CREATE INDEX solved_by_category ON solved (category, resolved_at, key, title);
     """,
+    # problems branch (issue 13): the problem records the connector opened (one per root cause
+    # and window; ``key`` is the connector key the helpdesk's record carries), which incident
+    # links to which problem (once per incident), and the changes people linked to incidents
+    # (an incident is pending change while one of its changes is open)
+    """
+    CREATE TABLE problems (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        key TEXT NOT NULL UNIQUE,
+        root TEXT,
+        opened_at TEXT NOT NULL,
+        ticket_id TEXT,
+        url TEXT
+    );
+    CREATE INDEX problems_by_root ON problems (root, opened_at);
+    CREATE TABLE problem_links (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        incident_key TEXT NOT NULL UNIQUE,
+        problem_key TEXT NOT NULL,
+        linked_at TEXT NOT NULL
+    );
+    CREATE TABLE change_links (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        incident_key TEXT NOT NULL,
+        change_id TEXT NOT NULL,
+        linked_at TEXT NOT NULL,
+        closed_at TEXT,
+        UNIQUE (incident_key, change_id)
+    );
+    CREATE INDEX change_links_open ON change_links (closed_at);
+    """,
 )

@@ -12,6 +12,8 @@
   key: what flapping, maintenance and cause correlation remember (``connector.state.noise``).
 - ``solved``: what each solved ticket taught (title, CI, fingerprint, category, solution) and
   its knowledge-base candidate mark (``connector.state.knowledge``, issue 13).
+- ``problems``, ``problem_links``, ``change_links``: the problem records the connector opened and
+  the changes people linked to incidents (``connector.state.links``).
 - ``dead_letter``: inputs and operations that cannot be processed, with the reason; ``cursors``:
   how far each source has been read (``connector.state.database``, with the connection itself).
 - ``storm_notes``: the storm guard's counted notes owed per master (``connector.state.storm_notes``).
@@ -29,6 +31,7 @@ __all__ = ["MIGRATIONS", "JournalEntry", "OutboxOp", "Store"]
 
 from connector.state.journal import JournalEntry, JournalTable
 from connector.state.knowledge import KnowledgeTable
+from connector.state.links import LinkTables
 from connector.state.noise import NoiseTables
 from connector.state.outbox import OutboxOp, OutboxTable
 from connector.state.repair import RepairQueries
@@ -46,6 +49,7 @@ class Store(
     NoiseTables,
     StormNotesTable,
     KnowledgeTable,
+    LinkTables,
     RetentionQueries,
 ):
     """The SQLite state file. One instance per process; not shared between threads."""

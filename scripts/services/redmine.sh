@@ -6,7 +6,7 @@
 #   redmine.sh install|start|stop|restart|status|selftest|fields|reset
 #
 # "fields" (a separate step; "start" never runs it) creates every issue custom
-# field itsm-connector uses, idempotently: the Ruby comes from
+# field itsm-connector uses, and the Problem and Change trackers, idempotently: the Ruby comes from
 # "$ITSM_PYTHON -m connector.integrations.redmine.setup --rails-script" and runs under
 # "rails runner". ITSM_PYTHON (default python3) must have the package installed.
 #
@@ -216,6 +216,32 @@ cmd_fields() {
     || die "rails runner failed, see $STATE/log/setup.log"
   printf '%s\n' "$out"
   log "custom fields: $(printf '%s\n' "$out" | grep -c '^created') created, $(printf '%s\n' "$out" | grep -c '^exists') already there"
+  cmd_trackers
+}
+
+# The trackers of problem records and change requests (issue 13; backend.links in the
+# connector config): created when missing, with the first tracker's default status, fields and
+# workflow, so people can move their issues through the same statuses. Idempotent.
+cmd_trackers() {
+  local script=$STATE/run/trackers.rb out
+  cat > "$script" <<'RUBY'
+source = Tracker.sorted.first
+%w[Problem Change].each do |name|
+  if Tracker.find_by(name: name)
+    puts "exists tracker #{name}"
+    next
+  end
+  tracker = Tracker.new(name: name, default_status: source.default_status)
+  tracker.core_fields = source.core_fields
+  tracker.custom_field_ids = source.custom_field_ids
+  tracker.save!
+  WorkflowRule.copy(source, nil, tracker, nil)
+  puts "created tracker #{name}"
+end
+RUBY
+  out=$(cd "$APP" && ruby bin/rails runner "$script" 2>>"$STATE/log/setup.log") \
+    || die "rails runner (trackers) failed, see $STATE/log/setup.log"
+  printf '%s\n' "$out"
 }
 
 cmd_reset() {

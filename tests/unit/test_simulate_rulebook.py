@@ -165,6 +165,7 @@ def test_rules_show_names_the_site_files(tmp_path: Path, capsys: pytest.CaptureF
         "maintenance.yaml",
         "topology.yaml",
         "knowledge.yaml",
+        "itil_links.yaml",
     ]
 
 

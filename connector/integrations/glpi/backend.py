@@ -27,7 +27,7 @@ __all__ = ["GlpiBackend"]
 
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -35,9 +35,11 @@ from zoneinfo import ZoneInfo
 import requests
 
 from connector.contracts.adapters import HistoryReader, Relation, Resolution, TicketHistory, TicketSnapshot
+from connector.contracts.capabilities import ChangeTracker, ProblemTracker
 from connector.domain.clock import Clock, SystemClock
 from connector.domain.errors import BackendRejected
-from connector.domain.models import Ticket, TicketRef
+from connector.domain.links import ChangeLink, ProblemRecord
+from connector.domain.models import Ticket, TicketRef, TicketStatus
 from connector.integrations.glpi.client import GlpiClient, GlpiRejected
 from connector.integrations.glpi.documents import Documents
 from connector.integrations.glpi.fields import Scales
@@ -46,6 +48,7 @@ from connector.integrations.glpi.inputs import TicketInputs
 from connector.integrations.glpi.items import GlpiKnowledge, KnowledgeMethods
 from connector.integrations.glpi.links import Links
 from connector.integrations.glpi.lookup import Lookups, iterate
+from connector.integrations.glpi.problems import GlpiProblems
 from connector.integrations.glpi.render import render_content, render_followup
 from connector.integrations.glpi.schema import ActorRow, Created, FullSession, LogRow, NoteRow, TicketItem
 from connector.integrations.glpi.search import TicketSearch
@@ -121,6 +124,11 @@ class GlpiBackend(KnowledgeMethods):
         self._knowledge = GlpiKnowledge(self._client, self._writes, settings, self._clock, name)
         self._search = TicketSearch(self._client, self._scales, self._zone, self.lookups, name)
         self._own_login: str | None = None
+        self._problems = GlpiProblems(self._client, self._writes, name, settings.entity)
+        links = settings.links
+        #: GLPI's Problems and Change_Ticket links are used when ``links:`` says so
+        self.problem_records = links is not None and links.problems
+        self.change_links = links is not None and links.changes
 
     def __repr__(self) -> str:  # never shows a token
         return f"GlpiBackend(name={self.name!r}, url={self.settings.url!r}, entity={self.settings.entity!r})"
@@ -177,6 +185,9 @@ class GlpiBackend(KnowledgeMethods):
             self._links.detach_from_open_masters(tid)  # see resolve_ticket: GLPI would solve the master too
         if item:
             self._client.put(f"Ticket/{tid}", {"input": item})
+        links = self.settings.links
+        if changes.get("status") == TicketStatus.PENDING_CHANGE and links is not None and note:
+            note = f"{links.pending_reason}: {note}"  # GLPI's "pending" with its reason (issue 13)
         text = render_followup("\n\n".join(part for part in (note, *failed) if part and part.strip()), extra)
         if text:
             self._writes.followup(tid, text)
@@ -306,6 +317,42 @@ class GlpiBackend(KnowledgeMethods):
         except ValueError as exc:
             raise BackendRejected(str(exc), backend=self.name, operation=operation) from exc
 
+    # --- problems and changes (ProblemTracker, ChangeTracker; issue 13) ---------------------------
+
+    def find_problem(self, key: str) -> TicketRef | None:
+        """The ``Problem`` whose content carries the connector key ``key`` (``problems``)."""
+        found = self._problems.find(key)
+        return self._problem_ref(found) if found is not None else None
+
+    def create_problem(self, problem: ProblemRecord) -> TicketRef:
+        """``POST Problem/`` (``problems``)."""
+        return self._problem_ref(self._problems.create(problem))
+
+    def _problem_ref(self, problem_id: int) -> TicketRef:
+        return TicketRef(
+            ticket_id=str(problem_id), url=f"{self.settings.ui_url}/front/problem.form.php?id={problem_id}"
+        )
+
+    def link_problem(self, problem_id: str, ticket_id: str) -> None:
+        """``POST Problem_Ticket/``; an existing link is done (``problems``)."""
+        operation = "POST Problem_Ticket/"
+        self._problems.link(
+            _ticket_id(problem_id, backend=self.name, operation=operation),
+            _ticket_id(ticket_id, backend=self.name, operation=operation),
+        )
+
+    def add_problem_note(self, problem_id: str, text: str) -> None:
+        """A follow-up on the ``Problem``, once per outbox operation (``problems``)."""
+        self._problems.note(_ticket_id(problem_id, backend=self.name, operation="POST ITILFollowup/"), text)
+
+    def linked_changes(self, ticket_ids: Sequence[str]) -> list[ChangeLink]:
+        """The open changes linked to the tickets by ``Change_Ticket`` (``problems``)."""
+        return [link for link in self._problems.linked_changes(ticket_ids) if not link.closed]
+
+    def closed_changes(self, change_ids: Sequence[str]) -> set[str]:
+        """Which of the changes are closed, refused or cancelled (``problems``)."""
+        return self._problems.closed_changes(change_ids)
+
     def close(self) -> None:
         """End the GLPI session and close the HTTP session (if this backend created it)."""
         self._client.close()
@@ -313,3 +360,5 @@ class GlpiBackend(KnowledgeMethods):
 
 if TYPE_CHECKING:  # the optional capabilities mypy holds the class to
     _reader: type[HistoryReader] = GlpiBackend
+    _problems: type[ProblemTracker] = GlpiBackend
+    _changes: type[ChangeTracker] = GlpiBackend

@@ -16,6 +16,7 @@ __all__ = [
     "DEFAULT_URGENCY_MAP",
     "GLPI_STATUS_NAMES",
     "GlpiKnowledgeSettings",
+    "GlpiLinks",
     "GlpiSettings",
     "TicketType",
 ]
@@ -89,6 +90,26 @@ DEFAULT_REQUEST_SOURCES: dict[TicketSource, str] = {
     TicketSource.USER_REPORT: "E-Mail",
     TicketSource.INSPECTION: "Other",
 }
+
+
+class GlpiLinks(BaseModel):
+    """``links:`` — GLPI's own problem and change objects (issue 13): a ``Problem`` with
+    ``Problem_Ticket`` for each problem record, ``Change_Ticket`` for a linked change. Site
+    configuration: ``itil_links.yaml`` (the rule book) says *when*; this says whether GLPI is used."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    problems: bool = Field(default=True, description="Open problem records as GLPI Problems")
+    changes: bool = Field(
+        default=True,
+        description="Read Change_Ticket links: the ticket is pending (status_map.pending_change, GLPI 4) "
+        "until the change is closed, refused or cancelled",
+    )
+    pending_reason: str = Field(
+        default="待定变更 pending change",
+        min_length=1,
+        description="The reason the follow-up of the pending status starts with",
+    )
 
 
 class GlpiSettings(BaseModel):
@@ -188,6 +209,9 @@ class GlpiSettings(BaseModel):
     knowledge: GlpiKnowledgeSettings = Field(
         default_factory=lambda: GlpiKnowledgeSettings(),
         description="KB candidates (KnowbaseItem) and CI links (Item_Ticket), issue 13; off by default",
+    )
+    links: GlpiLinks | None = Field(
+        default=None, description="Problems and changes (issue 13); absent: neither is used"
     )
 
     @field_validator("url")

@@ -112,12 +112,13 @@ class Writes:
             code=exc.code,
         )
 
-    def followup(self, tid: int, content: str) -> None:
-        """Add a follow-up to ticket ``tid`` — once, even when the outbox retries it."""
+    def followup(self, tid: int, content: str, itemtype: str = "Ticket") -> None:
+        """Add a follow-up to ticket ``tid`` (or to another ITIL object: ``itemtype`` Problem)
+        — once, even when the outbox retries it."""
         delivery = current()
         if delivery is not None:
             marker = op_marker(delivery.op_id, content)
-            if delivery.retry and self._has_followup(tid, marker):
+            if delivery.retry and self._has_followup(tid, marker, itemtype):
                 log.info(
                     "%s: the follow-up of outbox #%d is on #%d already; not posted again",
                     self._backend,
@@ -127,11 +128,11 @@ class Writes:
                 return
             content += "<p>" + html.escape(marker) + "</p>"
         # itemtype/items_id are required even on the nested URL (glpi-rest.md §5)
-        item = {"itemtype": "Ticket", "items_id": tid, "content": content, "is_private": 1 if self._private else 0}
-        self.post("ITILFollowup", {"input": item}, (tid,))
+        item = {"itemtype": itemtype, "items_id": tid, "content": content, "is_private": 1 if self._private else 0}
+        self.post("ITILFollowup", {"input": item}, (tid,) if itemtype == "Ticket" else ())
 
-    def _has_followup(self, tid: int, marker: str) -> bool:
+    def _has_followup(self, tid: int, marker: str, itemtype: str = "Ticket") -> bool:
         """Whether a follow-up of ``tid`` carries ``marker`` (the newest are read first: a retry
         follows its first try closely)."""
-        rows = iterate(self._client, f"Ticket/{tid}/ITILFollowup", list[NoteRow], {"sort": "id", "order": "DESC"})
+        rows = iterate(self._client, f"{itemtype}/{tid}/ITILFollowup", list[NoteRow], {"sort": "id", "order": "DESC"})
         return any(op_marker_of(row.content) == marker for row in rows)

@@ -16,7 +16,8 @@ every write the process depends on is checked:
 Ids are looked up by name on first use and cached (``lookup``, ``ids``). Changed fields that
 have no custom field in this Redmine are written into the journal note, so no change is lost
 (``payload``). Reading back is ``reading`` (snapshots), ``history`` (journals, ``HistoryReader``)
-and ``users`` (``UserDirectory``); ``values`` shapes every value that crosses.
+and ``users`` (``UserDirectory``); ``values`` shapes every value that crosses. Problem records and
+change links (``ProblemTracker``, ``ChangeTracker``) are ``problems``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from connector.contracts.adapters import (
     TicketHistory,
     TicketSnapshot,
 )
+from connector.contracts.capabilities import ChangeTracker, ProblemTracker
 from connector.domain.clock import Clock, SystemClock, ensure_utc
 from connector.domain.errors import BackendRejected
 from connector.domain.fields import KEY_FIELD
@@ -50,6 +52,7 @@ from connector.integrations.redmine.journaled import marked
 from connector.integrations.redmine.knowledge import KnowledgeMethods, RedmineKnowledge
 from connector.integrations.redmine.lookup import Discovery, discover
 from connector.integrations.redmine.payload import change_payload, create_payload, ignored_writes
+from connector.integrations.redmine.problems import ProblemMembers, RedmineProblems
 from connector.integrations.redmine.reading import snapshot
 from connector.integrations.redmine.render import literal_block, render_note
 from connector.integrations.redmine.schema import (
@@ -78,7 +81,7 @@ from connector.util.tls import requests_verify
 log = logging.getLogger(__name__)
 
 
-class RedmineBackend(KnowledgeMethods):
+class RedmineBackend(KnowledgeMethods, ProblemMembers):
     """Tickets as Redmine issues in one project and tracker.
 
     Build one per configured backend; it owns one HTTP session (or uses the injected one). The
@@ -118,6 +121,8 @@ class RedmineBackend(KnowledgeMethods):
         self._history = IssueHistory(self._client, self._lookups, backend=name)
         self._users = RedmineUsers(self._client, self._clock, backend=name)
         self._knowledge = RedmineKnowledge(self._client, settings, self.add_relation)
+        problems = RedmineProblems(self._client, settings, lambda: self._lookups().project_id, name)
+        self._start_links(problems, settings.links)
 
     def __repr__(self) -> str:  # never shows the key
         where = f"url={self.settings.url!r}, project={self.settings.project!r}"
@@ -391,3 +396,5 @@ class RedmineBackend(KnowledgeMethods):
 
 if TYPE_CHECKING:  # the optional capabilities mypy holds the class to
     _reader: type[HistoryReader] = RedmineBackend
+    _problems: type[ProblemTracker] = RedmineBackend
+    _changes: type[ChangeTracker] = RedmineBackend

@@ -22,6 +22,7 @@ from typing import TypeVar
 from connector.domain.fields import CATALOGUE, KEY_FIELD, FieldSpec
 from connector.domain.models import Priority, TicketStatus
 from connector.integrations.redmine.client import RedmineClient, RedmineRejected, RedmineUnavailable
+from connector.integrations.redmine.problems import link_problems
 from connector.integrations.redmine.schema import (
     CustomFieldDefs,
     IssueList,
@@ -125,6 +126,7 @@ def discover(client: RedmineClient, settings: RedmineSettings) -> Discovery:
     _statuses(client, settings, found)
     _priorities(client, settings, found)
     _custom_fields(client, settings, project, found)
+    found.problems.extend(link_problems(client, settings, project))  # backend.links (issue 13)
     return found
 
 

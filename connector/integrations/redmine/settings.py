@@ -6,6 +6,7 @@ __all__ = [
     "DEFAULT_PRIORITY_MAP",
     "DEFAULT_STATUS_MAP",
     "RedmineKnowledgeSettings",
+    "RedmineLinks",
     "RedmineSettings",
     "TextFormatting",
 ]
@@ -42,6 +43,26 @@ DEFAULT_PRIORITY_MAP: dict[Priority, str] = {
     Priority.MEDIUM: "High",
     Priority.LOW: "Normal",
 }
+
+
+class RedmineLinks(BaseModel):
+    """``links:`` — where problem records go and which tracker holds change requests (issue 13).
+    Site-specific, so it lives in the connector config, not in the rule book (``itil_links.yaml``
+    says *when* a problem is raised; this says *where*). A null tracker switches that half off."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    problem_project: str | None = Field(
+        default=None, description="Project identifier of problem records (default: the incidents' project)"
+    )
+    problem_tracker: str | None = Field(
+        default="Problem", description="Tracker of problem records; it must be enabled in that project"
+    )
+    change_tracker: str | None = Field(
+        default="Change",
+        description="Tracker of change requests: a relation from an incident to an issue of it is a linked "
+        "change, and the incident is pending change (status_map.pending_change) until that issue is closed",
+    )
 
 
 class RedmineSettings(BaseModel):
@@ -85,6 +106,10 @@ class RedmineSettings(BaseModel):
     knowledge: RedmineKnowledgeSettings = Field(
         default_factory=lambda: RedmineKnowledgeSettings(),
         description="Knowledge-base candidates (a wiki page each) and CI issues (issue 13); off by default",
+    )
+    links: RedmineLinks | None = Field(
+        default=None,
+        description="Problem records and change requests (issue 13); absent: neither is used",
     )
     text_formatting: TextFormatting = Field(
         default="textile",
