@@ -181,6 +181,12 @@ class RetentionQueries(Database):
                 "storm_notes": self._count(
                     f"SELECT count(*) AS n FROM storm_notes WHERE master_key IN ({keys})", params
                 ),
+                "problem_links": self._count(
+                    f"SELECT count(*) AS n FROM problem_links WHERE incident_key IN ({keys})", params
+                ),
+                "change_links": self._count(
+                    f"SELECT count(*) AS n FROM change_links WHERE incident_key IN ({keys})", params
+                ),
             }
         raise ValueError(f"no retention rule {rule!r} (known: {', '.join(RULES)})")
 
@@ -216,12 +222,16 @@ class RetentionQueries(Database):
                 f"SELECT t.key {_TICKETS} ORDER BY t.key LIMIT ?", (stamp, stamp, _ADOPTED, stamp, stamp, limit)
             )
             keys = [row["key"] for row in chosen]
-            counts = {"tickets": 0, "steps": 0, "aliases": 0, "ticket_upstreams": 0, "storm_notes": 0}
+            counts = dict.fromkeys(
+                ("tickets", "steps", "aliases", "ticket_upstreams", "storm_notes", "problem_links", "change_links"), 0
+            )
             for key in keys:
                 counts["steps"] += self._exec("DELETE FROM steps WHERE ticket_key = ?", (key,)).rowcount
                 counts["aliases"] += self._exec("DELETE FROM aliases WHERE ticket_key = ?", (key,)).rowcount
                 counts["ticket_upstreams"] += self._exec("DELETE FROM ticket_upstreams WHERE key = ?", (key,)).rowcount
                 counts["storm_notes"] += self._exec("DELETE FROM storm_notes WHERE master_key = ?", (key,)).rowcount
+                for table in ("problem_links", "change_links"):  # the problem record itself stays: few, and shared
+                    counts[table] += self._exec(f"DELETE FROM {table} WHERE incident_key = ?", (key,)).rowcount
                 counts["tickets"] += self._exec("DELETE FROM tickets WHERE key = ?", (key,)).rowcount
             return counts
         raise ValueError(f"no retention rule {rule!r} (known: {', '.join(RULES)})")

@@ -77,6 +77,11 @@ def fill(store: Store) -> None:
         store.alias_add("zabbix:repeat", "t-old", OLD)
         store.storm_note_written("t-old", OLD)  # the storm guard's note row goes with its master
         store.storm_note_written("t-open", OLD)  # an open master's: kept
+        store.problem_add("problem:1", "db1|fp", OLD)  # the problem record stays, its old incident's link goes
+        store.problem_link("t-old", "problem:1", OLD)
+        store.problem_link("t-open", "problem:1", OLD)
+        store.change_link_add("t-old", "42", OLD)
+        store.change_link_close("t-old", "42", OLD)
         for key, at in (("t-old", OLD), ("t-dup", RECENT)):  # what a solved ticket taught: as old as it
             store.remember_solved(Solved(key, "1", "disk full", "db1", "fp", "Hardware", "rotated logs", at))
         a_ticket(store, "helpdesk:7", OLD, TicketStatus.CLOSED)  # adopted: kept
@@ -128,10 +133,13 @@ def test_old_finished_rows_go_and_what_is_needed_stays(store: Store) -> None:
         "aliases": 1,
         "ticket_upstreams": 0,
         "storm_notes": 1,
+        "problem_links": 1,
+        "change_links": 1,
         "solved": 1,
     }
     assert store.storm_note("t-old") is None and store.storm_note("t-open") is not None
     assert store.solved("t-old") is None and store.solved("t-dup") is not None
+    assert store.problem_of("t-old") is None and store.problem_of("t-open") == "problem:1"
 
 
 def test_a_dry_run_counts_what_a_pass_deletes_and_deletes_nothing(store: Store) -> None:
