@@ -26,7 +26,7 @@ from typing import Any, TextIO
 
 from connector.domain.clock import Clock, SystemClock
 from connector.state.repair import DeadLetter, RetryRefused
-from connector.state.store import Store
+from connector.state.store import StateTarget, Store, open_store
 
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -96,12 +96,12 @@ def _line(letter: DeadLetter) -> str:
 
 
 def run_dead_letters(
-    args: argparse.Namespace, state: Path, out: TextIO | None = None, clock: Clock | None = None
+    args: argparse.Namespace, state: Path | StateTarget, out: TextIO | None = None, clock: Clock | None = None
 ) -> int:
     """The ``dead-letters`` command; returns the exit code (1: an id not found or a retry refused)."""
     out = out or sys.stdout  # read at the call: a test may have replaced it
     now = (clock or SystemClock()).now()
-    store = Store(state)
+    store = open_store(state)
     try:
         letters = _selected(store, args, now)
         missing = [i for i in args.ids if store.dead_letter_by_id(i) is None]
@@ -170,7 +170,7 @@ def _payload(payload: str | None) -> str:
     return "\n".join("  " + line for line in text.splitlines())
 
 
-def status_data(store: Store, state: Path, now: datetime) -> dict[str, Any]:
+def status_data(store: Store, state: Path | StateTarget, now: datetime) -> dict[str, Any]:
     """What ``status`` shows, as one JSON-able object."""
     depth, oldest = store.outbox_backlog()
     pending = [
@@ -205,11 +205,13 @@ def status_data(store: Store, state: Path, now: datetime) -> dict[str, Any]:
     }
 
 
-def run_status(args: argparse.Namespace, state: Path, out: TextIO | None = None, clock: Clock | None = None) -> int:
+def run_status(
+    args: argparse.Namespace, state: Path | StateTarget, out: TextIO | None = None, clock: Clock | None = None
+) -> int:
     """The ``status`` command: a table, or ``--json``."""
     out = out or sys.stdout
     now = (clock or SystemClock()).now()
-    store = Store(state)
+    store = open_store(state)
     try:
         data = status_data(store, state, now)
     finally:

@@ -28,8 +28,8 @@ from connector.plugins.local import LocalBackend
 from connector.process.pipeline import Pipeline
 from connector.rules.loading import default_rulebook
 from connector.runtime.engine import Engine
-from connector.state.store import Store
 from tests.contract.glpi_fake import GlpiFake
+from tests.state_backend import make_store
 
 #: (ticket, other, relation) as the process sees a link: a duplicate points at its master
 Link = tuple[str, str, Relation]
@@ -250,7 +250,7 @@ def an_alert(clock: Clock, external_id: str | None = None, **overrides: Any) -> 
 def make_engine(backend: Backend, clock: Clock, state: Path) -> Engine:
     """The real engine over a fresh state file, default rules, no sources."""
     return Engine(
-        store=Store(state),
+        store=make_store(state),
         backend=backend,
         sources={},
         pipeline=Pipeline.from_manager(build_plugin_manager(), default_rulebook()),
