@@ -15,8 +15,8 @@ from connector.cli.main import main
 from connector.domain.clock import FakeClock
 from connector.plugins.local import LocalBackend
 from connector.runtime.simulate import FIELDS
+from connector.state.store import Store
 from connector.util.synthetic import alert_stream
-from tests.state_backend import make_store
 
 
 def run_simulate(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict[str, Any]]:
@@ -151,7 +151,7 @@ def test_simulate_decides_like_the_daemon_on_the_local_backend(
     actions = {o["action"] for o in simulated}
     assert {"create", "duplicate", "append", "resolve", "recurrence", "ignored", "dead_letter"} <= actions
 
-    store = make_store(tmp_path / "state.db")
+    store = Store(tmp_path / "state.db")
     journal = {(source, key): outcome for source, key, status, outcome in store.journal_outcomes() if status == "done"}
     expected = {}
     for line, out in zip(lines, simulated, strict=True):

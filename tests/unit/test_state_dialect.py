@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from connector.domain.errors import StoreError
+from connector.runtime.health import probe_writable
 from connector.state.dialect import pg_ddl, pg_query, split_statements
 from connector.state.schema import MIGRATIONS
 from connector.state.store import open_store
@@ -234,3 +235,15 @@ def test_postgresql_columns_are_what_the_translation_says(tmp_path: Path) -> Non
         ("outbox", "sent"): ("bigint", "NO", "NEVER"),
         ("tickets", "rowid"): ("bigint", "YES", "NEVER"),
     }
+
+
+def test_readiness_probes_the_sessions_store(tmp_path: Path) -> None:
+    target = state_target(tmp_path / "state.db")
+    make_store(tmp_path / "state.db")
+    assert probe_writable(target if isinstance(target, StateTarget) else str(target)) is None
+
+
+def test_readiness_names_an_unreachable_server_without_the_password() -> None:
+    problem = probe_writable(StateTarget.parse("postgresql://itsm:Hush-9xq@127.0.0.1:9/itsm"), timeout=1)
+    assert problem is not None and "postgresql://itsm@127.0.0.1:9/itsm" in problem
+    assert "Hush-9xq" not in problem
