@@ -35,12 +35,36 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="run the store-using tests on this PostgreSQL database (default: $ITSM_TEST_STATE_URL, else SQLite)",
     )
+    parser.addoption(
+        "--state-all",
+        action="store_true",
+        help="with a state url: run every test, not only the modules whose stores follow it",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     url = config.getoption("--state-url", default=None)
     if url:
         state_backend.state_url = url
+
+
+#: what a test module uses when its stores follow the session's engine (tests/state_backend.py)
+_STORE_HELPERS = ("make_store", "state_target", "make_engine", "drive_engine_once", "state_backend")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL, only the modules whose stores follow the engine run: the others would only
+    repeat the SQLite run (``--state-all`` runs everything anyway)."""
+    if state_backend.state_url is None or config.getoption("--state-all", default=False):
+        return
+    keep, skip = [], []
+    for item in items:
+        module = getattr(item, "module", None)
+        follows = module is not None and any(hasattr(module, name) for name in _STORE_HELPERS)
+        (keep if follows else skip).append(item)
+    if skip:
+        config.hook.pytest_deselected(items=skip)
+        items[:] = keep
 
 
 def pytest_report_header(config: pytest.Config) -> str:

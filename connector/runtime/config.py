@@ -202,7 +202,7 @@ class LoadedConfig:
         if target.engine == "postgresql":
             return self.path.parent / "state.postgresql"
         path = state.path if state.path is not None else Path(target.location)
-        return path if path.is_absolute() or str(path) == ":memory:" else (self.path.parent / path)
+        return path if path.is_absolute() else (self.path.parent / path)
 
     @property
     def state_target(self) -> StateTarget:

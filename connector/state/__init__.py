@@ -17,8 +17,9 @@ included), what that layer handles and what it does not:
   ``sum(CASE WHEN … THEN 1 ELSE 0 END)``); every selected column is grouped or aggregated (no
   SQLite "bare column" beside ``max()``); ``LIKE`` only on text whose case is known (SQLite's
   ignores ASCII case, PostgreSQL's does not).
-- Timestamps are ISO-8601 UTC TEXT, compared as text; booleans are 0/1 INTEGER (a Python
-  ``bool`` parameter is written as 0/1 on both).
+- Timestamps are ISO-8601 UTC TEXT, compared as text (byte by byte on both: PostgreSQL text
+  columns are ``COLLATE "C"``); booleans are 0/1 INTEGER (a Python ``bool`` parameter is written
+  as 0/1 on both).
 - Tables: ``id INTEGER PRIMARY KEY AUTOINCREMENT`` (or ``INTEGER PRIMARY KEY``) becomes an identity
   column; ``INTEGER`` is 64-bit on both. A schema change is a string appended to
   ``connector.state.schema.MIGRATIONS``; tests use ``len(MIGRATIONS)``, never a number.

@@ -99,3 +99,32 @@ def test_a_wrong_state_section_is_a_clear_config_error(
     captured = capsys.readouterr()
     assert message in captured.out + captured.err
     assert "pw-from-env" not in captured.out + captured.err
+
+
+def test_the_postgresql_password_is_a_secret_wherever_it_is_written(tmp_path: Path) -> None:
+    from connector.contracts.plugin_manager import build_plugin_manager
+    from connector.runtime.app import load
+
+    url = '{url: "postgresql://itsm:Url-Pw-1@db.example:5433/itsm"}'
+    in_url, _ = load(_config(tmp_path, url), build_plugin_manager())
+    assert "Url-Pw-1" in in_url.secrets
+    assert in_url.state_target.password == "Url-Pw-1"
+    assert str(in_url.state_target) == "postgresql://itsm@db.example:5433/itsm"
+    assert in_url.state_path == tmp_path / "state.postgresql"  # only the spool and the lock, on the local disk
+
+    (tmp_path / "pg.pw").write_text("File-Pw-2\n", encoding="utf-8")
+    from_file, _ = load(
+        _config(tmp_path, '{url: "postgresql://itsm@db.example/itsm", password_file: pg.pw}'), build_plugin_manager()
+    )
+    assert "File-Pw-2" in from_file.secrets
+    assert from_file.state_target.password == "File-Pw-2"
+    assert "File-Pw-2" not in repr(from_file.state_target) + repr(from_file.core.state)
+
+
+def test_a_sqlite_url_is_relative_to_the_config_file(tmp_path: Path) -> None:
+    from connector.contracts.plugin_manager import build_plugin_manager
+    from connector.runtime.app import load
+
+    config, _ = load(_config(tmp_path, "{url: 'sqlite:///data/state.db'}"), build_plugin_manager())
+    assert config.state_path == tmp_path / "data" / "state.db"
+    assert config.state_target == StateTarget("sqlite", str(tmp_path / "data" / "state.db"))

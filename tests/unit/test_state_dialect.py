@@ -63,7 +63,7 @@ def test_other_statements_only_change_type_names_outside_literals() -> None:
         "ALTER TABLE t ADD COLUMN sent BIGINT NOT NULL DEFAULT 0"
     )
     assert pg_ddl("ALTER TABLE t ADD COLUMN kind TEXT DEFAULT 'INTEGER'") == (
-        "ALTER TABLE t ADD COLUMN kind TEXT DEFAULT 'INTEGER'"
+        "ALTER TABLE t ADD COLUMN kind TEXT COLLATE \"C\" DEFAULT 'INTEGER'"
     )
     assert pg_ddl("CREATE INDEX i ON t (a) WHERE b IS NULL") == "CREATE INDEX i ON t (a) WHERE b IS NULL"
 
@@ -235,6 +235,20 @@ def test_postgresql_columns_are_what_the_translation_says(tmp_path: Path) -> Non
         ("outbox", "sent"): ("bigint", "NO", "NEVER"),
         ("tickets", "rowid"): ("bigint", "YES", "NEVER"),
     }
+
+
+@needs_pg
+def test_text_orders_byte_by_byte_as_on_sqlite_whatever_the_locale(tmp_path: Path) -> None:
+    store = make_store(tmp_path / "state.db")
+    for fingerprint in ("b", "B", "a-2", "a_1", "a.3"):
+        store.change_add(fingerprint, NOW)
+    rows = store._rows("SELECT fingerprint FROM state_changes ORDER BY fingerprint")
+    assert [row["fingerprint"] for row in rows] == sorted(["b", "B", "a-2", "a_1", "a.3"])  # code point order
+    collations = store._rows(
+        "SELECT DISTINCT collation_name FROM information_schema.columns WHERE table_schema = current_schema()"
+        " AND data_type = 'text' AND table_name != 'schema_version'"
+    )
+    assert [row["collation_name"] for row in collations] == ["C"]  # not the test cluster's locale by chance
 
 
 def test_readiness_probes_the_sessions_store(tmp_path: Path) -> None:
