@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Run every test, real servers included, on a fresh Debian 12 machine. It apt-installs Redmine,
-# Zabbix, PostgreSQL and Dovecot and starts them on 127.0.0.1: as root directly, as a normal user
+# Zabbix, PostgreSQL and Dovecot and starts them on 127.0.0.1 (PostgreSQL twice: Zabbix's private
+# cluster, and the connector's own for the state store tests): as root directly, as a normal user
 # through sudo (only those steps; the venv and the tests run as the user who called it).
 #
 #   scripts/test.sh [pytest args...]
 #
 # Steps: python venv (.venv) with the package and its test deps; ruff; mypy --strict; lint-imports; the test
-# servers (scripts/services/*.sh install + start, idempotent); pytest. Exits non-zero on any
-# failure. ITSM_SKIP_SERVERS=1 skips the real-server tests (for a quick local loop only).
+# servers (scripts/services/*.sh install + start, idempotent); pytest (state on SQLite files); then
+# tests/unit, tests/contract and tests/conformance once more with the state on PostgreSQL
+# (ITSM_TEST_STATE_URL, from scripts/services/postgres.sh env). Exits non-zero on any failure. ITSM_SKIP_SERVERS=1 skips the real-server tests (for a quick local loop only).
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
 . scripts/services/lib.sh
@@ -36,12 +38,21 @@ if [ "${ITSM_SKIP_SERVERS:-0}" != 1 ]; then
   as_root bash scripts/services/redmine.sh install
   as_root bash scripts/services/zabbix.sh install
   as_root bash scripts/services/imap.sh install
+  as_root bash scripts/services/postgres.sh install
   as_root bash scripts/services/redmine.sh start
   ITSM_PYTHON="$(readlink -f "$VENV")/bin/python" as_root bash scripts/services/redmine.sh fields
   as_root bash scripts/services/zabbix.sh start
   as_root bash scripts/services/imap.sh start
+  as_root bash scripts/services/postgres.sh start
 fi
 
 step "pytest"
 export ITSM_PYTHON="$VENV/bin/python"
 "$VENV/bin/pytest" -q -p no:cacheprovider "$@"
+
+if [ "${ITSM_SKIP_SERVERS:-0}" != 1 ]; then
+  step "pytest, state on PostgreSQL (tests/unit tests/contract tests/conformance)"
+  pg_env=$(as_root bash scripts/services/postgres.sh env) || die "the PostgreSQL test server is not up (scripts/services/postgres.sh start)"
+  export "${pg_env?}"  # ITSM_TEST_PG_URL=postgresql://…
+  ITSM_TEST_STATE_URL=$ITSM_TEST_PG_URL "$VENV/bin/pytest" -q -p no:cacheprovider tests/unit tests/contract tests/conformance
+fi

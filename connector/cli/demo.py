@@ -32,7 +32,7 @@ from connector.process.pipeline import Pipeline
 from connector.rules.loading import default_rulebook
 from connector.runtime.engine import Engine
 from connector.runtime.syncback import SyncBack
-from connector.state.store import Store
+from connector.state.store import open_store
 from connector.util.setup_report import display_width
 
 
@@ -82,7 +82,7 @@ def run_demo(out: TextIO, workdir: Path | None = None, pm: pluggy.PluginManager 
         items = [item for _, item in read_lines(sample_path(), "demo")]
         first = min(i.occurred_at for i in items if isinstance(i, Alert))
         clock = FakeClock(first)
-        store = Store(base / "state.db")
+        store = open_store(base / "state.db")
         backend = LocalBackend(base / "tickets.db", clock)
         pipeline = Pipeline.from_manager(pm, default_rulebook())
         engine = Engine(store=store, backend=backend, sources={}, pipeline=pipeline, clock=clock)

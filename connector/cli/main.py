@@ -77,8 +77,9 @@ def _parser() -> argparse.ArgumentParser:
 
     add_repair_parsers(sub, with_config)  # status, dead-letters
     from connector.cli.prune import add_parser as add_state_parser
+    from connector.cli.state import add_actions as add_state_actions
 
-    add_state_parser(sub, with_config)  # state prune
+    add_state_actions(add_state_parser(sub, with_config), with_config)  # state prune|migrate|check
     p = sub.add_parser("plugins", help="list the loaded plugins and their hooks")
     p = sub.add_parser(
         "setup",
@@ -165,12 +166,18 @@ def _dispatch(args: argparse.Namespace, redactor: Redactor) -> int:
     if command in ("status", "dead-letters"):
         from connector.cli.repair import run_dead_letters, run_status
 
-        return run_status(args, config.state_path) if command == "status" else run_dead_letters(args, config.state_path)
+        state = config.state_target
+        return run_status(args, state) if command == "status" else run_dead_letters(args, state)
+
+    if command == "state" and args.state_action in ("migrate", "check"):
+        from connector.cli.state import run_state
+
+        return run_state(args, config.state_target)
 
     if command == "state":
-        from connector.cli.prune import run_state
+        from connector.cli.prune import run_state as run_prune
 
-        return run_state(args, config)
+        return run_prune(args, config)
 
     if command in ("run", "once"):  # one connector per state file: the second is refused, naming the first
         from connector.state.lock import StateLock

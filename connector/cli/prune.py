@@ -20,13 +20,16 @@ from connector.domain.clock import Clock, SystemClock
 from connector.runtime.config import LoadedConfig
 from connector.runtime.retention_job import PruneResult, RetentionJob
 from connector.state.retention import RULES
-from connector.state.store import Store
+from connector.state.store import open_store
 
 
 def add_parser(sub: Any, with_config: Any) -> Any:
     """Add ``state`` (with its action ``prune``) to the command line; returns the actions'
     sub-parsers, so other ``state`` actions can be added beside ``prune``."""
-    p = sub.add_parser("state", help="maintain the state file: prune old finished rows")
+    p = sub.add_parser(
+        "state",
+        help="maintain the state store: prune old finished rows, migrate the schema, check it",
+    )
     actions = p.add_subparsers(dest="state_action", required=True, metavar="ACTION")
     prune = actions.add_parser(
         "prune",
@@ -47,7 +50,7 @@ def run_state(
     out = out or sys.stdout
     if args.state_action != "prune":
         raise AssertionError(f"unhandled state action {args.state_action}")
-    store = Store(config.state_path)
+    store = open_store(config.state_target)
     try:
         window = _recurrence_window(config)
         job = RetentionJob(store, clock or SystemClock(), config.core.retention, recurrence_window=lambda: window)

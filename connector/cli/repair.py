@@ -27,7 +27,7 @@ from typing import Any, TextIO
 
 from connector.domain.clock import Clock, SystemClock
 from connector.state.repair import DeadLetter, RetryRefused
-from connector.state.store import Store
+from connector.state.store import StateTarget, Store, open_store
 
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -97,12 +97,12 @@ def _line(letter: DeadLetter) -> str:
 
 
 def run_dead_letters(
-    args: argparse.Namespace, state: Path, out: TextIO | None = None, clock: Clock | None = None
+    args: argparse.Namespace, state: Path | StateTarget, out: TextIO | None = None, clock: Clock | None = None
 ) -> int:
     """The ``dead-letters`` command; returns the exit code (1: an id not found or a retry refused)."""
     out = out or sys.stdout  # read at the call: a test may have replaced it
     now = (clock or SystemClock()).now()
-    store = Store(state)
+    store = open_store(state)
     try:
         letters = _selected(store, args, now)
         missing = [i for i in args.ids if store.dead_letter_by_id(i) is None]
@@ -171,7 +171,7 @@ def _payload(payload: str | None) -> str:
     return "\n".join("  " + line for line in text.splitlines())
 
 
-def status_data(store: Store, state: Path, now: datetime) -> dict[str, Any]:
+def status_data(store: Store, state: Path | StateTarget, now: datetime) -> dict[str, Any]:
     """What ``status`` shows, as one JSON-able object."""
     depth, oldest = store.outbox_backlog()
     pending = [
@@ -208,9 +208,14 @@ def status_data(store: Store, state: Path, now: datetime) -> dict[str, Any]:
     }
 
 
-def file_sizes(state: Path) -> dict[str, int | None]:
-    """The state file's bytes and its write-ahead log's (``None``: no such file, e.g. a server)."""
-    sizes: dict[str, int | None] = {}
+def file_sizes(state: Path | StateTarget) -> dict[str, int | None]:
+    """The state file's bytes and its write-ahead log's (``None``: no such file — a PostgreSQL
+    store has none; its rows are the measure)."""
+    sizes: dict[str, int | None] = {"file_bytes": None, "wal_bytes": None}
+    if isinstance(state, StateTarget):
+        if state.engine != "sqlite" or state.location == ":memory:":
+            return sizes
+        state = Path(state.location)
     for key, path in (("file_bytes", state), ("wal_bytes", Path(f"{state}-wal"))):
         try:
             sizes[key] = path.stat().st_size
@@ -219,11 +224,13 @@ def file_sizes(state: Path) -> dict[str, int | None]:
     return sizes
 
 
-def run_status(args: argparse.Namespace, state: Path, out: TextIO | None = None, clock: Clock | None = None) -> int:
+def run_status(
+    args: argparse.Namespace, state: Path | StateTarget, out: TextIO | None = None, clock: Clock | None = None
+) -> int:
     """The ``status`` command: a table, or ``--json``."""
     out = out or sys.stdout
     now = (clock or SystemClock()).now()
-    store = Store(state)
+    store = open_store(state)
     try:
         data = status_data(store, state, now)
     finally:

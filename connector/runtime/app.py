@@ -32,7 +32,7 @@ from connector.runtime.health import Health
 from connector.runtime.report_job import ReportsJob
 from connector.runtime.syncback import SyncBack
 from connector.state.spool import Spool
-from connector.state.store import Store
+from connector.state.store import open_store
 from connector.util.secrets import Redactor
 
 log = logging.getLogger("connector")
@@ -113,7 +113,7 @@ def build_app(
     data_dir = config.path.parent
     if rules is None:
         rules = config.rulebook()
-    store = Store(config.state_path)
+    store = open_store(config.state_target)
     spool = Spool(config.state_path.parent / "spool")
     ctx = PluginContext(
         clock=clock,

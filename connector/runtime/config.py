@@ -31,12 +31,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from connector.contracts.adapters import BackendType, SourceType
 from connector.domain.errors import ConfigError, ConfigProblem
 from connector.rules.book import RuleBook
 from connector.rules.loading import load_rulebook
+from connector.state.target import StateTarget
+from connector.util.secrets import Secret
 from connector.util.validation import did_you_mean as _did_you_mean
 from connector.util.validation import problems_from_validation as _problems
 from connector.util.validation import resolve_references as _resolve_references
@@ -48,9 +50,30 @@ class _Strict(BaseModel):
 
 
 class StateSettings(_Strict):
-    """Where the connector keeps what makes it safe (journal, outbox, ticket map)."""
+    """Where the connector keeps what makes it safe (journal, outbox, ticket map): a SQLite file
+    (``path``, or ``url: sqlite:///FILE``) or a PostgreSQL database (``url: postgresql://…``)."""
 
-    path: Path = Field(description="SQLite file; relative paths are relative to the config file")
+    path: Path | None = Field(None, description="SQLite file; relative paths are relative to the config file")
+    url: str | None = Field(
+        None,
+        description="sqlite:///FILE (relative) or sqlite:////FILE (absolute), or postgresql://USER@HOST:PORT/DB",
+    )
+    password: Secret | None = Field(
+        None, description="the PostgreSQL password, as ${ENV_VAR} or password_file: PATH (or in the url)"
+    )
+
+    @model_validator(mode="after")
+    def _one_place(self) -> StateSettings:
+        if (self.path is None) == (self.url is None):
+            raise ValueError("give the state either path: (a SQLite file) or url: (sqlite:/// or postgresql://)")
+        if self.url is not None:
+            try:
+                StateTarget.parse(self.url, self.password.get_secret_value() if self.password else None)
+            except ValueError as exc:
+                raise ValueError(str(exc)) from None
+        elif self.password is not None:
+            raise ValueError("a password is for a postgresql:// state url, not a SQLite path")
+        return self
 
 
 class OutboxSettings(_Strict):
@@ -209,9 +232,30 @@ class LoadedConfig:
 
     @property
     def state_path(self) -> Path:
-        """The state database path, relative paths taken from the config file's folder."""
-        path = self.core.state.path
+        """The SQLite state file (relative paths taken from the config file's folder). On
+        PostgreSQL, ``state.postgresql`` beside the config file: not a database, only where the
+        spool (its folder) and the one-connector lock (``<it>.lock``) stay, on the local disk."""
+        state = self.core.state
+        target = self._state_target_raw()
+        if target.engine == "postgresql":
+            return self.path.parent / "state.postgresql"
+        path = state.path if state.path is not None else Path(target.location)
         return path if path.is_absolute() else (self.path.parent / path)
+
+    @property
+    def state_target(self) -> StateTarget:
+        """Where the state store is (``connector.state.store.open_store`` opens it), with its
+        password."""
+        target = self._state_target_raw()
+        if target.engine == "postgresql":
+            return target
+        return StateTarget("sqlite", str(self.state_path))
+
+    def _state_target_raw(self) -> StateTarget:
+        state = self.core.state
+        if state.url is None:
+            return StateTarget("sqlite", str(state.path))
+        return StateTarget.parse(state.url, state.password.get_secret_value() if state.password else None)
 
     @property
     def rules_dir(self) -> Path | None:
@@ -257,6 +301,10 @@ def load_config(
     except ValidationError as exc:
         problems.extend(_problems(exc, data, ConnectorConfig, name, ()))
         raise ConfigError(problems) from exc
+    if core.state.url is not None:  # a password written in the url is as secret as one from a file
+        in_url = StateTarget.parse(core.state.url).password
+        if in_url:
+            secrets.add(in_url)
     backend = _adapter(core.backend, data, ("backend",), backend_types, "backend", name, problems)
     sources: list[Adapter] = []
     seen: dict[str, int] = {}

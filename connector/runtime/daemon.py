@@ -236,10 +236,10 @@ class Daemon:
         if not pushers:
             return None, []
         try:
-            if self.engine.store.path == ":memory:":
+            if self.engine.store.target.is_memory:
                 raise StoreError("push sources need a state file: an in-memory state cannot be shared with them")
             journal = ThreadedJournal(
-                self.engine.store.path, self.engine.clock, on_new=self._wake.set, metrics=self.engine.metrics
+                self.engine.store.target, self.engine.clock, on_new=self._wake.set, metrics=self.engine.metrics
             )
         except BaseException:
             self._stop_http()
@@ -269,7 +269,7 @@ class Daemon:
         from connector.runtime.http_server import DaemonHttp
 
         assert self.http_settings is not None
-        server = DaemonHttp(self.http_settings, self.engine.health, self.engine.metrics, self.engine.store.path)
+        server = DaemonHttp(self.http_settings, self.engine.health, self.engine.metrics, self.engine.store.target)
         try:
             server.start()
         except OSError as exc:

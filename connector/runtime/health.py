@@ -6,8 +6,9 @@ takes these checks, each named in the JSON body when it fails:
 - ``startup``: the daemon finished its first cycle (probe, poll, sweep, drain) — the moment it
   tells systemd ``READY=1``; until then nothing below has been tried, so nothing is known;
 
-- ``state``: the state file takes a write transaction (``probe_writable``: a connection of
-  its own, ``BEGIN IMMEDIATE`` then ``ROLLBACK``, nothing written);
+- ``state``: the state store takes a write transaction (``probe_writable``: a connection of
+  its own, ``BEGIN IMMEDIATE`` then ``ROLLBACK`` on SQLite, a read-write transaction on
+  PostgreSQL; nothing written);
 - ``backend:<name>`` and ``source:<name>``: at least one of the last ``attempts`` tries
   reached it (a helpdesk operation, the daemon's periodic probe, a poll). A refusal is an
   answer, so it counts as reached; only "could not reach it" counts against. Nothing tried
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from connector.domain.clock import Clock
+from connector.state.target import StateTarget
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,17 @@ class Check:
         return {"ok": self.ok, "detail": self.detail} if self.detail else {"ok": self.ok}
 
 
-def probe_writable(path: str, timeout: float = 2.0) -> str | None:
-    """``None`` when the SQLite file at ``path`` takes a write transaction now, else why not."""
+def probe_writable(state: str | StateTarget, timeout: float = 2.0) -> str | None:
+    """``None`` when the state store takes a write transaction now, else why not. A SQLite file:
+    ``BEGIN IMMEDIATE`` then ``ROLLBACK`` on a connection of its own. PostgreSQL: a connection of
+    its own, ``BEGIN`` and ``SET TRANSACTION READ WRITE`` (refused by a read-only server, a
+    standby), then ``ROLLBACK``; the message names the server, never the password."""
+    target = state if isinstance(state, StateTarget) else StateTarget("sqlite", state)
+    if target.engine == "postgresql":
+        from connector.state.probe import probe_postgresql  # psycopg only loaded for PostgreSQL
+
+        return probe_postgresql(target, timeout)
+    path = target.location
     if path == ":memory:":
         return None
     if not Path(path).exists():
@@ -116,7 +127,7 @@ class Health:
             last = self._last_sweep or self._started
         return max(0.0, (now - last).total_seconds() - self.sweep_seconds)
 
-    def checks(self, state_path: str | None = None) -> list[Check]:
+    def checks(self, state_path: str | StateTarget | None = None) -> list[Check]:
         """Every readiness check, in a stable order."""
         found: list[Check] = []
         with self._lock:

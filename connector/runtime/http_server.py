@@ -37,6 +37,7 @@ from connector.contracts.http import HttpEndpoint, HttpReply, HttpRequest
 from connector.runtime.config import HttpSettings
 from connector.runtime.health import Health
 from connector.runtime.metrics import Metrics
+from connector.state.target import StateTarget
 from connector.util.unicode_text import ascii_digits
 
 log = logging.getLogger("connector.runtime.http")
@@ -63,10 +64,12 @@ class DaemonHttp:
     :param settings: the ``http:`` section.
     :param health: the readiness checks' memory.
     :param metrics: what ``/metrics`` exposes.
-    :param state_path: the state file ``/readyz`` checks for writes.
+    :param state_path: the state store ``/readyz`` checks for writes (a file, or a ``StateTarget``).
     """
 
-    def __init__(self, settings: HttpSettings, health: Health, metrics: Metrics, state_path: str) -> None:
+    def __init__(
+        self, settings: HttpSettings, health: Health, metrics: Metrics, state_path: str | StateTarget
+    ) -> None:
         self.settings = settings
         self.health = health
         self.metrics = metrics

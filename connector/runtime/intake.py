@@ -1,8 +1,8 @@
 """Journaling for push sources: inputs that arrive on other threads (HTTP requests, IDLE).
 
-``Store`` is one SQLite connection and is not shared between threads, and the engine's store
-belongs to the engine's thread. ``ThreadedJournal`` therefore owns a second connection to the
-same state file (WAL lets both work) inside one writer thread; callers on any thread hand it
+``Store`` is one connection (SQLite or PostgreSQL) and is not shared between threads, and the
+engine's store belongs to the engine's thread. ``ThreadedJournal`` therefore owns a second
+connection to the same state (on SQLite, WAL lets both work) inside one writer thread; callers on any thread hand it
 their work and wait for the commit. Writes are serialised anyway by SQLite, so one writer
 thread costs nothing and keeps every transaction on the thread that opened the connection.
 
@@ -43,7 +43,7 @@ from connector.domain.clock import Clock
 from connector.domain.errors import StoreError
 from connector.domain.models import Alert, TicketRef
 from connector.runtime.metrics import Metrics
-from connector.state.store import Store
+from connector.state.store import StateTarget, Store, open_store
 from connector.util.unicode_text import valid_text, valid_tree
 
 log = logging.getLogger("connector.runtime.intake")
@@ -72,7 +72,8 @@ def reject_event_key(item: Rejected) -> tuple[str, str]:
 class ThreadedJournal:
     """An ``IntakeJournal`` usable from any thread.
 
-    :param path: the state database (the engine's ``Store.path``).
+    :param path: the state store (the engine's ``Store.target``; a SQLite path as before): this
+        thread's own connection to it.
     :param clock: stamps ``received_at``.
     :param on_new: called (on the writer thread) after a commit that journaled something new,
         so the daemon can process it now instead of at its next poll.
@@ -84,7 +85,7 @@ class ThreadedJournal:
 
     def __init__(
         self,
-        path: Path | str,
+        path: Path | str | StateTarget,
         clock: Clock,
         *,
         on_new: Callable[[], None] | None = None,
@@ -104,8 +105,8 @@ class ThreadedJournal:
         # open the connection on the writer thread itself: sqlite3 refuses cross-thread use
         self._call(lambda: self._open(path))
 
-    def _open(self, path: Path | str) -> None:
-        self._store = Store(path)
+    def _open(self, path: Path | str | StateTarget) -> None:
+        self._store = open_store(path)
 
     def _call(self, work: Callable[[], T]) -> T:
         try:

@@ -1,18 +1,18 @@
-"""The state file's connection: opening it (WAL, ``synchronous=FULL``), migrating it,
-transactions, and the two small tables every part writes to (dead letters, cursors).
+"""The state store's connection: opening it, migrating it, transactions, and the two small
+tables every part writes to (dead letters, cursors).
 
 The tables with a job of their own (``journal``, ``outbox``, ``tickets``) are written by the
 mixins beside this module and put together as ``connector.state.store.Store``; they all go
-through ``_exec``, so a SQLite failure is a ``StoreError`` naming the file, and rows come back
-as ``sqlite3.Row`` (read by column name, never by position).
+through ``_exec``/``_rows``/``_row``, so a failure is a ``StoreError`` naming the file or the
+server, and rows are read by column name, never by position. The engine underneath (a SQLite
+file or a PostgreSQL database) is a ``connector.state.connection.Connection``, chosen from the
+target (``connector.state.target``): the SQL here is the portable subset of ``connector.state``.
 """
 
 from __future__ import annotations
 
-__all__ = ["Database"]
+__all__ = ["Database", "connect"]
 
-import sqlite3
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -20,37 +20,60 @@ from pathlib import Path
 from typing import Any
 
 from connector.domain.errors import StoreError
+from connector.state.connection import Connection, Cursor, Row
+from connector.state.dialect import split_statements
 from connector.state.schema import MIGRATIONS
+from connector.state.target import StateTarget
 
-#: seconds a connection waits for another's lock (and a new file's switch to WAL)
-_OPEN_TIMEOUT = 30.0
+
+def connect(target: StateTarget) -> Connection:
+    """A new connection to ``target`` (its engine's module imported only when it is used:
+    psycopg is not loaded by a connector on SQLite)."""
+    if target.engine == "postgresql":
+        from connector.state.engine_postgres import PostgresConnection
+
+        return PostgresConnection(target)
+    from connector.state.engine_sqlite import SqliteConnection
+
+    return SqliteConnection(target.location)
 
 
 class Database:
-    """One connection to the state file. One instance per process; not shared between threads."""
+    """One connection to the state store. One instance per process (per thread); not shared
+    between threads.
 
-    def __init__(self, path: Path | str) -> None:
-        self.path = str(path)
+    :param target: a SQLite file (a path, as before), a ``sqlite:``/``postgresql:`` URL, or a
+        parsed ``StateTarget``.
+    :param migrate: bring the store to the latest schema on open (``state migrate --dry-run``
+        and ``state check`` open it without).
+    """
+
+    def __init__(self, target: Path | str | StateTarget, *, migrate: bool = True) -> None:
         try:
-            if self.path != ":memory:":
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=_OPEN_TIMEOUT)
-            self._db.row_factory = sqlite3.Row
-            self._enter_wal()
-            # FULL: a commit survives a power cut, not only a crash of the process — the journal
-            # acknowledges input (a mail marked seen, a webhook answered 200) on the strength of it
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._depth = 0
-            self._migrate()
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open state database {self.path}: {exc}") from exc
+            self.target = target if isinstance(target, StateTarget) else StateTarget.parse(target)
+        except ValueError as exc:
+            raise StoreError(f"state: {exc}") from None
+        #: what messages name: the file, or the server without the password
+        self.path = self.target.display
+        self._conn = connect(self.target)
+        self._depth = 0
+        try:
+            if migrate:
+                self._migrate()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    @property
+    def engine(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._conn.engine
 
     # --- plumbing ------------------------------------------------------------------------------
 
     def close(self) -> None:
         """Close the database."""
-        self._db.close()
+        self._conn.close()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -62,83 +85,84 @@ class Database:
             finally:
                 self._depth -= 1
             return
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot start a transaction on {self.path}: {exc}") from exc
+        self._conn.begin()
         self._depth = 1
         try:
             yield
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self._conn.rollback()
             raise
         else:
-            try:
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                raise StoreError(f"commit failed on {self.path}: {exc}") from exc
+            self._conn.commit()
         finally:
             self._depth = 0
 
-    def _exec(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
-        try:
-            return self._db.execute(sql, params)
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: {exc} in {sql.split()[0]} statement") from exc
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
+        return self._conn.execute(sql, params)
 
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """Every row of a query, each readable by column name."""
-        rows: list[sqlite3.Row] = self._exec(sql, params).fetchall()
+        rows: list[Row] = self._exec(sql, params).fetchall()
         return rows
 
-    def _row(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+    def _row(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         """The first row of a query, or ``None``."""
-        row: sqlite3.Row | None = self._exec(sql, params).fetchone()
+        row: Row | None = self._exec(sql, params).fetchone()
         return row
 
-    def _enter_wal(self) -> None:
-        """Switch the file to WAL. On a new file that two processes open at the same moment,
-        SQLite answers the second "database is locked" at once instead of waiting (the busy
-        timeout does not apply to this lock upgrade), so it is asked again, for at most the
-        connect timeout; once in WAL the pragma takes no lock at all."""
-        deadline = time.monotonic() + _OPEN_TIMEOUT
-        while True:
-            try:
-                self._db.execute("PRAGMA journal_mode=WAL")
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
+    # --- schema --------------------------------------------------------------------------------
 
     def _migrate(self) -> None:
-        """Bring the file to the latest schema. Two processes opening a new file at the same
-        moment must not both create it: the version is read again inside ``BEGIN IMMEDIATE``
-        (the second waits for the first's write lock, then finds nothing left to do)."""
-        self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        if self._version() == len(MIGRATIONS):
-            return  # the usual open: no write lock taken
-        with self.transaction():
-            current = self._version()
-            if current > len(MIGRATIONS):
-                raise StoreError(
-                    f"{self.path} has schema version {current}, newer than this connector knows ({len(MIGRATIONS)})"
-                )
-            for version in range(current + 1, len(MIGRATIONS) + 1):
-                for statement in MIGRATIONS[version - 1].split(";"):
-                    if statement.strip():
-                        self._db.execute(statement)
-                self._db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+        """Bring the store to the latest schema. Two processes opening a new store at the same
+        moment must not both create it: the version is read again inside the migration's
+        transaction (SQLite: ``BEGIN IMMEDIATE``, the second waits for the first's write lock),
+        under the engine's migration lock (PostgreSQL: an advisory lock, taken before even
+        ``schema_version`` is created), and the second finds nothing left to do."""
+        with self._conn.migration_lock():
+            self._exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            if self._version() == len(MIGRATIONS):
+                return  # the usual open: no write lock taken
+            with self.transaction():
+                current = self._version()
+                self._check_not_newer(current)
+                for version in range(current + 1, len(MIGRATIONS) + 1):
+                    for statement in self.pending_statements(version):
+                        self._exec(statement)
+                    self._exec("INSERT INTO schema_version (version) VALUES (?)", (version,))
+
+    def _check_not_newer(self, current: int) -> None:
+        if current > len(MIGRATIONS):
+            raise StoreError(
+                f"{self.path} has schema version {current}, newer than this connector knows ({len(MIGRATIONS)})"
+            )
+
+    def pending_statements(self, version: int) -> list[str]:
+        """The statements of migration ``version`` (1-based) as this store's engine runs them."""
+        return [self._conn.ddl(statement) for statement in split_statements(MIGRATIONS[version - 1])]
 
     def _version(self) -> int:
-        row = self._db.execute("SELECT max(version) AS version FROM schema_version").fetchone()
-        return int(row["version"] or 0)
+        try:
+            row = self._row("SELECT max(version) AS version FROM schema_version")
+        except StoreError as exc:
+            if self._depth or "schema_version" not in str(exc):
+                raise
+            return 0  # opened without migrating, and nothing was ever migrated
+        return int(row["version"] or 0) if row is not None else 0
 
     @property
     def schema_version(self) -> int:
-        """The migration the file is at."""
-        row = self._row("SELECT max(version) AS version FROM schema_version")
-        return int(row["version"] or 0) if row is not None else 0
+        """The migration the store is at."""
+        return self._version()
+
+    def migrate(self) -> tuple[int, int]:
+        """Bring the store to the latest schema now; (from, to) versions."""
+        before = self._version()
+        self._migrate()
+        return before, self._version()
+
+    def table_sizes(self) -> dict[str, int]:
+        """Rows per table (``state check``)."""
+        return self._conn.table_sizes()
 
     # --- cursors -------------------------------------------------------------------------------
 

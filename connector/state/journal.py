@@ -9,12 +9,12 @@ from __future__ import annotations
 
 __all__ = ["JournalEntry", "JournalOutcome", "JournalTable"]
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
 from connector.domain.clock import parse_time
+from connector.state.connection import Row
 from connector.state.database import Database
 
 
@@ -29,7 +29,7 @@ class JournalEntry:
     received_at: datetime
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> JournalEntry:
+    def from_row(cls, row: Row) -> JournalEntry:
         """The entry a ``journal`` row holds."""
         return cls(
             id=row["id"],
@@ -55,8 +55,8 @@ class JournalTable(Database):
     def journal_add(self, source: str, event_key: str, external_id: str | None, payload: str, now: datetime) -> bool:
         """Journal one intake event; False when that (source, event key) was seen before."""
         cursor = self._exec(
-            "INSERT OR IGNORE INTO journal (source, event_key, external_id, payload, received_at, status)"
-            " VALUES (?, ?, ?, ?, ?, 'pending')",
+            "INSERT INTO journal (source, event_key, external_id, payload, received_at, status)"
+            " VALUES (?, ?, ?, ?, ?, 'pending') ON CONFLICT DO NOTHING",
             (source, event_key, external_id, payload, now.isoformat()),
         )
         return cursor.rowcount == 1
@@ -66,8 +66,8 @@ class JournalTable(Database):
     ) -> bool:
         """Journal an input that cannot be processed (so it is not retried) and dead-letter it."""
         cursor = self._exec(
-            "INSERT OR IGNORE INTO journal (source, event_key, external_id, payload, received_at, status,"
-            " outcome, processed_at) VALUES (?, ?, ?, ?, ?, 'dead', ?, ?)",
+            "INSERT INTO journal (source, event_key, external_id, payload, received_at, status,"
+            " outcome, processed_at) VALUES (?, ?, ?, ?, ?, 'dead', ?, ?) ON CONFLICT DO NOTHING",
             (source, event_key, external_id, payload, now.isoformat(), reason, now.isoformat()),
         )
         if cursor.rowcount == 1:

@@ -14,18 +14,19 @@ from __future__ import annotations
 
 __all__ = ["KnowledgeTable"]
 
-import sqlite3
+
 from collections.abc import Sequence
 from datetime import datetime
 
 from connector.domain.clock import parse_time
 from connector.domain.knowledge import Solved
+from connector.state.connection import Row
 from connector.state.database import Database
 
 _COLUMNS = "key, ticket_id, title, ci, fingerprint, category, solution, resolved_at"
 
 
-def _solved(row: sqlite3.Row) -> Solved:
+def _solved(row: Row) -> Solved:
     return Solved(
         key=row["key"],
         ticket_id=row["ticket_id"],

@@ -95,9 +95,10 @@ class NoiseTables(Database):
         rows = self._rows(
             # ticket_upstreams first (CROSS JOIN keeps that order): the planner would otherwise
             # walk every master by tickets_master
-            f"SELECT {_JOINED} FROM ticket_upstreams AS u CROSS JOIN tickets AS t ON t.key = u.key"
-            " WHERE u.upstream = ? AND t.status NOT IN ('resolved', 'closed') AND t.master_key IS NULL"
-            " AND coalesce(t.occurred_at, t.created_at) >= ? ORDER BY t.rowid",
+            # (the join condition in WHERE: PostgreSQL's CROSS JOIN takes no ON)
+            f"SELECT {_JOINED} FROM ticket_upstreams AS u CROSS JOIN tickets AS t"
+            " WHERE t.key = u.key AND u.upstream = ? AND t.status NOT IN ('resolved', 'closed')"
+            " AND t.master_key IS NULL AND coalesce(t.occurred_at, t.created_at) >= ? ORDER BY t.rowid",
             (upstream, since.isoformat()),
         )
         return [_ticket_state(row) for row in rows]
@@ -122,7 +123,7 @@ class NoiseTables(Database):
     def hold_add(self, alert: Alert, until: datetime | None, at: datetime) -> None:
         """Hold a problem alerted during maintenance."""
         self._exec(
-            "INSERT OR IGNORE INTO holds (key, payload, until, held_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO holds (key, payload, until, held_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             # UTC, so the text compares in time order (holds_due)
             (alert.key, alert.model_dump_json(), isoformat(until.astimezone(UTC) if until else None), at.isoformat()),
         )
@@ -143,8 +144,9 @@ class NoiseTables(Database):
     def hold_counts(self) -> dict[str, int]:
         """Problems held during maintenance: still held, recovered while held, opened after it."""
         row = self._row(
-            "SELECT sum(released_at IS NULL AND recovered_at IS NULL) AS held,"
-            " sum(released_at IS NULL AND recovered_at IS NOT NULL) AS recovered,"
-            " sum(released_at IS NOT NULL) AS opened FROM holds"
+            # CASE, not a bare condition: PostgreSQL sums no booleans
+            "SELECT sum(CASE WHEN released_at IS NULL AND recovered_at IS NULL THEN 1 ELSE 0 END) AS held,"
+            " sum(CASE WHEN released_at IS NULL AND recovered_at IS NOT NULL THEN 1 ELSE 0 END) AS recovered,"
+            " sum(CASE WHEN released_at IS NOT NULL THEN 1 ELSE 0 END) AS opened FROM holds"
         )
         return {name: int(row[name] or 0) for name in ("held", "recovered", "opened")} if row else {}

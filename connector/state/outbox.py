@@ -11,12 +11,12 @@ from __future__ import annotations
 __all__ = ["OutboxOp", "OutboxTable"]
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from connector.domain.clock import parse_time
+from connector.state.connection import Row
 from connector.state.database import Database
 
 
@@ -35,7 +35,7 @@ class OutboxOp:
     sent: bool = False  # it went out at least once: the helpdesk may have done it already
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> OutboxOp:
+    def from_row(cls, row: Row) -> OutboxOp:
         """The operation an ``outbox`` row holds (its payload parsed from JSON)."""
         return cls(
             id=row["id"],
@@ -57,10 +57,11 @@ class OutboxTable(Database):
         """Owe one write to ``target``; returns the operation id."""
         cursor = self._exec(
             "INSERT INTO outbox (target, op, ticket_key, payload, created_at, next_try_at, status)"
-            " VALUES (?, ?, ?, ?, ?, ?, 'pending')",
+            " VALUES (?, ?, ?, ?, ?, ?, 'pending') RETURNING id",
             (target, op, ticket_key, json.dumps(payload, ensure_ascii=False), now.isoformat(), now.isoformat()),
         )
-        return int(cursor.lastrowid or 0)
+        row = cursor.fetchone()
+        return int(row["id"]) if row is not None else 0
 
     def pending_ops(self, limit: int) -> list[OutboxOp]:
         """Every pending operation in order (due or not): the drain decides what to try."""

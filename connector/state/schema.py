@@ -1,8 +1,11 @@
-"""The state file's schema: numbered migrations, applied in order.
+"""The state store's schema: numbered migrations, applied in order.
 
-A migration is appended, never edited: a state file records the number it is at
+A migration is appended, never edited: a state store records the number it is at
 (``schema_version``), and ``Database._migrate`` (``connector.state.database``) applies the ones
-after it, each in its own transaction, so an interrupted upgrade resumes where it stopped.
+after it in one transaction, so an interrupted upgrade is rolled back and tried again whole.
+They are written in SQLite's DDL, the one source for both engines: on PostgreSQL each statement is
+translated (``connector.state.dialect.pg_ddl``; ``itsm-connector state migrate --dry-run`` shows
+the result), so a new one keeps to the forms the package docstring of ``connector.state`` lists.
 """
 
 from __future__ import annotations

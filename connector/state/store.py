@@ -1,4 +1,5 @@
-"""The connector's own state, in one SQLite file (WAL): only what makes it safe.
+"""The connector's own state, in one SQLite file (WAL) or one PostgreSQL database: only what
+makes it safe.
 
 - ``journal``: every intake event, keyed by (source, event key). An event is journaled before
   it is acknowledged to anyone, and a second arrival of the same key is ignored
@@ -27,7 +28,9 @@ migrations applied in order inside a transaction (``connector.state.schema``).
 
 from __future__ import annotations
 
-__all__ = ["MIGRATIONS", "JournalEntry", "OutboxOp", "Store"]
+__all__ = ["MIGRATIONS", "JournalEntry", "OutboxOp", "StateTarget", "Store", "open_store"]
+
+from pathlib import Path
 
 from connector.state.journal import JournalEntry, JournalTable
 from connector.state.knowledge import KnowledgeTable
@@ -38,6 +41,7 @@ from connector.state.repair import RepairQueries
 from connector.state.retention import RetentionQueries
 from connector.state.schema import MIGRATIONS
 from connector.state.storm_notes import StormNotesTable
+from connector.state.target import StateTarget
 from connector.state.tickets import TicketsTable
 
 
@@ -52,4 +56,12 @@ class Store(
     LinkTables,
     RetentionQueries,
 ):
-    """The SQLite state file. One instance per process; not shared between threads."""
+    """The state store (a SQLite file or a PostgreSQL database). One instance per process (per
+    thread); not shared between threads."""
+
+
+def open_store(target: Path | str | StateTarget, *, migrate: bool = True) -> Store:
+    """The one way to open the state: a SQLite path (as before), a ``sqlite:``/``postgresql:``
+    URL, or the ``StateTarget`` a config names (``LoadedConfig.state_target``). Raises
+    ``StoreError`` naming the file or the server (never the password)."""
+    return Store(target, migrate=migrate)

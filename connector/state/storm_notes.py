@@ -11,11 +11,12 @@ from __future__ import annotations
 
 __all__ = ["StormNote", "StormNotesTable"]
 
-import sqlite3
+
 from dataclasses import dataclass
 from datetime import datetime
 
 from connector.domain.clock import isoformat
+from connector.state.connection import Row
 from connector.state.database import Database
 from connector.state.tickets import time_or_none as _time
 
@@ -66,7 +67,7 @@ class StormNotesTable(Database):
         return [_note(row) for row in rows]
 
 
-def _note(row: sqlite3.Row) -> StormNote:
+def _note(row: Row) -> StormNote:
     noted_at = _time(row["noted_at"])
     assert noted_at is not None
     return StormNote(

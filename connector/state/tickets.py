@@ -13,13 +13,13 @@ from __future__ import annotations
 __all__ = ["STATE_COLUMNS", "HelpdeskId", "TicketsTable", "ticket_state", "time_or_none"]
 
 import json
-import sqlite3
 from datetime import datetime
 from typing import Any, NamedTuple
 
 from connector.domain.clock import isoformat, parse_time
 from connector.domain.ledger import LIFE_FIELDS, DoneAfter, TicketState
 from connector.domain.models import Impact, Priority, TicketStatus, Urgency
+from connector.state.connection import Row
 from connector.state.database import Database
 
 
@@ -38,11 +38,12 @@ class TicketsTable(Database):
     def ticket_add(self, state: TicketState, backend: str) -> None:
         """Record a ticket the pipeline decided to create (its helpdesk id comes later)."""
         self._exec(
-            "INSERT OR IGNORE INTO tickets (key, backend, ticket_id, source, external_id, fingerprint, status,"
+            "INSERT INTO tickets (key, backend, ticket_id, source, external_id, fingerprint, status,"
             " master_key, created_at, resolved_at, closed_at, occurred_at, impact, urgency, priority, repeats,"
             " recurrence_of, content, contact, sla_due, assignment_group, assignee, assigned_at, problem,"
             " problem_recovered_at, ci, storm_key)"
-            " VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
             (
                 state.key,
                 backend,
@@ -73,7 +74,10 @@ class TicketsTable(Database):
             ),
         )
         for upstream in state.upstreams:  # read by ``dependents``; a state read back has none
-            self._exec("INSERT OR IGNORE INTO ticket_upstreams (key, upstream) VALUES (?, ?)", (state.key, upstream))
+            self._exec(
+                "INSERT INTO ticket_upstreams (key, upstream) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (state.key, upstream),
+            )
 
     def ticket_set_ref(self, key: str, ticket_id: str, url: str) -> None:
         """Record the helpdesk id of a created ticket."""
@@ -105,7 +109,7 @@ class TicketsTable(Database):
     def alias_add(self, key: str, ticket_key: str, at: datetime, problem: str | None = None) -> None:
         """Remember that the alert ``key`` was appended to ticket ``ticket_key``."""
         self._exec(
-            "INSERT OR IGNORE INTO aliases (key, ticket_key, created_at, problem) VALUES (?, ?, ?, ?)",
+            "INSERT INTO aliases (key, ticket_key, created_at, problem) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (key, ticket_key, at.isoformat(), problem),
         )
 
@@ -161,7 +165,8 @@ class TicketsTable(Database):
     def record_step(self, key: str, step: str, due_at: datetime, fired_at: datetime, late: bool) -> bool:
         """Remember that a step fired; ``False`` when it had fired before."""
         cursor = self._exec(
-            "INSERT OR IGNORE INTO steps (ticket_key, step, due_at, fired_at, late) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO steps (ticket_key, step, due_at, fired_at, late) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
             (key, step, due_at.isoformat(), fired_at.isoformat(), int(late)),
         )
         return cursor.rowcount == 1
@@ -270,7 +275,7 @@ def _time(text: str | None) -> datetime | None:
     return parse_time(text) if text else None
 
 
-def _ticket_state(row: sqlite3.Row) -> TicketState:
+def _ticket_state(row: Row) -> TicketState:
     suspensions = row["suspensions"]
     return TicketState(
         key=row["key"],

@@ -30,6 +30,7 @@ from connector.rules.loading import default_rulebook
 from connector.runtime.engine import Engine
 from connector.state.store import Store
 from tests.contract.glpi_fake import GlpiFake
+from tests.state_backend import make_store
 
 #: (ticket, other, relation) as the process sees a link: a duplicate points at its master
 Link = tuple[str, str, Relation]
@@ -247,10 +248,11 @@ def an_alert(clock: Clock, external_id: str | None = None, **overrides: Any) -> 
     return Alert(**values)
 
 
-def make_engine(backend: Backend, clock: Clock, state: Path) -> Engine:
-    """The real engine over a fresh state file, default rules, no sources."""
+def make_engine(backend: Backend, clock: Clock, state: Path, *, store: Store | None = None) -> Engine:
+    """The real engine over a fresh state file (or ``store``: a test about the SQLite file
+    itself), default rules, no sources."""
     return Engine(
-        store=Store(state),
+        store=store or make_store(state),
         backend=backend,
         sources={},
         pipeline=Pipeline.from_manager(build_plugin_manager(), default_rulebook()),

@@ -27,9 +27,9 @@ from connector.runtime.http_server import DaemonHttp
 from connector.runtime.intake import ThreadedJournal
 from connector.runtime.metrics import Metrics
 from connector.state.spool import Spool
-from connector.state.store import Store
 from connector.util.secrets import SecretSource
 from tests.conftest import T0
+from tests.state_backend import make_store, state_target
 from tests.unit.alertmanager_payloads import firing, resolved
 
 SECRET = "am-" + "x" * 29
@@ -39,7 +39,7 @@ AUTH = {"Authorization": f"Bearer {SECRET}"}
 @pytest.fixture
 def state(tmp_path: Path) -> Path:
     path = tmp_path / "state.db"
-    Store(path).close()
+    make_store(path).close()
     return path
 
 
@@ -53,7 +53,7 @@ def source(clock: FakeClock) -> AlertmanagerSource:
 def url(state: Path, clock: FakeClock, source: AlertmanagerSource) -> Iterator[str]:
     """The endpoint's URL on the shared server (port 0), journaling into ``state``."""
     metrics = Metrics()
-    journal = ThreadedJournal(state, clock, metrics=metrics)
+    journal = ThreadedJournal(state_target(state), clock, metrics=metrics)
     server = DaemonHttp(HttpSettings(port=0), Health(clock), metrics, str(state))
     server.start()
     server.mount(source.mount(journal, f"http://127.0.0.1:{server.port}"))
@@ -80,7 +80,7 @@ def engine(
     pm: pluggy.PluginManager,
 ) -> Iterator[Engine]:
     engine = Engine(
-        store=Store(state),
+        store=make_store(state),
         backend=backend,
         sources={"prometheus": source},
         pipeline=Pipeline.from_manager(pm, default_rulebook()),
@@ -97,7 +97,7 @@ def post(url: str, body: bytes | dict[str, Any], headers: dict[str, str] | None 
 
 
 def counts(state: Path) -> tuple[dict[str, int], list[str]]:
-    store = Store(state)
+    store = make_store(state)
     try:
         return store.journal_counts(), [str(d) for d in store.dead_letters()]
     finally:
@@ -179,7 +179,7 @@ def test_without_the_http_section_it_refuses_to_start(
 ) -> None:
     from connector.domain.errors import SourceError
 
-    journal = ThreadedJournal(state, clock)
+    journal = ThreadedJournal(state_target(state), clock)
     try:
         with pytest.raises(SourceError, match="http: section"):
             source.serve(journal)

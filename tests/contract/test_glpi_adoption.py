@@ -25,8 +25,8 @@ from connector.rules.ladder import load_escalation, load_notification_rules
 from connector.rules.loading import default_rulebook
 from connector.runtime.engine import Engine
 from connector.runtime.syncback import SyncBack
-from connector.state.store import Store
 from tests.contract.glpi_fake import URL, USER_TOKEN, GlpiFake
+from tests.state_backend import make_store
 
 T0 = datetime(2026, 10, 2, 1, 0, tzinfo=UTC)
 DESK_TOKEN = "desk-t0ken-0123456789abcdef"
@@ -50,7 +50,7 @@ def engine(fake: GlpiFake, clock: FakeClock, tmp_path: Path, pm: pluggy.PluginMa
     backend = GlpiBackend(GlpiSettings(url=URL, user_token=SecretStr(USER_TOKEN)), clock=clock)
     book = default_rulebook()
     made = Engine(
-        store=Store(tmp_path / "state.db"),
+        store=make_store(tmp_path / "state.db"),
         backend=backend,
         sources={},
         pipeline=Pipeline.from_manager(pm, book),
@@ -143,7 +143,7 @@ def test_a_ticket_of_an_entity_the_site_leaves_alone_is_not_adopted(
     backend = GlpiBackend(GlpiSettings(url=URL, user_token=SecretStr(USER_TOKEN)), clock=clock)
     book = default_rulebook()
     engine = Engine(
-        store=Store(tmp_path / "state.db"),
+        store=make_store(tmp_path / "state.db"),
         backend=backend,
         sources={},
         pipeline=Pipeline.from_manager(pm, book),

@@ -22,6 +22,7 @@ from connector.integrations.glpi.history import read_block
 from connector.integrations.glpi.render import HEADER
 from connector.kpi.export import export_records
 from tests.contract.glpi_fake import URL, USER_TOKEN, GlpiFake
+from tests.state_backend import make_store
 
 T0 = datetime(2026, 10, 2, 1, 0, tzinfo=UTC)
 ZONE = "Asia/Shanghai"
@@ -233,12 +234,11 @@ def test_the_monthly_report_is_published_as_glpi_documents(fake: GlpiFake, clock
     DEFAULT_POLICY = default_rulebook().sla
     from connector.runtime.config import ReportSettings
     from connector.runtime.report_job import ReportsJob
-    from connector.state.store import Store
 
     backend, _ = work_a_ticket(fake, clock)
     clock.set(T0 + timedelta(days=40))
     job = ReportsJob(
-        backend, Store(tmp_path / "s.db"), clock, ReportSettings(publish=True, timezone=ZONE), DEFAULT_POLICY
+        backend, make_store(tmp_path / "s.db"), clock, ReportSettings(publish=True, timezone=ZONE), DEFAULT_POLICY
     )
     published = job.run()
     assert published

@@ -27,9 +27,9 @@ from connector.runtime.http_server import DaemonHttp
 from connector.runtime.intake import ThreadedJournal
 from connector.runtime.metrics import Metrics
 from connector.state.spool import Spool
-from connector.state.store import Store
 from connector.util.secrets import SecretSource
 from tests.conftest import T0
+from tests.state_backend import make_store, state_target
 from tests.unit.test_json_webhook_mapping import GRAFANA, GRAFANA_MAPPING, KUMA, KUMA_MAPPING
 
 SECRET = "jw-" + "x" * 29
@@ -39,7 +39,7 @@ AUTH = {"Authorization": f"Bearer {SECRET}"}
 @pytest.fixture
 def state(tmp_path: Path) -> Path:
     path = tmp_path / "state.db"
-    Store(path).close()
+    make_store(path).close()
     return path
 
 
@@ -53,7 +53,7 @@ def source(clock: FakeClock) -> JsonWebhookSource:
 def url(state: Path, clock: FakeClock, source: JsonWebhookSource) -> Iterator[str]:
     """The endpoint's URL on the shared server (port 0), journaling into ``state``."""
     metrics = Metrics()
-    journal = ThreadedJournal(state, clock, metrics=metrics)
+    journal = ThreadedJournal(state_target(state), clock, metrics=metrics)
     server = DaemonHttp(HttpSettings(port=0), Health(clock), metrics, str(state))
     server.start()
     server.mount(source.mount(journal, f"http://127.0.0.1:{server.port}"))
@@ -80,7 +80,7 @@ def engine(
     pm: pluggy.PluginManager,
 ) -> Iterator[Engine]:
     engine = Engine(
-        store=Store(state),
+        store=make_store(state),
         backend=backend,
         sources={"kuma": source},
         pipeline=Pipeline.from_manager(pm, default_rulebook()),
@@ -97,7 +97,7 @@ def post(url: str, body: bytes | dict[str, Any], headers: dict[str, str] | None 
 
 
 def counts(state: Path) -> tuple[dict[str, int], list[str]]:
-    store = Store(state)
+    store = make_store(state)
     try:
         return store.journal_counts(), [str(d) for d in store.dead_letters()]
     finally:
@@ -127,7 +127,7 @@ def test_a_kuma_monitor_down_then_up_is_one_ticket_opened_then_resolved(
 def test_a_grafana_group_on_its_own_path(clock: FakeClock, state: Path) -> None:
     settings = JsonWebhookSettings.model_validate({"secret": SecretSource(SECRET), **GRAFANA_MAPPING})
     grafana = JsonWebhookSource(settings, name="grafana", clock=clock)
-    journal = ThreadedJournal(state, clock)
+    journal = ThreadedJournal(state_target(state), clock)
     try:
         endpoint = grafana.mount(journal, "http://127.0.0.1:1")
         body = json.dumps(GRAFANA).encode()

@@ -71,7 +71,7 @@ def test_no_secret_in_logs_state_or_helpdesk(
         backend = GlpiBackend(
             GlpiSettings(url=URL, user_token=SecretStr(USER_TOKEN)), clock=clock, session=requests.Session()
         )
-        engine = make_engine(backend, clock, state)
+        engine = make_engine(backend, clock, state, store=Store(state))  # the raw file is scanned below
         fake.fail("POST", "Ticket/", 500, ["ERROR_SQL", "Unexpected SQL Error"])
         fake.fail("POST", "Ticket/", 401, ["ERROR_SESSION_TOKEN_INVALID", "session_token seems invalid"])
         engine.process_pending()

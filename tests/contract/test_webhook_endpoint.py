@@ -32,9 +32,9 @@ from connector.rules.loading import default_rulebook
 from connector.runtime.daemon import Daemon
 from connector.runtime.engine import Engine
 from connector.runtime.intake import ThreadedJournal
-from connector.state.store import Store
 from connector.util.secrets import SecretSource
 from tests.conftest import T0
+from tests.state_backend import make_store, state_target
 from tests.unit.webhook_payloads import problem_payload, recovery_payload, update_payload
 
 SECRET = "s3cret-for-the-webhook-0123456789"
@@ -51,14 +51,14 @@ def make_source(**overrides: Any) -> ZabbixWebhookSource:
 @pytest.fixture
 def state(tmp_path: Path) -> Path:
     path = tmp_path / "state.db"
-    Store(path).close()
+    make_store(path).close()
     return path
 
 
 @pytest.fixture
 def served(state: Path, clock: FakeClock) -> Iterator[str]:
     """The endpoint's URL, served on a free loopback port, journaling into ``state``."""
-    journal = ThreadedJournal(state, clock)
+    journal = ThreadedJournal(state_target(state), clock)
     source = make_source()
     source.serve(journal)
     try:
@@ -70,7 +70,7 @@ def served(state: Path, clock: FakeClock) -> Iterator[str]:
 
 def ticket_created(state: Path, clock: FakeClock) -> None:
     """What the engine records once the helpdesk created the ticket of event 32 (#7)."""
-    store = Store(state)
+    store = make_store(state)
     opened = TicketState(
         key="zabbix:32",
         ticket_id=None,
@@ -86,7 +86,7 @@ def ticket_created(state: Path, clock: FakeClock) -> None:
 
 
 def counts(state: Path) -> tuple[dict[str, int], int]:
-    store = Store(state)
+    store = make_store(state)
     try:
         return store.journal_counts(), len(store.dead_letters())
     finally:
@@ -123,7 +123,7 @@ def test_invalid_json_gets_400_and_a_dead_letter_with_the_reason(served: str, st
     answer = post(url, b'{"event_id": "32", oops', AUTH)
     assert answer.status_code == 400
     assert "not JSON" in answer.json()["error"]
-    store = Store(state)
+    store = make_store(state)
     (dead,) = store.dead_letters()
     store.close()
     assert dead["kind"] == "intake" and dead["source"] == "zabbix"
@@ -142,7 +142,7 @@ def test_a_problem_is_journaled_before_200_and_a_retry_is_the_same_answer(served
     again = post(url, problem_payload(), AUTH)
     assert again.status_code == 200 and again.json() == body
     assert counts(state) == ({"pending": 1}, 0)
-    store = Store(state)
+    store = make_store(state)
     (entry,) = store.journal_pending()
     store.close()
     alert = Alert.model_validate_json(entry.payload)
@@ -170,7 +170,7 @@ def test_updates_wait_for_their_ticket_and_our_own_ack_is_ignored(served: str, s
 
     late = post(url, update_payload(), AUTH)
     assert late.status_code == 200 and late.json()["status"] == "accepted"
-    store = Store(state)
+    store = make_store(state)
     notes = [Alert.model_validate_json(e.payload) for e in store.journal_pending() if "/update/" in e.event_key]
     store.close()
     (note,) = notes
@@ -209,7 +209,7 @@ def test_the_secret_never_reaches_the_log_or_the_state(
     post(url, b"not json " + SECRET.encode(), {"Authorization": "Bearer nope"})
     post(url, b"not json either " + SECRET.encode(), AUTH)  # a script that got it wrong
     assert SECRET not in caplog.text
-    store = Store(state)
+    store = make_store(state)
     stored = json.dumps([store.dead_letters(), [e.payload for e in store.journal_pending()]])
     store.close()
     assert SECRET not in stored and "not json either ***" in stored
@@ -226,7 +226,7 @@ def test_pushed_events_become_tickets_without_waiting_for_the_poll(
     def run() -> None:
         # SQLite connections belong to the thread that opened them: build the engine in its thread
         engine = Engine(
-            store=Store(tmp_path / "state.db"),
+            store=make_store(tmp_path / "state.db"),
             backend=LocalBackend(tmp_path / "tickets.db", clock),
             sources={"zabbix-push": source},
             pipeline=Pipeline.from_manager(pm, default_rulebook()),
@@ -281,7 +281,7 @@ def test_a_deeply_nested_body_gets_400_and_a_dead_letter_with_the_reason(served:
     answer = post(served, body, AUTH)
     assert answer.status_code == 400, answer.text
     assert "nested deeper than 64 levels" in answer.json()["error"]
-    store = Store(state)
+    store = make_store(state)
     (dead,) = store.dead_letters()
     store.close()
     assert dead["kind"] == "intake" and "nested deeper than 64 levels" in dead["reason"]

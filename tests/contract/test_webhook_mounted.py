@@ -18,16 +18,16 @@ from connector.runtime.health import Health
 from connector.runtime.http_server import DaemonHttp
 from connector.runtime.intake import ThreadedJournal
 from connector.runtime.metrics import Metrics
-from connector.state.store import Store
 from tests.conftest import T0
 from tests.contract.test_webhook_endpoint import AUTH, SECRET, counts, make_source
+from tests.state_backend import make_store, state_target
 from tests.unit.webhook_payloads import problem_payload
 
 
 @pytest.fixture
 def state(tmp_path: Path) -> Path:
     path = tmp_path / "state.db"
-    Store(path).close()
+    make_store(path).close()
     return path
 
 
@@ -36,7 +36,7 @@ def mounted(state: Path) -> Iterator[str]:
     """The endpoint's URL on the shared server (port 0), journaling into ``state``."""
     clock = FakeClock(T0)
     metrics = Metrics()
-    journal = ThreadedJournal(state, clock, metrics=metrics)
+    journal = ThreadedJournal(state_target(state), clock, metrics=metrics)
     server = DaemonHttp(HttpSettings(port=0), Health(clock), metrics, str(state))
     server.start()
     source = make_source(port=12345)  # its own port is not opened: the shared server serves it

@@ -16,17 +16,17 @@ from connector.domain.clock import FakeClock
 from connector.integrations.zabbix.push import ZabbixWebhookSource
 from connector.integrations.zabbix.webhook_settings import ZabbixWebhookSettings
 from connector.runtime.intake import ThreadedJournal
-from connector.state.store import Store
 from connector.util.secrets import SecretSource
 from connector.util.webhook_auth import sign
 from tests.contract.test_webhook_endpoint import AUTH, SECRET, counts, post
+from tests.state_backend import make_store, state_target
 from tests.unit.webhook_payloads import problem_payload
 
 
 @pytest.fixture
 def state(tmp_path: Path) -> Path:
     path = tmp_path / "state.db"
-    Store(path).close()
+    make_store(path).close()
     return path
 
 
@@ -35,7 +35,7 @@ def serve(state: Path, clock: FakeClock, **overrides: Any) -> Iterator[str]:
         {"secret": SecretSource(SECRET), "port": 0, "source_name": "zabbix", **overrides}
     )
     source = ZabbixWebhookSource(settings, name="zabbix-push", clock=clock)
-    journal = ThreadedJournal(state, clock)
+    journal = ThreadedJournal(state_target(state), clock)
     source.serve(journal)
     try:
         yield f"http://127.0.0.1:{source.port}/zabbix"

@@ -14,8 +14,8 @@ from connector.plugins.local import LocalBackend
 from connector.process.pipeline import Pipeline
 from connector.rules.loading import default_rulebook
 from connector.runtime.engine import Engine
-from connector.state.store import Store
 from tests.contract.test_zabbix_contract import NOW, FakeZabbix, api, fake, make_source
+from tests.state_backend import make_store
 
 __all__ = ["api", "fake"]  # fixtures re-used from the source's contract tests
 
@@ -30,7 +30,7 @@ def test_malformed_problems_are_dead_lettered_and_the_next_flow(
     clock = FakeClock(NOW)
     backend = LocalBackend(tmp_path / "tickets.db", clock)
     engine = Engine(
-        store=Store(tmp_path / "state.db"),
+        store=make_store(tmp_path / "state.db"),
         backend=backend,
         sources={"zbx": make_source()},
         pipeline=Pipeline.from_manager(pm, default_rulebook()),

@@ -26,7 +26,7 @@ from connector.plugins.local import LocalBackend
 from connector.process.pipeline import Pipeline
 from connector.rules.loading import default_rulebook
 from connector.runtime.engine import Engine
-from connector.state.store import Store
+from tests.state_backend import make_store
 
 STORM = 6  # a master, three duplicates (the shipped storm guard), two appended repeats
 
@@ -65,7 +65,7 @@ def open_holders(ledger: TicketLedger, active: list[Alert]) -> dict[str, bool]:
 @pytest.fixture
 def engine(tmp_path: Path, clock: FakeClock, pm: pluggy.PluginManager) -> Engine:
     return Engine(
-        store=Store(tmp_path / "state.db"),
+        store=make_store(tmp_path / "state.db"),
         backend=LocalBackend(tmp_path / "tickets.db", clock),
         sources={},
         pipeline=Pipeline.from_manager(pm, default_rulebook()),

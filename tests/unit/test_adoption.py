@@ -32,7 +32,7 @@ from connector.rules.loading import default_rulebook
 from connector.rules.people_files import AdoptionModel
 from connector.runtime.engine import Engine
 from connector.runtime.syncback import SyncBack
-from connector.state.store import Store
+from tests.state_backend import make_store
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 26, 2, 40, tzinfo=UTC)
@@ -78,7 +78,7 @@ def engine(tmp_path: Path, clock: FakeClock, pm: pluggy.PluginManager, sent: Sen
     }
     rulebook = default_rulebook()
     return Engine(
-        store=Store(tmp_path / "state.db"),
+        store=make_store(tmp_path / "state.db"),
         backend=LocalBackend(tmp_path / "tickets.db", clock),
         sources={},
         pipeline=Pipeline.from_manager(pm, rulebook),

@@ -18,7 +18,7 @@ from connector.process.pipeline import Pipeline
 from connector.rules.book import RuleBook
 from connector.rules.loading import default_rulebook, load_rulebook
 from connector.runtime.engine import Engine
-from connector.state.store import Store
+from tests.state_backend import make_store
 
 
 def book(tmp_path: Path, rules: str) -> RuleBook:
@@ -35,7 +35,7 @@ def make(now: datetime, **fields: Any) -> Alert:
 
 
 def classify(pm: pluggy.PluginManager, rules: RuleBook, alert: Alert, now: datetime) -> Ticket:
-    decision = Pipeline.from_manager(pm, rules).decide(alert, Store(":memory:"), now)
+    decision = Pipeline.from_manager(pm, rules).decide(alert, make_store(":memory:"), now)
     assert decision.ticket is not None
     return decision.ticket
 
@@ -101,7 +101,7 @@ def test_a_rule_that_fails_on_one_alert_dead_letters_it_with_the_rules_name(
     tmp_path: Path, pm: pluggy.PluginManager, clock: FakeClock
 ) -> None:
     engine = Engine(
-        store=Store(tmp_path / "s.db"),
+        store=make_store(tmp_path / "s.db"),
         backend=LocalBackend(tmp_path / "t.db", clock),
         sources={},
         pipeline=Pipeline.from_manager(pm, book(tmp_path, RULES)),

@@ -32,8 +32,8 @@ from connector.rules.calendar import ClosingWait, WorkingCalendar
 from connector.rules.loading import default_rulebook, shipped_rules_dir
 from connector.runtime.engine import Engine
 from connector.runtime.syncback import SyncBack
-from connector.state.store import Store
 from tests.notify_helpers import PEOPLE_EXAMPLE
+from tests.state_backend import make_store
 from tests.unit.test_adoption import Recorder, Sent
 from tests.unit.test_desk_process import control, events, line, opened
 
@@ -233,7 +233,7 @@ def test_the_sync_back_closes_an_unanswered_ticket_in_the_helpdesk_once(tmp_path
     )
     helpdesk = LocalBackend(tmp_path / "tickets.db", clock)
     engine = Engine(
-        store=Store(tmp_path / "state.db"),
+        store=make_store(tmp_path / "state.db"),
         backend=helpdesk,
         sources={},
         pipeline=Pipeline.from_manager(build_plugin_manager(), book),

@@ -15,7 +15,7 @@ from connector.process.pipeline import Pipeline
 from connector.rules.confirmation import Verdict, own_words, verdict
 from connector.rules.loading import default_rulebook
 from connector.runtime.engine import Engine
-from connector.state.store import Store
+from tests.state_backend import make_store
 
 QUOTED = "\n\n> 事件状态：已解决\n> 您的事件已解决，请确认。"
 
@@ -62,7 +62,7 @@ def test_a_rejection_reopens_the_ticket_and_an_acceptance_is_noted(
 ) -> None:
     backend = LocalBackend(tmp_path / "t.db", clock)
     engine = Engine(
-        store=Store(tmp_path / "s.db"),
+        store=make_store(tmp_path / "s.db"),
         backend=backend,
         sources={},
         pipeline=Pipeline.from_manager(pm, default_rulebook()),

@@ -21,6 +21,7 @@ from connector.process.pipeline import Pipeline
 from connector.rules.book import RuleBook
 from connector.rules.loading import default_rulebook, load_rulebook
 from connector.state.store import Store
+from tests.state_backend import make_store
 
 T0 = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 
@@ -30,7 +31,7 @@ def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TicketLed
     if request.param == "memory":
         yield MemoryLedger()
     else:
-        store = Store(tmp_path / "state.db")
+        store = make_store(tmp_path / "state.db")
         yield store
         store.close()
 

@@ -20,7 +20,7 @@ from connector.process.pipeline import Pipeline
 from connector.rules.book import RuleBook
 from connector.rules.loading import default_rulebook
 from connector.runtime.engine import Engine, RetryPolicy
-from connector.state.store import Store
+from tests.state_backend import make_store
 
 
 class Faulty(LocalBackend):
@@ -62,7 +62,7 @@ def backend(tmp_path: Path, clock: FakeClock) -> Faulty:
 @pytest.fixture
 def engine(tmp_path: Path, clock: FakeClock, backend: Faulty, pm: pluggy.PluginManager) -> Engine:
     return Engine(
-        store=Store(tmp_path / "state.db"),
+        store=make_store(tmp_path / "state.db"),
         backend=backend,
         sources={},
         pipeline=Pipeline.from_manager(pm, default_rulebook()),
@@ -255,7 +255,7 @@ def test_retry_policy_doubles_up_to_max() -> None:
 
 def test_max_attempts_dead_letters(tmp_path: Path, clock: FakeClock, backend: Faulty, pm: pluggy.PluginManager) -> None:
     engine = Engine(
-        store=Store(tmp_path / "s2.db"),
+        store=make_store(tmp_path / "s2.db"),
         backend=backend,
         sources={},
         pipeline=Pipeline.from_manager(pm, default_rulebook()),
@@ -309,7 +309,7 @@ def engine_with(
     tmp_path: Path, clock: FakeClock, backend: Faulty, pm: pluggy.PluginManager, *sources: StubSource
 ) -> Engine:
     return Engine(
-        store=Store(tmp_path / "s3.db"),
+        store=make_store(tmp_path / "s3.db"),
         backend=backend,
         sources={s.name: s for s in sources},
         pipeline=Pipeline.from_manager(pm, default_rulebook()),

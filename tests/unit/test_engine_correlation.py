@@ -20,7 +20,7 @@ from connector.process.pipeline import Pipeline
 from connector.rules.loading import default_rulebook
 from connector.runtime.engine import Engine
 from connector.state.spool import Spool
-from connector.state.store import Store
+from tests.state_backend import make_store
 
 
 class NoCascade(LocalBackend):
@@ -41,7 +41,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) ->
 @pytest.fixture
 def engine(tmp_path: Path, clock: FakeClock, backend: LocalBackend, pm: pluggy.PluginManager) -> Engine:
     return Engine(
-        store=Store(tmp_path / "state.db"),
+        store=make_store(tmp_path / "state.db"),
         backend=backend,
         sources={},
         pipeline=Pipeline.from_manager(pm, default_rulebook()),

@@ -120,7 +120,7 @@ def read(path: Path) -> dict[str, HistoryRecord]:
 
 
 def test_the_history_is_rebuilt_from_the_helpdesk_alone(site: Site, tmp_path: Path) -> None:
-    (tmp_path / "state.db").unlink()  # the connector's state is lost: nothing of the history is
+    (tmp_path / "state.db").unlink(missing_ok=True)  # the connector's state is lost: nothing of the history is
     out = tmp_path / "out" / "tickets.jsonl"
     code, _, stderr = cli(
         "export-history", "--config", str(site.config), "--period", "2026-10", "--out", str(out),

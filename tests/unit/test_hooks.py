@@ -22,7 +22,7 @@ from connector.rules.book import RuleBook, TicketIndex
 from connector.rules.loading import default_rulebook
 from connector.runtime.app import adapter_types
 from connector.state.spool import Spool
-from connector.state.store import Store
+from tests.state_backend import make_store
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ def alert(clock: FakeClock, **changes: object) -> Alert:
 
 
 def decide(pm: pluggy.PluginManager, clock: FakeClock, tmp_path: Path, item: Alert) -> Decision:
-    return Pipeline.from_manager(pm, default_rulebook()).decide(item, Store(tmp_path / "s.db"), clock.now())
+    return Pipeline.from_manager(pm, default_rulebook()).decide(item, make_store(tmp_path / "s.db"), clock.now())
 
 
 def test_hook_register_source_types(register: pluggy.PluginManager, tmp_path: Path) -> None:

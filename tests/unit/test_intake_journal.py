@@ -13,7 +13,7 @@ from connector.domain.clock import FakeClock
 from connector.domain.errors import StoreError
 from connector.domain.models import Alert
 from connector.runtime.intake import ThreadedJournal
-from connector.state.store import Store
+from tests.state_backend import make_store, state_target
 
 
 def alert(clock: FakeClock, eid: str) -> Alert:
@@ -22,7 +22,7 @@ def alert(clock: FakeClock, eid: str) -> Alert:
 
 def test_threads_journal_concurrently_and_each_event_once(tmp_path: Path, clock: FakeClock) -> None:
     woken = threading.Event()
-    journal = ThreadedJournal(tmp_path / "state.db", clock, on_new=woken.set)
+    journal = ThreadedJournal(state_target(tmp_path / "state.db"), clock, on_new=woken.set)
     results: list[Journaled] = []
     lock = threading.Lock()
 
@@ -40,19 +40,19 @@ def test_threads_journal_concurrently_and_each_event_once(tmp_path: Path, clock:
     journal.close()
     assert woken.is_set()
     assert sum(r.new for r in results) == 30 and sum(r.repeats for r in results) == 50
-    store = Store(tmp_path / "state.db")
+    store = make_store(tmp_path / "state.db")
     assert store.journal_counts() == {"pending": 30}
     store.close()
 
 
 def test_rejects_are_dead_lettered_once_and_the_engine_reads_the_rest(tmp_path: Path, clock: FakeClock) -> None:
-    journal = ThreadedJournal(tmp_path / "state.db", clock)
+    journal = ThreadedJournal(state_target(tmp_path / "state.db"), clock)
     bad = Rejected("zabbix", None, "body is not JSON", {"body": "{oops"})
     first = journal.ingest([bad, alert(clock, "1")])
     again = journal.ingest([bad])
     journal.close()
     assert (first.new, first.dead, again.dead) == (1, 1, 0)
-    store = Store(tmp_path / "state.db")
+    store = make_store(tmp_path / "state.db")
     (dead,) = store.dead_letters()
     (entry,) = store.journal_pending()
     store.close()
@@ -71,11 +71,11 @@ def test_text_that_utf8_cannot_hold_is_journaled_mended_not_refused(tmp_path: Pa
         occurred_at=clock.now(),
     )
     bad = Rejected("zabbix", None, "not an alert", {"body": "\udade"})
-    journal = ThreadedJournal(tmp_path / "state.db", clock)
+    journal = ThreadedJournal(state_target(tmp_path / "state.db"), clock)
     done = journal.ingest([odd, bad])
     journal.close()
     assert (done.new, done.dead) == (1, 1)
-    store = Store(tmp_path / "state.db")
+    store = make_store(tmp_path / "state.db")
     (entry,) = store.journal_pending()
     (dead,) = store.dead_letters()
     store.close()
@@ -85,7 +85,7 @@ def test_text_that_utf8_cannot_hold_is_journaled_mended_not_refused(tmp_path: Pa
 
 
 def test_ticket_ref_and_a_closed_journal(tmp_path: Path, clock: FakeClock) -> None:
-    journal = ThreadedJournal(tmp_path / "state.db", clock)
+    journal = ThreadedJournal(state_target(tmp_path / "state.db"), clock)
     assert journal.ticket_ref("zabbix:1") is None
     journal.close()
     with pytest.raises(StoreError, match="closed"):

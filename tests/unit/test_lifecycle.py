@@ -24,7 +24,7 @@ from connector.rules.ladder import load_escalation, load_notification_rules
 from connector.rules.loading import default_rulebook
 from connector.runtime.engine import Engine
 from connector.runtime.syncback import SyncBack, events_from_snapshot
-from connector.state.store import Store
+from tests.state_backend import make_store
 
 T0 = datetime(2026, 11, 26, 2, 40, tzinfo=UTC)
 
@@ -229,7 +229,7 @@ def desk(tmp_path: Path, clock: FakeClock) -> Desk:
 def engine(tmp_path: Path, clock: FakeClock, desk: Desk, pm: pluggy.PluginManager) -> Engine:
     rules = default_rulebook()
     return Engine(
-        store=Store(tmp_path / "state.db"),
+        store=make_store(tmp_path / "state.db"),
         backend=desk,
         sources={},
         pipeline=Pipeline.from_manager(pm, rules),

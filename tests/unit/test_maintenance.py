@@ -26,7 +26,7 @@ from connector.process.pipeline import Pipeline
 from connector.rules.loading import default_rulebook, load_rulebook
 from connector.runtime.engine import Engine
 from connector.runtime.simulate import simulate
-from connector.state.store import Store
+from tests.state_backend import make_store
 
 WINDOWS = """\
 open_priorities: [1]
@@ -66,7 +66,7 @@ def alert(eid: str, at: datetime, **fields: Any) -> Alert:
 @pytest.fixture
 def engine(tmp_path: Path, clock: FakeClock, pm: pluggy.PluginManager) -> Engine:
     return Engine(
-        store=Store(tmp_path / "state.db"),
+        store=make_store(tmp_path / "state.db"),
         backend=LocalBackend(tmp_path / "tickets.db", clock),
         sources={},
         pipeline=Pipeline.from_manager(

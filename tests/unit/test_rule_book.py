@@ -28,8 +28,8 @@ from connector.rules.loading import RULE_FILES, default_rulebook, load_rulebook,
 from connector.rules.rulefile import load_model
 from connector.runtime.engine import Engine
 from connector.state.spool import Spool
-from connector.state.store import Store
 from tests.notify_helpers import PEOPLE_EXAMPLE
+from tests.state_backend import make_store
 from tests.unit.test_escalation_day import Recorder
 
 LIFECYCLE = (shipped_rules_dir() / "lifecycle.yaml").read_text(encoding="utf-8")
@@ -291,7 +291,7 @@ def test_the_refused_sender_is_answered_with_the_rule_books_text(
     sent: list[tuple[str, OutgoingMessage]] = []
     directory = Directory(load_people(PEOPLE_EXAMPLE))
     engine = Engine(
-        store=Store(tmp_path / "state.db"),
+        store=make_store(tmp_path / "state.db"),
         backend=LocalBackend(tmp_path / "tickets.db", clock),
         sources={},
         pipeline=Pipeline.from_manager(pm, book),

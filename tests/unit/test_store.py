@@ -11,11 +11,12 @@ from connector.domain.clock import FakeClock
 from connector.domain.errors import StoreError
 from connector.domain.models import TicketStatus
 from connector.rules.book import TicketState
-from connector.state.store import MIGRATIONS, Store
+from connector.state.store import MIGRATIONS
+from tests.state_backend import make_store
 
 
 def test_journal_takes_each_event_once(tmp_path: Path, clock: FakeClock) -> None:
-    store = Store(tmp_path / "s.db")
+    store = make_store(tmp_path / "s.db")
     assert store.journal_add("zabbix", "101", "101", "{}", clock.now()) is True
     assert store.journal_add("zabbix", "101", "101", "{}", clock.now()) is False
     assert store.journal_add("zabbix", "101/recovery", "101", "{}", clock.now()) is True
@@ -25,11 +26,11 @@ def test_journal_takes_each_event_once(tmp_path: Path, clock: FakeClock) -> None
 
 def test_state_survives_reopen_and_schema_is_versioned(tmp_path: Path, clock: FakeClock) -> None:
     path = tmp_path / "s.db"
-    store = Store(path)
+    store = make_store(path)
     store.journal_add("zabbix", "1", "1", "{}", clock.now())
     store.set_cursor("zabbix", "1", clock.now())
     store.close()
-    again = Store(path)
+    again = make_store(path)
     assert again.schema_version == len(MIGRATIONS)
     assert again.get_cursor("zabbix") == "1"
     assert again.journal_add("zabbix", "1", "1", "{}", clock.now()) is False
@@ -37,15 +38,15 @@ def test_state_survives_reopen_and_schema_is_versioned(tmp_path: Path, clock: Fa
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
-    store = Store(path)
-    store._db.execute("INSERT INTO schema_version VALUES (99)")
+    store = make_store(path)
+    store._exec("INSERT INTO schema_version (version) VALUES (99)")
     store.close()
     with pytest.raises(StoreError, match="schema version 99"):
-        Store(path)
+        make_store(path)
 
 
 def test_outbox_retry_done_and_dead(tmp_path: Path, clock: FakeClock) -> None:
-    store = Store(tmp_path / "s.db")
+    store = make_store(tmp_path / "s.db")
     first = store.enqueue("backend", "create", "zabbix:1", {"ticket": {}}, clock.now())
     second = store.enqueue("backend", "note", "zabbix:1", {"text": "x"}, clock.now())
     store.op_retry(first, clock.now() + timedelta(seconds=30), "HTTP 503")
@@ -63,7 +64,7 @@ def test_outbox_retry_done_and_dead(tmp_path: Path, clock: FakeClock) -> None:
 
 
 def test_ticket_map_and_open_ids(tmp_path: Path, clock: FakeClock) -> None:
-    store = Store(tmp_path / "s.db")
+    store = make_store(tmp_path / "s.db")
     for eid in ("1", "2"):
         store.ticket_add(
             TicketState(
@@ -87,7 +88,7 @@ def test_ticket_map_and_open_ids(tmp_path: Path, clock: FakeClock) -> None:
 
 
 def test_transaction_rolls_back_on_error(tmp_path: Path, clock: FakeClock) -> None:
-    store = Store(tmp_path / "s.db")
+    store = make_store(tmp_path / "s.db")
     with pytest.raises(RuntimeError), store.transaction():
         store.journal_add("zabbix", "1", "1", "{}", clock.now())
         raise RuntimeError("crash before commit")
@@ -95,7 +96,7 @@ def test_transaction_rolls_back_on_error(tmp_path: Path, clock: FakeClock) -> No
 
 
 def test_dead_journal_entry_is_dead_lettered_once(tmp_path: Path, clock: FakeClock) -> None:
-    store = Store(tmp_path / "s.db")
+    store = make_store(tmp_path / "s.db")
     assert store.journal_dead("zabbix", "rejected:7", "7", "{}", "event 7 has no host", clock.now())
     assert not store.journal_dead("zabbix", "rejected:7", "7", "{}", "event 7 has no host", clock.now())
     assert [d["reason"] for d in store.dead_letters()] == ["event 7 has no host"]

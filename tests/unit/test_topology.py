@@ -24,7 +24,7 @@ from connector.rules.book import RuleBook
 from connector.rules.loading import default_rulebook, load_rulebook
 from connector.runtime.engine import Engine
 from connector.runtime.simulate import simulate
-from connector.state.store import Store
+from tests.state_backend import make_store
 
 TOPOLOGY = """\
 window_minutes: 10
@@ -62,7 +62,7 @@ def down(clock: FakeClock, eid: str, ci: str, **fields: Any) -> Alert:
 @pytest.fixture
 def engine(tmp_path: Path, clock: FakeClock, pm: pluggy.PluginManager) -> Engine:
     return Engine(
-        store=Store(tmp_path / "state.db"),
+        store=make_store(tmp_path / "state.db"),
         backend=LocalBackend(tmp_path / "tickets.db", clock),
         sources={},
         pipeline=Pipeline.from_manager(pm, rules(tmp_path)),

@@ -21,7 +21,7 @@ from connector.notify.settings import Notifications
 from connector.rules.ladder import load_escalation, load_notification_rules
 from connector.rules.people_files import VerificationModel
 from connector.runtime.digest import VerificationDigest
-from connector.state.store import Store
+from tests.state_backend import make_store
 
 ROOT = Path(__file__).resolve().parents[2]
 # 2026-11-26 07:59 in Shanghai is 23:59 UTC the day before
@@ -59,7 +59,7 @@ def digest(tmp_path: Path, sent: Sent) -> VerificationDigest:
         renderer,
         {"email": Channel("email", "email", Recorder(sent))},  # type: ignore[arg-type]
     )
-    store = Store(tmp_path / "state.db")
+    store = make_store(tmp_path / "state.db")
     closed_at = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
     with store.transaction():
         for n, title, status in (
