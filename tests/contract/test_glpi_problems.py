@@ -26,9 +26,9 @@ from connector.process.pipeline import Pipeline
 from connector.rules.loading import default_rulebook
 from connector.runtime.engine import Engine
 from connector.runtime.syncback import SyncBack
-from connector.state.store import Store
 from tests.contract.glpi_fake import URL, USER_TOKEN, html_to_text
 from tests.contract.glpi_itil_fake import CHANGE_CLOSED, ItilGlpiFake
+from tests.state_backend import make_store
 
 T0 = datetime(2026, 10, 2, 1, 0, tzinfo=UTC)
 
@@ -49,7 +49,7 @@ def engine(fake: ItilGlpiFake, clock: FakeClock, tmp_path: Path, pm: pluggy.Plug
     settings = GlpiSettings(url=URL, user_token=SecretStr(USER_TOKEN), links=GlpiLinks(pending_reason="待定变更 CAB"))
     backend = GlpiBackend(settings, clock=clock)
     made = Engine(
-        store=Store(tmp_path / "state.db"),
+        store=make_store(tmp_path / "state.db"),
         backend=backend,
         sources={},
         pipeline=Pipeline.from_manager(pm, default_rulebook()),

@@ -20,6 +20,7 @@ from connector.process.similar import NOTE_HEADING, Incident, MemorySolved, find
 from connector.rules.knowledge import kb_used_line, root_cause
 from connector.rules.loading import default_rulebook
 from connector.state.store import Store
+from tests.state_backend import make_store
 
 NOW = datetime(2026, 11, 26, 2, 40, tzinfo=UTC)
 RULES = default_rulebook().knowledge
@@ -41,7 +42,7 @@ def solved(key: str, *, days: float = 1, ci: str | None = "sw-01", fp: str | Non
 
 
 def both(tmp_path: Path, rows: list[Solved]) -> tuple[Store, MemorySolved]:
-    store, memory = Store(tmp_path / "s.db"), MemorySolved()
+    store, memory = make_store(tmp_path / "s.db"), MemorySolved()
     with store.transaction():
         for row in rows:
             store.remember_solved(row)
@@ -71,7 +72,7 @@ def test_a_kb_candidate_is_claimed_once_per_ticket_and_only_for_a_solved_one(tmp
         assert index.claim_kb_candidate("z:1", NOW + timedelta(hours=1)) is False
         assert index.claim_kb_candidate("z:9", NOW) is False  # it taught nothing
     store.close()
-    assert Store(tmp_path / "s.db").claim_kb_candidate("z:1", NOW) is False  # across a restart
+    assert make_store(tmp_path / "s.db").claim_kb_candidate("z:1", NOW) is False  # across a restart
 
 
 def test_same_ci_and_symptom_come_first_then_the_category_by_title(tmp_path: Path) -> None:

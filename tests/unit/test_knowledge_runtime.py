@@ -24,7 +24,7 @@ from connector.rules.loading import default_rulebook
 from connector.runtime import knowledge
 from connector.runtime.engine import Engine
 from connector.runtime.syncback import SyncBack
-from connector.state.store import Store
+from tests.state_backend import make_store
 
 
 class Learning(LocalBackend):
@@ -55,7 +55,7 @@ def helpdesk(tmp_path: Path, clock: FakeClock) -> Learning:
 @pytest.fixture
 def engine(tmp_path: Path, clock: FakeClock, helpdesk: Learning, pm: pluggy.PluginManager) -> Engine:
     return Engine(
-        store=Store(tmp_path / "state.db"),
+        store=make_store(tmp_path / "state.db"),
         backend=helpdesk,
         sources={},
         pipeline=Pipeline.from_manager(pm, default_rulebook()),

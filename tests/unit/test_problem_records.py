@@ -26,7 +26,7 @@ from connector.rules.links import LinksFile
 from connector.rules.loading import default_rulebook
 from connector.runtime.engine import Engine
 from connector.runtime.syncback import SyncBack
-from connector.state.store import Store
+from tests.state_backend import make_store
 
 T0 = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)
 
@@ -123,7 +123,7 @@ def test_the_record_carries_ci_service_category_timeline_and_solution() -> None:
 
 
 def test_the_store_remembers_problems_and_changes_across_a_restart(tmp_path: Path) -> None:
-    store = Store(tmp_path / "state.db")
+    store = make_store(tmp_path / "state.db")
     with store.transaction():
         store.problem_add("problem:a", "fp", T0)
         store.problem_add("problem:a", "fp", T0 + timedelta(days=1))  # a repeat changes nothing
@@ -135,7 +135,7 @@ def test_the_store_remembers_problems_and_changes_across_a_restart(tmp_path: Pat
         store.change_link_add("a", "C2", T0)
         store.change_link_close("a", "C1", T0 + timedelta(hours=1))
     store.close()
-    store = Store(tmp_path / "state.db")
+    store = make_store(tmp_path / "state.db")
     assert store.problem_of("a") == "problem:a"
     assert store.problem_for_root("fp", T0) == "problem:a"
     assert store.problem_for_root("fp", T0 + timedelta(seconds=1)) is None
@@ -206,7 +206,7 @@ def helpdesk(tmp_path: Path, clock: FakeClock) -> Helpdesk:
 @pytest.fixture
 def engine(tmp_path: Path, clock: FakeClock, helpdesk: Helpdesk) -> Engine:
     return Engine(
-        store=Store(tmp_path / "state.db"),
+        store=make_store(tmp_path / "state.db"),
         backend=helpdesk,
         sources={},
         pipeline=Pipeline.from_manager(build_plugin_manager(), default_rulebook()),
@@ -246,13 +246,13 @@ def test_the_capability_is_found_once_and_only_when_configured(helpdesk: Helpdes
 
 
 def test_a_p1_opens_one_problem_and_a_later_incident_of_the_same_fingerprint_joins_it(
-    engine: Engine, clock: FakeClock, helpdesk: Helpdesk
+    engine: Engine, clock: FakeClock, helpdesk: Helpdesk, tmp_path: Path
 ) -> None:
     sync = SyncBack(engine)
     cycle(engine, sync, major(clock, "1"))
     cycle(engine, sync)  # a second pass, and a restart's first pass, find it done
     engine.store.close()
-    engine.store = Store(engine.store.path)
+    engine.store = make_store(tmp_path / "state.db")  # the same state, opened again
     sync = SyncBack(engine)
     cycle(engine, sync)
     ((problem_id, record),) = helpdesk.problems.items()

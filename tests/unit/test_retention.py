@@ -24,6 +24,7 @@ from connector.runtime.retention_job import RetentionJob
 from connector.state.retention import Cutoffs, table_names
 from connector.state.schema import MIGRATIONS
 from connector.state.store import Store
+from tests.state_backend import make_store
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 OLD = T0  # a year and more before NOW: past every default age
@@ -49,7 +50,7 @@ def journal(store: Store, key: str, at: datetime, status: str | None) -> None:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
-    return Store(tmp_path / "state.db")
+    return make_store(tmp_path / "state.db")
 
 
 def fill(store: Store) -> None:
@@ -264,7 +265,7 @@ def test_the_daemon_runs_the_prune_job_on_its_schedule_and_survives_a_failure(tm
 
     clock = FakeClock(NOW)
     engine = Engine(
-        store=Store(tmp_path / "state.db"),
+        store=make_store(tmp_path / "state.db"),
         backend=LocalBackend(tmp_path / "tickets.db", clock),
         sources={},
         pipeline=Pipeline.from_manager(build_plugin_manager(), default_rulebook()),

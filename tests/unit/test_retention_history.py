@@ -34,6 +34,7 @@ from connector.runtime.retention_job import RetentionJob
 from connector.runtime.syncback import SyncBack
 from connector.state.store import Store
 from tests.conformance.harness import an_alert
+from tests.state_backend import make_store
 
 START = datetime(2025, 9, 1, 1, 0, tzinfo=UTC)  # 09:00 in Beijing
 CIS = ("cs-01", "db01", "web01", "erp-app02")
@@ -104,7 +105,7 @@ def desk(tmp_path: Path) -> Iterator[Desk]:
     backend = LocalBackend(tmp_path / "helpdesk.db", clock)
     rulebook = default_rulebook()
     engine = Engine(
-        store=Store(tmp_path / "state.db"),
+        store=make_store(tmp_path / "state.db"),
         backend=backend,
         sources={},
         pipeline=Pipeline.from_manager(build_plugin_manager(), rulebook),

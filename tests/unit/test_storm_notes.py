@@ -26,7 +26,7 @@ from connector.rules.book import RuleBook
 from connector.rules.loading import default_rulebook
 from connector.runtime.engine import Engine
 from connector.state.spool import Spool
-from connector.state.store import Store
+from tests.state_backend import make_store
 
 
 class CountingBackend(LocalBackend):
@@ -55,7 +55,7 @@ class CountingBackend(LocalBackend):
 
 def make_engine(tmp_path: Path, clock: FakeClock, pm: pluggy.PluginManager, rules: RuleBook) -> Engine:
     return Engine(
-        store=Store(tmp_path / "state.db"),
+        store=make_store(tmp_path / "state.db"),
         backend=CountingBackend(tmp_path / "tickets.db", clock),
         sources={},
         pipeline=Pipeline.from_manager(pm, rules),
