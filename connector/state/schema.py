@@ -179,4 +179,11 @@ MIGRATIONS: Sequence[str] = (
     );
     CREATE INDEX storm_notes_pending ON storm_notes (pending, last_at);
     """,
+    # speed2: the sweep reads only the tickets with something due (issue 15): the earliest moment
+    # the sweep could change anything on the ticket, written by the sweep; every other write to the
+    # ticket row sets it back to NULL ("sweep me"), so rows of an older file are all swept once
+    """
+    ALTER TABLE tickets ADD COLUMN next_sweep_at TEXT;
+    CREATE INDEX tickets_next_sweep ON tickets (next_sweep_at);
+    """,
 )
