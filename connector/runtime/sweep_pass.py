@@ -3,8 +3,8 @@
 Why a pass does not read every open ticket: over 100,000 open tickets a full read costs seconds of
 CPU every minute though almost nothing is due. The sweep writes on each ticket it swept the
 earliest moment a later sweep could change anything on it (``connector.process.sweep.next_wake``),
-every other write to the ticket row sets that mark back to NULL (``connector.state.tickets``), and
-a pass reads only the tickets whose mark is passed or NULL (``Store.sweep_due_tickets``). A *full*
+every other write to the ticket row sets that mark back to empty ('') (``connector.state.tickets``), and
+a pass reads only the tickets whose mark is passed or empty (``Store.sweep_due_tickets``). A *full*
 pass reads them all, as before: the first after start-up and after a rule-book reload, since the
 marks were computed under rules that may have changed.
 """

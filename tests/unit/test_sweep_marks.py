@@ -159,7 +159,7 @@ def test_a_pass_with_nothing_due_reads_no_ticket(tmp_path: Path) -> None:
     with store.transaction():
         for _ in range(5):
             _apply(store, ("create", 3, 3), clock.now(), keys)
-    assert _sweep(store, clock.now(), full=False) == 5  # never swept: NULL marks
+    assert _sweep(store, clock.now(), full=False) == 5  # never swept: empty marks
     clock.advance(timedelta(minutes=1))
     assert _sweep(store, clock.now(), full=False) == 0
     store.ticket_set_priority(keys[2], Impact.SEVERE, Urgency.URGENT, Priority.HIGH)
@@ -171,7 +171,7 @@ def test_a_pass_with_nothing_due_reads_no_ticket(tmp_path: Path) -> None:
 
 def test_every_write_to_a_ticket_row_clears_its_mark() -> None:
     """A write the mark does not hear of is a ticket the sweep could skip wrongly: every UPDATE
-    of the tickets table in the state layer (other than the mark's own) sets it back to NULL."""
+    of the tickets table in the state layer (other than the mark's own) sets it back to empty."""
     root = Path(__file__).resolve().parents[2] / "connector" / "state"
     found = 0
     for path in root.glob("*.py"):
