@@ -18,11 +18,11 @@ once, writes it to the ticket and queues its notices.
 
 from __future__ import annotations
 
-__all__ = ["Step", "due_steps", "restore_deadline", "ticket_steps", "timeline_of"]
+__all__ = ["Step", "due_steps", "next_wake", "restore_deadline", "ticket_steps", "timeline_of"]
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from connector.domain.ledger import TicketState
 from connector.domain.models import Priority, Urgency
@@ -149,3 +149,38 @@ def due_steps(
 ) -> Sequence[Step]:
     """The steps of ``state`` due by ``now`` that have not fired yet, earliest first."""
     return [s for s in ticket_steps(state, sla, escalation, notices, now) if s.id not in fired]
+
+
+#: a moment after every step of every ticket, for ``next_wake``'s look at all of a ticket's steps
+_FAR = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def next_wake(
+    state: TicketState, sla: SlaPolicy, escalation: EscalationRules, notices: NotificationRules, now: datetime
+) -> datetime | None:
+    """The earliest moment after ``now`` at which a sweep of ``state`` could do anything, once a
+    sweep at ``now`` fired every step due by then; ``None``: nothing, until the ticket changes.
+
+    Why it is safe (the sweep skips a ticket until this moment, ``Store.sweep_due_tickets``):
+    with the ticket unchanged, what a sweep does at ``t`` depends on ``t`` only through (a) which
+    steps are due by ``t`` — every step's due moment is fixed by the ticket and the rules (a
+    suspension still open makes it ``None``, i.e. not due, until the ticket changes), and the
+    steps due by any ``t`` are among those due by a far moment, with the same times — and (b)
+    which SLA stages run at ``t`` (field 21), which changes only at a moment of the ticket's
+    timeline. So the earliest of those moments that is still ahead is a lower bound; a moment
+    too early only costs a sweep that does nothing. Any write to the ticket row clears the mark
+    (the store), so a change the sweep did not see is never skipped.
+    """
+    moments = [step.due_at for step in ticket_steps(state, sla, escalation, notices, _FAR)]
+    for status in stage_statuses(
+        timeline_of(state), state.priority or Priority.MEDIUM, state.urgency or Urgency.NORMAL, sla, _FAR
+    ):
+        moments += [m for m in (status.warning_at, status.due_at) if m is not None]
+    moments += [
+        m
+        for m in (state.created_at, state.assigned_at, state.accepted_at, state.resolved_at, state.closed_at)
+        if m is not None
+    ]
+    moments += [m for pause in state.pauses for m in pause if m is not None]
+    ahead = [m for m in moments if m > now]
+    return min(ahead) if ahead else None

@@ -48,7 +48,7 @@ from connector.domain.ledger import apply_decision
 from connector.domain.models import Alert, jsonable
 from connector.domain.notice import Notice, NoticeKind
 from connector.notify.settings import Notifications
-from connector.process.escalation import SweepResult, SweepRules, decision_notices, sweep_ticket
+from connector.process.escalation import SweepResult, SweepRules, decision_notices
 from connector.process.pipeline import Pipeline
 from connector.runtime import noise_jobs, storm_notes
 from connector.runtime.decision_log import alert_label, log_decision
@@ -59,6 +59,7 @@ from connector.runtime.metrics import Metrics
 from connector.runtime.outbox_ops import BACKEND, NOTIFY_PREFIX, OpKind
 from connector.runtime.plan import plan_operations
 from connector.runtime.retry import RetryPolicy
+from connector.runtime.sweep_pass import sweep_pass
 from connector.state.spool import Spool
 from connector.state.store import Store
 
@@ -99,6 +100,8 @@ class Engine:
         self.batch = batch
         self.spool = spool
         self.sweep_rules = sweep_rules
+        #: the rules of the last complete sweep pass: the tickets' next-sweep marks were computed under them
+        self._swept_with: SweepRules | None = None
         self.notifications = notifications
         #: set by the daemon on SIGTERM: loops finish the item in flight and return
         self.stopping = threading.Event()
@@ -297,12 +300,9 @@ class Engine:
             return 0
         now = self.clock.now()
         fired = 0
-        for state in self.store.sweep_tickets(now - self.sweep_rules.resolved_horizon):
-            if self.stopping.is_set():
-                break
-            with self.store.transaction():
-                result = sweep_ticket(self.store, state, self.sweep_rules, now)
-                self._queue_sweep(result, now)
+        rules = self.sweep_rules
+        full = self._swept_with is not rules  # marks written under other rules (or none yet): read all
+        for result in sweep_pass(self.store, rules, now, full=full, queue=self._queue_sweep, stopping=self.stopping):
             for f in result.fired:
                 late = " (late)" if f.late else ""
                 if f.step.kind is NoticeKind.SLA_BREACH:
@@ -310,7 +310,8 @@ class Engine:
                 roles, extra = ", ".join(f.step.roles), {"key": f.key, "operation": "sweep"}
                 log.info("%s → %s fired%s: %s", f.key, f.step.id, late, roles, extra=extra)
             fired += len(result.fired)
-        else:
+        if not self.stopping.is_set():
+            self._swept_with = rules
             self.health.sweep_done(now)
         return fired
 
@@ -392,4 +393,3 @@ class Engine:
             self.sweep()
         if not self.stopping.is_set():
             self.drain_outbox(ignore_backoff=ignore_backoff)
-

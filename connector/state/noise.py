@@ -65,7 +65,7 @@ class NoiseTables(Database):
 
     def ticket_set_flapping(self, key: str, since: datetime | None) -> None:
         """Mark a ticket flapping from ``since``, or settled (``None``)."""
-        self._exec("UPDATE tickets SET flapping_since = ? WHERE key = ?", (isoformat(since), key))
+        self._exec("UPDATE tickets SET flapping_since = ?, next_sweep_at = '' WHERE key = ?", (isoformat(since), key))
 
     def flapping_tickets(self) -> list[TicketState]:
         """Unresolved tickets marked flapping, oldest first."""
@@ -114,7 +114,7 @@ class NoiseTables(Database):
 
     def ticket_set_master(self, key: str, master_key: str) -> None:
         """Put ticket ``key`` under ``master_key`` (an adopted child, a storm's member)."""
-        self._exec("UPDATE tickets SET master_key = ? WHERE key = ?", (master_key, key))
+        self._exec("UPDATE tickets SET master_key = ?, next_sweep_at = '' WHERE key = ?", (master_key, key))
 
     def is_held(self, key: str) -> bool:
         """Whether the alert ``key`` is held during maintenance (not opened since)."""

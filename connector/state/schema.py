@@ -231,4 +231,12 @@ MIGRATIONS: Sequence[str] = (
     );
     CREATE INDEX change_links_open ON change_links (closed_at);
     """,
+    # speed2: the sweep reads only the tickets with something due (issue 15): the earliest moment
+    # the sweep could change anything on the ticket, written by the sweep; every other write to the
+    # ticket row sets it back to '' ("sweep me": before every time), so rows of an older file are
+    # all swept once; indexed with master_key, which the sweep's query also asks to be NULL
+    """
+    ALTER TABLE tickets ADD COLUMN next_sweep_at TEXT NOT NULL DEFAULT '';
+    CREATE INDEX tickets_next_sweep ON tickets (master_key, next_sweep_at);
+    """,
 )

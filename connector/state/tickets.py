@@ -10,7 +10,7 @@ that fired, each once; ``state_changes``: when each fingerprint's problems began
 
 from __future__ import annotations
 
-__all__ = ["STATE_COLUMNS", "HelpdeskId", "TicketsTable", "ticket_state", "time_or_none"]
+__all__ = ["NEVER", "STATE_COLUMNS", "HelpdeskId", "TicketsTable", "ticket_state", "time_or_none"]
 
 import json
 from datetime import datetime
@@ -21,6 +21,9 @@ from connector.domain.ledger import LIFE_FIELDS, DoneAfter, TicketState
 from connector.domain.models import Impact, Priority, TicketStatus, Urgency
 from connector.state.connection import Row
 from connector.state.database import Database
+
+#: ``next_sweep_at`` of a ticket the passing of time alone cannot change (compares after every time)
+NEVER = "9999-12-31T23:59:59+00:00"
 
 
 class HelpdeskId(NamedTuple):
@@ -81,28 +84,30 @@ class TicketsTable(Database):
 
     def ticket_set_ref(self, key: str, ticket_id: str, url: str) -> None:
         """Record the helpdesk id of a created ticket."""
-        self._exec("UPDATE tickets SET ticket_id = ?, url = ? WHERE key = ?", (ticket_id, url, key))
+        self._exec("UPDATE tickets SET ticket_id = ?, url = ?, next_sweep_at = '' WHERE key = ?", (ticket_id, url, key))
 
     def ticket_set_status(self, key: str, status: TicketStatus, at: datetime) -> None:
         """Record a status change the connector made or saw (``at``: when it happened)."""
         column = {TicketStatus.RESOLVED: "resolved_at", TicketStatus.CLOSED: "closed_at"}.get(status)
         if column:
             self._exec(
-                f"UPDATE tickets SET status = ?, {column} = ? WHERE key = ?", (status.value, at.isoformat(), key)
+                f"UPDATE tickets SET status = ?, {column} = ?, next_sweep_at = '' WHERE key = ?",
+                (status.value, at.isoformat(), key),
             )
         else:  # open again (reopened): not finished
             self._exec(
-                "UPDATE tickets SET status = ?, resolved_at = NULL, closed_at = NULL WHERE key = ?", (status.value, key)
+                "UPDATE tickets SET status = ?, resolved_at = NULL, closed_at = NULL, next_sweep_at = '' WHERE key = ?",
+                (status.value, key),
             )
 
     def ticket_bump_repeats(self, key: str) -> None:
         """Count one more repeat on a master."""
-        self._exec("UPDATE tickets SET repeats = repeats + 1 WHERE key = ?", (key,))
+        self._exec("UPDATE tickets SET repeats = repeats + 1, next_sweep_at = '' WHERE key = ?", (key,))
 
     def ticket_set_priority(self, key: str, impact: Impact, urgency: Urgency, priority: Priority) -> None:
         """Record a priority change the connector made."""
         self._exec(
-            "UPDATE tickets SET impact = ?, urgency = ?, priority = ? WHERE key = ?",
+            "UPDATE tickets SET impact = ?, urgency = ?, priority = ?, next_sweep_at = '' WHERE key = ?",
             (int(impact), int(urgency), int(priority), key),
         )
 
@@ -116,7 +121,8 @@ class TicketsTable(Database):
     def problem_recovered(self, key: str, at: datetime) -> None:
         """Record that the problem of alert ``key`` (a ticket's own, an alias's, a held one's) is over."""
         self._exec(
-            "UPDATE tickets SET problem_recovered_at = ? WHERE key = ? AND problem_recovered_at IS NULL",
+            "UPDATE tickets SET problem_recovered_at = ?, next_sweep_at = ''"
+            " WHERE key = ? AND problem_recovered_at IS NULL",
             (at.isoformat(), key),
         )
         self._exec("UPDATE aliases SET recovered_at = ? WHERE key = ? AND recovered_at IS NULL", (at.isoformat(), key))
@@ -142,7 +148,7 @@ class TicketsTable(Database):
             return
         values = [_column_value(name, value) for name, value in changes.items()]
         assignments = ", ".join(f"{name} = ?" for name in changes)
-        self._exec(f"UPDATE tickets SET {assignments} WHERE key = ?", (*values, key))
+        self._exec(f"UPDATE tickets SET {assignments}, next_sweep_at = '' WHERE key = ?", (*values, key))
 
     def active_tickets(self) -> list[TicketState]:
         """Every ticket not closed yet, oldest first."""
@@ -157,6 +163,24 @@ class TicketsTable(Database):
             (resolved_since.isoformat(),),
         )
         return [_ticket_state(row) for row in rows]
+
+    def sweep_due_tickets(self, resolved_since: datetime, now: datetime) -> list[TicketState]:
+        """``sweep_tickets`` narrowed to the tickets the sweep could change by ``now``: those whose
+        ``next_sweep_at`` is passed, or empty (not swept since their last write: '' comes before
+        every time). Read through the ``(master_key, next_sweep_at)`` index, so a pass where little
+        is due reads little."""
+        rows = self._rows(
+            f"SELECT {_STATE_COLUMNS} FROM tickets WHERE master_key IS NULL AND next_sweep_at <= ?"
+            " AND status != 'closed' AND (resolved_at IS NULL OR resolved_at >= ?)"
+            " ORDER BY rowid",
+            (now.isoformat(), resolved_since.isoformat()),
+        )
+        return [_ticket_state(row) for row in rows]
+
+    def ticket_set_next_sweep(self, key: str, at: datetime | None) -> None:
+        """Record when the sweep next needs to look at the ticket (``None``: not until it changes).
+        Written by the sweep after its own writes to the row, which set it back to ''."""
+        self._exec("UPDATE tickets SET next_sweep_at = ? WHERE key = ?", (NEVER if at is None else at.isoformat(), key))
 
     def fired_steps(self, key: str) -> set[str]:
         """The steps already fired for a ticket."""
