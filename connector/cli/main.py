@@ -164,10 +164,12 @@ def _dispatch(args: argparse.Namespace, redactor: Redactor) -> int:
 
         return run_status(args, config.state_path) if command == "status" else run_dead_letters(args, config.state_path)
 
-    if command in ("run", "once"):  # one connector per state file: the second is refused, naming the first
+    if command in ("run", "once"):
+        # daemons share a state file (leases and claims share the work, docs/several-daemons.md);
+        # ``once`` runs alone: it is refused beside a daemon, and a daemon beside it, naming the pid
         from connector.state.lock import StateLock
 
-        with StateLock(config.state_path, command=command):
+        with StateLock(config.state_path, command=command, shared=command == "run"):
             return _run_app(args, config, pm, redactor)
     raise AssertionError(f"unhandled command {command}")
 
@@ -200,6 +202,9 @@ def _run_app(args: argparse.Namespace, config: LoadedConfig, pm: pluggy.PluginMa
                 reports=lambda: app.reports.run(),
                 http=config.core.http,
                 reload=app.reload,
+                lease_seconds=settings.lease_seconds,
+                renew_seconds=settings.renew_every,
+                claim_seconds=settings.claim_seconds,
             )
             return daemon.run()
     finally:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from connector.contracts.adapters import BackendType, SourceType
 from connector.domain.errors import ConfigError, ConfigProblem
@@ -72,6 +72,32 @@ class DaemonSettings(_Strict):
         60.0, gt=0, le=300, description="how often escalation, notices and SLA deadlines are checked"
     )
     sync_seconds: float = Field(60.0, gt=0, description="how often changes made in the helpdesk are read back")
+    # several daemons on one state (docs/several-daemons.md)
+    lease_seconds: float = Field(
+        30.0, ge=1, le=600, description="a singleton job's lease: a dead daemon's jobs move within this time"
+    )
+    renew_seconds: float | None = Field(
+        None, gt=0, description="how often held leases are renewed (default: a third of lease_seconds)"
+    )
+    claim_seconds: float = Field(
+        120.0, ge=1, le=3600, description="an outbox operation's claim: longer than one helpdesk request may take"
+    )
+
+    @model_validator(mode="after")
+    def _renew_within_lease(self) -> DaemonSettings:
+        if self.renew_seconds is None:
+            self.renew_seconds = self.lease_seconds / 3
+        elif self.renew_seconds > self.lease_seconds / 2:
+            raise ValueError(
+                f"renew_seconds ({self.renew_seconds:g}) must be at most half of lease_seconds "
+                f"({self.lease_seconds:g}): a lease must be renewed at least twice before it can expire"
+            )
+        return self
+
+    @property
+    def renew_every(self) -> float:
+        """The renew interval, after the default."""
+        return self.renew_seconds if self.renew_seconds is not None else self.lease_seconds / 3
 
 
 class ReportSettings(_Strict):

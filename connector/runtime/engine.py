@@ -4,7 +4,8 @@
    one transaction; a repeat of a journaled event is dropped there.
 2. ``process_pending``: each journaled alert goes through the pipeline; its decision (recorded
    by ``ledger.apply_decision``), the operations and notices it implies and the journal mark are
-   committed together.
+   committed together, in a transaction that first takes the ``decide`` lock row and reads the
+   entry again, so several daemons on one state decide each entry once, one at a time.
 3. ``drain_outbox``: owed operations are tried in order, per ticket; a transient failure waits
    with exponential backoff (honouring ``Retry-After``) and blocks only its own target — a
    helpdesk, a source, or one notice channel.
@@ -14,9 +15,13 @@ Every step is safe to interrupt: what was committed is done, what was not is red
 helpdesk create that may have gone out before is preceded by a lookup of the connector key,
 so a crash between the helpdesk's answer and the local commit cannot double a ticket.
 
-The engine holds the steps together; the parts live beside it: ``plan`` (the operations a
-decision owes), ``outbox_ops`` (their kinds, targets and payloads), ``handlers`` (one per
-kind), ``drain`` (the delivery loop and what each failure means) and ``retry`` (the backoff).
+Why this module is long: the four steps share one transaction discipline (what one commit
+holds, which lock row it takes first, what a stop or a lost lease interrupts), and keeping them
+in one class keeps that discipline readable in one place. The parts with a job of their own
+already live beside it: ``plan`` (the operations a decision owes), ``outbox_ops`` (their kinds,
+targets and payloads), ``handlers`` (one per kind), ``drain`` (the delivery loop and what each
+failure means), ``retry`` (the backoff), ``noise_jobs`` (the clock's own decisions) and
+``holders`` (freeing a dead daemon's work).
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ from connector.domain.errors import (
     SourceError,
 )
 from connector.domain.ledger import apply_decision
-from connector.domain.models import Alert, jsonable
+from connector.domain.models import Alert, TicketStatus, jsonable
 from connector.domain.notice import Notice, NoticeKind
 from connector.notify.settings import Notifications
 from connector.process.escalation import SweepResult, SweepRules, decision_notices, sweep_ticket
@@ -52,13 +57,16 @@ from connector.runtime import noise_jobs
 from connector.runtime.decision_log import alert_label, log_decision
 from connector.runtime.drain import drain_pass
 from connector.runtime.health import Health
+from connector.runtime.holders import free_dead_holders
 from connector.runtime.intake import alert_payload, reject_event_key
+from connector.runtime.jobs import lease_lost
 from connector.runtime.metrics import Metrics
 from connector.runtime.outbox_ops import BACKEND, NOTIFY_PREFIX, OpKind
 from connector.runtime.plan import plan_operations
 from connector.runtime.retry import RetryPolicy
+from connector.state.leases import DECIDE_LOCK, holder_id
 from connector.state.spool import Spool
-from connector.state.store import Store
+from connector.state.store import JournalEntry, Store
 
 log = logging.getLogger("connector")
 
@@ -103,6 +111,15 @@ class Engine:
         #: counters and gauges of ``/metrics`` (its own registry), and what ``/readyz`` checks
         self.metrics = metrics if metrics is not None else Metrics()
         self.health = health if health is not None else Health(clock)
+        #: who this engine is in the ``leases`` and outbox claims (several daemons on one state)
+        self.holder = holder_id()
+        #: how long a claimed outbox operation stays this engine's (``daemon.claim_seconds``)
+        self.claim_seconds = 120.0
+
+    def halted(self) -> bool:
+        """Whether a loop must finish the item in flight and return: a stop was asked, or the
+        leased job on this thread may lose its lease (``connector.runtime.jobs.lease_lost``)."""
+        return self.stopping.is_set() or lease_lost()
 
     def source_capabilities(self, name: str) -> SourceCapabilities:
         """What source ``name`` asks of the engine (recoveries, acknowledgements, senders), found
@@ -173,34 +190,46 @@ class Engine:
             if not entries:
                 return decisions
             for entry in entries:
-                if self.stopping.is_set():
+                if self.halted():
                     return decisions
-                now = self.clock.now()
-                try:
-                    alert = Alert.model_validate_json(entry.payload)
-                except ValidationError as exc:
-                    reason = f"journaled payload no longer validates: {exc.errors()[0]['msg']}"
-                    with self.store.transaction():
-                        self.store.journal_finish(entry.id, "dead", reason, now)
-                        self.store.dead_letter("intake", entry.source, entry.event_key, reason, entry.payload, now)
-                    self.metrics.dead_lettered.labels("intake").inc()
-                    log.error("%s:%s → dead letter: %s", entry.source, entry.event_key, reason)
-                    continue
-                if alert.reply_to is None:
-                    decisions += self.settle_flapping(alert.recovered_at or alert.occurred_at)
-                    decisions += self.release_holds(alert.recovered_at or alert.occurred_at)
-                try:
-                    decision = self.pipeline.decide(alert, self.store, now)
-                except RuleError as exc:
-                    with self.store.transaction():
-                        self.store.journal_finish(entry.id, "dead", str(exc), now)
-                        self.store.dead_letter("rule", alert.source, alert.key, str(exc), entry.payload, now)
-                    self.metrics.dead_lettered.labels("rule").inc()
-                    extra = {"key": alert.key, "external_id": alert.external_id, "operation": "decide"}
-                    log.error("%s → dead letter: %s", alert_label(alert), exc, extra=extra)
-                    continue
-                self._commit(entry.id, decision, now)
-                decisions.append(decision)
+                # one transaction per entry, serialised with every other daemon's decisions by the
+                # decide lock row; the entry is read again under it (another daemon may have done it)
+                with self.store.transaction():
+                    self.store.take_lock(DECIDE_LOCK)
+                    if self.store.journal_is_pending(entry.id):
+                        decisions += self._decide_entry(entry)
+
+    def _decide_entry(self, entry: JournalEntry) -> list[Decision]:
+        """Decide one journaled entry (inside the caller's decide transaction); returns what was
+        decided for it, after what the clock decided first by the alert's own time."""
+        decisions: list[Decision] = []
+        now = self.clock.now()
+        try:
+            alert = Alert.model_validate_json(entry.payload)
+        except ValidationError as exc:
+            reason = f"journaled payload no longer validates: {exc.errors()[0]['msg']}"
+            with self.store.transaction():
+                self.store.journal_finish(entry.id, "dead", reason, now)
+                self.store.dead_letter("intake", entry.source, entry.event_key, reason, entry.payload, now)
+            self.metrics.dead_lettered.labels("intake").inc()
+            log.error("%s:%s → dead letter: %s", entry.source, entry.event_key, reason)
+            return decisions
+        if alert.reply_to is None:
+            decisions += self.settle_flapping(alert.recovered_at or alert.occurred_at)
+            decisions += self.release_holds(alert.recovered_at or alert.occurred_at)
+        try:
+            decision = self.pipeline.decide(alert, self.store, now)
+        except RuleError as exc:
+            with self.store.transaction():
+                self.store.journal_finish(entry.id, "dead", str(exc), now)
+                self.store.dead_letter("rule", alert.source, alert.key, str(exc), entry.payload, now)
+            self.metrics.dead_lettered.labels("rule").inc()
+            extra = {"key": alert.key, "external_id": alert.external_id, "operation": "decide"}
+            log.error("%s → dead letter: %s", alert_label(alert), exc, extra=extra)
+            return decisions
+        self._commit(entry.id, decision, now)
+        decisions.append(decision)
+        return decisions
 
     def _commit(self, entry_id: int, decision: Decision, now: datetime) -> None:
         alert = decision.alert
@@ -239,7 +268,7 @@ class Engine:
         lands nothing (all waiting or failing) ends it; so does a stop request.
         """
         total = 0
-        while not self.stopping.is_set():
+        while not self.halted():
             landed = drain_pass(self, ignore_backoff)
             total += landed
             if not landed:
@@ -281,17 +310,26 @@ class Engine:
         late) and keep field 21 at the next deadline; returns how many steps fired. Flapping
         tickets that settled are resolved first (``settle_flapping``), and problems held through
         a maintenance window that ended are opened (``release_holds``)."""
-        self.settle_flapping()
-        self.release_holds()
+        with self.store.transaction():  # what the clock decides, serialised with the decisions
+            self.store.take_lock(DECIDE_LOCK)
+            self.settle_flapping()
+            self.release_holds()
         if self.sweep_rules is None:
             self.health.sweep_done()
             return 0
         now = self.clock.now()
         fired = 0
-        for state in self.store.sweep_tickets(now - self.sweep_rules.resolved_horizon):
-            if self.stopping.is_set():
+        for listed in self.store.sweep_tickets(now - self.sweep_rules.resolved_horizon):
+            if self.halted():
                 break
+            # under the decide lock, the ticket read again: a decision or a sync-back on another
+            # thread or daemon may have changed it since the list was read; the step's fired row
+            # and its outbox operations commit together, and a step fires once (its row's key)
             with self.store.transaction():
+                self.store.take_lock(DECIDE_LOCK)
+                state = self.store.get(listed.key)
+                if state is None or state.status is TicketStatus.CLOSED or state.master_key is not None:
+                    continue
                 result = sweep_ticket(self.store, state, self.sweep_rules, now)
                 self._queue_sweep(result, now)
             for f in result.fired:
@@ -372,6 +410,7 @@ class Engine:
     def run_once(self, *, ignore_backoff: bool = False, before_sweep: Callable[[], object] | None = None) -> None:
         """Poll every source, decide, (read the helpdesk back), sweep the clock, and deliver:
         what ``itsm-connector once`` does."""
+        free_dead_holders(self.store, self.holder)
         self.poll_sources()
         if before_sweep is not None and not self.stopping.is_set():
             try:

@@ -52,6 +52,7 @@ from connector.rules.files import LifecycleFile
 from connector.runtime.adopt import Adopter
 from connector.runtime.digest import VerificationDigest
 from connector.runtime.engine import BACKEND, Engine
+from connector.state.leases import DECIDE_LOCK
 
 log = logging.getLogger("connector.runtime.syncback")
 
@@ -193,19 +194,22 @@ class SyncBack:
         """Apply one event to the ticket ``key``: ledger, writes and notices in one transaction."""
         engine = self.engine
         store = engine.store
-        state = store.get(key)
-        if state is None:
-            return None
-        outcome = apply_event(
-            state,
-            event,
-            self.roster,
-            lifecycle=self.lifecycle,
-            priority=engine.pipeline.rules.priority,
-            wait=self._wait,
-        )
-        now = engine.clock.now()
+        # read and written under the decide lock: a daemon deciding an alert of this ticket at
+        # the same time (on another thread or host) is serialised with it (docs/several-daemons.md)
         with store.transaction():
+            store.take_lock(DECIDE_LOCK)
+            state = store.get(key)
+            if state is None:
+                return None
+            outcome = apply_event(
+                state,
+                event,
+                self.roster,
+                lifecycle=self.lifecycle,
+                priority=engine.pipeline.rules.priority,
+                wait=self._wait,
+            )
+            now = engine.clock.now()
             cascaded = record_outcome(store, state, outcome, event.at)
             after = store.get(key) or state
             self._queue_writes(after, outcome, cascaded, event, now)

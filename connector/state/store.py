@@ -10,6 +10,8 @@
   appended to a master by the storm guard; ``steps``: what the clock fired (``connector.state.tickets``).
 - ``state_changes``, ``holds``, ``ticket_upstreams`` and the tickets' flapping mark, CI and storm
   key: what flapping, maintenance and cause correlation remember (``connector.state.noise``).
+- ``leases``, ``locks`` and the outbox claims: how several daemons on one state share the work
+  (``connector.state.leases``).
 - ``dead_letter``: inputs and operations that cannot be processed, with the reason; ``cursors``:
   how far each source has been read (``connector.state.database``, with the connection itself).
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 __all__ = ["MIGRATIONS", "JournalEntry", "OutboxOp", "Store"]
 
 from connector.state.journal import JournalEntry, JournalTable
+from connector.state.leases import LeasesTable
 from connector.state.noise import NoiseTables
 from connector.state.outbox import OutboxOp, OutboxTable
 from connector.state.repair import RepairQueries
@@ -31,5 +34,5 @@ from connector.state.schema import MIGRATIONS
 from connector.state.tickets import TicketsTable
 
 
-class Store(JournalTable, OutboxTable, TicketsTable, RepairQueries, NoiseTables):
+class Store(JournalTable, OutboxTable, TicketsTable, RepairQueries, NoiseTables, LeasesTable):
     """The SQLite state file. One instance per process; not shared between threads."""
