@@ -132,7 +132,7 @@ class SyncBack:
         history_reader = engine.capabilities.history
         self.adopter.start()  # the first pass fixes where adoption starts
         for snapshot in engine.backend.changed_since(since - OVERLAP):
-            if engine.stopping.is_set():
+            if engine.halted():  # a stop, or its lease may be lost: another daemon carries on
                 break
             latest = max(latest, snapshot.updated_at)
             key = snapshot.key or store.key_for_ticket_id(snapshot.ticket_id)
@@ -156,6 +156,8 @@ class SyncBack:
                     store.ticket_set_life(state.key, synced_changes=seen)
         with store.transaction():
             store.set_cursor(self._cursor_name, isoformat(latest), now)
+        if engine.halted():
+            return applied  # the rest waits for the next pass (here, or on the lease's next holder)
         self.close_waited()
         if self.digest is not None:
             self.digest.run()
@@ -176,7 +178,7 @@ class SyncBack:
         now = engine.clock.now()
         closed = 0
         for state in engine.store.active_tickets():
-            if engine.stopping.is_set():
+            if engine.halted():
                 break
             due = close_due(state, wait)
             if due is None or due > now:

@@ -197,10 +197,18 @@ def test_a_daemon_that_cannot_renew_stops_its_leased_job_before_the_lease_can_ex
 def test_lease_lost_is_what_a_leased_job_sees_on_its_thread(nodes: list[Node], clock: FakeClock) -> None:
     a, _ = nodes
     seen: list[bool] = []
-    job = Job("probe-lease", 1, lambda: seen.append(lease_lost()))
+
+    def long_job() -> None:  # no renewal comes while it runs (the keeper cannot reach the state)
+        seen.append(a.engine.halted())
+        clock.advance(seconds=LEASE - RENEW - 1)
+        seen.append(a.engine.halted())
+        clock.advance(seconds=1)  # the safe time is over: the lease could expire within RENEW
+        seen.append(a.engine.halted())
+
+    job = Job("long", 1, long_job)
     runner = JobRunner([job], a.keeper, stopping=a.engine.stopping, metrics=a.metrics)
-    assert runner.tick(job) and seen == [False]
-    assert not lease_lost()  # outside a job: never lost
+    assert runner.tick(job) and seen == [False, False, True]
+    assert not lease_lost() and not a.engine.halted()  # outside a job: never lost
 
 
 def test_a_failing_job_is_counted_and_runs_again(nodes: list[Node]) -> None:
