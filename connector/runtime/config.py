@@ -80,7 +80,10 @@ class DaemonSettings(_Strict):
         None, gt=0, description="how often held leases are renewed (default: a third of lease_seconds)"
     )
     claim_seconds: float = Field(
-        120.0, ge=1, le=3600, description="an outbox operation's claim: longer than one helpdesk request may take"
+        120.0,
+        ge=1,
+        le=3600,
+        description="an outbox operation's claim, renewed while it runs: a dead daemon's is taken over after it",
     )
 
     @model_validator(mode="after")

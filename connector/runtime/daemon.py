@@ -228,6 +228,7 @@ class Daemon:
             engine.holder,
             lease_seconds=self.lease_seconds,
             renew_seconds=self.renew_seconds,
+            also=engine.renew_claims,  # an operation running long keeps its claim
         )
         close_thread = getattr(engine.store, "close_thread", None)
         self.runner = runner = JobRunner(

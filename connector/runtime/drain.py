@@ -146,6 +146,7 @@ def drain_pass(engine: Engine, ignore_backoff: bool) -> int:
                 blocked_keys.add(op.ticket_key)
             waiting += 1
             continue
+        engine.running_op(op.id, True)  # its claim is renewed while it runs
         try:
             handler, payload = read_op(op)
             with _measured(engine, op):
@@ -209,6 +210,8 @@ def drain_pass(engine: Engine, ignore_backoff: bool) -> int:
             engine.metrics.dead_lettered.labels("outbox").inc()
             log.exception("outbox #%d %s %s → dead letter: %s", op.id, op.op, op.ticket_key, reason)
             continue
+        finally:
+            engine.running_op(op.id, False)
         landed += 1
     for target, reason in blocked_targets.items():
         log.warning("outbox: %s unavailable, its other operations wait for the next drain: %s", target, reason)

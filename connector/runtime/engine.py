@@ -115,6 +115,28 @@ class Engine:
         self.holder = holder_id()
         #: how long a claimed outbox operation stays this engine's (``daemon.claim_seconds``)
         self.claim_seconds = 120.0
+        #: the outbox operations being run now: their claims are renewed while they run
+        #: (``renew_claims``), so a slow helpdesk request never outlives its claim
+        self.in_flight: set[int] = set()
+        self._in_flight_lock = threading.Lock()
+
+    def running_op(self, op_id: int, running: bool) -> None:
+        """Note that operation ``op_id`` starts (or stopped) running on this engine."""
+        with self._in_flight_lock:
+            if running:
+                self.in_flight.add(op_id)
+            else:
+                self.in_flight.discard(op_id)
+
+    def renew_claims(self) -> None:
+        """Extend the claim of every operation running now (the daemon's lease keeper, every
+        ``renew_seconds``, on its own connection): a claim then expires only when this daemon
+        is gone or cut off, never because one request took long."""
+        with self._in_flight_lock:
+            running = sorted(self.in_flight)
+        now = self.clock.now()
+        for op_id in running:
+            self.store.op_claim(op_id, self.holder, now, self.claim_seconds)
 
     def halted(self) -> bool:
         """Whether a loop must finish the item in flight and return: a stop was asked, or the

@@ -72,7 +72,18 @@ class Job:
 class LeaseKeeper:
     """The leases one daemon holds: taking one, renewing them all, letting them go."""
 
-    def __init__(self, store: Store, clock: Clock, holder: str, *, lease_seconds: float, renew_seconds: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        holder: str,
+        *,
+        lease_seconds: float,
+        renew_seconds: float,
+        also: Callable[[], object] | None = None,
+    ) -> None:
+        #: renewed with the leases (the daemon: the claims of the outbox operations running now)
+        self.also = also
         self.store = store
         self.clock = clock
         self.holder = holder
@@ -135,6 +146,11 @@ class LeaseKeeper:
         fails for want of the state keeps the old safe time, which then runs out."""
         for name in self.held():
             self._take(name)
+        if self.also is not None:
+            try:
+                self.also()
+            except StoreError as exc:
+                log.warning("claims could not be renewed (they expire instead): %s", exc)
 
     def release_all(self) -> None:
         """Let every lease go (a clean stop): another daemon takes each over at once."""
@@ -230,8 +246,7 @@ class JobRunner:
         """One thread per job, and the lease keeper's."""
         for job in self.jobs.values():
             self._spawn(f"job-{job.name}", lambda job=job: self._loop(job))  # type: ignore[misc]
-        if any(job.leased for job in self.jobs.values()):
-            self._spawn("lease-keeper", self._keep)
+        self._spawn("lease-keeper", self._keep)
 
     def wait_first(self, timeout: float) -> bool:
         """Wait until every job had its first turn (ran, or found its lease held elsewhere)."""

@@ -68,7 +68,12 @@ class Node:
             notifications=Notifications(directory, escalation, rules, renderer, channels),
         )
         self.keeper = LeaseKeeper(
-            self.engine.store, clock, self.engine.holder, lease_seconds=LEASE, renew_seconds=RENEW
+            self.engine.store,
+            clock,
+            self.engine.holder,
+            lease_seconds=LEASE,
+            renew_seconds=RENEW,
+            also=self.engine.renew_claims,
         )
         self.metrics = Metrics()
         self.sweep = Job("sweep", TICK, self.engine.sweep)
@@ -282,3 +287,28 @@ def test_a_daemon_without_the_sweep_lease_counts_the_holders_sweep_as_ready(
     a.keeper.renew_all()
     assert not runner.tick(standby)  # a holds it
     assert b.engine.health.sweep_lag() == 0
+
+
+def test_an_operation_that_runs_longer_than_its_claim_keeps_it_while_it_runs(
+    nodes: list[Node], clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = nodes
+    open_one_of_each(a.engine)
+    a.engine.process_pending()
+    backend: Any = a.engine.backend
+    real_create = backend.create_ticket
+    taken_by_b: list[bool] = []
+
+    def slow_create(ticket: Any, **kwargs: Any) -> Any:  # a helpdesk answering after minutes
+        for _ in range(int(a.engine.claim_seconds / RENEW) * 3):
+            clock.advance(seconds=RENEW)
+            a.keeper.renew_all()  # the keeper thread, meanwhile: it renews the claim
+            (op,) = [o for o in a.engine.store.pending_ops(100) if o.op == "create"][:1]
+            taken_by_b.append(b.engine.store.op_claim(op.id, b.engine.holder, clock.now(), b.engine.claim_seconds))
+        return real_create(ticket, **kwargs)
+
+    monkeypatch.setattr(backend, "create_ticket", slow_create)
+    a.engine.drain_outbox(ignore_backoff=True)
+    monkeypatch.setattr(backend, "create_ticket", real_create)
+    assert taken_by_b and not any(taken_by_b)  # the other daemon never got it
+    assert not a.engine.in_flight  # and nothing is left marked running
