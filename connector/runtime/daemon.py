@@ -16,7 +16,7 @@ stops its leased jobs before the lease can expire.
 
 Push sources (``PushSource``: the Zabbix webhook) are started before the first poll with a
 ``ThreadedJournal`` of their own on the same state file, and stopped first at the end. What
-they journal wakes the deliver job, which decides and delivers it at once.
+they journal wakes the decide job, which wakes the deliver job once it decided.
 
 With an ``http:`` section (``http=``) the daemon runs one HTTP server (``DaemonHttp``, waitress)
 before the first poll: ``/healthz``, ``/readyz``, ``/metrics``, and every push source that can
@@ -86,7 +86,7 @@ def _close_fds(*fds: int) -> None:
 
 
 class Daemon:
-    """Runs the poll, deliver, sweep, sync-back and report jobs of one engine, one thread each."""
+    """Runs the poll, decide, deliver, sweep, sync-back and report jobs of one engine, one thread each."""
 
     def __init__(
         self,
@@ -177,10 +177,12 @@ class Daemon:
                 self._reload_asked.set()
 
     def jobs(self) -> list[Job]:
-        """This daemon's jobs: every source's poll, deliver, sweep, sync-back, reports, probe."""
+        """This daemon's jobs: every source's poll, decide, deliver, sweep, sync-back, reports, probe."""
         engine = self.engine
         jobs = [Job(f"poll:{name}", self.poll_seconds, self._poller(name)) for name in engine.sources]
-        jobs.append(Job("deliver", self.drain_seconds, self._deliver, leased=False))
+        # two jobs, so that entries are decided while the drain waits on a slow helpdesk
+        jobs.append(Job("decide", self.drain_seconds, self._decide, leased=False))
+        jobs.append(Job("deliver", self.drain_seconds, engine.drain_outbox, leased=False))
         # on a daemon that does not hold the sweep, /readyz counts the holder's (its lease is live)
         jobs.append(Job("sweep", self.sweep_seconds, engine.sweep, elsewhere=engine.health.sweep_done))
         if self._sync is not None:
@@ -201,19 +203,22 @@ class Daemon:
             # a quiet source every minute is not news: INFO only when something came in
             log.log(logging.INFO if new else logging.DEBUG, "source %s: %d new event(s)", name, new)
             if new:
-                self._wake_deliver()
+                self._wake("decide")
 
         return poll
 
-    def _deliver(self) -> None:
-        """Decide what was journaled (by any daemon), then deliver what is owed."""
-        self.engine.process_pending()
-        self.engine.drain_outbox()
+    def _decide(self) -> None:
+        """Decide what was journaled (by any daemon); what that owes is delivered at once."""
+        if self.engine.process_pending():
+            self._wake("deliver")
 
-    def _wake_deliver(self) -> None:
+    def _wake(self, job: str) -> None:
         runner = self.runner
         if runner is not None:
-            runner.wake("deliver")
+            runner.wake(job)
+
+    def _journaled(self) -> None:
+        self._wake("decide")
 
     def run(self, install_signals: bool = True) -> int:
         """Run until stopped; returns the exit code (0 after a clean stop)."""
@@ -327,7 +332,7 @@ class Daemon:
             if self.engine.store.path == ":memory:":
                 raise StoreError("push sources need a state file: an in-memory state cannot be shared with them")
             journal = ThreadedJournal(
-                self.engine.store.path, self.engine.clock, on_new=self._wake_deliver, metrics=self.engine.metrics
+                self.engine.store.path, self.engine.clock, on_new=self._journaled, metrics=self.engine.metrics
             )
         except BaseException:
             self._stop_http()

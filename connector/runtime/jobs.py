@@ -62,7 +62,7 @@ class Job:
     run: Callable[[], object]
     #: ``False``: it runs on every daemon (deciding and delivering, the probe)
     leased: bool = True
-    #: set to run it now instead of at its next time (push intake wakes the deliver job)
+    #: set to run it now instead of at its next time (push intake wakes the decide job)
     wake: threading.Event = field(default_factory=threading.Event)
     #: called at its time when another daemon holds the lease (and so runs it): the sweep's
     #: readiness check then counts the holder's sweep instead of failing on this daemon
