@@ -46,13 +46,17 @@ if [ "${ITSM_SKIP_SERVERS:-0}" != 1 ]; then
   as_root bash scripts/services/postgres.sh start
 fi
 
+if [ "${ITSM_SKIP_SERVERS:-0}" != 1 ]; then
+  pg_env=$(as_root bash scripts/services/postgres.sh env) || die "the PostgreSQL test server is not up (scripts/services/postgres.sh start)"
+  # ITSM_TEST_PG_URL=postgresql://…: the two-daemon integration test shares it (a schema of its own)
+  export "${pg_env?}"
+fi
+
 step "pytest"
 export ITSM_PYTHON="$VENV/bin/python"
 "$VENV/bin/pytest" -q -p no:cacheprovider "$@"
 
 if [ "${ITSM_SKIP_SERVERS:-0}" != 1 ]; then
   step "pytest, state on PostgreSQL (tests/unit tests/contract tests/conformance)"
-  pg_env=$(as_root bash scripts/services/postgres.sh env) || die "the PostgreSQL test server is not up (scripts/services/postgres.sh start)"
-  export "${pg_env?}"  # ITSM_TEST_PG_URL=postgresql://…
   ITSM_TEST_STATE_URL=$ITSM_TEST_PG_URL "$VENV/bin/pytest" -q -p no:cacheprovider tests/unit tests/contract tests/conformance
 fi

@@ -179,10 +179,12 @@ def _dispatch(args: argparse.Namespace, redactor: Redactor) -> int:
 
         return run_prune(args, config)
 
-    if command in ("run", "once"):  # one connector per state file: the second is refused, naming the first
+    if command in ("run", "once"):
+        # daemons share a state file (leases and claims share the work, docs/several-daemons.md);
+        # ``once`` runs alone: it is refused beside a daemon, and a daemon beside it, naming the pid
         from connector.state.lock import StateLock
 
-        with StateLock(config.state_path, command=command):
+        with StateLock(config.state_path, command=command, shared=command == "run"):
             return _run_app(args, config, pm, redactor)
     raise AssertionError(f"unhandled command {command}")
 
@@ -224,6 +226,9 @@ def _run_app(args: argparse.Namespace, config: LoadedConfig, pm: pluggy.PluginMa
                 reports=lambda: app.reports.run(),
                 http=config.core.http,
                 reload=app.reload,
+                lease_seconds=settings.lease_seconds,
+                renew_seconds=settings.renew_every,
+                claim_seconds=settings.claim_seconds,
                 prune=retention.run,
                 prune_seconds=config.core.retention.every_minutes * 60,
             )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
@@ -114,13 +115,28 @@ class LocalBackend:
         self._clock = clock
         self._actor = actor
         self._path = str(path)
+        self._owner = threading.get_ident()
         try:
             if self._path != ":memory:":
                 Path(self._path).parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self._path, isolation_level=None)
-            self._db.executescript(_SCHEMA)
+            self._local = threading.local()
+            # in memory, every connection is another database: one connection, any thread
+            self._shared = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=30)
+            self._shared.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise BackendUnavailable(str(exc), backend=name, operation="open") from exc
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """This thread's connection: the daemon's jobs call the backend from threads of their own
+        (connector.runtime.jobs), and a SQLite connection belongs to the thread that opened it."""
+        if self._path == ":memory:" or threading.get_ident() == self._owner:
+            return self._shared
+        conn: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if conn is None:
+            conn = sqlite3.connect(self._path, isolation_level=None, timeout=30)
+            self._local.db = conn
+        return conn
 
     def _now(self) -> str:
         return self._clock.now().isoformat()
@@ -356,7 +372,7 @@ class LocalBackend:
         return out
 
     def close(self) -> None:
-        self._db.close()
+        self._db.close()  # this thread's; another thread's connection goes with its thread
 
 
 @hookimpl(trylast=True)

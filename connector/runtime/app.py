@@ -31,6 +31,7 @@ from connector.runtime.engine import Engine, RetryPolicy
 from connector.runtime.health import Health
 from connector.runtime.report_job import ReportsJob
 from connector.runtime.syncback import SyncBack
+from connector.state.per_thread import per_thread
 from connector.state.spool import Spool
 from connector.state.store import open_store
 from connector.util.secrets import Redactor
@@ -113,7 +114,8 @@ def build_app(
     data_dir = config.path.parent
     if rules is None:
         rules = config.rulebook()
-    store = open_store(config.state_target)
+    # every part holds this one store; each thread that uses it (the daemon's jobs) gets its own connection
+    store = per_thread(open_store(config.state_target))
     spool = Spool(config.state_path.parent / "spool")
     ctx = PluginContext(
         clock=clock,

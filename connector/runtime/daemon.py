@@ -1,64 +1,95 @@
-"""``itsm-connector run``: the scheduled jobs, until SIGTERM/SIGINT.
+"""``itsm-connector run``: the periodic jobs, each on its own thread, until SIGTERM/SIGINT.
 
-The daemon owns its own ``schedule.Scheduler`` (never the module default). Each job is a
-one-line call into the engine, wrapped so an exception is logged with its traceback and the
-loop goes on. A signal only sets a flag: the operation in flight finishes, then ``run``
-returns 0. Jobs catch up from the store (journal, outbox), so a missed run loses nothing.
+Every job (a source's poll, deciding and delivering, the sweep, sync-back, reports, the probe)
+runs on a thread of its own and its own schedule (``connector.runtime.jobs.JobRunner``), so a
+slow one — a minute of sync-back against a slow helpdesk — never holds back intake, decisions
+or the drain. A job's exception is logged with its traceback and counted; the job runs again at
+its next time. A stop signal only wakes the main thread: every job finishes the operation in
+flight, the leases are released, then ``run`` returns 0. Jobs catch up from the store (journal, outbox),
+so a missed run loses nothing.
+
+Several daemons may run on one state (docs/several-daemons.md): deciding and delivering, the
+probe and push intake run on every daemon (decisions serialised by the decide lock row, outbox
+operations claimed one by one); the singleton jobs run only on the daemon that holds their
+lease (``connector.state.leases``), renewed on a thread of its own. A daemon that cannot renew
+stops its leased jobs before the lease can expire.
 
 Push sources (``PushSource``: the Zabbix webhook) are started before the first poll with a
-``ThreadedJournal`` of their own on the same state file, and stopped after the loop. What they
-journal wakes the loop, which decides and delivers it at once instead of at the next poll.
+``ThreadedJournal`` of their own on the same state file, and stopped first at the end. What
+they journal wakes the decide job, which wakes the deliver job once it decided.
 
 With an ``http:`` section (``http=``) the daemon runs one HTTP server (``DaemonHttp``, waitress)
 before the first poll: ``/healthz``, ``/readyz``, ``/metrics``, and every push source that can
 be mounted (``MountableSource``) is mounted there instead of opening a port of its own. A probe
-job asks the backend every ``probe_seconds`` whether it answers (``/readyz``), and the loop
-refreshes the state-file gauges of ``/metrics`` every few seconds.
+job asks the backend every ``probe_seconds`` whether it answers (``/readyz``), and the main
+thread refreshes the state-file gauges of ``/metrics`` every few seconds.
 
 Retention (``prune=``, ``connector.runtime.retention_job``) runs every ``prune_seconds`` like any
 other job: each of its batches is a short transaction of its own, so intake is never held long.
 
 systemd (``Type=notify``, ``connector.runtime.systemd_notify``): ``READY=1`` once the server and
-the push sources listen and the first cycle ran, ``RELOADING=1`` … ``READY=1`` around a SIGHUP
-reload, ``STOPPING=1`` when a stop was asked, ``STATUS=`` saying what it does. SIGHUP only
-sets a flag too: the loop reloads between two jobs (``reload=``, ``App.reload``), and a reload
-that fails (a broken rule file) is logged and the old rules stay.
+the push sources listen and every job had its first turn, ``RELOADING=1`` … ``READY=1`` around
+a SIGHUP reload, ``STOPPING=1`` when a stop was asked, ``STATUS=`` saying what it does. SIGHUP
+only wakes the main thread too: it reloads while no job runs (``JobRunner.paused``), and a
+reload that fails (a broken rule file) is logged and the old rules stay. A second SIGTERM while
+stopping only says that the stop is under way: it neither restarts nor delays it.
+
+Why this module is long: it is the daemon's life from start to stop in one place — which jobs
+exist and on what schedule, the HTTP server and push sources started before them and stopped
+after, the signals and what each does, the reload between jobs — and each of those is a few
+lines of wiring whose order matters. The jobs themselves live in ``connector.runtime.jobs``.
 """
 
 from __future__ import annotations
 
 __all__ = ["Daemon"]
 
+import contextlib
 import logging
+import os
+import select
 import signal
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING
 
-import schedule
-
 from connector.contracts.adapters import PushSource
 from connector.contracts.http import MountableSource
-from connector.domain.errors import ConnectorError, StoreError
+from connector.domain.errors import ConnectorError, SourceError, StoreError
 from connector.runtime.config import HttpSettings
 from connector.runtime.engine import Engine
+from connector.runtime.holders import free_dead_holders
 from connector.runtime.intake import ThreadedJournal
+from connector.runtime.jobs import Job, JobRunner, LeaseKeeper
 from connector.runtime.probe import probe_backend
 from connector.runtime.systemd_notify import notify
+from connector.state.per_thread import per_thread
 
 if TYPE_CHECKING:
     from connector.runtime.http_server import DaemonHttp
 
 log = logging.getLogger("connector.runtime.daemon")
 
-#: how often the loop re-reads the state file's gauges for /metrics (seconds)
+#: how often the main thread re-reads the state file's gauges for /metrics (seconds)
 GAUGE_SECONDS = 5.0
+
+#: what a thread (not a signal) pokes the main thread with; signals poke their own number
+_STOP, _RELOAD = 0, 255
+
+#: the report job's period (it publishes once a month; the run checks whether it is due)
+REPORT_SECONDS = 3600.0
+
+def _close_fds(*fds: int) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 class Daemon:
-    """Runs the poll, drain and sweep jobs for one engine on its own scheduler."""
+    """Runs the poll, decide, deliver, sweep, sync-back and report jobs of one engine, one thread each."""
 
     def __init__(
         self,
@@ -72,6 +103,9 @@ class Daemon:
         reports: Callable[[], object] | None = None,
         http: HttpSettings | None = None,
         reload: Callable[[], str] | None = None,
+        lease_seconds: float = 30.0,
+        renew_seconds: float | None = None,
+        claim_seconds: float | None = None,
         prune: Callable[[], object] | None = None,
         prune_seconds: float = 3600.0,
     ) -> None:
@@ -80,101 +114,173 @@ class Daemon:
         self.drain_seconds = drain_seconds
         self.sweep_seconds = sweep_seconds
         self.sync_seconds = sync_seconds
+        self.lease_seconds = lease_seconds
+        self.renew_seconds = renew_seconds if renew_seconds is not None else lease_seconds / 3
+        if claim_seconds is not None:
+            engine.claim_seconds = claim_seconds
         self._sync = sync
         self._reports = reports
-        self._prune = prune  # retention (connector.runtime.retention_job): a plain callable job
+        self._prune = prune  # retention (connector.runtime.retention_job): a leased job
         self.prune_seconds = prune_seconds
-        self.scheduler = schedule.Scheduler()
         self._stop = engine.stopping
-        self._wake = threading.Event()  # set by push intake: new input is journaled
+        # wakes the main thread (a stop, a reload, a signal): a pipe, because a signal handler
+        # may only write a byte to it — a lock (an Event's, logging's) taken inside a handler can
+        # deadlock the very thread it interrupted; the main thread reads, logs and acts
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        weakref.finalize(self, _close_fds, self._wake_r, self._wake_w)
+        self._signals_seen = 0
         self.http_settings = http
         self._reload = reload
-        self._reload_asked = threading.Event()  # set by SIGHUP; the loop reloads between jobs
+        self._reload_asked = threading.Event()  # set by SIGHUP; reloaded while no job runs
         self.http: DaemonHttp | None = None  # the running server (tests read its port)
+        self.runner: JobRunner | None = None  # the running jobs (tests read their leases)
         self._gauges_at = 0.0
         self._mounted: list[MountableSource] = []
 
     def request_reload(self) -> None:
-        """Ask the loop to re-read the rule book and people.yaml between two jobs (SIGHUP)."""
+        """Ask for the rule book and people.yaml to be read again while no job runs (SIGHUP)."""
         self._reload_asked.set()
-        self._wake.set()
+        self._poke(_RELOAD)
 
     def stop(self) -> None:
-        """Ask the loop to finish what it is doing and return."""
+        """Ask every job to finish what it is doing, and ``run`` to return."""
         if not self._stop.is_set():
             notify("STOPPING=1", "STATUS=stopping: finishing the operation in flight")
         self._stop.set()
-        self._wake.set()
+        self._poke(_STOP)
+        runner = self.runner
+        if runner is not None:
+            for job in runner.jobs.values():
+                job.wake.set()
 
-    def _guard(self, name: str, job: Callable[[], object]) -> Callable[[], None]:
-        def run() -> None:
-            if self._stop.is_set():
-                return
+    def _poke(self, what: int) -> None:
+        """Wake the main thread (from any thread, or a signal handler: one byte, no lock)."""
+        # a full pipe: it is woken already; a closed one: the daemon ended
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, bytes([what]))
+
+    def _wait_main(self, timeout: float) -> None:
+        """Sleep until poked or ``timeout``; then act on what the signals asked."""
+        ready, _, _ = select.select([self._wake_r], [], [], timeout)
+        if not ready:
+            return
+        try:
+            said = os.read(self._wake_r, 512)
+        except BlockingIOError:
+            return
+        for what in said:
+            if what in (signal.SIGTERM, signal.SIGINT):
+                name = signal.Signals(what).name
+                self._signals_seen += 1
+                if self._signals_seen == 1:
+                    log.info("received %s: finishing the operation in flight", name)
+                else:
+                    log.info("received %s again: already stopping, the operation in flight finishes", name)
+                self.stop()
+            elif what == signal.SIGHUP:
+                log.info("received SIGHUP: reloading the rule book and people.yaml between two jobs")
+                self._reload_asked.set()
+
+    def jobs(self) -> list[Job]:
+        """This daemon's jobs: every source's poll, decide, deliver, sweep, sync-back, reports, probe."""
+        engine = self.engine
+        jobs = [Job(f"poll:{name}", self.poll_seconds, self._poller(name)) for name in engine.sources]
+        # two jobs, so that entries are decided while the drain waits on a slow helpdesk
+        jobs.append(Job("decide", self.drain_seconds, self._decide, leased=False))
+        jobs.append(Job("deliver", self.drain_seconds, engine.drain_outbox, leased=False))
+        # on a daemon that does not hold the sweep, /readyz counts the holder's (its lease is live)
+        jobs.append(Job("sweep", self.sweep_seconds, engine.sweep, elsewhere=engine.health.sweep_done))
+        if self._sync is not None:
+            jobs.append(Job("sync", self.sync_seconds, self._sync))
+        if self._reports is not None:
+            jobs.append(Job("reports", REPORT_SECONDS, self._reports))
+        if self._prune is not None:
+            jobs.append(Job("prune", self.prune_seconds, self._prune))
+        if self.http_settings is not None:
+            jobs.append(Job("probe", self.http_settings.probe_seconds, lambda: probe_backend(engine), leased=False))
+        return jobs
+
+    def _poller(self, name: str) -> Callable[[], None]:
+        def poll() -> None:
             try:
-                job()
-            except Exception:
-                log.exception("job %s failed; it runs again at its next time", name)
+                new = self.engine.poll(name)
+            except SourceError as exc:
+                log.warning("%s (will try again next cycle)", exc)
+                return
+            # a quiet source every minute is not news: INFO only when something came in
+            log.log(logging.INFO if new else logging.DEBUG, "source %s: %d new event(s)", name, new)
+            if new:
+                self._wake("decide")
 
-        return run
+        return poll
+
+    def _decide(self) -> None:
+        """Decide what was journaled (by any daemon); what that owes is delivered at once."""
+        if self.engine.process_pending():
+            self._wake("deliver")
+
+    def _wake(self, job: str) -> None:
+        runner = self.runner
+        if runner is not None:
+            runner.wake(job)
+
+    def _journaled(self) -> None:
+        self._wake("decide")
 
     def run(self, install_signals: bool = True) -> int:
         """Run until stopped; returns the exit code (0 after a clean stop)."""
         if install_signals:
             self._install_signals()
-        poll = self._guard("poll", self.engine.poll_sources)
-        drain = self._guard("drain", self.engine.drain_outbox)
-        self.scheduler.every(self.poll_seconds).seconds.do(poll)  # type: ignore[arg-type]  # floats work
-        self.scheduler.every(self.drain_seconds).seconds.do(drain)  # type: ignore[arg-type]
-        sweep = self._guard("sweep", self.engine.sweep)
-        self.scheduler.every(self.sweep_seconds).seconds.do(sweep)  # type: ignore[arg-type]
-        if self._sync is not None:
-            sync = self._guard("sync", self._sync)
-            self.scheduler.every(self.sync_seconds).seconds.do(sync)  # type: ignore[arg-type]
-        if self._reports is not None:
-            reports = self._guard("reports", self._reports)
-            self.scheduler.every(1).hours.do(reports)
-        if self._prune is not None:
-            prune = self._guard("prune", self._prune)
-            self.scheduler.every(self.prune_seconds).seconds.do(prune)  # type: ignore[arg-type]
-        if self.http_settings is not None:
-            probe = self._guard("probe", lambda: probe_backend(self.engine))
-            self.scheduler.every(self.http_settings.probe_seconds).seconds.do(probe)  # type: ignore[arg-type]
+        engine = self.engine
+        engine.store = per_thread(engine.store)  # each job thread gets a connection of its own
+        free_dead_holders(engine.store, engine.holder)
+        keeper = LeaseKeeper(
+            engine.store,
+            engine.clock,
+            engine.holder,
+            lease_seconds=self.lease_seconds,
+            renew_seconds=self.renew_seconds,
+            also=engine.renew_claims,  # an operation running long keeps its claim
+        )
+        close_thread = getattr(engine.store, "close_thread", None)
+        self.runner = runner = JobRunner(
+            self.jobs(), keeper, stopping=self._stop, metrics=engine.metrics, close_thread=close_thread
+        )
         log.info(
-            "running: %d source(s), backend %s, poll every %.0fs, drain every %.0fs",
-            len(self.engine.sources),
-            self.engine.backend.name,
+            "running as %s: %d source(s), backend %s, poll every %.0fs, drain every %.0fs, leases of %.0fs",
+            engine.holder,
+            len(engine.sources),
+            engine.backend.name,
             self.poll_seconds,
             self.drain_seconds,
+            self.lease_seconds,
         )
-        pushed = self._guard("pushed", self._process_pushed)
         try:
             journal, pushers = self._start_push()
         except ConnectorError as exc:
             log.error("cannot start: %s", exc)
             return 1
         try:
-            if self.http_settings is not None:
-                self._guard("probe", lambda: probe_backend(self.engine))()
-            poll()
-            sweep()  # catches up at once after a downtime: missed steps fire now, marked late
-            drain()
+            runner.start()
+            while not self._stop.is_set() and not runner.wait_first(0):
+                self._wait_main(0.2)
             self._refresh_gauges(force=True)
-            self.engine.health.mark_started()
+            engine.health.mark_started()
             notify("READY=1", f"STATUS={self._status()}")
             while not self._stop.is_set():
                 if self._reload_asked.is_set():
                     self._reload_asked.clear()
-                    self._do_reload()
-                if self._wake.is_set():
-                    self._wake.clear()
-                    pushed()
-                self.scheduler.run_pending()
+                    with runner.paused():
+                        self._do_reload()
                 self._refresh_gauges()
-                idle = self.scheduler.idle_seconds
-                self._wake.wait(timeout=max(0.05, min(1.0, idle if idle is not None else 1.0)))
+                self._wait_main(1.0)
         finally:
+            self._stop.set()
             self._stop_push(journal, pushers)
-        self.scheduler.clear()
+            runner.stop()
+        self._wait_main(0)  # a signal that came while stopping is said, not acted on twice
         log.info("stopped cleanly")
         return 0
 
@@ -209,8 +315,8 @@ class Daemon:
         notify("READY=1", f"STATUS={self._status()}")
 
     def _refresh_gauges(self, force: bool = False) -> None:
-        """The state-file gauges of /metrics, at most every ``GAUGE_SECONDS`` (read on this
-        thread: the store's connection is this thread's)."""
+        """The state-file gauges of /metrics, at most every ``GAUGE_SECONDS`` (read on the main
+        thread, with its own connection)."""
         started = time.monotonic()
         if not force and started - self._gauges_at < GAUGE_SECONDS:
             return
@@ -221,10 +327,6 @@ class Daemon:
             engine.metrics.sweep_lag.set(engine.health.sweep_lag())
         except StoreError as exc:
             log.warning("metrics: the state file could not be read: %s", exc)
-
-    def _process_pushed(self) -> None:
-        self.engine.process_pending()
-        self.engine.drain_outbox()
 
     def _start_push(self) -> tuple[ThreadedJournal | None, list[PushSource]]:
         """Start the HTTP server (``http:``) and every push source — mounted on the server when
@@ -239,7 +341,7 @@ class Daemon:
             if self.engine.store.target.is_memory:
                 raise StoreError("push sources need a state file: an in-memory state cannot be shared with them")
             journal = ThreadedJournal(
-                self.engine.store.target, self.engine.clock, on_new=self._wake.set, metrics=self.engine.metrics
+                self.engine.store.target, self.engine.clock, on_new=self._journaled, metrics=self.engine.metrics
             )
         except BaseException:
             self._stop_http()
@@ -310,15 +412,14 @@ class Daemon:
             journal.close()
 
     def _install_signals(self) -> None:
-        def handler(signum: int, frame: FrameType | None) -> None:
-            log.info("received %s: finishing the operation in flight", signal.Signals(signum).name)
-            self.stop()
+        """SIGTERM/SIGINT stop, SIGHUP reloads. A handler only writes the signal's number to the
+        wake pipe (``_wait_main`` logs and acts on it): a second SIGTERM while stopping can
+        then never deadlock or break the stop it interrupts, it is only said in the log."""
 
-        def hangup(signum: int, frame: FrameType | None) -> None:
-            log.info("received SIGHUP: reloading the rule book and people.yaml between two jobs")
-            self.request_reload()
+        def handler(signum: int, frame: FrameType | None) -> None:
+            self._poke(signum)
 
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, handler)
             signal.signal(signal.SIGINT, handler)
-            signal.signal(signal.SIGHUP, hangup)
+            signal.signal(signal.SIGHUP, handler)

@@ -1,7 +1,11 @@
 """Delivering the outbox: each owed operation read into its kind and payload, run by its
 handler, and what a failure means for it and for the operations behind it.
 
-Operations of one ticket stay in order (a resolve waits for its create). A transient failure
+Operations of one ticket stay in order (a resolve waits for its create). With several daemons
+on one state, each operation is claimed before it runs (``OutboxTable.op_claim``): one claimed
+by another daemon holds back the later ones of its ticket, and a claim that expired (its
+daemon died) is taken over; the ``sent`` mark then makes the new runner ask the helpdesk
+first, so a create that landed before the crash is found, not made twice. A transient failure
 (``BackendUnavailable``, ``NotifierUnavailable``, ``SourceError``) sets the next try with the
 ``RetryPolicy``'s backoff — at least the server's ``Retry-After`` — and blocks that target for
 the rest of the pass; a permanent one (``BackendRejected``, ``NotifierRejected``, a row that
@@ -125,7 +129,7 @@ def drain_pass(engine: Engine, ignore_backoff: bool) -> int:
     blocked_targets: dict[str, str] = {}
     waiting = 0
     for op in store.pending_ops(engine.batch):
-        if engine.stopping.is_set():
+        if engine.halted():
             break
         if op.target in blocked_targets or (op.ticket_key and op.ticket_key in blocked_keys):
             waiting += 1
@@ -134,11 +138,21 @@ def drain_pass(engine: Engine, ignore_backoff: bool) -> int:
             if op.ticket_key:
                 blocked_keys.add(op.ticket_key)
             continue
+        # several daemons drain one outbox: the claim makes this one the only runner of the
+        # operation; one claimed elsewhere (or done since the list was read) holds back the
+        # later operations of its ticket, which keep their order
+        if not store.op_claim(op.id, engine.holder, engine.clock.now(), engine.claim_seconds):
+            if op.ticket_key:
+                blocked_keys.add(op.ticket_key)
+            waiting += 1
+            continue
+        engine.running_op(op.id, True)  # its claim is renewed while it runs
         try:
             handler, payload = read_op(op)
             with _measured(engine, op):
                 handler(engine, op, payload, now)
         except WaitForTicket:
+            store.op_unclaim(op.id, engine.holder)
             if op.ticket_key:
                 blocked_keys.add(op.ticket_key)
             continue
@@ -196,6 +210,8 @@ def drain_pass(engine: Engine, ignore_backoff: bool) -> int:
             engine.metrics.dead_lettered.labels("outbox").inc()
             log.exception("outbox #%d %s %s → dead letter: %s", op.id, op.op, op.ticket_key, reason)
             continue
+        finally:
+            engine.running_op(op.id, False)
         landed += 1
     for target, reason in blocked_targets.items():
         log.warning("outbox: %s unavailable, its other operations wait for the next drain: %s", target, reason)

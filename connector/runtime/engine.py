@@ -4,7 +4,8 @@
    one transaction; a repeat of a journaled event is dropped there.
 2. ``process_pending``: each journaled alert goes through the pipeline; its decision (recorded
    by ``ledger.apply_decision``), the operations and notices it implies and the journal mark are
-   committed together.
+   committed together, in a transaction that first takes the ``decide`` lock row and reads the
+   entry again, so several daemons on one state decide each entry once, one at a time.
 3. ``drain_outbox``: owed operations are tried in order, per ticket; a transient failure waits
    with exponential backoff (honouring ``Retry-After``) and blocks only its own target — a
    helpdesk, a source, or one notice channel.
@@ -16,9 +17,13 @@ Every step is safe to interrupt: what was committed is done, what was not is red
 helpdesk create that may have gone out before is preceded by a lookup of the connector key,
 so a crash between the helpdesk's answer and the local commit cannot double a ticket.
 
-The engine holds the steps together; the parts live beside it: ``plan`` (the operations a
-decision owes), ``outbox_ops`` (their kinds, targets and payloads), ``handlers`` (one per
-kind), ``drain`` (the delivery loop and what each failure means) and ``retry`` (the backoff).
+Why this module is long: the four steps share one transaction discipline (what one commit
+holds, which lock row it takes first, what a stop or a lost lease interrupts), and keeping them
+in one class keeps that discipline readable in one place. The parts with a job of their own
+already live beside it: ``plan`` (the operations a decision owes), ``outbox_ops`` (their kinds,
+targets and payloads), ``handlers`` (one per kind), ``drain`` (the delivery loop and what each
+failure means), ``retry`` (the backoff), ``noise_jobs`` (the clock's own decisions) and
+``holders`` (freeing a dead daemon's work).
 """
 
 from __future__ import annotations
@@ -54,14 +59,17 @@ from connector.runtime import noise_jobs, storm_notes
 from connector.runtime.decision_log import alert_label, log_decision
 from connector.runtime.drain import drain_pass
 from connector.runtime.health import Health
+from connector.runtime.holders import free_dead_holders
 from connector.runtime.intake import alert_payload, reject_event_key
+from connector.runtime.jobs import lease_lost
 from connector.runtime.metrics import Metrics
 from connector.runtime.outbox_ops import BACKEND, NOTIFY_PREFIX, OpKind
 from connector.runtime.plan import plan_operations
 from connector.runtime.retry import RetryPolicy
 from connector.runtime.sweep_pass import sweep_pass
+from connector.state.leases import DECIDE_LOCK, holder_id
 from connector.state.spool import Spool
-from connector.state.store import Store
+from connector.state.store import JournalEntry, Store
 
 log = logging.getLogger("connector")
 
@@ -108,6 +116,37 @@ class Engine:
         #: counters and gauges of ``/metrics`` (its own registry), and what ``/readyz`` checks
         self.metrics = metrics if metrics is not None else Metrics()
         self.health = health if health is not None else Health(clock)
+        #: who this engine is in the ``leases`` and outbox claims (several daemons on one state)
+        self.holder = holder_id()
+        #: how long a claimed outbox operation stays this engine's (``daemon.claim_seconds``)
+        self.claim_seconds = 120.0
+        #: the outbox operations being run now: their claims are renewed while they run
+        #: (``renew_claims``), so a slow helpdesk request never outlives its claim
+        self.in_flight: set[int] = set()
+        self._in_flight_lock = threading.Lock()
+
+    def running_op(self, op_id: int, running: bool) -> None:
+        """Note that operation ``op_id`` starts (or stopped) running on this engine."""
+        with self._in_flight_lock:
+            if running:
+                self.in_flight.add(op_id)
+            else:
+                self.in_flight.discard(op_id)
+
+    def renew_claims(self) -> None:
+        """Extend the claim of every operation running now (the daemon's lease keeper, every
+        ``renew_seconds``, on its own connection): a claim then expires only when this daemon
+        is gone or cut off, never because one request took long."""
+        with self._in_flight_lock:
+            running = sorted(self.in_flight)
+        now = self.clock.now()
+        for op_id in running:
+            self.store.op_claim(op_id, self.holder, now, self.claim_seconds)
+
+    def halted(self) -> bool:
+        """Whether a loop must finish the item in flight and return: a stop was asked, or the
+        leased job on this thread may lose its lease (``connector.runtime.jobs.lease_lost``)."""
+        return self.stopping.is_set() or lease_lost()
 
     def source_capabilities(self, name: str) -> SourceCapabilities:
         """What source ``name`` asks of the engine (recoveries, acknowledgements, senders), found
@@ -178,34 +217,46 @@ class Engine:
             if not entries:
                 return decisions
             for entry in entries:
-                if self.stopping.is_set():
+                if self.halted():
                     return decisions
-                now = self.clock.now()
-                try:
-                    alert = Alert.model_validate_json(entry.payload)
-                except ValidationError as exc:
-                    reason = f"journaled payload no longer validates: {exc.errors()[0]['msg']}"
-                    with self.store.transaction():
-                        self.store.journal_finish(entry.id, "dead", reason, now)
-                        self.store.dead_letter("intake", entry.source, entry.event_key, reason, entry.payload, now)
-                    self.metrics.dead_lettered.labels("intake").inc()
-                    log.error("%s:%s → dead letter: %s", entry.source, entry.event_key, reason)
-                    continue
-                if alert.reply_to is None:
-                    decisions += self.settle_flapping(alert.recovered_at or alert.occurred_at)
-                    decisions += self.release_holds(alert.recovered_at or alert.occurred_at)
-                try:
-                    decision = self.pipeline.decide(alert, self.store, now)
-                except RuleError as exc:
-                    with self.store.transaction():
-                        self.store.journal_finish(entry.id, "dead", str(exc), now)
-                        self.store.dead_letter("rule", alert.source, alert.key, str(exc), entry.payload, now)
-                    self.metrics.dead_lettered.labels("rule").inc()
-                    extra = {"key": alert.key, "external_id": alert.external_id, "operation": "decide"}
-                    log.error("%s → dead letter: %s", alert_label(alert), exc, extra=extra)
-                    continue
-                self._commit(entry.id, decision, now)
-                decisions.append(decision)
+                # one transaction per entry, serialised with every other daemon's decisions by the
+                # decide lock row; the entry is read again under it (another daemon may have done it)
+                with self.store.transaction():
+                    self.store.take_lock(DECIDE_LOCK)
+                    if self.store.journal_is_pending(entry.id):
+                        decisions += self._decide_entry(entry)
+
+    def _decide_entry(self, entry: JournalEntry) -> list[Decision]:
+        """Decide one journaled entry (inside the caller's decide transaction); returns what was
+        decided for it, after what the clock decided first by the alert's own time."""
+        decisions: list[Decision] = []
+        now = self.clock.now()
+        try:
+            alert = Alert.model_validate_json(entry.payload)
+        except ValidationError as exc:
+            reason = f"journaled payload no longer validates: {exc.errors()[0]['msg']}"
+            with self.store.transaction():
+                self.store.journal_finish(entry.id, "dead", reason, now)
+                self.store.dead_letter("intake", entry.source, entry.event_key, reason, entry.payload, now)
+            self.metrics.dead_lettered.labels("intake").inc()
+            log.error("%s:%s → dead letter: %s", entry.source, entry.event_key, reason)
+            return decisions
+        if alert.reply_to is None:
+            decisions += self.settle_flapping(alert.recovered_at or alert.occurred_at)
+            decisions += self.release_holds(alert.recovered_at or alert.occurred_at)
+        try:
+            decision = self.pipeline.decide(alert, self.store, now)
+        except RuleError as exc:
+            with self.store.transaction():
+                self.store.journal_finish(entry.id, "dead", str(exc), now)
+                self.store.dead_letter("rule", alert.source, alert.key, str(exc), entry.payload, now)
+            self.metrics.dead_lettered.labels("rule").inc()
+            extra = {"key": alert.key, "external_id": alert.external_id, "operation": "decide"}
+            log.error("%s → dead letter: %s", alert_label(alert), exc, extra=extra)
+            return decisions
+        self._commit(entry.id, decision, now)
+        decisions.append(decision)
+        return decisions
 
     def _commit(self, entry_id: int, decision: Decision, now: datetime) -> None:
         alert = decision.alert
@@ -250,7 +301,7 @@ class Engine:
         lands nothing (all waiting or failing) ends it; so does a stop request.
         """
         total = 0
-        while not self.stopping.is_set():
+        while not self.halted():
             landed = drain_pass(self, ignore_backoff)
             total += landed
             if not landed:
@@ -292,9 +343,11 @@ class Engine:
         late) and keep field 21 at the next deadline; returns how many steps fired. Flapping
         tickets that settled are resolved first (``settle_flapping``), and problems held through
         a maintenance window that ended are opened (``release_holds``)."""
-        self.settle_flapping()
-        self.release_holds()
-        storm_notes.flush_quiet(self.store, self._storm_note_interval, self.clock.now())
+        with self.store.transaction():  # what the clock decides, serialised with the decisions
+            self.store.take_lock(DECIDE_LOCK)
+            self.settle_flapping()
+            self.release_holds()
+            storm_notes.flush_quiet(self.store, self._storm_note_interval, self.clock.now())
         if self.sweep_rules is None:
             self.health.sweep_done()
             return 0
@@ -302,7 +355,7 @@ class Engine:
         fired = 0
         rules = self.sweep_rules
         full = self._swept_with is not rules  # marks written under other rules (or none yet): read all
-        for result in sweep_pass(self.store, rules, now, full=full, queue=self._queue_sweep, stopping=self.stopping):
+        for result in sweep_pass(self.store, rules, now, full=full, queue=self._queue_sweep, halted=self.halted):
             for f in result.fired:
                 late = " (late)" if f.late else ""
                 if f.step.kind is NoticeKind.SLA_BREACH:
@@ -310,7 +363,7 @@ class Engine:
                 roles, extra = ", ".join(f.step.roles), {"key": f.key, "operation": "sweep"}
                 log.info("%s → %s fired%s: %s", f.key, f.step.id, late, roles, extra=extra)
             fired += len(result.fired)
-        if not self.stopping.is_set():
+        if not self.halted():
             self._swept_with = rules
             self.health.sweep_done(now)
         return fired
@@ -383,6 +436,7 @@ class Engine:
     def run_once(self, *, ignore_backoff: bool = False, before_sweep: Callable[[], object] | None = None) -> None:
         """Poll every source, decide, (read the helpdesk back), sweep the clock, and deliver:
         what ``itsm-connector once`` does."""
+        free_dead_holders(self.store, self.holder)
         self.poll_sources()
         if before_sweep is not None and not self.stopping.is_set():
             try:

@@ -85,6 +85,16 @@ class Metrics:
             ["state"],
             registry=r,
         )
+        # several daemons (docs/several-daemons.md): each job's runs, and which leases this one holds
+        self.jobs = Counter(
+            "itsm_jobs",
+            "Runs of the daemon's periodic jobs, by task (the job's name) and result (ok, failed)",
+            ["task", "result"],
+            registry=r,
+        )
+        self.leases_held = Gauge(
+            "itsm_leases_held", "1 while this daemon holds the job's lease (runs it), else 0", ["task"], registry=r
+        )
 
     @contextmanager
     def backend_call(self, backend: str, operation: str) -> Iterator[None]:

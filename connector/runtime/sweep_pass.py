@@ -13,12 +13,13 @@ from __future__ import annotations
 
 __all__ = ["sweep_pass"]
 
-import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
+from connector.domain.models import TicketStatus
 from connector.process.escalation import SweepResult, SweepRules, sweep_ticket
 from connector.process.sweep import next_wake
+from connector.state.leases import DECIDE_LOCK
 from connector.state.store import Store
 
 
@@ -29,17 +30,25 @@ def sweep_pass(
     *,
     full: bool,
     queue: Callable[[SweepResult, datetime], None],
-    stopping: threading.Event | None = None,
+    halted: Callable[[], bool] | None = None,
 ) -> Iterator[SweepResult]:
     """Sweep the tickets due by ``now`` (all of them when ``full``), each in its own transaction
     with what ``queue`` owes for it and its next mark; yields each result once committed. Stops
-    before the next ticket once ``stopping`` is set."""
+    before the next ticket once ``halted()`` says so (a stop, or the sweep's lease no longer safe).
+
+    Each ticket is read again under the decide lock (``docs/several-daemons.md``): a decision or a
+    sync-back on another thread or daemon may have changed it since the list was read; the step's
+    fired row and its outbox operations commit together, and a step fires once (its row's key)."""
     resolved_since = now - rules.resolved_horizon
     states = store.sweep_tickets(resolved_since) if full else store.sweep_due_tickets(resolved_since, now)
-    for state in states:
-        if stopping is not None and stopping.is_set():
+    for listed in states:
+        if halted is not None and halted():
             return
         with store.transaction():
+            store.take_lock(DECIDE_LOCK)
+            state = store.get(listed.key)
+            if state is None or state.status is TicketStatus.CLOSED or state.master_key is not None:
+                continue
             result = sweep_ticket(store, state, rules, now)
             queue(result, now)
             # last: the sweep's own writes above cleared the mark

@@ -58,6 +58,7 @@ from connector.runtime.digest import VerificationDigest
 from connector.runtime.engine import BACKEND, Engine
 from connector.runtime.knowledge import learn_from_sync, owe_after_create
 from connector.runtime.links_job import LinksJob
+from connector.state.leases import DECIDE_LOCK
 
 log = logging.getLogger("connector.runtime.syncback")
 
@@ -138,7 +139,7 @@ class SyncBack:
         history_reader = engine.capabilities.history
         self.adopter.start()  # the first pass fixes where adoption starts
         for snapshot in engine.backend.changed_since(since - OVERLAP):
-            if engine.stopping.is_set():
+            if engine.halted():  # a stop, or its lease may be lost: another daemon carries on
                 break
             latest = max(latest, snapshot.updated_at)
             key = snapshot.key or store.key_for_ticket_id(snapshot.ticket_id)
@@ -167,6 +168,8 @@ class SyncBack:
             learn_from_sync(engine, state.key, fields, now)  # a solution, a KB candidate: never raises
         with store.transaction():
             store.set_cursor(self._cursor_name, isoformat(latest), now)
+        if engine.halted():
+            return applied  # the rest waits for the next pass (here, or on the lease's next holder)
         self.close_waited()
         self.links.run()  # problem records due, and the changes people linked (issue 13)
         if self.digest is not None:
@@ -188,7 +191,7 @@ class SyncBack:
         now = engine.clock.now()
         closed = 0
         for state in engine.store.active_tickets():
-            if engine.stopping.is_set():
+            if engine.halted():
                 break
             due = close_due(state, wait)
             if due is None or due > now:
@@ -206,20 +209,23 @@ class SyncBack:
         """Apply one event to the ticket ``key``: ledger, writes and notices in one transaction."""
         engine = self.engine
         store = engine.store
-        state = store.get(key)
-        if state is None:
-            return None
-        outcome = apply_event(
-            state,
-            event,
-            self.roster,
-            lifecycle=self.lifecycle,
-            priority=engine.pipeline.rules.priority,
-            wait=self._wait,
-            changes=links.changes if (links := engine.pipeline.rules.links) is not None else None,
-        )
-        now = engine.clock.now()
+        # read and written under the decide lock: a daemon deciding an alert of this ticket at
+        # the same time (on another thread or host) is serialised with it (docs/several-daemons.md)
         with store.transaction():
+            store.take_lock(DECIDE_LOCK)
+            state = store.get(key)
+            if state is None:
+                return None
+            outcome = apply_event(
+                state,
+                event,
+                self.roster,
+                lifecycle=self.lifecycle,
+                priority=engine.pipeline.rules.priority,
+                wait=self._wait,
+                changes=links.changes if (links := engine.pipeline.rules.links) is not None else None,
+            )
+            now = engine.clock.now()
             cascaded = record_outcome(store, state, outcome, event.at)
             after = store.get(key) or state
             self._queue_writes(after, outcome, cascaded, event, now)

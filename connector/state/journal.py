@@ -84,6 +84,12 @@ class JournalTable(Database):
         )
         return [JournalEntry.from_row(row) for row in rows]
 
+    def journal_is_pending(self, entry_id: int) -> bool:
+        """Whether entry ``entry_id`` still waits to be processed (read again inside the decide
+        transaction: another daemon may have processed it since ``journal_pending`` listed it)."""
+        row = self._row("SELECT status FROM journal WHERE id = ?", (entry_id,))
+        return row is not None and row["status"] == "pending"
+
     def journal_finish(self, entry_id: int, status: str, outcome: str, now: datetime) -> None:
         """Mark a journal entry processed (``done``) or given up (``dead``)."""
         self._exec(

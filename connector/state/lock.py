@@ -1,13 +1,16 @@
-"""One connector per state file: an exclusive lock beside it, held while ``run`` or ``once`` works.
+"""``once`` alone on a state file: a lock beside it, exclusive for ``once``, shared by daemons.
 
-Two connectors on one state file would both poll, both drain the same outbox and both sweep:
-every ticket, note and notice twice, and two webhook endpoints fighting for a port. SQLite's
-own locking keeps the file consistent but cannot say "someone else is already doing this".
-So ``run`` and ``once`` take ``StateLock``: ``fcntl.flock(LOCK_EX | LOCK_NB)`` on
-``<state>.lock``. The kernel releases a flock when its process ends, however it ends (a crash,
-``kill -9``), so a stale lock cannot outlive its holder and nothing needs cleaning up; the file
-itself stays (removing it would let a third process lock a fresh file while the second still
-holds the old one). The holder writes its pid into the file, so the refusal names it.
+Daemons (``run``) on one state share the work through leases and outbox claims
+(``connector.state.leases``, docs/several-daemons.md), so several may hold the lock together
+(``shared=True``: ``LOCK_SH``). ``once`` does every job itself without leases — beside a
+daemon it would poll, sweep and read the helpdesk back a second time — so it takes the lock
+alone (``LOCK_EX``), and is refused while a daemon runs, as a daemon is while ``once`` runs.
+Both take ``StateLock``: ``fcntl.flock(… | LOCK_NB)`` on ``<state>.lock``. The kernel
+releases a flock when its process ends, however it ends (a crash, ``kill -9``), so a stale
+lock cannot outlive its holder and nothing needs cleaning up; the file itself stays (removing
+it would let a third process lock a fresh file while the second still holds the old one). A
+sole holder writes its pid into the file, so the refusal names it (sharing daemons do not:
+they would overwrite each other's).
 
 A flock is per open file description: a second ``StateLock`` on the same file in the same
 process is refused too. flock is advisory and local: it does not protect a state file on a
@@ -49,10 +52,12 @@ class StateLock:
     :param command: what holds it, written beside the pid for whoever is refused.
     """
 
-    def __init__(self, state: Path | str, *, command: str = "run") -> None:
+    def __init__(self, state: Path | str, *, command: str = "run", shared: bool = False) -> None:
         self.state = str(state)
         self.path = lock_path(state)
         self.command = command
+        #: several daemons (``run``) share the lock; ``once`` and the tools need it alone
+        self.shared = shared
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -66,7 +71,7 @@ class StateLock:
         except OSError as exc:
             raise StoreError(f"cannot open the lock file {self.path}: {exc.strerror or exc}") from exc
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
             pid, what = _holder(fd)
             os.close(fd)
@@ -80,8 +85,9 @@ class StateLock:
         except OSError as exc:
             os.close(fd)
             raise StoreError(f"cannot lock {self.path}: {exc.strerror or exc}") from exc
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()} {self.command}\n".encode())
+        if not self.shared:  # sharers would overwrite each other's pid: only a sole holder says
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()} {self.command}\n".encode())
         self._fd = fd
 
     def release(self) -> None:
@@ -89,8 +95,9 @@ class StateLock:
         fd, self._fd = self._fd, None
         if fd is None:
             return
-        with contextlib.suppress(OSError):
-            os.ftruncate(fd, 0)  # nobody holds it: no pid to name
+        if not self.shared:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)  # nobody holds it: no pid to name
         os.close(fd)
 
     def __enter__(self) -> StateLock:

@@ -12,12 +12,13 @@ __all__ = ["OutboxOp", "OutboxTable"]
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from connector.domain.clock import parse_time
 from connector.state.connection import Row
 from connector.state.database import Database
+from connector.state.leases import stamp
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,27 @@ class OutboxTable(Database):
         )
         return [OutboxOp.from_row(row) for row in rows]
 
+    def op_claim(self, op_id: int, holder: str, now: datetime, seconds: float) -> bool:
+        """Claim a pending operation for ``holder`` until ``now + seconds`` before running it;
+        ``True`` when it is ``holder``'s (several daemons drain one outbox: the compare-and-set
+        lets exactly one run it). A claim that expired — its daemon died mid-operation — is
+        taken over; the operation's ``sent`` mark then makes the new runner ask the helpdesk
+        whether it landed before doing it again."""
+        at = stamp(now)
+        cursor = self._exec(
+            "UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE id = ? AND status = 'pending'"
+            " AND (claimed_until IS NULL OR claimed_until <= ? OR claimed_by = ?)",
+            (holder, stamp(now + timedelta(seconds=seconds)), op_id, at, holder),
+        )
+        return cursor.rowcount == 1
+
+    def op_unclaim(self, op_id: int, holder: str) -> None:
+        """Let a claimed operation go (it waits for a retry, or this daemon stops)."""
+        self._exec(
+            "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE id = ? AND claimed_by = ?",
+            (op_id, holder),
+        )
+
     def op_mark_sent(self, op_id: int) -> None:
         """Record, before it goes out, that the operation may reach the helpdesk from now on."""
         self._exec("UPDATE outbox SET sent = 1 WHERE id = ?", (op_id,))
@@ -83,9 +105,10 @@ class OutboxTable(Database):
         )
 
     def op_retry(self, op_id: int, next_try: datetime, error: str) -> None:
-        """The write failed for now; try again at ``next_try``."""
+        """The write failed for now; try again at ``next_try`` (any daemon: the claim goes)."""
         self._exec(
-            "UPDATE outbox SET attempts = attempts + 1, next_try_at = ?, last_error = ? WHERE id = ?",
+            "UPDATE outbox SET attempts = attempts + 1, next_try_at = ?, last_error = ?,"
+            " claimed_by = NULL, claimed_until = NULL WHERE id = ?",
             (next_try.isoformat(), error, op_id),
         )
 

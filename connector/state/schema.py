@@ -239,4 +239,23 @@ MIGRATIONS: Sequence[str] = (
     ALTER TABLE tickets ADD COLUMN next_sweep_at TEXT NOT NULL DEFAULT '';
     CREATE INDEX tickets_next_sweep ON tickets (master_key, next_sweep_at);
     """,
+    # leases branch (issue 15, several daemons on one state): who holds each singleton job's lease
+    # and until when; the store-level lock rows a transaction takes first to serialise with the other
+    # daemons (``decide``); and the claim a daemon puts on an outbox operation before it runs it
+    """
+    CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT,
+        expires_at TEXT NOT NULL,
+        acquired_at TEXT,
+        renewed_at TEXT
+    );
+    CREATE TABLE locks (
+        name TEXT PRIMARY KEY,
+        n INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO locks (name, n) VALUES ('decide', 0);
+    ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+    ALTER TABLE outbox ADD COLUMN claimed_until TEXT;
+    """,
 )

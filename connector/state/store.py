@@ -15,6 +15,8 @@ makes it safe.
   its knowledge-base candidate mark (``connector.state.knowledge``, issue 13).
 - ``problems``, ``problem_links``, ``change_links``: the problem records the connector opened and
   the changes people linked to incidents (``connector.state.links``).
+- ``leases``, ``locks`` and the outbox claims: how several daemons on one state share the work
+  (``connector.state.leases``).
 - ``dead_letter``: inputs and operations that cannot be processed, with the reason; ``cursors``:
   how far each source has been read (``connector.state.database``, with the connection itself).
 - ``storm_notes``: the storm guard's counted notes owed per master (``connector.state.storm_notes``).
@@ -34,6 +36,7 @@ from pathlib import Path
 
 from connector.state.journal import JournalEntry, JournalTable
 from connector.state.knowledge import KnowledgeTable
+from connector.state.leases import LeasesTable
 from connector.state.links import LinkTables
 from connector.state.noise import NoiseTables
 from connector.state.outbox import OutboxOp, OutboxTable
@@ -54,6 +57,7 @@ class Store(
     StormNotesTable,
     KnowledgeTable,
     LinkTables,
+    LeasesTable,
     RetentionQueries,
 ):
     """The state store (a SQLite file or a PostgreSQL database). One instance per process (per
