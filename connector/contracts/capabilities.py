@@ -64,6 +64,14 @@ class DuplicateCloser(Protocol):
     closes_duplicates: bool
 
 
+@runtime_checkable
+class ResolutionWriter(Protocol):
+    """A backend that writes a ``Resolution``'s ``changes`` (the SLA target cleared) in the same
+    write as the resolve (Redmine: one PUT); without it the connector updates them after it."""
+
+    writes_resolution_changes: bool
+
+
 # --- optional source capabilities --------------------------------------------------------------
 
 
@@ -101,6 +109,7 @@ class BackendCapabilities:
     own_login: OwnLogin | None = None
     documents: DocumentPublisher | None = None
     closes_duplicates: bool = False
+    writes_resolution_changes: bool = False
 
     @classmethod
     def of(cls, backend: object) -> BackendCapabilities:
@@ -111,6 +120,9 @@ class BackendCapabilities:
             own_login=backend if isinstance(backend, OwnLogin) else None,
             documents=backend if isinstance(backend, DocumentPublisher) else None,
             closes_duplicates=bool(backend.closes_duplicates) if isinstance(backend, DuplicateCloser) else False,
+            writes_resolution_changes=(
+                bool(backend.writes_resolution_changes) if isinstance(backend, ResolutionWriter) else False
+            ),
         )
 
     @property
@@ -123,7 +135,11 @@ class BackendCapabilities:
             "DocumentPublisher": self.documents,
         }
         names = [name for name, value in present.items() if value is not None]
-        return (*names, *(("closes_duplicates",) if self.closes_duplicates else ()))
+        flags = {
+            "closes_duplicates": self.closes_duplicates,
+            "writes_resolution_changes": self.writes_resolution_changes,
+        }
+        return (*names, *(flag for flag, on in flags.items() if on))
 
 
 @dataclass(frozen=True)

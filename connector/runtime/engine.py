@@ -55,7 +55,7 @@ from connector.runtime.health import Health
 from connector.runtime.intake import alert_payload, reject_event_key
 from connector.runtime.metrics import Metrics
 from connector.runtime.outbox_ops import BACKEND, NOTIFY_PREFIX, OpKind
-from connector.runtime.plan import plan_operations
+from connector.runtime.plan import clear_sla_with_resolve, plan_operations
 from connector.runtime.retry import RetryPolicy
 from connector.state.spool import Spool
 from connector.state.store import Store
@@ -209,7 +209,8 @@ class Engine:
         with self.store.transaction():
             applied = apply_decision(self.store, decision, now, self.backend.name)
             ops = plan_operations(decision, on_recovery, applied.cascaded, self.backend.resolves_duplicates)
-            for op in ops:
+            for planned in ops:
+                op = clear_sla_with_resolve(self.store, planned)
                 self.store.enqueue(op.target, op.op, op.ticket_key, op.payload, now)
             self._decision_notices(decision, on_recovery, now)
             self.store.journal_finish(entry_id, "done", f"{decision.action.value}: {decision.reason}", now)
@@ -330,7 +331,8 @@ class Engine:
             applied = apply_decision(self.store, decision, now, self.backend.name)
             if note is not None and decision.ticket_key is not None:
                 self.store.enqueue(BACKEND, OpKind.NOTE, decision.ticket_key, {"text": note}, now)
-            for op in plan_operations(decision, on_recovery, applied.cascaded, self.backend.resolves_duplicates):
+            for planned in plan_operations(decision, on_recovery, applied.cascaded, self.backend.resolves_duplicates):
+                op = clear_sla_with_resolve(self.store, planned)
                 self.store.enqueue(op.target, op.op, op.ticket_key, op.payload, now)
             self._decision_notices(decision, on_recovery, now)
         log_decision(decision)

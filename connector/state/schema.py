@@ -167,4 +167,16 @@ MIGRATIONS: Sequence[str] = (
     ALTER TABLE tickets ADD COLUMN confirmed_at TEXT;
     ALTER TABLE tickets ADD COLUMN closed_unconfirmed INTEGER NOT NULL DEFAULT 0;
     """,
+    # writeless (issue 15): per helpdesk ticket, its last-update time ("updated_on", "date_mod") as of
+    # the last moment the connector knew every change in it — its own create, or a history read.
+    # The sync-back skips a listed ticket whose last update is still that one (no history GET).
+    """
+    CREATE TABLE helpdesk_seen (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        backend TEXT NOT NULL,
+        ticket_id TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (backend, ticket_id)
+    );
+    """,
 )

@@ -12,6 +12,8 @@
   key: what flapping, maintenance and cause correlation remember (``connector.state.noise``).
 - ``dead_letter``: inputs and operations that cannot be processed, with the reason; ``cursors``:
   how far each source has been read (``connector.state.database``, with the connection itself).
+- ``helpdesk_seen``: each helpdesk ticket's last-update time when the connector last knew every
+  change in it, so the sync-back reads no history that holds nothing new (``connector.state.seen``).
 
 The helpdesk stays the source of truth for ticket content. Schema changes are numbered
 migrations applied in order inside a transaction (``connector.state.schema``).
@@ -28,8 +30,9 @@ from connector.state.noise import NoiseTables
 from connector.state.outbox import OutboxOp, OutboxTable
 from connector.state.repair import RepairQueries
 from connector.state.schema import MIGRATIONS
+from connector.state.seen import SeenTable
 from connector.state.tickets import TicketsTable
 
 
-class Store(JournalTable, OutboxTable, TicketsTable, RepairQueries, NoiseTables):
+class Store(JournalTable, OutboxTable, TicketsTable, RepairQueries, NoiseTables, SeenTable):
     """The SQLite state file. One instance per process; not shared between threads."""

@@ -20,6 +20,8 @@ __all__ = ["RedmineClient", "RedmineRejected", "RedmineUnavailable"]
 
 import logging
 from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import requests
@@ -98,6 +100,9 @@ class RedmineClient:
         self._owns_session = session is None
         self._session = session if session is not None else requests.Session()
         self._headers = {"X-Redmine-API-Key": api_key, "Accept": "application/json"}
+        #: Redmine's own clock (the HTTP ``Date`` header, whole seconds) when it sent the last
+        #: answer; ``None`` before the first or when the answer had none
+        self.answered_at: datetime | None = None
 
     # --- the calls -----------------------------------------------------------------------------
 
@@ -162,6 +167,7 @@ class RedmineClient:
                 unreachable(exc, self.base_url, self._timeout), backend=self.backend, operation=operation
             ) from exc
         log.debug("%s -> HTTP %s", operation, response.status_code)
+        self.answered_at = _date_header(response)
         self._raise_for_status(response, operation)
         return response
 
@@ -220,6 +226,18 @@ class RedmineClient:
                 operation=operation,
                 status=response.status_code,
             ) from exc
+
+
+def _date_header(response: requests.Response) -> datetime | None:
+    """The answer's ``Date`` header as an aware UTC time, or ``None`` (absent or malformed)."""
+    value = response.headers.get("Date")
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def _error_list(response: requests.Response) -> tuple[str, ...]:
