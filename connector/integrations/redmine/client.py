@@ -20,8 +20,7 @@ __all__ = ["RedmineClient", "RedmineRejected", "RedmineUnavailable"]
 
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 import requests
@@ -29,7 +28,7 @@ from pydantic import BaseModel, ValidationError
 
 from connector.domain.clock import Clock
 from connector.domain.errors import BackendRejected, BackendUnavailable
-from connector.util.wire import StatusKind, http_failure, unreachable
+from connector.util.wire import StatusKind, answered_at, http_failure, unreachable
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +166,7 @@ class RedmineClient:
                 unreachable(exc, self.base_url, self._timeout), backend=self.backend, operation=operation
             ) from exc
         log.debug("%s -> HTTP %s", operation, response.status_code)
-        self.answered_at = _date_header(response)
+        self.answered_at = answered_at(response)
         self._raise_for_status(response, operation)
         return response
 
@@ -226,18 +225,6 @@ class RedmineClient:
                 operation=operation,
                 status=response.status_code,
             ) from exc
-
-
-def _date_header(response: requests.Response) -> datetime | None:
-    """The answer's ``Date`` header as an aware UTC time, or ``None`` (absent or malformed)."""
-    value = response.headers.get("Date")
-    if not value:
-        return None
-    try:
-        parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return parsed.astimezone(UTC) if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def _error_list(response: requests.Response) -> tuple[str, ...]:
