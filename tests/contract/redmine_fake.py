@@ -35,9 +35,11 @@ def _iso(at: datetime) -> str:
 class RedmineFake:
     """Issues and journals in memory; every request is in ``rsps.calls``."""
 
-    def __init__(self, rsps: responses.RequestsMock, clock: FakeClock) -> None:
+    def __init__(self, rsps: responses.RequestsMock, clock: FakeClock, *, dates: bool = True) -> None:
+        """``dates=False``: no HTTP ``Date`` header, as Redmine's own ``thin`` server answers."""
         self.rsps = rsps
         self.clock = clock
+        self.dates = dates
         self.issues: dict[int, dict[str, Any]] = {}
         self.journals: dict[int, list[dict[str, Any]]] = {}
         mock_lookups(rsps)
@@ -85,7 +87,7 @@ class RedmineFake:
     # --- the API ------------------------------------------------------------------------------
 
     def _answer(self, status: int, body: Any = None) -> tuple[int, dict[str, str], str]:
-        headers = {"Date": format_datetime(self.clock.now().astimezone(UTC), usegmt=True)}
+        headers = {"Date": format_datetime(self.clock.now().astimezone(UTC), usegmt=True)} if self.dates else {}
         return status, headers, "" if body is None else json.dumps(body)
 
     def _journal(self, issue: dict[str, Any], user: int, notes: str, details: list[dict[str, Any]]) -> None:

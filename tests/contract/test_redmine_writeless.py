@@ -136,6 +136,45 @@ def test_a_change_in_the_second_of_the_listing_is_read_again(
     assert state is not None and state.status is TicketStatus.RESOLVED
 
 
+def test_without_a_date_header_a_create_tells_how_redmines_clock_stands(
+    redmine: RedmineFake, engine: Engine, clock: FakeClock
+) -> None:
+    """Redmine's own server sends no ``Date``: the create's answer (saved at its ``updated_on``)
+    is the lower bound of Redmine's clock, and a read is remembered as well."""
+    redmine.dates = False
+    feed(engine, problem(clock, "1"))
+    sync = SyncBack(engine)
+    clock.advance(seconds=5)
+    redmine.person_changes(1, status_id=2)
+    clock.advance(seconds=30)
+    assert sync.run() == 1
+    clock.advance(seconds=20)
+    assert sync.run() == 0  # listed again by the overlap: not read again
+    assert redmine.count("GET", issue_path(1), HISTORY) == 1
+
+
+def test_without_any_clock_of_redmines_every_change_is_read_again(
+    redmine: RedmineFake, engine: Engine, clock: FakeClock
+) -> None:
+    """No ``Date`` and no create of this backend yet: nothing proves a listing came after the
+    update's second, so a listed issue is read as before (never skipped wrongly)."""
+    redmine.dates = False
+    feed(engine, problem(clock, "1"))
+    engine.backend.close()
+    fresh = RedmineBackend(
+        RedmineSettings(url=URL, api_key=SecretStr(KEY), project="ops"), clock=clock, session=requests.Session()
+    )
+    engine.backend = fresh
+    sync = SyncBack(engine)
+    clock.advance(seconds=5)
+    redmine.person_changes(1, status_id=2)
+    clock.advance(seconds=30)
+    assert sync.run() == 1
+    clock.advance(seconds=20)
+    assert sync.run() == 0  # the same history changes nothing…
+    assert redmine.count("GET", issue_path(1), HISTORY) == 2  # …but it was read again
+
+
 def listings(redmine: RedmineFake) -> list[str]:
     """The ``updated_on`` filter of every sync-back listing (not the lookups' sample)."""
     out = []

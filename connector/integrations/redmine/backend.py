@@ -200,6 +200,7 @@ class RedmineBackend:
         # Redmine answers 201 with the issue as saved (the same body as a Show), so it is checked
         # as it stands: reading it back again would cost a call per ticket and tell nothing more
         stored = self._client.post("/issues.json", {"issue": issue}, IssueEnvelope).issue
+        self._client.calibrate(ensure_utc(stored.updated_on))  # how Redmine's clock stands to ours
         self._verify_created(ticket, stored, written, ids)
         self._workflow.saw(stored)
         log.info("%s: created issue #%d for %s", self.name, stored.id, ticket.key)

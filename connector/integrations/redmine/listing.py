@@ -3,8 +3,9 @@
 Pages are sorted by id, not by ``updated_on``: an issue updated while we page would move to
 the end of an ``updated_on`` order and shift the next page, skipping one issue. With ids an
 update can only add an issue (seen twice; the caller yields it once). Each issue comes with
-Redmine's own clock when its page was answered (the HTTP ``Date``): the sync-back uses it to
-know that no change of an issue's last-update second is still to come.
+Redmine's own clock when its page was answered (at least: ``RedmineClient.answered_at``, the
+HTTP ``Date`` or our clock corrected by a create's answer): the sync-back uses it to know that
+no change of an issue's last-update second is still to come.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def issue_pages(
     client: RedmineClient, ids: RedmineIds, filters: Mapping[str, str]
 ) -> Iterator[tuple[Issue, datetime | None]]:
     """Every issue of the project (any status) matching ``filters``, page by page in id order,
-    each with Redmine's clock when its page was answered (``None``: no ``Date`` header)."""
+    each with Redmine's clock when its page was answered (``None``: not known yet)."""
     offset = 0
     while True:
         page = client.get(
