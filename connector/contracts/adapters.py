@@ -55,13 +55,20 @@ class Relation(StrEnum):
 
 @dataclass(frozen=True)
 class Resolution:
-    """What the connector says when it resolves a ticket (e.g. Zabbix reported recovery)."""
+    """What the connector says when it resolves a ticket (e.g. Zabbix reported recovery).
+
+    ``changes`` are the ``Ticket`` fields the resolve changes besides the status (the SLA
+    target ``sla_due`` cleared: nothing runs any more). A backend that declares
+    ``writes_resolution_changes`` (``connector.contracts.capabilities.ResolutionWriter``) writes
+    them in the resolve itself; for any other the connector sends them as an update after it.
+    """
 
     at: datetime
     note: str
     outage_end: datetime | None = None
     resolution_code: ResolutionCode | None = None
     solution: str | None = None
+    changes: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,10 @@ class TicketSnapshot:
     created_at: datetime | None = None
     tracker: str | None = None  # the helpdesk's kind of ticket: a Redmine tracker, a GLPI type
     entity: str | None = None  # the GLPI entity's complete name ("Root entity > Finance"); None: none or unread
+    # the helpdesk's own clock when it listed the ticket (an HTTP ``Date``); ``None``: unknown.
+    # Later than ``updated_at`` by a whole second, it proves no change of that same second is
+    # still to come, so the sync-back may remember the ticket as read (``connector.state.seen``)
+    listed_at: datetime | None = None
 
 
 @dataclass(frozen=True)

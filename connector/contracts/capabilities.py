@@ -72,6 +72,14 @@ class DuplicateCloser(Protocol):
     closes_duplicates: bool
 
 
+@runtime_checkable
+class ResolutionWriter(Protocol):
+    """A backend that writes a ``Resolution``'s ``changes`` (the SLA target cleared) in the same
+    write as the resolve (Redmine: one PUT); without it the connector updates them after it."""
+
+    writes_resolution_changes: bool
+
+
 # --- optional source capabilities --------------------------------------------------------------
 
 
@@ -115,6 +123,7 @@ class BackendCapabilities:
     ci_links: CiLinker | None = None
     problems: ProblemTracker | None = None
     changes: ChangeTracker | None = None
+    writes_resolution_changes: bool = False
 
     @classmethod
     def of(cls, backend: object) -> BackendCapabilities:
@@ -129,6 +138,9 @@ class BackendCapabilities:
             ci_links=backend if isinstance(backend, CiLinker) and backend.ci_links_enabled else None,
             problems=backend if isinstance(backend, ProblemTracker) and backend.problem_records else None,
             changes=backend if isinstance(backend, ChangeTracker) and backend.change_links else None,
+            writes_resolution_changes=(
+                bool(backend.writes_resolution_changes) if isinstance(backend, ResolutionWriter) else False
+            ),
         )
 
     @property
@@ -145,7 +157,11 @@ class BackendCapabilities:
             "ChangeTracker": self.changes,
         }
         names = [name for name, value in present.items() if value is not None]
-        return (*names, *(("closes_duplicates",) if self.closes_duplicates else ()))
+        flags = {
+            "closes_duplicates": self.closes_duplicates,
+            "writes_resolution_changes": self.writes_resolution_changes,
+        }
+        return (*names, *(flag for flag, on in flags.items() if on))
 
 
 @dataclass(frozen=True)

@@ -346,12 +346,18 @@ class Ticket(BaseModel):
 
 
 class TicketRef(BaseModel):
-    """Where a ticket lives in the helpdesk: its id there and a link people can open."""
+    """Where a ticket lives in the helpdesk: its id there and a link people can open.
+
+    ``updated_at``, when a backend can tell it for free (Redmine answers a create with the
+    issue as saved), is the helpdesk's own last-update time of the ticket just written: the
+    sync-back then knows that this change is the connector's and reads no history for it.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     ticket_id: str
     url: str
+    updated_at: datetime | None = None
 
 
 @cache

@@ -12,6 +12,7 @@ __all__ = ["App", "adapter_types", "build_app", "load"]
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pluggy
@@ -183,7 +184,8 @@ def build_app(
         pending_pauses=rules.links is not None and rules.links.changes.pauses_sla,
     )
     digest = VerificationDigest(store, clock, notifications, rules.lifecycle.verification, config.core.reports.timezone)
-    syncback = SyncBack(engine, roster, lifecycle=rules.lifecycle, digest=digest)
+    first_lookback = timedelta(seconds=config.core.daemon.sync_first_lookback_seconds)
+    syncback = SyncBack(engine, roster, lifecycle=rules.lifecycle, digest=digest, first_lookback=first_lookback)
     return App(
         config=config,
         engine=engine,

@@ -77,6 +77,9 @@ class DaemonSettings(_Strict):
         60.0, gt=0, le=300, description="how often escalation, notices and SLA deadlines are checked"
     )
     sync_seconds: float = Field(60.0, gt=0, description="how often changes made in the helpdesk are read back")
+    sync_first_lookback_seconds: float = Field(
+        600.0, ge=0, description="how far back the first read-back of a new state looks (no cursor, no active ticket)"
+    )
     # several daemons on one state (docs/several-daemons.md)
     lease_seconds: float = Field(
         30.0, ge=1, le=600, description="a singleton job's lease: a dead daemon's jobs move within this time"

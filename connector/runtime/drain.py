@@ -121,7 +121,11 @@ def _measured(engine: Engine, op: OutboxOp) -> Iterator[None]:
 
 
 def drain_pass(engine: Engine, ignore_backoff: bool) -> int:
-    """One pass over up to ``engine.batch`` pending operations; returns how many landed."""
+    """One pass over up to ``engine.batch`` pending operations; returns how many landed.
+
+    ``now`` (the pass's start) decides which operations are due; what happened to one — done,
+    dead-lettered, the next try after a failure — is stamped with the clock read when it
+    happened: behind a slow helpdesk a pass lasts many seconds."""
     store, retry = engine.store, engine.retry
     now = engine.clock.now()
     landed = 0
@@ -158,7 +162,7 @@ def drain_pass(engine: Engine, ignore_backoff: bool) -> int:
             continue
         except CannotLand as exc:
             with store.transaction():
-                store.op_dead(op, str(exc), now)
+                store.op_dead(op, str(exc), engine.clock.now())
             engine.metrics.dead_lettered.labels("outbox").inc()
             log.error("outbox #%d %s %s → dead letter: %s", op.id, op.op, op.ticket_key, exc)
             continue
@@ -167,7 +171,7 @@ def drain_pass(engine: Engine, ignore_backoff: bool) -> int:
             attempts = op.attempts + 1
             if retry.max_attempts is not None and attempts >= retry.max_attempts:
                 with store.transaction():
-                    store.op_dead(op, f"gave up after {attempts} attempts: {exc}", now)
+                    store.op_dead(op, f"gave up after {attempts} attempts: {exc}", engine.clock.now())
                 engine.metrics.dead_lettered.labels("outbox").inc()
                 log.error(
                     "outbox #%d %s %s → dead letter after %d attempts: %s",
@@ -180,7 +184,7 @@ def drain_pass(engine: Engine, ignore_backoff: bool) -> int:
                 continue
             delay = retry.delay(attempts, retry_after)
             with store.transaction():
-                store.op_retry(op.id, now + timedelta(seconds=delay), str(exc))
+                store.op_retry(op.id, engine.clock.now() + timedelta(seconds=delay), str(exc))
             blocked_targets[op.target] = str(exc)
             if op.ticket_key:
                 blocked_keys.add(op.ticket_key)
@@ -196,7 +200,7 @@ def drain_pass(engine: Engine, ignore_backoff: bool) -> int:
             continue
         except (BackendRejected, NotifierRejected) as exc:
             with store.transaction():
-                store.op_dead(op, str(exc), now)
+                store.op_dead(op, str(exc), engine.clock.now())
             engine.metrics.dead_lettered.labels("outbox").inc()
             log.error("outbox #%d %s %s → dead letter: %s", op.id, op.op, op.ticket_key, exc)
             continue
@@ -206,7 +210,7 @@ def drain_pass(engine: Engine, ignore_backoff: bool) -> int:
             # retrying cannot help, and left pending it would fail first in every drain
             reason = f"unexpected {type(exc).__name__}: {exc}"
             with store.transaction():
-                store.op_dead(op, reason, now)
+                store.op_dead(op, reason, engine.clock.now())
             engine.metrics.dead_lettered.labels("outbox").inc()
             log.exception("outbox #%d %s %s → dead letter: %s", op.id, op.op, op.ticket_key, reason)
             continue

@@ -64,7 +64,7 @@ from connector.runtime.intake import alert_payload, reject_event_key
 from connector.runtime.jobs import lease_lost
 from connector.runtime.metrics import Metrics
 from connector.runtime.outbox_ops import BACKEND, NOTIFY_PREFIX, OpKind
-from connector.runtime.plan import plan_operations
+from connector.runtime.plan import clear_sla_with_resolve, plan_operations
 from connector.runtime.retry import RetryPolicy
 from connector.runtime.sweep_pass import sweep_pass
 from connector.state.leases import DECIDE_LOCK, holder_id
@@ -266,7 +266,8 @@ class Engine:
             applied = apply_decision(self.store, decision, now, self.backend.name)
             ops = plan_operations(decision, on_recovery, applied.cascaded, self.backend.resolves_duplicates)
             ops = storm_notes.coalesce(self.store, decision, ops, self._storm_note_interval, now)
-            for op in ops:
+            for planned in ops:
+                op = clear_sla_with_resolve(self.store, planned)
                 self.store.enqueue(op.target, op.op, op.ticket_key, op.payload, now)
             self._decision_notices(decision, on_recovery, now)
             self.store.journal_finish(entry_id, "done", f"{decision.action.value}: {decision.reason}", now)
@@ -394,7 +395,8 @@ class Engine:
             if note is not None and decision.ticket_key is not None:
                 self.store.enqueue(BACKEND, OpKind.NOTE, decision.ticket_key, {"text": note}, now)
             ops = plan_operations(decision, on_recovery, applied.cascaded, self.backend.resolves_duplicates)
-            for op in storm_notes.coalesce(self.store, decision, ops, self._storm_note_interval, now):
+            for planned in storm_notes.coalesce(self.store, decision, ops, self._storm_note_interval, now):
+                op = clear_sla_with_resolve(self.store, planned)
                 self.store.enqueue(op.target, op.op, op.ticket_key, op.payload, now)
             self._decision_notices(decision, on_recovery, now)
         log_decision(decision)

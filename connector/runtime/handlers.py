@@ -10,7 +10,7 @@ the reason).
 
 from __future__ import annotations
 
-__all__ = ["HANDLERS", "CannotLand", "OpHandler", "WaitForTicket", "ticket_ref"]
+__all__ = ["HANDLERS", "CannotLand", "OpHandler", "WaitForTicket", "ticket_ref", "with_creation_note"]
 
 import logging
 from collections.abc import Callable, Iterator, Mapping
@@ -132,7 +132,7 @@ def _create(engine: Engine, op: OutboxOp, payload: CreatePayload, now: datetime)
             "%s → found existing %s #%s, not creating it again", key, backend.name, ref.ticket_id, extra=_extra(op)
         )
     else:
-        ticket = _identify_reporter(engine, ticket, payload.source)
+        ticket = _identify_reporter(engine, with_creation_note(ticket, payload.note), payload.source)
         if not op.sent:
             with store.transaction():
                 store.op_mark_sent(op.id)
@@ -140,12 +140,24 @@ def _create(engine: Engine, op: OutboxOp, payload: CreatePayload, now: datetime)
         failpoint("outbox.after_create")
     with store.transaction():
         store.ticket_set_ref(key, ref.ticket_id, ref.url)
+        if ref.updated_at is not None:  # its only change is this create: the sync-back skips it
+            store.set_helpdesk_seen(backend.name, ref.ticket_id, ref.updated_at)
         store.op_done(op.id, engine.clock.now())  # when it landed (see _done)
         source = engine.sources.get(payload.source)
         if source is not None and engine.source_capabilities(payload.source).acknowledges and ticket.external_id:
             store.enqueue(source_target(payload.source), OpKind.ACK, key, {"external_id": ticket.external_id}, now)
     log.info("%s → created %s #%s %s", key, backend.name, ref.ticket_id, ref.url, extra=_extra(op, ticket.external_id))
     owe_after_create(engine, key, engine.clock.now())  # the CI link, similar incidents: never raises
+
+
+def with_creation_note(ticket: Ticket, note: str | None) -> Ticket:
+    """``ticket`` with the note of its creation (why it duplicates or recurs) below its own
+    description: what people read first on the new ticket, as the first journal note showed it
+    before, in the create itself (a helpdesk's create takes no note of its own)."""
+    if not note or not note.strip():
+        return ticket
+    text = f"{ticket.description.rstrip()}\n\n---\n{note}" if ticket.description.strip() else note
+    return ticket.model_copy(update={"description": text})
 
 
 def _identify_reporter(engine: Engine, ticket: Ticket, source_name: str) -> Ticket:
@@ -236,13 +248,17 @@ def _update(engine: Engine, op: OutboxOp, payload: UpdatePayload, now: datetime)
 def _resolve(engine: Engine, op: OutboxOp, payload: ResolvePayload, now: datetime) -> None:
     key = _key(op)
     ref = ticket_ref(engine, key)
+    changes = ticket_changes(payload.changes)
     resolution = Resolution(
         at=parse_time(payload.at) if payload.at else now,
         note=payload.note,
         outage_end=parse_time(payload.outage_end) if payload.outage_end else None,
+        changes=changes,
     )
     with _write_once(engine, op):
         engine.backend.resolve_ticket(ref.ticket_id, resolution)
+        if changes and not engine.capabilities.writes_resolution_changes:
+            engine.backend.update_ticket(ref.ticket_id, changes)  # a backend that cannot in one write
     log.info("%s → resolved %s #%s", key, engine.backend.name, ref.ticket_id, extra=_extra(op))
     _done(engine, op, now)
 

@@ -83,11 +83,14 @@ class _Payload(BaseModel):
 
 
 class CreatePayload(_Payload):
-    """``create``: the ticket as decided, and the source it came from (``""``: none, e.g. a
-    ticket the lifecycle opens for a rejected solution)."""
+    """``create``: the ticket as decided, the source it came from (``""``: none, e.g. a
+    ticket the lifecycle opens for a rejected solution), and a note that belongs to its
+    creation (why it duplicates or recurs: written into the new ticket's description, below
+    its own text, so the create is the only write)."""
 
     ticket: Ticket
     source: str = ""
+    note: str | None = None
 
 
 class LinkPayload(_Payload):
@@ -111,11 +114,14 @@ class UpdatePayload(_Payload):
 
 
 class ResolvePayload(_Payload):
-    """``resolve``: when (ISO time; the drain's now when absent), why, and the outage end."""
+    """``resolve``: when (ISO time; the drain's now when absent), why, the outage end, and the
+    ``Ticket`` fields changed with it (JSON form: the SLA target cleared), written in the same
+    change where the backend can (``Resolution.changes``)."""
 
     note: str
     at: str | None = None
     outage_end: str | None = None
+    changes: dict[str, Any] = {}
 
 
 class AckPayload(_Payload):

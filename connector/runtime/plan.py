@@ -7,7 +7,7 @@ crash cannot lose a write or make one twice. The payloads are the JSON the outbo
 
 from __future__ import annotations
 
-__all__ = ["Planned", "plan_operations"]
+__all__ = ["Planned", "clear_sla_with_resolve", "plan_operations"]
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +17,7 @@ from connector.contracts.adapters import Relation
 from connector.domain.clock import isoformat
 from connector.domain.decision import Action, Decision
 from connector.domain.models import Alert
+from connector.domain.ticket_state import TicketLedger
 from connector.runtime.outbox_ops import BACKEND, OpKind
 
 
@@ -46,7 +47,7 @@ def plan_operations(
     ops: list[Planned] = []
     if decision.action.creates_ticket:
         assert decision.ticket is not None and key is not None
-        create = {"ticket": decision.ticket.model_dump(mode="json"), "source": alert.source}
+        create: dict[str, Any] = {"ticket": decision.ticket.model_dump(mode="json"), "source": alert.source}
         ops.append(Planned(BACKEND, OpKind.CREATE, key, create))
         if decision.related_key and decision.action is not Action.CREATE:
             # a child or a storm's member is linked as a duplicate of its parent: the helpdesk
@@ -56,7 +57,9 @@ def plan_operations(
             ops.append(
                 Planned(BACKEND, OpKind.LINK, key, {"related_key": decision.related_key, "relation": relation.value})
             )
-            ops.append(Planned(BACKEND, OpKind.NOTE, key, {"text": f"{decision.reason} (rule {decision.rule})"}))
+            # why it is a duplicate (a recurrence, a child) goes in the create itself: one write
+            # instead of a create and a note PUT (a Redmine create takes no journal note)
+            create["note"] = f"{decision.reason} (rule {decision.rule})"
         ops.extend(_attachments(alert, key))
         if alert.recovered_at is not None:
             ops.append(Planned(BACKEND, OpKind.RESOLVE, key, _resolution_payload(alert, on_recovery)))
@@ -98,6 +101,21 @@ def plan_operations(
         ops.append(Planned(BACKEND, OpKind.UPDATE, update.key, {"changes": update.changes, "note": update.note}))
     ops.extend(_adoptions(decision))
     return ops
+
+
+def clear_sla_with_resolve(ledger: TicketLedger, planned: Planned) -> Planned:
+    """``planned`` with the SLA target (``sla_due``, field 21) cleared in the resolve itself,
+    when it is a resolve of a ticket that shows one; the ledger records it cleared in the same
+    transaction, so the sweep owes no second write for it a minute later. Anything else is
+    returned as it is."""
+    if planned.op is not OpKind.RESOLVE or planned.ticket_key is None:
+        return planned
+    state = ledger.get(planned.ticket_key)
+    if state is None or state.sla_due is None:
+        return planned
+    ledger.ticket_set_life(planned.ticket_key, sla_due=None)
+    changes = {**planned.payload.get("changes", {}), "sla_due": None}
+    return Planned(planned.target, planned.op, planned.ticket_key, {**planned.payload, "changes": changes})
 
 
 def _adoptions(decision: Decision) -> list[Planned]:

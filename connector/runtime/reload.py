@@ -66,7 +66,9 @@ def reload_rules(app: App) -> str:
     digest = VerificationDigest(
         engine.store, engine.clock, notifications, lifecycle.verification, config.core.reports.timezone
     )
-    app.syncback = SyncBack(engine, roster, lifecycle=lifecycle, digest=digest)
+    app.syncback = SyncBack(
+        engine, roster, lifecycle=lifecycle, digest=digest, first_lookback=app.syncback.first_lookback
+    )
     app.reports = ReportsJob(
         engine.backend,
         engine.store,

@@ -1,7 +1,11 @@
 """The sync-back job: read what people did in the helpdesk and apply the process to it.
 
 Every ``sync_seconds`` it asks the backend for the tickets changed since the last run
-(``Backend.changed_since``, with a minute of overlap for clock skew). A ticket people made in
+(``Backend.changed_since``, with a minute of overlap for clock skew; the first pass on a state
+without a cursor looks back ``sync_first_lookback_seconds``, or to its oldest active ticket). A
+listed ticket whose last update is still the one the connector knew all of — its own create,
+or the last history read (``connector.state.seen``) — holds nothing new and is skipped without
+reading its history: the overlap and the connector's own creates cost no request. A ticket people made in
 the helpdesk is adopted first (``connector.runtime.adopt``: once; then it is the ledger's like
 any other). For each ticket the ledger knows, it turns the changes into lifecycle events —
 from the ticket's history where the backend can read it (``HistoryReader``: who did what,
@@ -58,12 +62,16 @@ from connector.runtime.digest import VerificationDigest
 from connector.runtime.engine import BACKEND, Engine
 from connector.runtime.knowledge import learn_from_sync, owe_after_create
 from connector.runtime.links_job import LinksJob
+from connector.runtime.outbox_ops import OpKind
+from connector.runtime.plan import Planned, clear_sla_with_resolve
 from connector.state.leases import DECIDE_LOCK
 
 log = logging.getLogger("connector.runtime.syncback")
 
-#: how far back the first run looks when no cursor is stored yet
-FIRST_LOOKBACK = timedelta(days=1)
+#: how far back the first run looks when no cursor is stored yet and no ticket is active
+#: (``daemon.sync_first_lookback_seconds``): a new state has no ticket of its own to read back,
+#: and reading a day of a busy project page by page told it nothing
+FIRST_LOOKBACK = timedelta(seconds=600)
 OVERLAP = timedelta(minutes=1)
 
 
@@ -111,10 +119,13 @@ class SyncBack:
         *,
         lifecycle: LifecycleFile | None = None,
         digest: VerificationDigest | None = None,
+        first_lookback: timedelta = FIRST_LOOKBACK,
     ) -> None:
         """``lifecycle`` is the rule book's (``RuleBook.lifecycle``; default: the shipped one);
-        ``digest``, the daily list of unverified records, is sent from the pass that finds it due."""
+        ``digest``, the daily list of unverified records, is sent from the pass that finds it due;
+        ``first_lookback`` is how far the first pass of a new state looks back."""
         self.engine = engine
+        self.first_lookback = first_lookback
         self.roster = roster
         self.lifecycle = lifecycle
         self.digest = digest
@@ -135,6 +146,7 @@ class SyncBack:
         since = parse_time(cursor) if cursor else self._first_since(now)
         latest = since
         applied = 0
+        name = engine.backend.name
         own = own_login(engine.capabilities)
         history_reader = engine.capabilities.history
         self.adopter.start()  # the first pass fixes where adoption starts
@@ -150,6 +162,8 @@ class SyncBack:
                     owe_after_create(engine, state.key, now)  # its CI link and similar incidents
             if state is None:
                 continue  # another connector's ticket, or one the site leaves alone
+            if store.helpdesk_seen(name, snapshot.ticket_id) == snapshot.updated_at:
+                continue  # nothing since the connector last knew all of it (its own create, a read)
             seen = None
             fields = snapshot.fields
             if history_reader is not None:
@@ -162,9 +176,13 @@ class SyncBack:
             for event in events:
                 self.handle(state.key, event)
                 applied += 1
-            if seen is not None and seen != state.synced_changes:
-                with store.transaction():
+            with store.transaction():
+                if seen is not None and seen != state.synced_changes:
                     store.ticket_set_life(state.key, synced_changes=seen)
+                if _settled(snapshot):
+                    # the read covers at least this listing's last update, and any later change
+                    # has a later time (the listing came a second after it): skip it until then
+                    store.set_helpdesk_seen(name, snapshot.ticket_id, snapshot.updated_at)
             learn_from_sync(engine, state.key, fields, now)  # a solution, a KB candidate: never raises
         with store.transaction():
             store.set_cursor(self._cursor_name, isoformat(latest), now)
@@ -203,7 +221,7 @@ class SyncBack:
     def _first_since(self, now: datetime) -> datetime:
         active = self.engine.store.active_tickets()
         oldest = min((s.created_at for s in active), default=now)
-        return min(oldest, now - FIRST_LOOKBACK)
+        return min(oldest, now - self.first_lookback)
 
     def handle(self, key: str, event: Event) -> Outcome | None:
         """Apply one event to the ticket ``key``: ledger, writes and notices in one transaction."""
@@ -242,13 +260,20 @@ class SyncBack:
         changes = dict(outcome.changes)
         if outcome.revert_to is not None:
             changes["status"] = outcome.revert_to
+        elif (changes or outcome.notes) and state.status.is_done and state.sla_due is not None:
+            # resolved or closed: nothing runs, so the SLA target goes in the same write rather
+            # than in one of its own from the next sweep
+            changes["sla_due"] = None
+            store.ticket_set_life(state.key, sla_due=None)
         if changes or outcome.notes:
             store.enqueue(BACKEND, "update", state.key, {"changes": jsonable(changes), "note": outcome.note}, now)
         backend = self.engine.backend
         for duplicate in cascaded:
             if outcome.status is TicketStatus.RESOLVED and not backend.resolves_duplicates:
                 note = f"Resolved with its master {state.key} 随主事件解决 (by {event.actor or 'the desk'})."
-                store.enqueue(BACKEND, "resolve", duplicate, {"at": isoformat(event.at), "note": note}, now)
+                planned = Planned(BACKEND, OpKind.RESOLVE, duplicate, {"at": isoformat(event.at), "note": note})
+                op = clear_sla_with_resolve(store, planned)
+                store.enqueue(op.target, op.op, op.ticket_key, op.payload, now)
             elif outcome.status is TicketStatus.CLOSED and not self.engine.capabilities.closes_duplicates:
                 note = f"Closed with its master {state.key} 随主事件关闭."
                 payload = {"changes": jsonable({"status": TicketStatus.CLOSED, **_closure(outcome)}), "note": note}
@@ -268,6 +293,13 @@ class SyncBack:
         for notice in outcome_notices(state, outcome, event.at, rules):
             for channel in rules.notices.channels_for(notice.kind, notice.priority):
                 engine.queue_notice(notice, channel, now)
+
+
+def _settled(snapshot: TicketSnapshot) -> bool:
+    """Whether the helpdesk listed the ticket at least a whole second after its last update
+    (by its own clock): a change still to come cannot then carry the same update time."""
+    listed = snapshot.listed_at
+    return listed is not None and listed.replace(microsecond=0) > snapshot.updated_at.replace(microsecond=0)
 
 
 def _closure(outcome: Outcome) -> dict[str, object]:

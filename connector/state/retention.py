@@ -187,6 +187,11 @@ class RetentionQueries(Database):
                 "change_links": self._count(
                     f"SELECT count(*) AS n FROM change_links WHERE incident_key IN ({keys})", params
                 ),
+                "helpdesk_seen": self._count(
+                    "SELECT count(*) AS n FROM helpdesk_seen WHERE ticket_id IN"
+                    f" (SELECT t.ticket_id {_TICKETS} AND t.ticket_id IS NOT NULL)",
+                    params,
+                ),
             }
         raise ValueError(f"no retention rule {rule!r} (known: {', '.join(RULES)})")
 
@@ -223,7 +228,17 @@ class RetentionQueries(Database):
             )
             keys = [row["key"] for row in chosen]
             counts = dict.fromkeys(
-                ("tickets", "steps", "aliases", "ticket_upstreams", "storm_notes", "problem_links", "change_links"), 0
+                (
+                    "tickets",
+                    "steps",
+                    "aliases",
+                    "ticket_upstreams",
+                    "storm_notes",
+                    "problem_links",
+                    "change_links",
+                    "helpdesk_seen",
+                ),
+                0,
             )
             for key in keys:
                 counts["steps"] += self._exec("DELETE FROM steps WHERE ticket_key = ?", (key,)).rowcount
@@ -232,6 +247,9 @@ class RetentionQueries(Database):
                 counts["storm_notes"] += self._exec("DELETE FROM storm_notes WHERE master_key = ?", (key,)).rowcount
                 for table in ("problem_links", "change_links"):  # the problem record itself stays: few, and shared
                     counts[table] += self._exec(f"DELETE FROM {table} WHERE incident_key = ?", (key,)).rowcount
+                counts["helpdesk_seen"] += self._exec(
+                    "DELETE FROM helpdesk_seen WHERE ticket_id = (SELECT ticket_id FROM tickets WHERE key = ?)", (key,)
+                ).rowcount
                 counts["tickets"] += self._exec("DELETE FROM tickets WHERE key = ?", (key,)).rowcount
             return counts
         raise ValueError(f"no retention rule {rule!r} (known: {', '.join(RULES)})")

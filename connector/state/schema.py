@@ -258,4 +258,16 @@ MIGRATIONS: Sequence[str] = (
     ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
     ALTER TABLE outbox ADD COLUMN claimed_until TEXT;
     """,
+    # writeless (issue 15): per helpdesk ticket, its last-update time ("updated_on", "date_mod") as of
+    # the last moment the connector knew every change in it — its own create, or a history read.
+    # The sync-back skips a listed ticket whose last update is still that one (no history GET).
+    """
+    CREATE TABLE helpdesk_seen (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        backend TEXT NOT NULL,
+        ticket_id TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (backend, ticket_id)
+    );
+    """,
 )

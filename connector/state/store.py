@@ -21,6 +21,8 @@ makes it safe.
   how far each source has been read (``connector.state.database``, with the connection itself).
 - ``storm_notes``: the storm guard's counted notes owed per master (``connector.state.storm_notes``).
 - Retention: which finished rows of these tables may go once old enough (``connector.state.retention``).
+- ``helpdesk_seen``: each helpdesk ticket's last-update time when the connector last knew every
+  change in it, so the sync-back reads no history that holds nothing new (``connector.state.seen``).
 
 The helpdesk stays the source of truth for ticket content. Schema changes are numbered
 migrations applied in order inside a transaction (``connector.state.schema``).
@@ -43,6 +45,7 @@ from connector.state.outbox import OutboxOp, OutboxTable
 from connector.state.repair import RepairQueries
 from connector.state.retention import RetentionQueries
 from connector.state.schema import MIGRATIONS
+from connector.state.seen import SeenTable
 from connector.state.storm_notes import StormNotesTable
 from connector.state.target import StateTarget
 from connector.state.tickets import TicketsTable
@@ -58,6 +61,7 @@ class Store(
     KnowledgeTable,
     LinkTables,
     LeasesTable,
+    SeenTable,
     RetentionQueries,
 ):
     """The state store (a SQLite file or a PostgreSQL database). One instance per process (per

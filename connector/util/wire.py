@@ -16,6 +16,7 @@ from __future__ import annotations
 __all__ = [
     "HttpFailure",
     "StatusKind",
+    "answered_at",
     "http_failure",
     "parse_retry_after",
     "root_cause",
@@ -56,6 +57,19 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     except (TypeError, ValueError, IndexError):
         return None
     return max(0.0, (ensure_utc(when) - ensure_utc(now)).total_seconds())
+
+
+def answered_at(response: requests.Response) -> datetime | None:
+    """The server's own clock when it answered (the ``Date`` header, whole seconds, UTC), or
+    ``None`` when it sent none or one that is not a date. The sync-back compares it with the
+    same server's update times, never with the connector's clock."""
+    value = response.headers.get("Date")
+    if not value:
+        return None
+    try:
+        return ensure_utc(parsedate_to_datetime(value))
+    except (TypeError, ValueError, IndexError):
+        return None
 
 
 def root_cause(exc: BaseException) -> str:

@@ -74,6 +74,9 @@ def fill(store: Store) -> None:
         store.dead_letter("intake", "mail", None, "spam", None, OLD)  # past 90 days: goes
 
         a_ticket(store, "t-old", OLD, TicketStatus.CLOSED)
+        store.ticket_set_ref("t-old", "101", "http://helpdesk/101")
+        store.set_helpdesk_seen("local", "101", OLD)  # what the sync-back knew of it goes with it
+        store.set_helpdesk_seen("local", "102", OLD)  # a ticket the connector still holds: kept
         store.record_step("t-old", "notice:P1", OLD, OLD, False)
         store.alias_add("zabbix:repeat", "t-old", OLD)
         store.storm_note_written("t-old", OLD)  # the storm guard's note row goes with its master
@@ -86,7 +89,8 @@ def fill(store: Store) -> None:
         for key, at in (("t-old", OLD), ("t-dup", RECENT)):  # what a solved ticket taught: as old as it
             store.remember_solved(Solved(key, "1", "disk full", "db1", "fp", "Hardware", "rotated logs", at))
         a_ticket(store, "helpdesk:7", OLD, TicketStatus.CLOSED)  # adopted: kept
-        a_ticket(store, "t-open", OLD, TicketStatus.IN_PROGRESS)  # open for a year: kept, with its steps
+        a_ticket(store, "t-open", OLD, TicketStatus.IN_PROGRESS)
+        store.ticket_set_ref("t-open", "102", "http://helpdesk/102")  # open for a year: kept, with its steps
         store.record_step("t-open", "escalate:1", OLD, OLD, True)
         a_ticket(store, "t-master", OLD, TicketStatus.CLOSED)  # a kept duplicate names it: kept
         a_ticket(store, "t-dup", RECENT, TicketStatus.CLOSED, master_key="t-master")
@@ -136,11 +140,13 @@ def test_old_finished_rows_go_and_what_is_needed_stays(store: Store) -> None:
         "storm_notes": 1,
         "problem_links": 1,
         "change_links": 1,
+        "helpdesk_seen": 1,
         "solved": 1,
     }
     assert store.storm_note("t-old") is None and store.storm_note("t-open") is not None
     assert store.solved("t-old") is None and store.solved("t-dup") is not None
     assert store.problem_of("t-old") is None and store.problem_of("t-open") == "problem:1"
+    assert store.helpdesk_seen("local", "101") is None and store.helpdesk_seen("local", "102") == OLD
 
 
 def test_a_dry_run_counts_what_a_pass_deletes_and_deletes_nothing(store: Store) -> None:
@@ -273,14 +279,14 @@ def test_the_daemon_runs_the_prune_job_on_its_schedule_and_survives_a_failure(tm
     )
     with engine.store.transaction():
         journal(engine.store, "old", OLD, "done")
-    job = RetentionJob(engine.store, clock, RetentionSettings(), stopping=engine.stopping.is_set)
     calls: list[int] = []
 
     def prune() -> None:
         calls.append(len(calls))
         if len(calls) == 1:
             raise RuntimeError("a broken pass")  # logged; the job runs again at its next time
-        job.run()
+        # engine.store as the daemon runs it (its job threads each get their own connection)
+        RetentionJob(engine.store, clock, RetentionSettings(), stopping=engine.stopping.is_set).run()
         daemon.stop()
 
     daemon = Daemon(engine, poll_seconds=3600, drain_seconds=3600, sweep_seconds=3600, prune=prune, prune_seconds=0.01)

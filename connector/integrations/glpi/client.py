@@ -46,7 +46,7 @@ from connector.integrations.glpi.errors import (
     raise_for_status,
 )
 from connector.integrations.glpi.paging import ContentRange, Page, parse_content_range
-from connector.util.wire import unreachable
+from connector.util.wire import answered_at, unreachable
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,8 @@ class GlpiClient:
         """GET one page of a List or search call (200 whole, 206 partial) with its Content-Range."""
         response = self._send("GET", path, params=params)
         items = self._parse(response, f"GET {path}", shape)
-        return Page(items, parse_content_range(response.headers.get("Content-Range")), response.status_code)
+        content_range = parse_content_range(response.headers.get("Content-Range"))
+        return Page(items, content_range, response.status_code, answered_at(response))
 
     def pages(
         self, path: str, shape: type[T], params: Sequence[tuple[str, str | int]], size: int = 100

@@ -6,6 +6,7 @@ __all__ = ["ContentRange", "Page", "parse_content_range"]
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -34,6 +35,8 @@ class Page(Generic[T]):
     items: T
     range: ContentRange | None
     status: int
+    #: GLPI's clock when it answered (HTTP ``Date``); ``None``: no such header
+    answered_at: datetime | None = None
 
 
 def parse_content_range(value: str | None) -> ContentRange | None:

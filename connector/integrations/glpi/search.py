@@ -16,6 +16,7 @@ import html
 import logging
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -121,12 +122,15 @@ class TicketSearch:
         ]
         params += [(f"forcedisplay[{i}]", int(option)) for i, option in enumerate(_DISPLAY)]
         seen: set[int] = set()
-        for row in self._rows(params):
-            snapshot = self._snapshot(row)
-            if snapshot is None or int(snapshot.ticket_id) in seen or snapshot.updated_at < floor:
-                continue
-            seen.add(int(snapshot.ticket_id))
-            yield snapshot
+        sorted_params = [*params, ("sort", int(OPT_ID)), ("order", "ASC")]
+        for page in self._client.pages("search/Ticket", SearchAnswer, sorted_params, PAGE_SIZE):
+            for row in page.items.data:
+                snapshot = self._snapshot(row)
+                if snapshot is None or int(snapshot.ticket_id) in seen or snapshot.updated_at < floor:
+                    continue
+                seen.add(int(snapshot.ticket_id))
+                # with GLPI's clock when it listed it: the sync-back then reads its history once
+                yield replace(snapshot, listed_at=page.answered_at)
 
     def time(self, text: str, tid: int) -> datetime | None:
         """A GLPI date of ticket ``tid``; ``None`` (logged) for one that is not a date."""

@@ -8,8 +8,9 @@ every write the process depends on is checked:
   issue again) when the External ID — the idempotency key — was not stored;
 * ``find_by_key`` checks that every issue returned really carries the key, so an ignored filter
   is reported instead of being mistaken for "found" (or creating a duplicate);
-* status changes first ask for ``allowed_statuses``, so a forbidden transition is refused
-  before anything is written instead of being dropped with a 204;
+* status changes are checked against the workflow's ``allowed_statuses`` first, so a forbidden
+  transition is refused before anything is written instead of being dropped with a 204 (the
+  facts are kept for a while per issue shape: ``workflow``);
 * a retried write is not doubled when its first try landed but the answer was lost: notes
   carry the outbox operation's marker, looked up on a retry (``journaled``; docs/idempotency.md).
 
@@ -27,6 +28,7 @@ __all__ = ["RedmineBackend"]
 import logging
 import threading
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +52,7 @@ from connector.integrations.redmine.history import IssueHistory
 from connector.integrations.redmine.ids import RedmineIds, resolve_ids
 from connector.integrations.redmine.journaled import marked
 from connector.integrations.redmine.knowledge import KnowledgeMethods, RedmineKnowledge
+from connector.integrations.redmine.listing import issue_pages
 from connector.integrations.redmine.lookup import Discovery, discover
 from connector.integrations.redmine.payload import change_payload, create_payload, ignored_writes
 from connector.integrations.redmine.problems import ProblemMembers, RedmineProblems
@@ -58,7 +61,6 @@ from connector.integrations.redmine.render import literal_block, render_note
 from connector.integrations.redmine.schema import (
     Issue,
     IssueEnvelope,
-    IssueList,
     IssueRelations,
     RelationEnvelope,
     UploadEnvelope,
@@ -67,7 +69,6 @@ from connector.integrations.redmine.schema import (
 from connector.integrations.redmine.settings import RedmineSettings
 from connector.integrations.redmine.users import RedmineUsers
 from connector.integrations.redmine.values import (
-    PAGE_SIZE,
     RELATION_TYPES,
     iso,
     issue_id,
@@ -75,7 +76,7 @@ from connector.integrations.redmine.values import (
     safe_filename,
     same_relation,
 )
-from connector.integrations.redmine.workflow import ensure_transition
+from connector.integrations.redmine.workflow import Workflow
 from connector.util.tls import requests_verify
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,8 @@ class RedmineBackend(KnowledgeMethods, ProblemMembers):
     resolves_duplicates = False
     #: …and closing a master closes them (``duplicates`` relations), so that needs nothing
     closes_duplicates = True
+    #: a resolve's other field changes (the SLA target cleared) go in its one PUT
+    writes_resolution_changes = True
 
     def __init__(
         self,
@@ -119,6 +122,7 @@ class RedmineBackend(KnowledgeMethods, ProblemMembers):
         self._lock = threading.Lock()
         self._warned: set[str] = set()
         self._history = IssueHistory(self._client, self._lookups, backend=name)
+        self._workflow = Workflow(self._client, backend=name, clock=self._clock)
         self._users = RedmineUsers(self._client, self._clock, backend=name)
         self._knowledge = RedmineKnowledge(self._client, settings, self.add_relation)
         problems = RedmineProblems(self._client, settings, lambda: self._lookups().project_id, name)
@@ -171,7 +175,7 @@ class RedmineBackend(KnowledgeMethods, ProblemMembers):
         operation = "GET /issues.json"
         expression, plausible = key_filter(key, backend=self.name, operation=operation)
         matches: list[int] = []
-        for issue in self._issues(ids, {f"cf_{field_id}": expression}):
+        for issue, _ in issue_pages(self._client, ids, {f"cf_{field_id}": expression}):
             value = issue.custom_value(field_id)
             if not isinstance(value, str) or not plausible(value):
                 raise RedmineUnavailable(
@@ -203,9 +207,13 @@ class RedmineBackend(KnowledgeMethods, ProblemMembers):
         # Redmine answers 201 with the issue as saved (the same body as a Show), so it is checked
         # as it stands: reading it back again would cost a call per ticket and tell nothing more
         stored = self._client.post("/issues.json", {"issue": issue}, IssueEnvelope).issue
+        self._client.calibrate(ensure_utc(stored.updated_on))  # how Redmine's clock stands to ours
         self._verify_created(ticket, stored, written, ids)
+        self._workflow.saw(stored)
         log.info("%s: created issue #%d for %s", self.name, stored.id, ticket.key)
-        return TicketRef(ticket_id=str(stored.id), url=self.ticket_url(str(stored.id)))
+        return TicketRef(
+            ticket_id=str(stored.id), url=self.ticket_url(str(stored.id)), updated_at=ensure_utc(stored.updated_on)
+        )
 
     def _verify_created(self, ticket: Ticket, stored: Issue, written: Mapping[int, str], ids: RedmineIds) -> None:
         operation = "POST /issues.json"
@@ -254,8 +262,9 @@ class RedmineBackend(KnowledgeMethods, ProblemMembers):
         if not issue:
             return
         if "status_id" in issue:
-            ensure_transition(self._client, ids, number, issue["status_id"], backend=self.name)
+            self._workflow.ensure(ids, number, issue["status_id"])
         self._client.put(f"/issues/{number}.json", {"issue": issue})
+        self._workflow.wrote(number, issue)
 
     def add_note(self, ticket_id: str, text: str) -> None:
         """Append ``text`` as a journal note (a blank text adds nothing)."""
@@ -292,9 +301,10 @@ class RedmineBackend(KnowledgeMethods, ProblemMembers):
             log.debug("%s: #%d %s #%d already exists", self.name, number, relation_type, other)
 
     def resolve_ticket(self, ticket_id: str, resolution: Resolution) -> None:
-        """Move the issue to the resolved status with outage end, resolution code, solution and
-        the note, in one PUT (fields left ``None`` are not cleared)."""
-        changes: dict[str, Any] = {"status": TicketStatus.RESOLVED}
+        """Move the issue to the resolved status with outage end, resolution code, solution, the
+        resolution's other ``changes`` (the SLA target cleared) and the note, in one PUT (the
+        named fields left ``None`` are not cleared)."""
+        changes: dict[str, Any] = {**resolution.changes, "status": TicketStatus.RESOLVED}
         if resolution.outage_end is not None:
             changes["outage_end"] = resolution.outage_end
         if resolution.resolution_code is not None:
@@ -325,43 +335,18 @@ class RedmineBackend(KnowledgeMethods, ProblemMembers):
         self._client.put(f"/issues/{number}.json", {"issue": {"uploads": [entry], "notes": note}})
 
     def changed_since(self, since: datetime) -> Iterator[TicketSnapshot]:
-        """Every issue of the project updated at or after ``since`` (whole seconds, UTC).
-
-        Pages are sorted by id, not by ``updated_on``: an issue updated while we page would
-        move to the end of an ``updated_on`` order and shift the next page, skipping one
-        issue. With ids an update can only add an issue (seen twice, yielded once).
-        """
+        """Every issue of the project updated at or after ``since`` (whole seconds, UTC), once,
+        with Redmine's clock when it was listed (``listing``: pages in id order)."""
         ids = self._lookups()
         floor = ensure_utc(since).replace(microsecond=0)
         seen: set[int] = set()
-        for issue in self._issues(ids, {"updated_on": ">=" + iso(floor)}):
+        for issue, listed_at in issue_pages(self._client, ids, {"updated_on": ">=" + iso(floor)}):
             # Redmine's ">=" is "> since - 1s" on sub-second values, shown truncated: drop
             # the issues that are visibly older than asked
             if issue.id not in seen and ensure_utc(issue.updated_on) >= floor:
                 seen.add(issue.id)
-                yield snapshot(issue, ids, self.name)
-
-    def _issues(self, ids: RedmineIds, filters: Mapping[str, str]) -> Iterator[Issue]:
-        """Every issue of the project (any status) matching ``filters``, page by page in id order
-        (an id order cannot skip an issue that changes while we page)."""
-        offset = 0
-        while True:
-            page = self._client.get(
-                "/issues.json",
-                IssueList,
-                {
-                    "project_id": ids.project_id,
-                    "status_id": "*",
-                    **filters,
-                    "sort": "id",
-                    "offset": offset,
-                    "limit": PAGE_SIZE,
-                },
-            )
-            yield from page.issues
-            offset += PAGE_SIZE
-            if not page.issues or offset >= page.total_count:
-                return
+                self._workflow.saw(issue)
+                yield replace(snapshot(issue, ids, self.name), listed_at=listed_at)
 
     # --- history (HistoryReader) ----------------------------------------------------------------
 

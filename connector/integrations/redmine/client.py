@@ -20,6 +20,7 @@ __all__ = ["RedmineClient", "RedmineRejected", "RedmineUnavailable"]
 
 import logging
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import requests
@@ -27,7 +28,7 @@ from pydantic import BaseModel, ValidationError
 
 from connector.domain.clock import Clock
 from connector.domain.errors import BackendRejected, BackendUnavailable
-from connector.util.wire import StatusKind, http_failure, unreachable
+from connector.util.wire import StatusKind, answered_at, http_failure, unreachable
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,9 @@ class RedmineClient:
         self._owns_session = session is None
         self._session = session if session is not None else requests.Session()
         self._headers = {"X-Redmine-API-Key": api_key, "Accept": "application/json"}
+        self._date: datetime | None = None  # the last answer's HTTP Date
+        self._received: datetime | None = None  # our clock when the last answer came
+        self._offset: timedelta | None = None  # Redmine's clock minus ours, at least
 
     # --- the calls -----------------------------------------------------------------------------
 
@@ -128,6 +132,27 @@ class RedmineClient:
         """Close the session if this client created it."""
         if self._owns_session:
             self._session.close()
+
+    # --- Redmine's clock ---------------------------------------------------------------------
+
+    @property
+    def answered_at(self) -> datetime | None:
+        """Redmine's own clock when it sent the last answer — at least this late: its HTTP
+        ``Date`` (a proxy in front adds one), else our clock then corrected by ``calibrate``
+        (Redmine's own ``thin`` or Puma send no Date); ``None`` when neither is known."""
+        if self._date is not None:
+            return self._date
+        if self._received is None or self._offset is None:
+            return None
+        return self._received + self._offset
+
+    def calibrate(self, saved_at: datetime) -> None:
+        """Learn how far Redmine's clock is ahead of ours from the last answer, which saved
+        something at ``saved_at`` (Redmine's time, whole seconds): it saved it before it
+        answered, so its clock then was at least ``saved_at`` — a lower bound of the offset that
+        errs on the early side, which only makes the sync-back read a ticket once more."""
+        if self._received is not None:
+            self._offset = saved_at - self._received
 
     # --- translation ---------------------------------------------------------------------------
 
@@ -162,6 +187,8 @@ class RedmineClient:
                 unreachable(exc, self.base_url, self._timeout), backend=self.backend, operation=operation
             ) from exc
         log.debug("%s -> HTTP %s", operation, response.status_code)
+        self._date = answered_at(response)
+        self._received = self._clock.now()
         self._raise_for_status(response, operation)
         return response
 
