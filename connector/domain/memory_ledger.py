@@ -331,9 +331,10 @@ class MemoryLedger:
     def forget(self, now: datetime, horizon: timedelta, *, keep_resolved: bool) -> int:
         """Forget the finished tickets no line can name any more; how many were forgotten.
 
-        ``simulate`` calls this with the rule book's longest window as ``horizon``
-        (``connector.runtime.simulate_memory.forget_horizon``), and unlike ``prune`` it changes
-        no answer for a ticket something can still name. A ticket is forgotten when it finished
+        ``simulate`` calls this with ``horizon`` the longest window of a rule that reads other
+        finished tickets than the last finished master of a fingerprint
+        (``connector.runtime.simulate_memory.forget_horizon``); unlike ``prune`` it changes no
+        answer for a ticket something can still name. A ticket is forgotten when it finished
         more than ``horizon`` before ``now`` and: it is closed (or resolved, unless
         ``keep_resolved`` — a resolved ticket still waits for its confirmation); its own problem
         and the problem of every repeat appended to it recovered (so no recovery will look it
@@ -345,22 +346,18 @@ class MemoryLedger:
 
         A limit kept on purpose: a mail reply or control line naming a ticket forgotten this
         way finds no ticket (the daemon's store still holds it)."""
-        cutoff = now - horizon
-        # the last finished master of each fingerprint stays, however old: correlation names it
-        # ("… is resolved but not closed", "… closed N days ago") when it does not recur
-        last = {
-            state.key
-            for fp in self._masters_by_fp
-            for after in _FINISHED
-            if (state := self.last_done(fp, after)) is not None
-        }
+        recent = now - horizon
+        # the last finished master of each fingerprint (in either sense) stays, however old:
+        # recurrence reads it, and correlation names it ("… is resolved but not closed", "…
+        # closed N days ago") when an alert does not recur; one or two per fingerprint
+        last = {found.key for fp in self._masters_by_fp for after in _FINISHED if (found := self.last_done(fp, after))}
         candidates = {
             key
             for key, state in self._tickets.items()
-            if key not in last and self._forgettable(state, cutoff, keep_resolved)
+            if key not in last and self._forgettable(state, recent, keep_resolved)
         }
         gone = {key for key in candidates if all(dup in candidates for dup in self._duplicates.get(key, ()))}
-        self._drop(gone, cutoff, keep_last_change=True)
+        self._drop(gone, recent, keep_last_change=True)
         return len(gone)
 
     def _forgettable(self, state: TicketState, cutoff: datetime, keep_resolved: bool) -> bool:

@@ -117,9 +117,9 @@ class Simulator:
         self._numbers = 0
         self.knowledge = SimKnowledge(pipeline.rules.knowledge)  # similar / kb_candidate lines (issue 13)
         self.links = SimulatedLinks(pipeline.rules.links)  # problem records and changes (issue 13)
-        # a long stream holds a bounded state: once per horizon (the rule book's longest window)
-        # the tickets and event keys older than it are forgotten or compacted (issue 15)
-        self.horizon = forget_horizon(pipeline.rules, sweep) if forget else None
+        # a long stream holds a bounded state: the finished tickets no rule reads any more are
+        # forgotten, event keys compacted (issue 15; connector.runtime.simulate_memory)
+        self.horizon = forget_horizon(pipeline.rules) if forget else None
         self._next_forget: datetime | None = None
 
     def feed(self, lineno: int, item: Alert | Control | Rejected) -> list[dict[str, Any]]:
@@ -138,10 +138,10 @@ class Simulator:
         return out
 
     def _forget(self, now: datetime) -> None:
-        """Once per horizon: forget the finished tickets no line can name any more and compact
-        the event keys received before the horizon (``connector.runtime.simulate_memory``).
-        Nothing printed changes (tests/unit/test_simulate_memory.py compares a long stream's
-        output with and without it)."""
+        """Each time the clock passed the horizon: forget the finished tickets no line can name
+        any more (``MemoryLedger.forget``; with the sweep, resolved ones stay until closed). Nothing
+        printed changes (tests/unit/test_simulate_memory.py compares a long stream's output
+        with and without it)."""
         if self.horizon is None:
             return
         if self._next_forget is None:
@@ -149,10 +149,7 @@ class Simulator:
         if now < self._next_forget:
             return
         self._next_forget = now + self.horizon
-        cutoff = now - self.horizon
-        keep_resolved = self._wait is not None
-        self.ledger.forget(now, self.horizon, keep_resolved=keep_resolved)
-        self._seen.age(cutoff)
+        self.ledger.forget(now, self.horizon, keep_resolved=self.sweep is not None)
         self._ticket_for = {ext: key for ext, key in self._ticket_for.items() if self.ledger.get(key) is not None}
         self._external_for = {key: ext for key, ext in self._external_for.items() if self.ledger.get(key) is not None}
 
@@ -226,7 +223,7 @@ class Simulator:
             return [
                 new_line(lineno, item.external_id, item.source, Action.IGNORED.value, reason=reason, at=isoformat(now))
             ]
-        self._seen.add(item.source, item.event_key, lineno, now)
+        self._seen.add(item.source, item.event_key, lineno)
         opened: list[dict[str, Any]] = []
         if item.reply_to is None:
             self._settle_flapping(now)

@@ -3,9 +3,9 @@ compact store of old event keys.
 
 Why: ``simulate`` answers an exact repeat with the line that first carried the event, however
 old, and the ledger used to keep every ticket for the whole run, so a million alerts held
-about a gigabyte. A finished ticket older than every window of the rule book
-(``forget_horizon``) can no longer take part in a decision and is forgotten by the ledger
-(``MemoryLedger.forget``); an event key older than that horizon moves from a dictionary (about
+about a gigabyte. A finished ticket older than every window of the rule book that
+reads it (``forget_horizon``) can no longer take part in a decision and is forgotten by the ledger
+(``MemoryLedger.forget``); event keys move, a batch at a time, from a dictionary (about
 200 bytes an entry) into ``OldEvents``: sorted arrays of a 64-bit digest and the line number,
 16 bytes an entry, still answering "exact repeat of line N" exactly (two event keys sharing a
 64-bit digest is about one chance in 10^7 after a million alerts — documented, not ignored).
@@ -17,35 +17,37 @@ __all__ = ["OldEvents", "SeenEvents", "forget_horizon"]
 
 from array import array
 from bisect import bisect_left
-from datetime import datetime, timedelta
+from datetime import timedelta
 from hashlib import blake2b
 
-from connector.process.escalation import SweepRules
 from connector.rules.book import RuleBook
 
 
-def forget_horizon(rules: RuleBook, sweep: SweepRules | None) -> timedelta:
-    """The longest window in which a rule reads a *finished* ticket from the ledger: a master
-    ticket finished longer ago than this can change no decision and no step.
+def forget_horizon(rules: RuleBook) -> timedelta:
+    """The longest window in which a rule reads a finished ticket other than the last finished
+    master of its fingerprint (``MemoryLedger.forget`` keeps that one at any age): a ticket
+    finished longer ago than this can change no decision and no step.
 
-    Each window is read from the book, never written here: the de-duplication window, the
-    recurrence window (``dedup.yaml``), flapping's window and quiet time, topology's and the
-    storm's windows, the storm guard's note interval and, with the sweep, its horizon for
-    resolved tickets. Problems' same-root-cause window (``itil_links.yaml``) and similar
-    incidents' look-back (``knowledge.yaml``) are not among them: those rules read their own
-    stores (``SimulatedLinks``, ``SimKnowledge``), never this ledger, so keeping a ticket a year
-    for them would only hold memory. The confirmation wait is not a window either: a ticket
-    waiting for it is resolved, not closed, and ``MemoryLedger.forget`` keeps it."""
+    Each window is read from the book, never written here: the de-duplication window, flapping's
+    window and quiet time, topology's and the storm's windows, the storm guard's note interval
+    (a few minutes to an hour in the shipped book). Not among them, and why:
+
+    - recurrence (``dedup.yaml``'s ``recurrence``) reads only the last finished master of a
+      fingerprint (``last_done``), which is kept;
+    - the sweep's horizon for resolved tickets reads resolved tickets, and with the sweep a
+      resolved ticket is kept until it is closed (it waits for its confirmation);
+    - problems' same-root-cause window (``itil_links.yaml``) and similar incidents' look-back
+      (``knowledge.yaml``) read their own stores (``SimulatedLinks``, ``SimKnowledge``), never
+      this ledger: keeping tickets a year for them would only hold memory.
+    """
     dedup = rules.dedup
-    windows = [dedup.window, dedup.recurrence_window]
+    windows = [dedup.window]
     if dedup.flapping is not None:
         windows.append(dedup.flapping.window + dedup.flapping.quiet)
     if dedup.topology is not None:
         windows += [dedup.topology.window, dedup.topology.storm_window]
     if dedup.storm_note_interval is not None:
         windows.append(dedup.storm_note_interval)
-    if sweep is not None:
-        windows.append(sweep.resolved_horizon)
     return max(windows)
 
 
@@ -69,17 +71,15 @@ class OldEvents:
 
     def add(self, items: list[tuple[int, int]]) -> None:
         """Store ``(digest, line)`` pairs; a run is merged with the one before it while that is
-        not more than twice as long, so there are about log2(n) runs."""
+        not more than twice as long, so there are about log2(n) runs and a key is merged about
+        log2(n) times. The merge walks two arrays (no list of pairs: that would briefly cost
+        ten times the arrays)."""
         if not items:
             return
         items.sort()
         run = (array("q", (d for d, _ in items)), array("q", (n for _, n in items)))
         while self._runs and len(self._runs[-1][0]) <= 2 * len(run[0]):
-            last = self._runs.pop()
-            merged = sorted(zip(last[0], last[1], strict=True))
-            merged += zip(run[0], run[1], strict=True)
-            merged.sort()
-            run = (array("q", (d for d, _ in merged)), array("q", (n for _, n in merged)))
+            run = _merge(self._runs.pop(), run)
         self._runs.append(run)
 
     def line(self, digest: int) -> int | None:
@@ -93,15 +93,38 @@ class OldEvents:
         return found
 
 
+def _merge(a: tuple[array[int], array[int]], b: tuple[array[int], array[int]]) -> tuple[array[int], array[int]]:
+    (ad, al), (bd, bl) = a, b
+    digests: array[int] = array("q")
+    lines: array[int] = array("q")
+    i = j = 0
+    while i < len(ad) and j < len(bd):
+        if bd[j] < ad[i]:
+            digests.append(bd[j])
+            lines.append(bl[j])
+            j += 1
+        else:
+            digests.append(ad[i])
+            lines.append(al[i])
+            i += 1
+    digests.extend(ad[i:])
+    lines.extend(al[i:])
+    digests.extend(bd[j:])
+    lines.extend(bl[j:])
+    return digests, lines
+
+
 class SeenEvents:
     """Every (source, event key) ``simulate`` has received and the line that carried it first:
-    recent ones in a dictionary, older ones in ``OldEvents``."""
+    the newest ``batch`` in a dictionary, the rest in ``OldEvents`` (exact at any age: no
+    window of the rule book limits how late an exact repeat may come)."""
 
-    __slots__ = ("_old", "_recent")
+    __slots__ = ("_batch", "_old", "_recent")
 
-    def __init__(self) -> None:
-        self._recent: dict[tuple[str, str], tuple[int, datetime]] = {}
+    def __init__(self, batch: int = 4096) -> None:
+        self._recent: dict[tuple[str, str], int] = {}
         self._old = OldEvents()
+        self._batch = batch  # how many keys wait in the dictionary: a cost, not a rule
 
     def __len__(self) -> int:
         return len(self._recent) + len(self._old)
@@ -114,16 +137,13 @@ class SeenEvents:
     def first_line(self, source: str, event_key: str) -> int | None:
         seen = self._recent.get((source, event_key))
         if seen is not None:
-            return seen[0]
+            return seen
         if not self._old._runs:
             return None
         return self._old.line(_digest(source, event_key))
 
-    def add(self, source: str, event_key: str, lineno: int, at: datetime) -> None:
-        self._recent[(source, event_key)] = (lineno, at)
-
-    def age(self, cutoff: datetime) -> int:
-        """Move the keys received before ``cutoff`` to the compact store; how many moved."""
-        old = [key for key, (_, at) in self._recent.items() if at < cutoff]
-        self._old.add([(_digest(*key), self._recent.pop(key)[0]) for key in old])
-        return len(old)
+    def add(self, source: str, event_key: str, lineno: int) -> None:
+        self._recent[(source, event_key)] = lineno
+        if len(self._recent) >= self._batch:
+            self._old.add([(_digest(*key), line) for key, line in self._recent.items()])
+            self._recent.clear()
