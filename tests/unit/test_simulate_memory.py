@@ -28,9 +28,11 @@ def _short_book() -> RuleBook:
 
 
 def _run(count: int, *, forget: bool, seed: int = 7) -> tuple[list[dict[str, Any]], list[tuple[int, int]], Simulator]:
-    pipeline = Pipeline.from_manager(build_plugin_manager(), _short_book())
+    book = _short_book()
+    pipeline = Pipeline.from_manager(build_plugin_manager(), book)
     simulator = Simulator(pipeline, forget=forget)
-    lines = [json.dumps(line, ensure_ascii=False) for line in alert_stream(count, seed=seed, hosts=20, triggers=10)]
+    stream = alert_stream(count, seed=seed, hosts=20, triggers=10)
+    lines = [json.dumps(line, ensure_ascii=False) for line in stream]
     out: list[dict[str, Any]] = []
     sizes: list[tuple[int, int]] = []
     for number, line in enumerate(lines, start=1):
