@@ -1,6 +1,13 @@
 """``MemoryLedger``: the connector's memory of its tickets in dictionaries, for ``simulate`` and
 the benchmark (the daemon's is the SQLite ``Store``; a test replays one stream through both and
-compares what they answer)."""
+compares what they answer).
+
+Why this module is long: it answers every question of ``TicketIndex`` and ``TicketLedger`` the
+way the store's SQL does, and its housekeeping (``prune`` for the benchmark, ``forget`` for
+``simulate``'s bounded memory) must know every index those answers keep — an index kept in one
+module and forgotten in another would leave a dangling key. Splitting it would scatter one
+set of dictionaries over modules that must change together.
+"""
 
 from __future__ import annotations
 
