@@ -1,6 +1,13 @@
 """``MemoryLedger``: the connector's memory of its tickets in dictionaries, for ``simulate`` and
 the benchmark (the daemon's is the SQLite ``Store``; a test replays one stream through both and
-compares what they answer)."""
+compares what they answer).
+
+Why this module is long: it answers every question of ``TicketIndex`` and ``TicketLedger`` the
+way the store's SQL does, and its housekeeping (``prune`` for the benchmark, ``forget`` for
+``simulate``'s bounded memory) must know every index those answers keep — an index kept in one
+module and forgotten in another would leave a dangling key. Splitting it would scatter one
+set of dictionaries over modules that must change together.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,9 @@ from typing import Any
 
 from connector.domain.models import Alert, Impact, Priority, TicketStatus, Urgency
 from connector.domain.ticket_state import LIFE_FIELDS, DoneAfter, TicketState
+
+#: both senses of a finished ticket (``TicketState.done_at``)
+_FINISHED: tuple[DoneAfter, ...] = ("resolved", "closed")
 
 
 class _KeysByStart:
@@ -234,7 +244,11 @@ class MemoryLedger:
         master = self._aliases.get(key)
         held = self._alias_problems.get(master, {}) if master is not None else {}
         if key in held and held[key][1] is None:
-            held[key] = (held[key][0], at)
+            # a recovered repeat is never asked for again (held_problems and open_repeats want
+            # the active ones): dropped, so a master open for weeks does not collect them
+            del held[key]
+            if not held and master is not None:
+                del self._alias_problems[master]
 
     def open_duplicates(self, master_key: str) -> list[str]:
         return [k for k in self._duplicates.get(master_key, ()) if not self._tickets[k].status.is_done]
@@ -318,8 +332,59 @@ class MemoryLedger:
         """
         cutoff = now - horizon
         gone = {k for k, s in self._tickets.items() if (d := s.done_at()) is not None and d < cutoff}
+        self._drop(gone, cutoff, keep_last_change=False)
+        return len(gone)
+
+    def forget(self, now: datetime, horizon: timedelta, *, keep_resolved: bool) -> int:
+        """Forget the finished tickets no line can name any more; how many were forgotten.
+
+        ``simulate`` calls this with ``horizon`` the longest window of a rule that reads other
+        finished tickets than the last finished master of a fingerprint
+        (``connector.runtime.simulate_memory.forget_horizon``); unlike ``prune`` it changes no
+        answer for a ticket something can still name. A ticket is forgotten when it finished
+        more than ``horizon`` before ``now`` and: it is closed (or resolved, unless
+        ``keep_resolved`` — a resolved ticket still waits for its confirmation); its own problem
+        and the problem of every repeat appended to it recovered (so no recovery will look it
+        up); it is neither held nor flapping; every duplicate of it is forgotten too (a
+        duplicate's line names its master); and it is not the last finished master of its
+        fingerprint in either sense of finished (correlation names that one at any age). What
+        points at it goes with it; each fingerprint keeps its newest state change and the
+        changes an open flapping ticket still counts.
+
+        A limit kept on purpose: a mail reply or control line naming a ticket forgotten this
+        way finds no ticket (the daemon's store still holds it)."""
+        recent = now - horizon
+        # the last finished master of each fingerprint (in either sense) stays, however old:
+        # recurrence reads it, and correlation names it ("… is resolved but not closed", "…
+        # closed N days ago") when an alert does not recur; one or two per fingerprint
+        last = {found.key for fp in self._masters_by_fp for after in _FINISHED if (found := self.last_done(fp, after))}
+        candidates = {
+            key
+            for key, state in self._tickets.items()
+            if key not in last and self._forgettable(state, recent, keep_resolved)
+        }
+        gone = {key for key in candidates if all(dup in candidates for dup in self._duplicates.get(key, ()))}
+        self._drop(gone, recent, keep_last_change=True)
+        return len(gone)
+
+    def _forgettable(self, state: TicketState, cutoff: datetime, keep_resolved: bool) -> bool:
+        if state.status is not TicketStatus.CLOSED and (keep_resolved or state.status is not TicketStatus.RESOLVED):
+            return False
+        done = state.done_at()
+        if done is None or done >= cutoff:
+            return False
+        if state.problem is not None and state.problem_recovered_at is None:
+            return False
+        key = state.key
+        if key in self._holds or key in self._flapping:
+            return False
+        return all(recovered is not None for _, recovered in self._alias_problems.get(key, {}).values())
+
+    def _drop(self, gone: set[str], cutoff: datetime, *, keep_last_change: bool) -> None:
+        """Remove the tickets ``gone`` and every index entry naming them; the state changes
+        before ``cutoff`` (all of them, or all but each fingerprint's newest)."""
         if not gone:
-            return 0
+            return
         for key in gone:
             state = self._tickets.pop(key)
             self._steps.pop(key, None)
@@ -339,13 +404,26 @@ class MemoryLedger:
                     index[name] = rest
                 else:
                     del index[name]
-        self._changes = {
-            fp: recent for fp, times in self._changes.items() if (recent := [t for t in times if t >= cutoff])
-        }
+        # an open flapping ticket counts its fingerprint's changes since it began flapping, however
+        # long ago: those stay (``forget`` only; ``prune`` keeps its old behaviour)
+        floors: dict[str, datetime] = {}
+        if keep_last_change:
+            for state in self._tickets.values():
+                if state.flapping_since is not None and not state.status.is_done and state.fingerprint is not None:
+                    since = min(state.flapping_since, state.started_at)
+                    floors[state.fingerprint] = min(since, floors.get(state.fingerprint, since))
+        changes: dict[str, list[datetime]] = {}
+        for fp, times in self._changes.items():
+            floor = min(cutoff, floors.get(fp, cutoff))
+            recent = [t for t in times if t >= floor]
+            if not recent and keep_last_change and times:
+                recent = [max(times)]
+            if recent:
+                changes[fp] = recent
+        self._changes = changes
         self._duplicates = {
             m: [k for k in keys if k not in gone] for m, keys in self._duplicates.items() if m not in gone
         }
         self._masters_by_fp = {
             fp: kept for fp, keys in self._masters_by_fp.items() if (kept := [k for k in keys if k not in gone])
         }
-        return len(gone)

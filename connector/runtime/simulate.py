@@ -60,6 +60,7 @@ from connector.runtime.simulate_lines import (
     new_line,
 )
 from connector.runtime.simulate_links import SimulatedLinks
+from connector.runtime.simulate_memory import SeenEvents, forget_horizon
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -102,6 +103,7 @@ class Simulator:
         sweep: SweepRules | None = None,
         notifications: Notifications | None = None,
         roster: Roster | None = None,
+        forget: bool = True,
     ) -> None:
         self.pipeline = pipeline
         self.ledger = MemoryLedger()
@@ -109,12 +111,16 @@ class Simulator:
         self.sweep = sweep
         self.notifications = notifications
         self.roster = roster
-        self._seen: dict[tuple[str, str], int] = {}
+        self._seen = SeenEvents()
         self._ticket_for: dict[str, str] = {}  # external id -> the newest ticket made for it
         self._external_for: dict[str, str] = {}  # an adopted ticket's key -> the open line's external id
         self._numbers = 0
         self.knowledge = SimKnowledge(pipeline.rules.knowledge)  # similar / kb_candidate lines (issue 13)
         self.links = SimulatedLinks(pipeline.rules.links)  # problem records and changes (issue 13)
+        # a long stream holds a bounded state: the finished tickets no rule reads any more are
+        # forgotten, event keys compacted (issue 15; connector.runtime.simulate_memory)
+        self.horizon = forget_horizon(pipeline.rules) if forget else None
+        self._next_forget: datetime | None = None
 
     def feed(self, lineno: int, item: Alert | Control | Rejected) -> list[dict[str, Any]]:
         """The output lines for one input line: steps that fell due before it, its own line,
@@ -124,11 +130,28 @@ class Simulator:
         when = item.at if isinstance(item, Control) else (item.recovered_at or item.occurred_at)
         out = self.run_until(when)
         self.clock.set(when)
+        self._forget(self.clock.now())
         if isinstance(item, Control):
             out.extend(self._control(lineno, item))
         else:
             out.extend(self._alert(lineno, item))
         return out
+
+    def _forget(self, now: datetime) -> None:
+        """Each time the clock passed the horizon: forget the finished tickets no line can name
+        any more (``MemoryLedger.forget``; with the sweep, resolved ones stay until closed). Nothing
+        printed changes (tests/unit/test_simulate_memory.py compares a long stream's output
+        with and without it)."""
+        if self.horizon is None:
+            return
+        if self._next_forget is None:
+            self._next_forget = now + self.horizon
+        if now < self._next_forget:
+            return
+        self._next_forget = now + self.horizon
+        self.ledger.forget(now, self.horizon, keep_resolved=self.sweep is not None)
+        self._ticket_for = {ext: key for ext, key in self._ticket_for.items() if self.ledger.get(key) is not None}
+        self._external_for = {key: ext for key, ext in self._external_for.items() if self.ledger.get(key) is not None}
 
     def run_until(self, until: datetime) -> list[dict[str, Any]]:
         """Fire every step due by ``until``, each at its own moment; the event lines."""
@@ -194,13 +217,13 @@ class Simulator:
 
     def _alert(self, lineno: int, item: Alert) -> list[dict[str, Any]]:
         now = self.clock.now()
-        seen = self._seen.get((item.source, item.event_key))
+        seen = self._seen.first_line(item.source, item.event_key)
         if seen is not None:
             reason = f"exact repeat of line {seen}: this event was already received (idempotency)"
             return [
                 new_line(lineno, item.external_id, item.source, Action.IGNORED.value, reason=reason, at=isoformat(now))
             ]
-        self._seen[(item.source, item.event_key)] = lineno
+        self._seen.add(item.source, item.event_key, lineno)
         opened: list[dict[str, Any]] = []
         if item.reply_to is None:
             self._settle_flapping(now)
