@@ -62,7 +62,7 @@ def measure(alerts: int, every: int, seed: int) -> dict[str, Any]:
     machine = _machine()
     started = time.monotonic()
     child = subprocess.Popen(
-        [exe, "simulate", "--input", "-"],
+        [exe, "simulate", "--input", "-", "--forget-finished"],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -66,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="also run the escalation/SLA sweep on the simulated clock up to this ISO time, printing each event",
     )
+    p.add_argument(
+        "--forget-finished",
+        action="store_true",
+        help="bounded memory for long alert streams: forget finished tickets once no rule window can reach "
+        "them (a later control line naming one finds no ticket)",
+    )
     p = sub.add_parser(
         "once", help="one cycle: poll every source, decide, read the helpdesk back, sweep the clock, deliver"
     )
@@ -304,7 +310,9 @@ def _rules_command(args: argparse.Namespace) -> int:
     pipeline = Pipeline.from_manager(pm, rules)
     extra = sweep_parts(config, pm, rules) if times["until"] is not None else {}
     if args.input == "-":
-        counts = simulate(sys.stdin, pipeline, sys.stdout, times["now"], until=times["until"], **extra)
+        counts = simulate(
+            sys.stdin, pipeline, sys.stdout, times["now"], until=times["until"], forget=args.forget_finished, **extra
+        )
     else:
         try:
             handle = open(args.input, encoding="utf-8", errors="replace")  # noqa: SIM115
@@ -312,7 +320,9 @@ def _rules_command(args: argparse.Namespace) -> int:
             print(f"simulate: cannot read {args.input}: {exc.strerror or exc}", file=sys.stderr)
             return 2
         with handle:
-            counts = simulate(handle, pipeline, sys.stdout, times["now"], until=times["until"], **extra)
+            counts = simulate(
+                handle, pipeline, sys.stdout, times["now"], until=times["until"], forget=args.forget_finished, **extra
+            )
     summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "no lines"
     print(f"simulate: {summary}", file=sys.stderr)
     return 0

@@ -103,7 +103,7 @@ class Simulator:
         sweep: SweepRules | None = None,
         notifications: Notifications | None = None,
         roster: Roster | None = None,
-        forget: bool = True,
+        forget: bool = False,
     ) -> None:
         self.pipeline = pipeline
         self.ledger = MemoryLedger()
@@ -576,12 +576,21 @@ def simulate(
     sweep: SweepRules | None = None,
     notifications: Notifications | None = None,
     roster: Roster | None = None,
+    forget: bool = False,
 ) -> dict[str, int]:
     """Print one JSON object per input line (and, with ``until``, per event the clock causes);
-    returns how many lines had each action or event type."""
+    returns how many lines had each action or event type. ``forget`` (``--forget-finished``):
+    bounded memory for long streams — finished tickets past every rule window are forgotten, so a
+    later control line that names one finds no ticket; off by default, the output is then the
+    same as ever."""
     counts: dict[str, int] = {}
     simulator = Simulator(
-        pipeline, start, sweep=sweep if until is not None else None, notifications=notifications, roster=roster
+        pipeline,
+        start,
+        sweep=sweep if until is not None else None,
+        notifications=notifications,
+        roster=roster,
+        forget=forget,
     )
 
     def emit(result: dict[str, Any]) -> None:

@@ -26,6 +26,8 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 #: (golden file, alerts in the stream, extra arguments)
 CASES = {
     "plain": ("simulate_golden_plain.jsonl.gz", 6000, ()),
+    # bounded memory (issue 15): forgetting finished tickets past every window changes no line
+    "plain_forget": ("simulate_golden_plain.jsonl.gz", 6000, ("--forget-finished",)),
     "until": ("simulate_golden_until.jsonl.gz", 1000, ("--until", "2026-10-03T00:00:00+00:00")),
 }
 
