@@ -26,7 +26,7 @@ from connector.rules.loading import default_rulebook
 from connector.runtime.engine import Engine
 from connector.runtime.syncback import SyncBack
 from connector.state.store import Store
-from tests.integration.conftest import RedmineApi
+from tests.integration.conftest import RedmineApi, after_this_second
 
 pytestmark = pytest.mark.integration
 
@@ -128,6 +128,7 @@ def test_ci_link_kb_candidate_once_and_the_similar_note_in_redmine(kb: Kb) -> No
         for r in relations
     ), relations
 
+    after_this_second()  # a person acts after the create's second (see after_this_second)
     solution = f"Root cause: log rotation off on kn-{kb.run} <pre>*x*</pre>\nRotated the logs, rotation on."
     api.call(
         "PUT",

@@ -32,7 +32,7 @@ from connector.rules.loading import default_rulebook
 from connector.runtime.engine import Engine
 from connector.runtime.syncback import SyncBack
 from connector.state.store import Store
-from tests.integration.conftest import RedmineApi
+from tests.integration.conftest import RedmineApi, after_this_second
 
 pytestmark = pytest.mark.integration
 
@@ -176,6 +176,7 @@ def open_ticket(desk: Desk) -> tuple[str, str]:
     desk.engine.drain_outbox()
     ref = desk.engine.store.ticket_ref(alert.key)
     assert ref is not None
+    after_this_second()  # people act after the create's second (see after_this_second)
     return alert.key, ref[0]
 
 
