@@ -36,7 +36,7 @@ __all__ = [
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -49,12 +49,10 @@ from connector.domain.errors import ConnectorError, SourceError, StoreError
 from connector.domain.models import Alert, TicketRef
 from connector.util.secrets import Secret
 from connector.util.unicode_text import TooDeep, ascii_digits, loads_valid
-from connector.util.webhook_auth import Refusal, WebhookGate
+from connector.util.webhook_auth import MIN_SECRET_LENGTH, HeaderView, Refusal, WebhookGate, long_enough_secret
 
 log = logging.getLogger(__name__)
 
-#: shortest accepted shared secret (sent as ``Authorization: Bearer …``)
-MIN_SECRET_LENGTH = 24
 #: most of a bad body kept in the dead-letter table
 DEAD_BODY_MAX = 64 * 1024
 #: paths the daemon (or the Zabbix webhook) serves itself
@@ -90,8 +88,7 @@ class PushHttpSettings(BaseModel):
     @field_validator("secret")
     @classmethod
     def _long_enough(cls, value: SecretStr) -> SecretStr:
-        if len(value.get_secret_value()) < MIN_SECRET_LENGTH:
-            raise ValueError(f"secret must be at least {MIN_SECRET_LENGTH} characters (e.g. openssl rand -hex 24)")
+        long_enough_secret(value.get_secret_value())
         return value
 
     @field_validator("path")
@@ -120,17 +117,6 @@ class Mapped:
 
     items: Sequence[Alert | Rejected]
     reply: dict[str, Any] = field(default_factory=dict)
-
-
-class _HeaderView:
-    """A header reader as ``util.webhook_auth`` asks for one (``get(name)``)."""
-
-    def __init__(self, header: Callable[[str], str | None]) -> None:
-        self._header = header
-
-    def get(self, name: str, default: None = None, /) -> str | None:
-        value = self._header(name)
-        return value if value is not None else default
 
 
 class PushSource(ABC):
@@ -282,7 +268,7 @@ class PushEndpoint:
             return HttpReply(404, {"status": "error", "error": "not found"})
         if request.method != "POST":
             return HttpReply(405, {"status": "error", "error": "method not allowed"}, {"Allow": "POST"})
-        headers = _HeaderView(request.header)
+        headers = HeaderView(request.header)
         refused = self.source.gate.screen(headers)
         if refused is not None:
             return self._refusal(refused, request.remote)

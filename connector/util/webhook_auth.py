@@ -23,7 +23,16 @@ tries costs a header compare and a 401).
 
 from __future__ import annotations
 
-__all__ = ["SIGNATURE_HEADER", "TIMESTAMP_HEADER", "Refusal", "WebhookGate", "sign"]
+__all__ = [
+    "MIN_SECRET_LENGTH",
+    "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "HeaderView",
+    "Refusal",
+    "WebhookGate",
+    "long_enough_secret",
+    "sign",
+]
 
 import hashlib
 import hmac
@@ -32,6 +41,27 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
+
+#: shortest accepted shared secret of a webhook endpoint (sent as ``Authorization: Bearer …``)
+MIN_SECRET_LENGTH = 24
+
+
+def long_enough_secret(secret: str) -> None:
+    """Refuse a shared secret short enough to guess (every webhook endpoint's settings call it)."""
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise ValueError(f"secret must be at least {MIN_SECRET_LENGTH} characters (e.g. openssl rand -hex 24)")
+
+
+class HeaderView:
+    """A server's header lookup (a callable, ``None`` when absent) as the gate reads headers."""
+
+    def __init__(self, header: Callable[[str], str | None]) -> None:
+        self._header = header
+
+    def get(self, name: str, default: None = None, /) -> str | None:
+        value = self._header(name)
+        return value if value is not None else default
+
 
 SIGNATURE_HEADER = "X-ITSM-Signature"
 TIMESTAMP_HEADER = "X-ITSM-Timestamp"

@@ -44,7 +44,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from connector.contracts.http import HttpReply, HttpRequest
 from connector.integrations.zabbix.webhook_settings import ZabbixWebhookSettings
 from connector.util.unicode_text import ascii_digits
-from connector.util.webhook_auth import Refusal, WebhookGate
+from connector.util.webhook_auth import HeaderView, Refusal, WebhookGate
 
 log = logging.getLogger("connector.integrations.zabbix.push")  # the endpoint's one logger, as before the split
 
@@ -73,17 +73,6 @@ class Endpoint(Protocol):
 Reply = HttpReply
 
 
-class _HeaderView:
-    """A header reader as ``util.webhook_auth`` asks for one (``get(name)``)."""
-
-    def __init__(self, header: Callable[[str], str | None]) -> None:
-        self._header = header
-
-    def get(self, name: str, default: None = None, /) -> str | None:
-        value = self._header(name)
-        return value if value is not None else default
-
-
 def refusal_reply(refusal: Refusal, remote: str) -> Reply:
     """The answer to a refused request, logged once (never the secret or what it was compared with)."""
     log.warning("webhook: refused a request from %s: %s (%d)", remote, refusal.error, refusal.status)
@@ -94,14 +83,14 @@ def authenticate(source: Endpoint, header: Callable[[str], str | None], remote: 
     """Whether the caller may post: ``None`` if so, else the refusal. Every credential check of
     the endpoint before the body is read belongs here (one place for both servers): the bearer
     secret or a signed request's timestamp, then the rate limit (``util.webhook_auth``)."""
-    refused = source.gate.screen(_HeaderView(header))
+    refused = source.gate.screen(HeaderView(header))
     return refusal_reply(refused, remote) if refused is not None else None
 
 
 def verify_body(source: Endpoint, header: Callable[[str], str | None], body: bytes, remote: str) -> Reply | None:
     """The check once the body is read: a signed body's HMAC (``None`` when it holds, or when the
     request is not signed and the settings allow that)."""
-    refused = source.gate.verify(_HeaderView(header), body)
+    refused = source.gate.verify(HeaderView(header), body)
     return refusal_reply(refused, remote) if refused is not None else None
 
 

@@ -15,9 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from connector.util.secrets import Secret
-
-#: shortest accepted shared secret; the media type sends it in the Authorization header
-MIN_SECRET_LENGTH = 24
+from connector.util.webhook_auth import MIN_SECRET_LENGTH, long_enough_secret  # the media type sends it as Bearer
 
 
 class ZabbixWebhookSettings(BaseModel):
@@ -96,8 +94,7 @@ class ZabbixWebhookSettings(BaseModel):
     @field_validator("secret")
     @classmethod
     def _long_enough(cls, value: SecretStr) -> SecretStr:
-        if len(value.get_secret_value()) < MIN_SECRET_LENGTH:
-            raise ValueError(f"secret must be at least {MIN_SECRET_LENGTH} characters (e.g. openssl rand -hex 24)")
+        long_enough_secret(value.get_secret_value())
         return value
 
     @field_validator("server_timezone")
