@@ -14,6 +14,7 @@ with ``sqlite3`` keep ``Store(path)``: they are about SQLite files.
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from pathlib import Path
@@ -75,6 +76,16 @@ def make_store(path: Path | str) -> Store:
     if state_url is not None:
         _opened.append(store)  # closed after the test: a test need not close what it opened
     return store
+
+
+def state_yaml(path: Path) -> str:
+    """The ``state:`` mapping of a config file (YAML flow style) for the store ``make_store(path)``
+    opens: ``{path: FILE}`` on SQLite, ``{url: postgresql://…}`` (that path's schema) on
+    PostgreSQL — so a test that runs the CLI or the daemon on a config file covers both engines."""
+    target = state_target(path)
+    if isinstance(target, StateTarget):
+        return "{url: " + json.dumps(in_schema(str(state_url), _schemas[str(path)])) + "}"
+    return "{path: " + json.dumps(str(path)) + "}"
 
 
 def drop_test_schemas() -> None:

@@ -34,8 +34,8 @@ from connector.process.pipeline import Pipeline
 from connector.rules.loading import default_rulebook
 from connector.runtime.daemon import Daemon
 from connector.runtime.engine import Engine, RetryPolicy
-from connector.state.store import Store
 from tests.faults.proxy import Fault, FaultProxy
+from tests.state_backend import make_store
 
 pytestmark = pytest.mark.integration
 
@@ -65,7 +65,7 @@ def make_rig(tmp_path: Path, env: dict[str, str], clock: Clock, pm: pluggy.Plugi
         timeout_seconds=TIMEOUT,
     )
     engine = Engine(
-        store=Store(tmp_path / "state.db"),
+        store=make_store(tmp_path / "state.db"),
         backend=RedmineBackend(settings),
         sources={},
         pipeline=Pipeline.from_manager(pm, default_rulebook()),
@@ -256,7 +256,7 @@ def test_the_daemon_waits_idle_while_the_helpdesk_is_away(
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     assert ready.wait(30)
-    (rig, daemon), watch = built[0], Store(tmp_path / "state.db")
+    (rig, daemon), watch = built[0], make_store(tmp_path / "state.db")
 
     def pending() -> int:
         return watch.outbox_counts().get("pending", 0)

@@ -36,6 +36,7 @@ from tests import mail_samples as samples
 from tests.faults.proxy import Fault, FaultProxy
 from tests.integration.test_imap_intake import PASSWORD_KEY, USER_KEY, Mailbox
 from tests.integration.zabbix_helpers import ZabbixLab
+from tests.state_backend import make_store
 
 pytestmark = pytest.mark.integration
 
@@ -43,12 +44,12 @@ pytestmark = pytest.mark.integration
 def journaled(store: Store, source: str) -> list[str]:
     """The external ids journaled for ``source``, one entry per journal row."""
     rows = store._exec("SELECT external_id FROM journal WHERE source = ? AND status != 'dead'", (source,)).fetchall()
-    return [row[0] for row in rows]
+    return [row["external_id"] for row in rows]
 
 
 def engine_for(tmp_path: Path, clock: FakeClock, pm: pluggy.PluginManager, name: str, source: object) -> Engine:
     return Engine(
-        store=Store(tmp_path / "state.db"),
+        store=make_store(tmp_path / "state.db"),
         backend=LocalBackend(tmp_path / "tickets.db", clock),
         sources={name: source},  # type: ignore[dict-item]
         pipeline=Pipeline.from_manager(pm, default_rulebook()),

@@ -35,6 +35,7 @@ from connector.state.store import Store
 from connector.util.secrets import SecretSource
 from tests import mail_samples as samples
 from tests.integration.conftest import service_command
+from tests.state_backend import make_store
 
 pytestmark = pytest.mark.integration
 
@@ -125,7 +126,7 @@ class Desk:
     def journaled(self) -> dict[str, Alert]:
         """Every journaled alert by external id (pending or processed)."""
         rows = self.store._exec("SELECT payload FROM journal WHERE status != 'dead'").fetchall()
-        alerts = [Alert.model_validate_json(r[0]) for r in rows]
+        alerts = [Alert.model_validate_json(r["payload"]) for r in rows]
         return {a.external_id: a for a in alerts}
 
 
@@ -134,7 +135,7 @@ def desk(mailbox: Mailbox, tmp_path: Path, clock: FakeClock, pm: pluggy.PluginMa
     spool = Spool(tmp_path / "spool")
     ctx = PluginContext(clock=clock, name="email", data_dir=tmp_path, register_secret=lambda _: None, spool=spool)
     source = build_imap_source(imap_settings(mailbox), ctx)
-    store = Store(tmp_path / "state.db")
+    store = make_store(tmp_path / "state.db")
     backend = LocalBackend(tmp_path / "tickets.db", clock)
     engine = Engine(
         store=store,

@@ -19,6 +19,7 @@ from connector.domain.clock import FakeClock
 from connector.domain.models import Alert
 from connector.runtime.app import App, build_app, load
 from tests.integration.notify_servers import MailSink, free_port, mail_sink, receiver
+from tests.state_backend import state_yaml
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +43,7 @@ def app(tmp_path: Path, sink: MailSink, gateway_port: int) -> Iterator[tuple[App
     (tmp_path / "people.yaml").write_text((ROOT / "config" / "people.example.yaml").read_text(encoding="utf-8"))
     (tmp_path / "connector.yaml").write_text(
         f"""
-state: {{path: state.db}}
+state: {state_yaml(tmp_path / "state.db")}
 backend: {{type: local, path: tickets.db}}
 outbox: {{backoff_initial_seconds: 30}}
 notify:

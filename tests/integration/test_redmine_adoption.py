@@ -38,8 +38,8 @@ from connector.rules.ladder import load_escalation, load_notification_rules
 from connector.rules.loading import default_rulebook
 from connector.runtime.engine import Engine
 from connector.runtime.syncback import SyncBack
-from connector.state.store import Store
 from tests.integration.conftest import RedmineApi
+from tests.state_backend import make_store
 
 pytestmark = pytest.mark.integration
 
@@ -150,7 +150,7 @@ def desk(
     )
     book = default_rulebook()
     engine = Engine(
-        store=Store(tmp_path / "state.db"),
+        store=make_store(tmp_path / "state.db"),
         backend=backend,
         sources={},
         pipeline=Pipeline.from_manager(pm, book),

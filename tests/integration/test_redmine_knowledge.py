@@ -25,8 +25,8 @@ from connector.process.similar import NOTE_HEADING
 from connector.rules.loading import default_rulebook
 from connector.runtime.engine import Engine
 from connector.runtime.syncback import SyncBack
-from connector.state.store import Store
 from tests.integration.conftest import RedmineApi, after_this_second
+from tests.state_backend import make_store
 
 pytestmark = pytest.mark.integration
 
@@ -91,7 +91,7 @@ def kb(
         )
     )
     engine = Engine(
-        store=Store(tmp_path / "state.db"),
+        store=make_store(tmp_path / "state.db"),
         backend=backend,
         sources={},
         pipeline=Pipeline.from_manager(pm, default_rulebook()),

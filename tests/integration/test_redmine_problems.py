@@ -27,7 +27,7 @@ from connector.process.pipeline import Pipeline
 from connector.rules.loading import default_rulebook
 from connector.runtime.engine import Engine
 from connector.runtime.syncback import SyncBack
-from connector.state.store import Store
+from tests.state_backend import make_store
 
 pytestmark = pytest.mark.integration
 
@@ -74,7 +74,7 @@ def setup(
         clock=clock,
     )
     engine = Engine(
-        store=Store(tmp_path / "state.db"),
+        store=make_store(tmp_path / "state.db"),
         backend=backend,
         sources={},
         pipeline=Pipeline.from_manager(pm, default_rulebook()),

@@ -36,9 +36,9 @@ from connector.rules.ladder import load_escalation, load_notification_rules
 from connector.rules.loading import default_rulebook
 from connector.runtime.engine import Engine
 from connector.runtime.syncback import SyncBack
-from connector.state.store import Store
 from tests.integration.conftest import RedmineApi
 from tests.integration.test_redmine_adoption import Desk, Recorder, open_by_the_desk
+from tests.state_backend import make_store
 
 pytestmark = pytest.mark.integration
 
@@ -104,7 +104,7 @@ def desk(
     )
     book = default_rulebook()
     engine = Engine(
-        store=Store(tmp_path / "state.db"),
+        store=make_store(tmp_path / "state.db"),
         backend=backend,
         sources={},
         pipeline=Pipeline.from_manager(pm, book),

@@ -17,6 +17,7 @@ from connector.domain.clock import FakeClock
 from connector.domain.models import Alert
 from connector.runtime.app import build_app, load
 from tests.integration.notify_servers import MailSink, mail_sink
+from tests.state_backend import state_yaml
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +36,7 @@ def config(tmp_path: Path, sink: MailSink) -> Path:
     path = tmp_path / "connector.yaml"
     path.write_text(
         f"""
-state: {{path: state.db}}
+state: {state_yaml(tmp_path / "state.db")}
 backend: {{type: local, path: tickets.db}}
 reports: {{publish: true, language: en}}
 notify:

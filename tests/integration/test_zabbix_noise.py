@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from connector.domain.clock import SystemClock
-from connector.state.store import Store
 from tests.integration.test_zabbix_to_redmine import Redmine, run_once, write_config
 from tests.integration.zabbix_helpers import TrapperTrigger, ZabbixLab, unique_name, wait_until
+from tests.state_backend import make_store
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +50,7 @@ def config(tmp_path: Path, zabbix_env: dict[str, str], redmine_env: dict[str, st
 
 def start_cursor_before(config_path: Path, eventid: str) -> None:
     """Start the connector just before the test's first event (not other tests' problems)."""
-    store = Store(config_path.parent / "state.db")
+    store = make_store(config_path.parent / "state.db")
     store.set_cursor("zabbix", str(int(eventid) - 1), SystemClock().now())
     store.close()
 
@@ -98,7 +98,7 @@ def test_a_switch_and_twenty_dependent_hosts_are_one_incident_with_twenty_childr
         )
     notes = [j.get("notes") or "" for j in parent["journals"]]
     assert sum("are now its children" in n for n in notes) == 1  # the desk is told once
-    store = Store(path.parent / "state.db")
+    store = make_store(path.parent / "state.db")
     try:
         assert {s.key for s in store.sweep_tickets(SystemClock().now())} >= {f"zabbix:{switch_problem['eventid']}"}
         masters = {p["eventid"]: store.get(f"zabbix:{p['eventid']}") for p in problems}
@@ -116,7 +116,7 @@ def test_a_switch_and_twenty_dependent_hosts_are_one_incident_with_twenty_childr
     for issue in [parent, *children]:
         again = redmine.issue(issue["id"])
         assert again["status"]["id"] != issue["status"]["id"], (issue["id"], again["status"])  # no longer open
-    store = Store(path.parent / "state.db")
+    store = make_store(path.parent / "state.db")
     try:
         ours = [f"zabbix:{switch_problem['eventid']}", *(f"zabbix:{p['eventid']}" for p in problems)]
         states = [store.get(key) for key in ours]  # other tests' problems may be open on the shared server
@@ -158,7 +158,7 @@ def test_a_problem_in_a_maintenance_period_opens_its_issue_when_the_period_is_ov
     once(path, env)
     key = f"zabbix:{problem['eventid']}"
     assert redmine.issues_with_key(key) == []
-    store = Store(path.parent / "state.db")
+    store = make_store(path.parent / "state.db")
     try:
         assert store.hold_counts()["held"] == 1
     finally:
@@ -199,7 +199,7 @@ def test_after_a_storm_of_grouped_triggers_every_active_problem_has_an_open_tick
     once(path, env)
     active = lab.api.problem.get(hostids=first.hostid, output=["eventid"])
     assert {p["eventid"] for p in active} == {str(p["eventid"]) for p in problems[3:]}
-    store = Store(path.parent / "state.db")
+    store = make_store(path.parent / "state.db")
     try:
         for problem in active:
             key = f"zabbix:{problem['eventid']}"

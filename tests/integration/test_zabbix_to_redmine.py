@@ -19,9 +19,9 @@ import pytest
 import requests
 
 from connector.domain.clock import SystemClock
-from connector.state.store import Store
 from connector.util.failpoints import EXIT_CODE
 from tests.integration.zabbix_helpers import TrapperTrigger, ZabbixLab
+from tests.state_backend import make_store, state_yaml
 
 pytestmark = pytest.mark.integration
 
@@ -68,8 +68,7 @@ def write_config(tmp_path: Path, redmine_url: str, zabbix_env: dict[str, str], r
     path = tmp_path / "connector.yaml"
     path.write_text(
         f"""
-state:
-  path: state.db
+state: {state_yaml(path.parent / "state.db")}
 backend:
   type: redmine
   url: {redmine_url}
@@ -110,7 +109,7 @@ def raise_problem(lab: ZabbixLab, config: Path, severity: int = 4) -> tuple[Trap
     trigger = lab.create_trapper_trigger(severity=severity, tags={"service": "票务管理系统"})
     problem = lab.fire(trigger, 95)
     eventid = str(problem["eventid"])
-    store = Store(config.parent / "state.db")
+    store = make_store(config.parent / "state.db")
     store.set_cursor("zabbix", str(int(eventid) - 1), SystemClock().now())
     store.close()
     return trigger, eventid
@@ -172,7 +171,7 @@ def test_crash_after_post_before_commit_creates_no_second_issue(
     crashed = run_once(config, env, failpoint="outbox.after_create")
     assert crashed.returncode == EXIT_CODE, crashed.stderr
     assert len(redmine.issues_with_key(key)) == 1  # the POST landed
-    store = Store(config.parent / "state.db")
+    store = make_store(config.parent / "state.db")
     assert store.ticket_ref(key) is None  # … and the local commit did not
     store.close()
 
@@ -180,7 +179,7 @@ def test_crash_after_post_before_commit_creates_no_second_issue(
     assert again.returncode == 0, again.stderr
     (issue,) = redmine.issues_with_key(key)
     assert "found existing" in again.stderr
-    store = Store(config.parent / "state.db")
+    store = make_store(config.parent / "state.db")
     assert store.ticket_ref(key) == (str(issue["id"]), f"{redmine_env['REDMINE_URL']}/issues/{issue['id']}")
     store.close()
 
@@ -272,7 +271,7 @@ def test_redmine_down_loses_nothing(
             assert "onnection refused" in down.stderr or "Failed to establish" in down.stderr
         else:
             assert refusal in down.stderr and proxy.refused >= 1
-        store = Store(tmp_path / "state.db")
+        store = make_store(tmp_path / "state.db")
         (owed,) = [r for r in store.outbox_rows("pending") if r["ticket_key"] == key]
         assert owed["op"] == "create" and owed["attempts"] == 1
         store.close()
@@ -283,7 +282,7 @@ def test_redmine_down_loses_nothing(
         back = run_once(config, env, "--retry-now")
         assert back.returncode == 0, back.stderr
         assert len(redmine.issues_with_key(key)) == 1
-        store = Store(tmp_path / "state.db")
+        store = make_store(tmp_path / "state.db")
         assert [r["op"] for r in store.outbox_rows("pending") if r["ticket_key"] == key] == []
         assert {r["op"] for r in store.outbox_rows("done") if r["ticket_key"] == key} == {"create", "ack"}
         store.close()

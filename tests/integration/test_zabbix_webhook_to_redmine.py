@@ -24,9 +24,9 @@ from pydantic import SecretStr
 
 from connector.domain.clock import SystemClock
 from connector.integrations.zabbix import ZabbixSettings, ZabbixSource
-from connector.state.store import Store
 from tests.integration.test_zabbix_to_redmine import Redmine
 from tests.integration.zabbix_helpers import ZabbixLab, unique_name, wait_until
+from tests.state_backend import make_store, state_yaml
 
 pytestmark = pytest.mark.integration
 
@@ -125,8 +125,7 @@ def write_config(tmp_path: Path, port: int, zabbix_env: dict[str, str], redmine_
     path = tmp_path / "connector.yaml"
     path.write_text(
         f"""
-state:
-  path: state.db
+state: {state_yaml(tmp_path / "state.db")}
 backend:
   type: redmine
   url: {redmine_env["REDMINE_URL"]}
@@ -164,7 +163,7 @@ def test_zabbix_pushes_a_problem_that_becomes_a_redmine_issue_and_its_recovery_r
 ) -> None:
     port = free_port()
     config = write_config(tmp_path, port, zabbix_env, redmine_env)
-    store = Store(tmp_path / "state.db")
+    store = make_store(tmp_path / "state.db")
     store.set_cursor("zabbix", FAR_CURSOR, SystemClock().now())
     store.close()
     # one config-cache reload (at the end of the setup) brings the item and the action in together,
@@ -243,11 +242,14 @@ def test_zabbix_pushes_a_problem_that_becomes_a_redmine_issue_and_its_recovery_r
     assert SECRET not in output and redmine_env["REDMINE_API_KEY"] not in output
 
     # poll and push both on: the poll path reads the same event under the same journal key
-    store = Store(tmp_path / "state.db")
+    store = make_store(tmp_path / "state.db")
     try:
         journal = store._exec("SELECT source, event_key, status FROM journal ORDER BY id").fetchall()
-        assert [(s, k) for s, k, _ in journal] == [("zabbix", eventid), ("zabbix", f"{eventid}/recovery")]
-        assert all(status == "done" for _, _, status in journal)
+        assert [(r["source"], r["event_key"]) for r in journal] == [
+            ("zabbix", eventid),
+            ("zabbix", f"{eventid}/recovery"),
+        ]
+        assert all(r["status"] == "done" for r in journal)
         poller = ZabbixSource(
             ZabbixSettings(url=zabbix_env["ZABBIX_API_URL"], api_token=SecretStr(zabbix_env["ZABBIX_API_TOKEN"])),
             name="zabbix",
