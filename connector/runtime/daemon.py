@@ -218,7 +218,7 @@ class Daemon:
 
     def _decide(self) -> None:
         """Decide what was journaled (by any daemon); what that owes is delivered at once."""
-        if self.engine.process_pending():
+        if self.engine.decide_pending():
             self._wake("deliver")
 
     def _wake(self, job: str) -> None:

@@ -210,21 +210,34 @@ class Engine:
     # --- 2. decide -----------------------------------------------------------------------------
 
     def process_pending(self) -> list[Decision]:
-        """Run every journaled alert through the pipeline and commit what it decided."""
+        """Run every journaled alert through the pipeline and commit what it decided; returns
+        the decisions (tests and the demo read them; the daemon calls ``decide_pending``)."""
         decisions: list[Decision] = []
+        self.decide_pending(decisions.extend)
+        return decisions
+
+    def decide_pending(self, seen: Callable[[list[Decision]], object] | None = None) -> int:
+        """Run every journaled alert through the pipeline and commit what it decided; returns
+        how many decisions were made. The decisions themselves are handed to ``seen`` (when
+        given) and not kept: after a long stop the backlog can be a million entries, and the
+        daemon only needs to know whether there is something to deliver."""
+        made = 0
         while True:
             entries = self.store.journal_pending(self.batch)
             if not entries:
-                return decisions
+                return made
             for entry in entries:
                 if self.halted():
-                    return decisions
+                    return made
                 # one transaction per entry, serialised with every other daemon's decisions by the
                 # decide lock row; the entry is read again under it (another daemon may have done it)
                 with self.store.transaction():
                     self.store.take_lock(DECIDE_LOCK)
                     if self.store.journal_is_pending(entry.id):
-                        decisions += self._decide_entry(entry)
+                        decided = self._decide_entry(entry)
+                        made += len(decided)
+                        if seen is not None:
+                            seen(decided)
 
     def _decide_entry(self, entry: JournalEntry) -> list[Decision]:
         """Decide one journaled entry (inside the caller's decide transaction); returns what was
@@ -433,7 +446,7 @@ class Engine:
                 log.log(logging.INFO if new else logging.DEBUG, "source %s: %d new event(s)", name, new)
             except SourceError as exc:
                 log.warning("%s (will try again next cycle)", exc)
-        self.process_pending()
+        self.decide_pending()
 
     def run_once(self, *, ignore_backoff: bool = False, before_sweep: Callable[[], object] | None = None) -> None:
         """Poll every source, decide, (read the helpdesk back), sweep the clock, and deliver:

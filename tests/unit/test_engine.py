@@ -107,6 +107,19 @@ def test_problem_becomes_one_ticket_and_recovery_resolves_it(engine: Engine, clo
     assert any("recovered" in note for note in ticket["notes"])
 
 
+def test_the_daemons_decide_counts_a_backlog_without_keeping_its_decisions(engine: Engine, clock: FakeClock) -> None:
+    """``decide_pending`` (the daemon's decide job) commits the same as ``process_pending`` but
+    returns a count and hands each entry's decisions on instead of collecting a backlog's."""
+    engine.ingest("zabbix", [alert(clock, str(n)) for n in range(1, 6)])
+    handed: list[int] = []
+    assert engine.decide_pending(lambda decided: handed.append(len(decided))) == 5
+    assert handed == [1, 1, 1, 1, 1]
+    assert engine.decide_pending() == 0  # nothing is decided twice
+    assert engine.store.journal_pending(10) == []
+    engine.ingest("zabbix", [alert(clock, "6"), alert(clock, "1")])  # a new problem, a repeat
+    assert engine.decide_pending() == 1
+
+
 def test_unavailable_backend_loses_nothing_and_honours_retry_after(
     engine: Engine, clock: FakeClock, backend: Faulty
 ) -> None:
