@@ -19,6 +19,8 @@ __all__ = [
     "DocumentPublisher",
     "DuplicateCloser",
     "KnowledgeBase",
+    "KnowledgeMethods",
+    "KnowledgePart",
     "OwnLogin",
     "ProblemTracker",
     "RecoveryPolicy",
@@ -294,6 +296,55 @@ class CiLinker(Protocol):
         ...
 
 
+class KnowledgePart(Protocol):
+    """What a backend's knowledge helper offers (Redmine's ``RedmineKnowledge``, GLPI's
+    ``GlpiKnowledge``): ``KnowledgeMethods`` hands the two capabilities above to it."""
+
+    @property
+    def kb_enabled(self) -> bool:
+        """Whether the site configured where KB candidates go."""
+        ...
+
+    @property
+    def ci_enabled(self) -> bool:
+        """Whether the site configured where CIs are found."""
+        ...
+
+    def write_kb_candidate(self, article: KbArticle) -> str:
+        """As ``KnowledgeBase.write_kb_candidate``."""
+        ...
+
+    def link_ci(self, ticket_id: str, ci: str) -> str | None:
+        """As ``CiLinker.link_ci``."""
+        ...
+
+
+class KnowledgeMethods:
+    """The ``KnowledgeBase`` and ``CiLinker`` members of a backend, handed to its
+    ``_knowledge`` (a ``KnowledgePart``): one copy for every backend that mixes it in, so the
+    backend module stays one job."""
+
+    _knowledge: KnowledgePart
+
+    @property
+    def kb_candidates_enabled(self) -> bool:
+        """Whether the site configured where candidates go (``KnowledgeBase``)."""
+        return self._knowledge.kb_enabled
+
+    @property
+    def ci_links_enabled(self) -> bool:
+        """Whether the site configured where CIs are found (``CiLinker``)."""
+        return self._knowledge.ci_enabled
+
+    def write_kb_candidate(self, article: KbArticle) -> str:
+        """The candidate of the ticket, written once; where it is (``KnowledgeBase``)."""
+        return self._knowledge.write_kb_candidate(article)
+
+    def link_ci(self, ticket_id: str, ci: str) -> str | None:
+        """Link the ticket to its CI's object, once; its reference, or ``None`` (``CiLinker``)."""
+        return self._knowledge.link_ci(ticket_id, ci)
+
+
 @runtime_checkable
 class ChangeTracker(Protocol):
     """A backend where people link change requests to incidents (Redmine: a relation to an issue
@@ -310,4 +361,3 @@ class ChangeTracker(Protocol):
     def closed_changes(self, change_ids: Sequence[str]) -> set[str]:
         """Which of the changes ``change_ids`` are closed now."""
         ...
-

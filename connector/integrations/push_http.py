@@ -32,6 +32,7 @@ __all__ = [
     "PushEndpoint",
     "PushHttpSettings",
     "PushSource",
+    "WebhookGateSettings",
 ]
 
 import logging
@@ -59,27 +60,36 @@ DEAD_BODY_MAX = 64 * 1024
 _RESERVED_PATHS = ("/healthz", "/readyz", "/metrics")
 
 
-class PushHttpSettings(BaseModel):
-    """The fields every gated push endpoint has; a source's settings add their mapping fields
-    (and may redeclare ``path`` / ``max_body_bytes`` with their own default and description)."""
+class WebhookGateSettings(BaseModel):
+    """The fields ``util.webhook_auth``'s gate and the body limit read, shared by every endpoint
+    that is pushed to: the Zabbix webhook's settings and ``PushHttpSettings`` (a source may
+    redeclare a field with its own default and description; the checks stay these)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    path: str = Field(description="path on the daemon's http: server")
     secret: Secret = Field(
         description=f"shared secret sent as 'Authorization: Bearer …' (${{ENV_VAR}} or secret_file: PATH, "
         f"at least {MIN_SECRET_LENGTH} characters)"
     )
-    max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
-    on_recovery: Literal["resolve", "note"] = Field(
-        default="resolve", description="when an alert recovers: resolve the ticket or only add a note"
+    max_body_bytes: int = Field(
+        default=256 * 1024,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        description="larger requests are refused with 413 before their body is read",
     )
     signature: Literal["off", "optional", "required"] = Field(
         default="optional",
-        description="HMAC of the body with a timestamp (X-ITSM-Timestamp, X-ITSM-Signature), as for the "
-        "Zabbix webhook; 'required' refuses unsigned requests",
+        description="HMAC of the body with a timestamp (X-ITSM-Timestamp, X-ITSM-Signature: sha256=…): "
+        "'optional' checks it when sent and takes the bearer secret otherwise, 'required' refuses "
+        "requests without a valid one, 'off' ignores it (docs/security.md)",
     )
-    signature_window_seconds: int = Field(default=300, ge=30, le=3600, description="see zabbix_webhook")
+    signature_window_seconds: int = Field(
+        default=300,
+        ge=30,
+        le=3600,
+        description="a signed request's timestamp may be this far from the connector's clock; a "
+        "signature seen within the window is refused as a replay",
+    )
     rate_limit_per_minute: int = Field(
         default=600, ge=1, le=100_000, description="authenticated requests per minute before 429 with Retry-After"
     )
@@ -90,6 +100,18 @@ class PushHttpSettings(BaseModel):
     def _long_enough(cls, value: SecretStr) -> SecretStr:
         long_enough_secret(value.get_secret_value())
         return value
+
+
+class PushHttpSettings(WebhookGateSettings):
+    """The fields every gated push endpoint on the daemon's shared server has: the gate's
+    (``WebhookGateSettings``), its path and what a recovery does; a source's settings add their
+    mapping fields (and may redeclare ``path`` / ``max_body_bytes`` with their own default and
+    description)."""
+
+    path: str = Field(description="path on the daemon's http: server")
+    on_recovery: Literal["resolve", "note"] = Field(
+        default="resolve", description="when an alert recovers: resolve the ticket or only add a note"
+    )
 
     @field_validator("path")
     @classmethod

@@ -47,7 +47,7 @@ from connector.runtime.config_sections import (
     ReportSettings,
     RetentionSettings,
     StateSettings,
-    _Strict,
+    StrictSection,
 )
 from connector.state.target import StateTarget
 from connector.util.validation import did_you_mean as _did_you_mean
@@ -65,7 +65,7 @@ class AdapterConfig(BaseModel):
     name: str | None = Field(None, min_length=1, description="instance name; defaults to the type")
 
 
-class ConnectorConfig(_Strict):
+class ConnectorConfig(StrictSection):
     """The whole file."""
 
     state: StateSettings

@@ -15,6 +15,7 @@ __all__ = [
     "ReportSettings",
     "RetentionSettings",
     "StateSettings",
+    "StrictSection",
 ]
 
 from pathlib import Path
@@ -26,11 +27,15 @@ from connector.state.target import StateTarget
 from connector.util.secrets import Secret
 
 
-class _Strict(BaseModel):
+class StrictSection(BaseModel):
+    """A part of the configuration file that refuses a key it does not know (a typo is a
+    ``file:line`` problem with a did-you-mean, not a setting silently ignored): every section
+    here and ``ConnectorConfig``, the whole file, are one."""
+
     model_config = ConfigDict(extra="forbid")
 
 
-class StateSettings(_Strict):
+class StateSettings(StrictSection):
     """Where the connector keeps what makes it safe (journal, outbox, ticket map): a SQLite file
     (``path``, or ``url: sqlite:///FILE``) or a PostgreSQL database (``url: postgresql://…``)."""
 
@@ -57,7 +62,7 @@ class StateSettings(_Strict):
         return self
 
 
-class OutboxSettings(_Strict):
+class OutboxSettings(StrictSection):
     """How failed helpdesk writes are retried."""
 
     backoff_initial_seconds: float = Field(5.0, gt=0, description="wait after the first failure")
@@ -68,7 +73,7 @@ class OutboxSettings(_Strict):
     )
 
 
-class DaemonSettings(_Strict):
+class DaemonSettings(StrictSection):
     """How often the scheduled jobs run."""
 
     poll_seconds: float = Field(60.0, gt=0, description="how often every source is polled")
@@ -111,7 +116,7 @@ class DaemonSettings(_Strict):
         return self.renew_seconds if self.renew_seconds is not None else self.lease_seconds / 3
 
 
-class ReportSettings(_Strict):
+class ReportSettings(StrictSection):
     """The scheduled KPI reports (PROCESS §14): published on the 1st, mailed to the process owner."""
 
     publish: bool = Field(False, description="publish the monthly (and quarterly) report on the 1st")
@@ -123,7 +128,7 @@ class ReportSettings(_Strict):
     mail_role: str = Field("process_owner", description="the people.yaml role the report is mailed to")
 
 
-class RetentionSettings(_Strict):
+class RetentionSettings(StrictSection):
     """How long finished rows stay in the state file (``retention:``; docs/operations.md, "Retention").
 
     The state file keeps what makes the connector safe, not the history: the KPI reports are
@@ -153,13 +158,13 @@ class RetentionSettings(_Strict):
     every_minutes: float = Field(60.0, gt=0, description="how often the daemon prunes")
 
 
-class LoggingSettings(_Strict):
+class LoggingSettings(StrictSection):
     """Log level and format."""
 
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
-class HttpSettings(_Strict):
+class HttpSettings(StrictSection):
     """The ``http:`` section: where the daemon's one server listens and what readiness means."""
 
     listen: str = Field("127.0.0.1", min_length=1, description="address (0.0.0.0: every interface; TLS in front)")
@@ -173,7 +178,7 @@ class HttpSettings(_Strict):
     public_url: str | None = Field(None, description="base URL people's browsers use; default http://listen:port")
 
 
-class PluginSettings(_Strict):
+class PluginSettings(StrictSection):
     """Plugins to leave out (entry-point names), e.g. a built-in a site plugin replaces."""
 
     disable: list[str] = Field(default_factory=list)

@@ -32,7 +32,9 @@ the push sources listen and every job had its first turn, ``RELOADING=1`` … ``
 a SIGHUP reload, ``STOPPING=1`` when a stop was asked, ``STATUS=`` saying what it does. SIGHUP
 only wakes the main thread too: it reloads while no job runs (``JobRunner.paused``), and a
 reload that fails (a broken rule file) is logged and the old rules stay. A second SIGTERM while
-stopping only says that the stop is under way: it neither restarts nor delays it.
+stopping only says that the stop is under way (in the log once the operation in flight finished,
+which the main thread waits for): it neither restarts nor delays it. A stop asked before the
+daemon was ready (a job's first turn still running) never says ``READY=1`` after ``STOPPING=1``.
 
 Why this module is long: it is the daemon's life from start to stop in one place — which jobs
 exist and on what schedule, the HTTP server and push sources started before them and stopped
@@ -266,9 +268,10 @@ class Daemon:
             runner.start()
             while not self._stop.is_set() and not runner.wait_first(0):
                 self._wait_main(0.2)
-            self._refresh_gauges(force=True)
-            engine.health.mark_started()
-            notify("READY=1", f"STATUS={self._status()}")
+            if not self._stop.is_set():  # a stop during start-up: STOPPING=1 was said, never READY=1 after it
+                self._refresh_gauges(force=True)
+                engine.health.mark_started()
+                notify("READY=1", f"STATUS={self._status()}")
             while not self._stop.is_set():
                 if self._reload_asked.is_set():
                     self._reload_asked.clear()

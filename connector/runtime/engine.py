@@ -250,7 +250,9 @@ class Engine:
             reason = f"journaled payload no longer validates: {exc.errors()[0]['msg']}"
             with self.store.transaction():
                 self.store.journal_finish(entry.id, "dead", reason, now)
-                self.store.dead_letter("intake", entry.source, entry.event_key, reason, entry.payload, now)
+                self.store.dead_letter(
+                    "intake", entry.source, entry.event_key, reason, entry.payload, now, item_id=entry.id
+                )
             self.metrics.dead_lettered.labels("intake").inc()
             log.error("%s:%s → dead letter: %s", entry.source, entry.event_key, reason)
             return decisions
@@ -262,7 +264,7 @@ class Engine:
         except RuleError as exc:
             with self.store.transaction():
                 self.store.journal_finish(entry.id, "dead", str(exc), now)
-                self.store.dead_letter("rule", alert.source, alert.key, str(exc), entry.payload, now)
+                self.store.dead_letter("rule", alert.source, alert.key, str(exc), entry.payload, now, item_id=entry.id)
             self.metrics.dead_lettered.labels("rule").inc()
             extra = {"key": alert.key, "external_id": alert.external_id, "operation": "decide"}
             log.error("%s → dead letter: %s", alert_label(alert), exc, extra=extra)

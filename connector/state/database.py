@@ -182,12 +182,23 @@ class Database:
     # --- dead letters --------------------------------------------------------------------------
 
     def dead_letter(
-        self, kind: str, source: str | None, ref: str | None, reason: str, payload: str | None, now: datetime
+        self,
+        kind: str,
+        source: str | None,
+        ref: str | None,
+        reason: str,
+        payload: str | None,
+        now: datetime,
+        *,
+        item_id: int | None = None,
     ) -> None:
-        """Keep something that cannot be processed, with the reason, for a person to look at."""
+        """Keep something that cannot be processed, with the reason, for a person to look at;
+        ``item_id``: the journal entry (kinds ``intake``, ``rule``) or outbox operation (``outbox``)
+        marked dead with it, the row ``dead-letters retry`` puts back."""
         self._exec(
-            "INSERT INTO dead_letter (kind, source, ref, reason, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (kind, source, ref, reason, payload, now.isoformat()),
+            "INSERT INTO dead_letter (kind, source, ref, reason, payload, created_at, item_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (kind, source, ref, reason, payload, now.isoformat(), item_id),
         )
 
     def dead_letters(self) -> list[dict[str, Any]]:

@@ -71,7 +71,9 @@ class JournalTable(Database):
             (source, event_key, external_id, payload, now.isoformat(), reason, now.isoformat()),
         )
         if cursor.rowcount == 1:
-            self.dead_letter("intake", source, external_id, reason, payload, now)
+            row = self._row("SELECT id FROM journal WHERE source = ? AND event_key = ?", (source, event_key))
+            item = None if row is None else int(row["id"])
+            self.dead_letter("intake", source, external_id, reason, payload, now, item_id=item)
             return True
         return False
 

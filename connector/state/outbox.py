@@ -119,7 +119,13 @@ class OutboxTable(Database):
             (reason, now.isoformat(), op.id),
         )
         self.dead_letter(
-            "outbox", op.target, op.ticket_key, f"{op.op}: {reason}", json.dumps(op.payload, ensure_ascii=False), now
+            "outbox",
+            op.target,
+            op.ticket_key,
+            f"{op.op}: {reason}",
+            json.dumps(op.payload, ensure_ascii=False),
+            now,
+            item_id=op.id,
         )
 
     def has_pending_op(self, ticket_key: str, op: str) -> bool:

@@ -2,9 +2,11 @@
 
 A dead letter is a copy, for a person, of something the connector gave up on; the thing itself
 stays where it was, marked ``dead``: a journal entry (kinds ``intake`` and ``rule``) or an
-outbox operation (kind ``outbox``). Both rows are written in one transaction with the same
-timestamp (``Engine.process_pending``, ``OutboxTable.op_dead``, ``JournalTable.journal_dead``),
-which is how ``retry`` finds the row behind a dead letter without a schema change.
+outbox operation (kind ``outbox``). Both rows are written in one transaction
+(``Engine.process_pending``, ``OutboxTable.op_dead``, ``JournalTable.journal_dead``), and the
+letter names that row (``item_id``), which is how ``retry`` finds it: two letters of the same
+second and the same payload are two rows. A letter written before the state file had
+``item_id`` is found as it was then, by its timestamp (the row's, the same) and payload.
 
 ``retry`` puts that row back to ``pending`` and deletes the dead letter in one transaction, so
 retrying the same letter twice cannot queue the item twice: the second call finds no letter.
@@ -41,6 +43,9 @@ class DeadLetter:
     reason: str
     payload: str | None
     created_at: datetime
+    #: the journal entry or outbox operation behind it (``None``: a letter written before the
+    #: state file had the column, found again by its time and payload)
+    item_id: int | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> DeadLetter:
@@ -53,6 +58,7 @@ class DeadLetter:
             reason=row["reason"],
             payload=row["payload"],
             created_at=parse_time(row["created_at"]),
+            item_id=None if row["item_id"] is None else int(row["item_id"]),
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -73,13 +79,16 @@ class RepairQueries(Database):
 
     def dead_letter_rows(self) -> list[DeadLetter]:
         """Every dead letter, oldest first."""
-        rows = self._rows("SELECT id, kind, source, ref, reason, payload, created_at FROM dead_letter ORDER BY id")
+        rows = self._rows(
+            "SELECT id, kind, source, ref, reason, payload, created_at, item_id FROM dead_letter ORDER BY id"
+        )
         return [DeadLetter.from_row(row) for row in rows]
 
     def dead_letter_by_id(self, letter_id: int) -> DeadLetter | None:
         """One dead letter, or ``None``."""
         row = self._row(
-            "SELECT id, kind, source, ref, reason, payload, created_at FROM dead_letter WHERE id = ?", (letter_id,)
+            "SELECT id, kind, source, ref, reason, payload, created_at, item_id FROM dead_letter WHERE id = ?",
+            (letter_id,),
         )
         return None if row is None else DeadLetter.from_row(row)
 
@@ -101,11 +110,14 @@ class RepairQueries(Database):
         stamp = letter.created_at.isoformat()
         if letter.kind == "outbox":
             op = letter.reason.split(":", 1)[0]
-            row = self._row(
-                "SELECT id FROM outbox WHERE status = 'dead' AND target IS ? AND ticket_key IS ? AND op = ?"
-                " AND done_at = ? ORDER BY id DESC LIMIT 1",
-                (letter.source, letter.ref, op, stamp),
-            )
+            if letter.item_id is not None:
+                row = self._row("SELECT id FROM outbox WHERE status = 'dead' AND id = ?", (letter.item_id,))
+            else:
+                row = self._row(
+                    "SELECT id FROM outbox WHERE status = 'dead' AND target IS ? AND ticket_key IS ? AND op = ?"
+                    " AND done_at = ? ORDER BY id DESC LIMIT 1",
+                    (letter.source, letter.ref, op, stamp),
+                )
             if row is None:
                 raise RetryRefused(f"dead letter #{letter.id}: its outbox operation is no longer in the state file")
             self._exec(
@@ -114,11 +126,14 @@ class RepairQueries(Database):
             )
             what = f"outbox operation #{row['id']} ({op})"
         else:
-            row = self._row(
-                "SELECT id, event_key FROM journal WHERE status = 'dead' AND source IS ? AND processed_at = ?"
-                " AND payload IS ? ORDER BY id DESC LIMIT 1",
-                (letter.source, stamp, letter.payload),
-            )
+            if letter.item_id is not None:
+                row = self._row("SELECT id, event_key FROM journal WHERE status = 'dead' AND id = ?", (letter.item_id,))
+            else:
+                row = self._row(
+                    "SELECT id, event_key FROM journal WHERE status = 'dead' AND source IS ? AND processed_at = ?"
+                    " AND payload IS ? ORDER BY id DESC LIMIT 1",
+                    (letter.source, stamp, letter.payload),
+                )
             if row is None:
                 raise RetryRefused(f"dead letter #{letter.id}: its journal entry is no longer in the state file")
             if str(row["event_key"]).startswith("rejected:"):

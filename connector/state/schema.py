@@ -270,4 +270,10 @@ MIGRATIONS: Sequence[str] = (
         UNIQUE (backend, ticket_id)
     );
     """,
+    # tidy (issue 15): a dead letter names the journal entry or outbox operation it was written for,
+    # so ``dead-letters retry`` puts back that row (two letters of one second and one payload are
+    # two rows); NULL on letters written before, which retry still finds by time and payload
+    """
+    ALTER TABLE dead_letter ADD COLUMN item_id INTEGER;
+    """,
 )

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from connector.cli.main import main
 from connector.rules.loading import shipped_rules_dir
+from connector.state.store import Store
+from tests.state_backend import make_store
 
 POISON_RULE = """\
   - id: impact-from-tag
@@ -143,3 +146,67 @@ def test_status_table_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str
     table = capsys.readouterr().out
     assert "journal" in table and "1 dead, 1 done" in table and "dead letters  1 (1 rule)" in table
     assert "{" not in table  # a table, not a Python dict
+
+
+# --- retry finds the row a letter was written for, by id (issue 15 follow-up) ----------------------
+
+AT = datetime(2026, 11, 26, 2, 40, tzinfo=UTC)
+LATER = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+
+
+def _retry_one(store: Store, letter_id: int) -> str:
+    letter = store.dead_letter_by_id(letter_id)
+    assert letter is not None
+    with store.transaction():
+        return store.retry_dead_letter(letter, LATER)
+
+
+def test_two_identical_journal_letters_of_one_second_retry_their_own_entries(tmp_path: Path) -> None:
+    store = make_store(tmp_path / "state.db")
+    payload = json.dumps({"title": "same"})
+    with store.transaction():
+        for key in ("e1", "e2"):
+            store.journal_add("feed", key, key, payload, AT)
+    first, second = store.journal_pending()
+    with store.transaction():
+        for entry in (first, second):
+            store.journal_finish(entry.id, "dead", "poison", AT)
+            store.dead_letter("rule", "feed", entry.event_key, "poison", payload, AT, item_id=entry.id)
+    letters = store.dead_letter_rows()
+    assert [x.item_id for x in letters] == [first.id, second.id]
+    assert f"journal entry #{first.id} (feed:e1)" in _retry_one(store, letters[0].id)
+    assert [e.event_key for e in store.journal_pending()] == ["e1"]  # e2 stays dead, its letter kept
+    assert [x.id for x in store.dead_letter_rows()] == [letters[1].id]
+    assert f"journal entry #{second.id} (feed:e2)" in _retry_one(store, letters[1].id)
+    assert [e.event_key for e in store.journal_pending()] == ["e1", "e2"]
+
+
+def test_two_identical_outbox_letters_of_one_second_retry_their_own_operations(tmp_path: Path) -> None:
+    store = make_store(tmp_path / "state.db")
+    with store.transaction():
+        ids = [store.enqueue("desk", "note", "K-1", {"text": "same"}, AT) for _ in range(2)]
+    with store.transaction():
+        for op in store.pending_ops(10):
+            store.op_dead(op, "refused", AT)
+    letters = store.dead_letter_rows()
+    assert [x.item_id for x in letters] == ids
+    assert f"outbox operation #{ids[0]} (note)" in _retry_one(store, letters[0].id)
+    assert [op.id for op in store.pending_ops(10)] == [ids[0]]
+    assert f"outbox operation #{ids[1]} (note)" in _retry_one(store, letters[1].id)
+    assert [op.id for op in store.pending_ops(10)] == ids
+
+
+def test_a_journal_dead_input_names_its_entry_and_an_older_letter_is_found_by_time(tmp_path: Path) -> None:
+    store = make_store(tmp_path / "state.db")
+    with store.transaction():
+        assert store.journal_dead("feed", "bad-1", "x", '{"broken": 1}', "unreadable", AT)
+    (letter,) = store.dead_letter_rows()
+    assert letter.item_id is not None
+    # a letter written before the state file had item_id: retry matches time and payload, as then
+    with store.transaction():
+        store.dead_letter("intake", "feed", "x", "unreadable", '{"broken": 1}', AT)
+    older = store.dead_letter_rows()[-1]
+    assert older.item_id is None
+    with store.transaction():
+        store.purge_dead_letters([letter.id])
+    assert f"journal entry #{letter.item_id} (feed:bad-1)" in _retry_one(store, older.id)

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from connector.contracts.adapters import Rejected
 from connector.domain.models import Alert
+from connector.integrations.push_http import PushHttpSettings, WebhookGateSettings
 from connector.integrations.zabbix.mapping import map_problem, merge_tags
 from connector.integrations.zabbix.webhook import WEBHOOK_FIELDS, Ignored, Update, classify, update_user
 from connector.integrations.zabbix.webhook_settings import ZabbixWebhookSettings
@@ -153,3 +154,34 @@ def test_settings_refuse_a_short_secret_an_unknown_zone_and_a_plain_secret() -> 
         ZabbixWebhookSettings.model_validate({**good, "server_timezone": "Mars/Olympus"})
     with pytest.raises(ValidationError, match="never written in the file"):
         ZabbixWebhookSettings.model_validate({"secret": "x" * 30})
+
+
+def test_the_gate_settings_are_the_pushed_endpoints_keys_and_messages() -> None:
+    # issue 15: the Zabbix webhook's gate fields come from push_http's WebhookGateSettings, as the
+    # shared server's sources' do: the same keys, defaults and refusals, one copy of the checks
+    gate = set(WebhookGateSettings.model_fields)
+    assert gate == {
+        "secret",
+        "max_body_bytes",
+        "signature",
+        "signature_window_seconds",
+        "rate_limit_per_minute",
+        "rate_limit_burst",
+    }
+    assert gate < set(ZabbixWebhookSettings.model_fields) and gate < set(PushHttpSettings.model_fields)
+    assert "path" not in ZabbixWebhookSettings.model_fields  # the webhook's path is /zabbix, not a key
+    good = {"secret": SecretSource("x" * 24)}
+    defaults = ZabbixWebhookSettings.model_validate(good)
+    assert (defaults.max_body_bytes, defaults.signature, defaults.signature_window_seconds) == (
+        256 * 1024,
+        "optional",
+        300,
+    )
+    assert (defaults.rate_limit_per_minute, defaults.rate_limit_burst) == (600, 100)
+    for bad in ({"rate_limit_burst": 0}, {"rate_limit_per_minute": 100_001}, {"signature": "maybe"}):
+        messages = []
+        for model, extra in ((ZabbixWebhookSettings, {}), (PushHttpSettings, {"path": "/alerts"})):
+            with pytest.raises(ValidationError) as caught:
+                model.model_validate({**good, **extra, **bad})
+            messages.append([(e["loc"], e["msg"]) for e in caught.value.errors()])
+        assert messages[0] == messages[1]

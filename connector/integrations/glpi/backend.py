@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 import requests
 
 from connector.contracts.adapters import HistoryReader, Relation, Resolution, TicketHistory, TicketSnapshot
-from connector.contracts.capabilities import ChangeTracker, ProblemTracker
+from connector.contracts.capabilities import ChangeTracker, KnowledgeMethods, ProblemTracker
 from connector.domain.clock import Clock, SystemClock
 from connector.domain.errors import BackendRejected
 from connector.domain.links import ChangeLink, ProblemRecord
@@ -45,7 +45,7 @@ from connector.integrations.glpi.documents import Documents
 from connector.integrations.glpi.fields import Scales
 from connector.integrations.glpi.history import glpi_history
 from connector.integrations.glpi.inputs import TicketInputs
-from connector.integrations.glpi.items import GlpiKnowledge, KnowledgeMethods
+from connector.integrations.glpi.items import GlpiKnowledge
 from connector.integrations.glpi.links import Links
 from connector.integrations.glpi.lookup import Lookups, iterate
 from connector.integrations.glpi.problems import GlpiProblems

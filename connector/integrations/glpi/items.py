@@ -31,7 +31,7 @@ missing: each of the two creates is safe to repeat after a 500-after-commit. ::
 
 from __future__ import annotations
 
-__all__ = ["GlpiKnowledge", "KnowledgeMethods", "kb_answer", "kb_name_prefix"]
+__all__ = ["GlpiKnowledge", "kb_answer", "kb_name_prefix"]
 
 import html
 import logging
@@ -213,28 +213,3 @@ class GlpiKnowledge:
             self._client, "KnowbaseItem_Item/", list[_KbLink], {"searchText[knowbaseitems_id]": f"^{ident}$"}
         )
         return any(r.knowbaseitems_id == ident and r.itemtype == "Ticket" and r.items_id == tid for r in rows)
-
-
-class KnowledgeMethods:
-    """The ``KnowledgeBase`` and ``CiLinker`` members of the GLPI backend, over its
-    ``GlpiKnowledge`` (kept here so the backend module stays one job)."""
-
-    _knowledge: GlpiKnowledge
-
-    @property
-    def kb_candidates_enabled(self) -> bool:
-        """Whether ``backend.knowledge.kb_candidates`` is on (``KnowledgeBase``)."""
-        return self._knowledge.kb_enabled
-
-    @property
-    def ci_links_enabled(self) -> bool:
-        """Whether ``backend.knowledge.ci_itemtypes`` is set (``CiLinker``)."""
-        return self._knowledge.ci_enabled
-
-    def write_kb_candidate(self, article: KbArticle) -> str:
-        """An unpublished KnowbaseItem linked to the ticket, once; ``KnowbaseItem <id>``."""
-        return self._knowledge.write_kb_candidate(article)
-
-    def link_ci(self, ticket_id: str, ci: str) -> str | None:
-        """Link the ticket to its CI's asset with Item_Ticket; ``Itemtype id``, or ``None``."""
-        return self._knowledge.link_ci(ticket_id, ci)

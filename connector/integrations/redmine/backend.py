@@ -42,7 +42,7 @@ from connector.contracts.adapters import (
     TicketHistory,
     TicketSnapshot,
 )
-from connector.contracts.capabilities import ChangeTracker, ProblemTracker
+from connector.contracts.capabilities import ChangeTracker, KnowledgeMethods, ProblemTracker
 from connector.domain.clock import Clock, SystemClock, ensure_utc
 from connector.domain.errors import BackendRejected
 from connector.domain.fields import KEY_FIELD
@@ -51,7 +51,7 @@ from connector.integrations.redmine.client import RedmineClient, RedmineRejected
 from connector.integrations.redmine.history import IssueHistory
 from connector.integrations.redmine.ids import RedmineIds, resolve_ids
 from connector.integrations.redmine.journaled import marked
-from connector.integrations.redmine.knowledge import KnowledgeMethods, RedmineKnowledge
+from connector.integrations.redmine.knowledge import RedmineKnowledge
 from connector.integrations.redmine.listing import issue_pages
 from connector.integrations.redmine.lookup import Discovery, discover
 from connector.integrations.redmine.payload import change_payload, create_payload, ignored_writes

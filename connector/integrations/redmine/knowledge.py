@@ -25,7 +25,7 @@ unknown CI is looked up again next time (it may be added). ::
 
 from __future__ import annotations
 
-__all__ = ["KnowledgeMethods", "RedmineKnowledge", "kb_page_text", "kb_page_title"]
+__all__ = ["RedmineKnowledge", "kb_page_text", "kb_page_title"]
 
 import re
 import threading
@@ -195,28 +195,3 @@ class RedmineKnowledge:
                 )
             self._tracker_id = found
         return self._tracker_id
-
-
-class KnowledgeMethods:
-    """The ``KnowledgeBase`` and ``CiLinker`` members of the Redmine backend, over its
-    ``RedmineKnowledge`` (kept here so the backend module stays one job)."""
-
-    _knowledge: RedmineKnowledge
-
-    @property
-    def kb_candidates_enabled(self) -> bool:
-        """Whether ``backend.knowledge.kb_wiki_parent`` is set (``KnowledgeBase``)."""
-        return self._knowledge.kb_enabled
-
-    @property
-    def ci_links_enabled(self) -> bool:
-        """Whether ``backend.knowledge.ci_tracker`` is set (``CiLinker``)."""
-        return self._knowledge.ci_enabled
-
-    def write_kb_candidate(self, article: KbArticle) -> str:
-        """A wiki page under the configured parent, once; its title."""
-        return self._knowledge.write_kb_candidate(article)
-
-    def link_ci(self, ticket_id: str, ci: str) -> str | None:
-        """Relate the issue to the CI tracker's issue named ``ci``; ``#id``, or ``None``."""
-        return self._knowledge.link_ci(ticket_id, ci)

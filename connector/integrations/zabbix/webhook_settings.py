@@ -12,16 +12,17 @@ __all__ = ["MIN_SECRET_LENGTH", "ZabbixWebhookSettings"]
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import Field, field_validator
 
+from connector.integrations.push_http import WebhookGateSettings
 from connector.util.secrets import Secret
-from connector.util.webhook_auth import MIN_SECRET_LENGTH, long_enough_secret  # the media type sends it as Bearer
+from connector.util.webhook_auth import MIN_SECRET_LENGTH  # the media type sends it as Bearer
 
 
-class ZabbixWebhookSettings(BaseModel):
-    """Where the endpoint listens, how it checks the caller, and how it names what it receives."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class ZabbixWebhookSettings(WebhookGateSettings):
+    """Where the endpoint listens, how it checks the caller (``WebhookGateSettings``: the secret,
+    the body limit, the signature and the rate limit, checked as for every pushed endpoint), and
+    how it names what it receives."""
 
     listen: str = Field(
         default="127.0.0.1",
@@ -32,12 +33,6 @@ class ZabbixWebhookSettings(BaseModel):
     secret: Secret = Field(
         description="shared secret the media type sends as 'Authorization: Bearer …' (${ENV_VAR} or "
         f"secret_file: PATH, at least {MIN_SECRET_LENGTH} characters)"
-    )
-    max_body_bytes: int = Field(
-        default=256 * 1024,
-        ge=1024,
-        le=16 * 1024 * 1024,
-        description="larger requests are refused with 413 before their body is read",
     )
     source_name: str | None = Field(
         default=None,
@@ -73,29 +68,6 @@ class ZabbixWebhookSettings(BaseModel):
     request_timeout_seconds: float = Field(
         default=10, gt=0, le=60, description="a client that sends slower than this is disconnected"
     )
-    signature: Literal["off", "optional", "required"] = Field(
-        default="optional",
-        description="HMAC of the body with a timestamp (X-ITSM-Timestamp, X-ITSM-Signature: sha256=…): "
-        "'optional' checks it when sent and takes the bearer secret otherwise, 'required' refuses "
-        "requests without a valid one, 'off' ignores it (docs/security.md)",
-    )
-    signature_window_seconds: int = Field(
-        default=300,
-        ge=30,
-        le=3600,
-        description="a signed request's timestamp may be this far from the connector's clock; a "
-        "signature seen within the window is refused as a replay",
-    )
-    rate_limit_per_minute: int = Field(
-        default=600, ge=1, le=100_000, description="authenticated requests per minute before 429 with Retry-After"
-    )
-    rate_limit_burst: int = Field(default=100, ge=1, le=100_000, description="requests allowed at once above the rate")
-
-    @field_validator("secret")
-    @classmethod
-    def _long_enough(cls, value: SecretStr) -> SecretStr:
-        long_enough_secret(value.get_secret_value())
-        return value
 
     @field_validator("server_timezone")
     @classmethod
