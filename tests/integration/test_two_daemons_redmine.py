@@ -44,6 +44,7 @@ pytestmark = pytest.mark.integration
 EVENTS = int(os.environ.get("ITSM_TWO_DAEMONS_EVENTS", "200"))
 KILLS = int(os.environ.get("ITSM_TWO_DAEMONS_KILLS", "2"))
 SEED = int(os.environ.get("ITSM_TWO_DAEMONS_SEED", "15"))
+SAMPLE = 200  # issues whose notes are read back at the end (each a GET with its journals)
 SECRET = f"two-daemons-{uuid.uuid4().hex}"
 
 
@@ -85,6 +86,26 @@ class Project:
             offset += len(page["issues"])
             if not page["issues"] or offset >= page["total_count"]:
                 return found
+
+    def issue_ids(self) -> list[int]:
+        """The id of every issue in the project (all statuses)."""
+        ids: list[int] = []
+        while True:
+            page = self.session.get(
+                f"{self.url}/issues.json",
+                params={"project_id": self.identifier, "status_id": "*", "limit": 100, "offset": len(ids)},
+                timeout=30,
+            ).json()
+            ids += [issue["id"] for issue in page["issues"]]
+            if not page["issues"] or len(ids) >= page["total_count"]:
+                return ids
+
+    def notes(self, issue_id: int) -> list[str]:
+        """The notes written on one issue, oldest first."""
+        issue = self.session.get(
+            f"{self.url}/issues/{issue_id}.json", params={"include": "journals"}, timeout=30
+        ).json()["issue"]
+        return [j["notes"] for j in issue["journals"] if j.get("notes")]
 
     def delete(self) -> None:
         self.session.delete(f"{self.url}/projects/{self.identifier}.json", timeout=120)
@@ -264,6 +285,14 @@ def test_two_daemons_killed_at_random_make_one_issue_per_problem_and_lose_none(
         assert set(keys) == wanted, f"lost: {sorted(wanted - set(keys))[:10]}"
         assert watch.journal_counts() == {"done": EVENTS}
         assert not watch.dead_letters()
+        # every escalation/notice step written once: the state holds each step once (its primary
+        # key); in Redmine no note of a sampled issue is there twice (a step's write run by both
+        # daemons would be), and the sampled issues show the escalation steps the sweep fired
+        sample = rng.sample(project.issue_ids(), min(EVENTS, SAMPLE))
+        twice = {i: [n for n, c in Counter(notes).items() if c > 1] for i in sample if (notes := project.notes(i))}
+        assert not any(twice.values()), f"notes written twice: { {i: n for i, n in twice.items() if n} }"
+        fired = watch._exec("SELECT COUNT(*) AS n FROM steps").fetchone()["n"]
+        print(f"two daemons: {fired} steps fired; {len(sample)} issues read back, no note twice")
         watch.close()
     finally:
         pair.stop_all()
