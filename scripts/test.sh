@@ -8,7 +8,8 @@
 #
 # Steps: python venv (.venv) with the package and its test deps; ruff; mypy --strict; lint-imports; the test
 # servers (scripts/services/*.sh install + start, idempotent); pytest (state on SQLite files); then
-# tests/unit, tests/contract and tests/conformance once more with the state on PostgreSQL
+# tests/unit, tests/contract, tests/conformance and the integration tests marked both_states once more
+# with the state on PostgreSQL
 # (ITSM_TEST_STATE_URL, from scripts/services/postgres.sh env). Exits non-zero on any failure. ITSM_SKIP_SERVERS=1 skips the real-server tests (for a quick local loop only).
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
@@ -57,6 +58,7 @@ export ITSM_PYTHON="$VENV/bin/python"
 "$VENV/bin/pytest" -q -p no:cacheprovider "$@"
 
 if [ "${ITSM_SKIP_SERVERS:-0}" != 1 ]; then
-  step "pytest, state on PostgreSQL (tests/unit tests/contract tests/conformance)"
+  step "pytest, state on PostgreSQL (tests/unit tests/contract tests/conformance, integration tests marked both_states)"
   ITSM_TEST_STATE_URL=$ITSM_TEST_PG_URL "$VENV/bin/pytest" -q -p no:cacheprovider tests/unit tests/contract tests/conformance
+  ITSM_TEST_STATE_URL=$ITSM_TEST_PG_URL "$VENV/bin/pytest" -q -p no:cacheprovider -m both_states tests/integration
 fi

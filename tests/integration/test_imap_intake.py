@@ -37,7 +37,7 @@ from tests import mail_samples as samples
 from tests.integration.conftest import service_command
 from tests.state_backend import make_store
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_states]
 
 USER_KEY, PASSWORD_KEY = "IMAP_USER2", "IMAP_PASSWORD2"  # the helpdesk mailbox
 

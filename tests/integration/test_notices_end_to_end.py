@@ -21,7 +21,7 @@ from connector.runtime.app import App, build_app, load
 from tests.integration.notify_servers import MailSink, free_port, mail_sink, receiver
 from tests.state_backend import state_yaml
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_states]
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 26, 2, 40, tzinfo=UTC)

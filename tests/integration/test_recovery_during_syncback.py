@@ -45,7 +45,7 @@ from tests.faults.proxy import Fault, FaultProxy
 from tests.state_backend import make_store
 from tests.unit.webhook_payloads import problem_payload, recovery_payload
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_states]
 
 HOLD = 60.0  # how long the proxy keeps the sync-back's listing unanswered (an upper bound)
 RECOVERIES = int(os.environ.get("ITSM_SYNC_RECOVERIES", "3"))

@@ -41,7 +41,7 @@ from connector.runtime.syncback import SyncBack
 from tests.integration.conftest import RedmineApi
 from tests.state_backend import make_store
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_states]
 
 
 @dataclass

@@ -25,7 +25,7 @@ from connector.rules.loading import default_rulebook
 from connector.runtime.engine import Engine
 from tests.state_backend import make_store
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_states]
 
 T0 = datetime(2026, 11, 26, 2, 40, tzinfo=UTC)
 

@@ -28,7 +28,7 @@ from connector.runtime.syncback import SyncBack
 from tests.integration.conftest import RedmineApi, after_this_second
 from tests.state_backend import make_store
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_states]
 
 
 @dataclass

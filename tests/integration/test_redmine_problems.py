@@ -29,7 +29,7 @@ from connector.runtime.engine import Engine
 from connector.runtime.syncback import SyncBack
 from tests.state_backend import make_store
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_states]
 
 
 class Api:

@@ -40,7 +40,7 @@ from tests.integration.conftest import RedmineApi
 from tests.integration.test_redmine_adoption import Desk, Recorder, open_by_the_desk
 from tests.state_backend import make_store
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_states]
 
 
 class Leaders(Desk):

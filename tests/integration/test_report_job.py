@@ -19,7 +19,7 @@ from connector.runtime.app import build_app, load
 from tests.integration.notify_servers import MailSink, mail_sink
 from tests.state_backend import state_yaml
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_states]
 
 ROOT = Path(__file__).resolve().parents[2]
 OCTOBER = datetime(2026, 10, 14, 2, 0, tzinfo=UTC)

@@ -23,7 +23,7 @@ from connector.util.failpoints import EXIT_CODE
 from tests.integration.zabbix_helpers import TrapperTrigger, ZabbixLab
 from tests.state_backend import make_store, state_yaml
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_states]
 
 
 @pytest.fixture(scope="module")

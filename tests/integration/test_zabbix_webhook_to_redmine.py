@@ -28,7 +28,7 @@ from tests.integration.test_zabbix_to_redmine import Redmine
 from tests.integration.zabbix_helpers import ZabbixLab, unique_name, wait_until
 from tests.state_backend import make_store, state_yaml
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_states]
 
 ROOT = Path(__file__).resolve().parents[2]
 MEDIA_TYPE = ROOT / "zabbix" / "itsm_connector_media_type.yaml"
