@@ -42,6 +42,7 @@ from connector.runtime.engine import Engine
 from connector.runtime.syncback import SyncBack
 from connector.util.secrets import SecretSource
 from tests.faults.proxy import Fault, FaultProxy
+from tests.integration.test_zabbix_to_redmine import Redmine
 from tests.state_backend import make_store
 from tests.unit.webhook_payloads import problem_payload, recovery_payload
 
@@ -117,16 +118,10 @@ def rig(tmp_path: Path, redmine_env: dict[str, str], pm: pluggy.PluginManager) -
         runner.join(timeout=60)
 
 
-def issue_with_key(env: dict[str, str], session: requests.Session, key: str) -> dict[str, Any] | None:
-    cf = env["REDMINE_CF_EXTERNAL_ID"]
-    found = session.get(
-        f"{env['REDMINE_URL']}/issues.json",
-        params={"project_id": env["REDMINE_PROJECT"], "status_id": "*", f"cf_{cf}": key},
-        timeout=30,
-    ).json()["issues"]
-    mine = [i for i in found if any(c["id"] == int(cf) and c["value"] == key for c in i["custom_fields"])]
-    assert len(mine) <= 1, f"{key}: {len(mine)} issues"
-    return mine[0] if mine else None
+def issue_with_key(redmine: Redmine, key: str) -> dict[str, Any] | None:
+    found = redmine.issues_with_key(key)
+    assert len(found) <= 1, f"{key}: {len(found)} issues"
+    return found[0] if found else None
 
 
 def wait_for(what: str, check: Any, limit: float) -> Any:
@@ -142,8 +137,7 @@ def wait_for(what: str, check: Any, limit: float) -> Any:
 def test_a_recovery_during_a_hanging_sync_back_pass_is_written_without_waiting_for_it(
     rig: Rig, redmine_env: dict[str, str]
 ) -> None:
-    session = requests.Session()
-    session.headers["X-Redmine-API-Key"] = redmine_env["REDMINE_API_KEY"]
+    redmine = Redmine(redmine_env)
     held_since = wait_for("the sync-back's listing reached the proxy", lambda: rig.proxy.seen(SYNC_LISTING), 60)
     assert held_since[0].fault is Fault.HANG
     hold_started = time.monotonic()
@@ -159,7 +153,7 @@ def test_a_recovery_during_a_hanging_sync_back_pass_is_written_without_waiting_f
         )
         assert requests.post(rig.url, json=payload, headers=AUTH, timeout=30).status_code == 200
     for event in events:
-        wait_for(f"issue of zabbix:{event}", lambda e=event: issue_with_key(redmine_env, session, f"zabbix:{e}"), 60)
+        wait_for(f"issue of zabbix:{event}", lambda e=event: issue_with_key(redmine, f"zabbix:{e}"), 60)
     latencies: list[float] = []
     for n, event in enumerate(events):
         payload = recovery_payload(
@@ -175,7 +169,7 @@ def test_a_recovery_during_a_hanging_sync_back_pass_is_written_without_waiting_f
         received = time.monotonic()
 
         def resolved(e: str = event) -> bool:
-            issue = issue_with_key(redmine_env, session, f"zabbix:{e}")
+            issue = issue_with_key(redmine, f"zabbix:{e}")
             return issue is not None and issue["status"]["name"] == "Resolved"
 
         wait_for(f"zabbix:{event} Resolved", resolved, 30)
