@@ -127,3 +127,16 @@ def test_loads_valid_refuses_what_the_scan_refuses(text: str) -> None:
         assert not deep
     else:
         assert not deep
+
+
+def test_ticket_link_signs_as_ticket_signature() -> None:
+    from connector.domain.clock import SystemClock
+    from connector.integrations.zabbix.push import ZabbixWebhookSource, ticket_signature
+    from connector.integrations.zabbix.webhook_settings import ZabbixWebhookSettings
+    from connector.util.secrets import SecretSource
+
+    secret = "a-secret-of-enough-length-for-the-link"
+    settings = ZabbixWebhookSettings.model_validate({"secret": SecretSource(secret), "public_url": "https://x"})
+    source = ZabbixWebhookSource(settings, name="zabbix-push", clock=SystemClock())
+    for key in ("zabbix:1", "zabbix:2", "zabbix:票务/3 ?&", ""):
+        assert source.ticket_link(key).endswith(f"?sig={ticket_signature(secret, key)}")

@@ -93,6 +93,7 @@ class ZabbixWebhookSource:
         self.alert_source = settings.source_name or name
         self._clock = clock
         self._secret = settings.secret.get_secret_value()
+        self._link_mac = hmac.new(self._secret.encode("utf-8"), digestmod=hashlib.sha256)
         #: authentication and rate limit, asked by the request path before and after the body
         self.gate = WebhookGate(
             self._secret,
@@ -191,8 +192,11 @@ class ZabbixWebhookSource:
         return self.gate.bearer(header)
 
     def ticket_link(self, key: str) -> str:
-        """The link stored on the event: redirects to the ticket once it exists."""
-        return f"{self.public_url}{TICKET_PATH}{quote(key, safe='')}?sig={ticket_signature(self._secret, key)}"
+        """The link stored on the event: redirects to the ticket once it exists (the HMAC's
+        keyed state is made once and copied: ``ticket_signature`` with less work per request)."""
+        mac = self._link_mac.copy()
+        mac.update(key.encode("utf-8"))
+        return f"{self.public_url}{TICKET_PATH}{quote(key, safe='')}?sig={mac.hexdigest()[:32]}"
 
     def accept(self, body: bytes) -> Reply:
         """Journal one request body and say what to answer."""
