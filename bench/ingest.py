@@ -15,9 +15,9 @@ server: the figure is a floor. The figure is journal rows per wall second, count
 after the last answer, and the server's CPU per request (``getrusage`` of this process, which
 runs only the server while the clients post) beside the clients' (each client's own CPU time).
 
-``--state`` names the state (a file path, or a ``postgresql://`` URL: the bench then journals
-into a schema-less database of its own choosing, and removes only the rows it wrote). Results:
-``bench/results/ingest.json`` and ``.md``.
+``--state`` names the state: a file path, or a ``postgresql://`` URL — the bench then journals
+into a fresh schema of its own in that database (``search_path``) and drops that schema, and
+only it, at the end. Results: ``bench/results/ingest.json`` and ``.md``.
 """
 
 from __future__ import annotations
@@ -32,19 +32,25 @@ import resource
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from connector.cli.logs import setup_logging  # noqa: E402
 from connector.domain.clock import SystemClock  # noqa: E402
 from connector.integrations.zabbix.push import ZabbixWebhookSource  # noqa: E402
 from connector.integrations.zabbix.webhook_settings import ZabbixWebhookSettings  # noqa: E402
 from connector.runtime.intake import ThreadedJournal  # noqa: E402
+from connector.runtime.metrics import Metrics  # noqa: E402
 from connector.state.store import Store  # noqa: E402
-from connector.util.secrets import SecretSource  # noqa: E402
+from connector.util.secrets import Redactor, SecretSource  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 SECRET = "bench-secret-for-the-webhook-0123456789"
@@ -139,7 +145,6 @@ class Served:
         from connector.runtime.config_sections import HttpSettings
         from connector.runtime.health import Health
         from connector.runtime.http_server import DaemonHttp
-        from connector.runtime.metrics import Metrics
 
         self.http = DaemonHttp(HttpSettings(port=0, threads=threads), Health(SystemClock()), Metrics(), "unused")
         self.http.start()
@@ -153,7 +158,8 @@ class Served:
 
 
 def run(state: str, alerts: int, clients: int, server: str, threads: int) -> dict[str, Any]:
-    journal = ThreadedJournal(state, SystemClock(), timeout=60)
+    # as the daemon builds it: counting into the metrics, and told of what is new
+    journal = ThreadedJournal(state, SystemClock(), timeout=60, metrics=Metrics(), on_new=lambda: None)
     served = Served(server, journal, threads)
     share = alerts // clients
     ctx = multiprocessing.get_context("spawn")
@@ -192,6 +198,33 @@ def run(state: str, alerts: int, clients: int, server: str, threads: int) -> dic
     }
 
 
+@contextmanager
+def own_schema(url: str) -> Iterator[str]:
+    """``url`` with a new schema of this run as its ``search_path``; the schema dropped after."""
+    import psycopg
+
+    name = f"bench_ingest_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute(f"CREATE SCHEMA {name}".encode())
+    try:
+        yield f"{url}{'&' if '?' in url else '?'}options={quote(f'-csearch_path={name}')}"
+    finally:
+        with psycopg.connect(url, autocommit=True) as db:
+            db.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE".encode())
+
+
+def measure(state: str | None, alerts: int, clients: int, server: str, threads: int) -> dict[str, Any]:
+    """One run on a new, empty state (a temporary SQLite file, or a schema of ``state``)."""
+    if state is not None and state.startswith("postgresql://"):
+        with own_schema(state) as url:
+            Store(url).close()
+            return run(url, alerts, clients, server, threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = state or str(Path(tmp) / "state.db")
+        Store(path).close()
+        return run(path, alerts, clients, server, threads)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--alerts", type=int, default=20_000)
@@ -203,14 +236,19 @@ def main() -> int:
     parser.add_argument(
         "--state", default=None, help="state file path or postgresql:// URL (default: a temporary file)"
     )
+    parser.add_argument("--log-level", default="INFO", help="the daemon's log level (its default: INFO)")
     parser.add_argument("--label", default="head")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     load = os.getloadavg()
-    with tempfile.TemporaryDirectory() as tmp:
-        state = args.state or str(Path(tmp) / "state.db")
-        Store(state).close()
-        figure = run(state, args.alerts, args.clients, args.server, args.threads)
+    # the daemon's logging (INFO, the redactor, text lines); the lines themselves go nowhere
+    setup_logging(args.log_level, Redactor())
+    stderr, sys.stderr = sys.stderr, open(os.devnull, "w")  # noqa: SIM115
+    try:
+        figure = measure(args.state, args.alerts, args.clients, args.server, args.threads)
+    finally:
+        sys.stderr.close()
+        sys.stderr = stderr
     results = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "label": args.label,
@@ -220,7 +258,8 @@ def main() -> int:
             "cores": os.cpu_count(),
             "load_average_at_start": load,
         },
-        "state": "SQLite file, synchronous=FULL" if args.state is None else args.state.split("@")[-1],
+        "state": "SQLite file, synchronous=FULL" if args.state is None else args.state.rpartition("@")[2],
+        "log_level": args.log_level,
         **figure,
     }
     args.out.mkdir(parents=True, exist_ok=True)
