@@ -140,3 +140,39 @@ def test_ticket_link_signs_as_ticket_signature() -> None:
     source = ZabbixWebhookSource(settings, name="zabbix-push", clock=SystemClock())
     for key in ("zabbix:1", "zabbix:2", "zabbix:票务/3 ?&", ""):
         assert source.ticket_link(key).endswith(f"?sig={ticket_signature(secret, key)}")
+
+
+def test_only_keys_naming_a_secret_are_dropped() -> None:
+    import json
+
+    from connector.contracts.adapters import Journaled
+    from connector.domain.clock import SystemClock
+    from connector.domain.models import Alert
+    from connector.integrations.zabbix.push import ZabbixWebhookSource
+    from connector.integrations.zabbix.webhook_settings import ZabbixWebhookSettings
+    from connector.util.secrets import SecretSource
+
+    kept: list[Any] = []
+
+    class Journal:
+        def ingest(self, items: Any) -> Journaled:
+            kept.extend(items)
+            return Journaled(new=1, repeats=0, dead=0)
+
+        def ticket_ref(self, key: str) -> None:
+            return None
+
+    settings = ZabbixWebhookSettings.model_validate({"secret": SecretSource("s" * 30), "public_url": "https://x"})
+    source = ZabbixWebhookSource(settings, name="zabbix-push", clock=SystemClock())
+    source.mount(Journal(), "https://x")  # type: ignore[arg-type]
+    for extra, dropped in (
+        ({"sec": "1", "ret": "2"}, set()),
+        ({"Secret_Token": "x", "api_SECRET": "y", "sec\nret": "z"}, {"Secret_Token", "api_SECRET"}),
+        ({}, set()),
+    ):
+        kept.clear()
+        reply = source.accept(json.dumps({**problem_payload(), **extra}).encode())
+        assert reply.status == 200
+        alert = kept[0]
+        assert isinstance(alert, Alert)
+        assert set(alert.raw["webhook"]) == set(problem_payload()) | (set(extra) - dropped)
