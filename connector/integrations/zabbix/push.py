@@ -244,8 +244,11 @@ class ZabbixWebhookSource:
         except StoreError as exc:
             log.error("%s: event %s not journaled, Zabbix will retry: %s", self.name, alert.external_id, exc)
             return Reply(503, {"status": "retry", "error": "not journaled"}, {"Retry-After": "10"})
+        # DEBUG, like the poll path's per-event lines: at INFO a line per request cost more CPU than
+        # the mapping, and at thousands a second floods (and is dropped by) journald's rate limit;
+        # a repeat is logged at INFO by the journal, every new one counted in alerts_received
         what = "recovery" if alert.recovered_at is not None else "problem"
-        log.info(
+        log.debug(
             "%s: %s of event %s → %s", self.name, what, alert.external_id, "journaled" if done.new else "already had it"
         )
         answer: dict[str, Any] = {"status": "accepted", "key": alert.key, "tags": {}}
