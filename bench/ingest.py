@@ -304,7 +304,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--server", choices=("waitress", "own", "none"), default="waitress")
     parser.add_argument(
-        "--threads", type=int, default=4, help="waitress's worker threads (the http: section's threads)"
+        "--threads", type=int, default=16, help="waitress's worker threads (the http: section's threads)"
     )
     parser.add_argument(
         "--state", default=None, help="state file path or postgresql:// URL (default: a temporary file)"
