@@ -73,7 +73,9 @@ class DaemonHttp:
     :param state_path: the state store ``/readyz`` checks for writes (a file, or a ``StateTarget``).
     """
 
-    def __init__(self, settings: HttpSettings, health: Health, metrics: Metrics, state_path: str | StateTarget) -> None:
+    def __init__(
+        self, settings: HttpSettings, health: Health, metrics: Metrics, state_path: str | StateTarget
+    ) -> None:
         self.settings = settings
         self.health = health
         self.metrics = metrics
