@@ -91,7 +91,7 @@ class WebhookGateSettings(BaseModel):
         "signature seen within the window is refused as a replay",
     )
     rate_limit_per_minute: int = Field(
-        default=600, ge=1, le=100_000, description="authenticated requests per minute before 429 with Retry-After"
+        default=600, ge=1, le=1_000_000, description="authenticated requests per minute before 429 with Retry-After"
     )
     rate_limit_burst: int = Field(default=100, ge=1, le=100_000, description="requests allowed at once above the rate")
 

@@ -169,7 +169,7 @@ class HttpSettings(StrictSection):
 
     listen: str = Field("127.0.0.1", min_length=1, description="address (0.0.0.0: every interface; TLS in front)")
     port: int = Field(8089, ge=0, le=65535, description="TCP port; 0 picks a free one (tests)")
-    threads: int = Field(4, ge=1, le=64, description="requests handled at the same time")
+    threads: int = Field(16, ge=1, le=64, description="requests handled at once (a webhook request: until its commit)")
     connection_limit: int = Field(100, ge=1, le=10000, description="open connections at most")
     request_timeout_seconds: float = Field(30.0, gt=0, le=600, description="an idle connection is closed after")
     ready_attempts: int = Field(3, ge=1, le=100, description="/readyz: a backend must be reached within its last N")

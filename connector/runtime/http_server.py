@@ -27,6 +27,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -50,12 +51,17 @@ DRAIN_SECONDS = 2.0
 
 
 def _status_line(status: int) -> str:
-    from http import HTTPStatus
+    line = _STATUS_LINES.get(status)
+    if line is None:
+        try:
+            line = f"{status} {HTTPStatus(status).phrase}"
+        except ValueError:
+            line = f"{status} Unknown"
+    return line
 
-    try:
-        return f"{status} {HTTPStatus(status).phrase}"
-    except ValueError:
-        return f"{status} Unknown"
+
+#: every status line there is, made once instead of per answer
+_STATUS_LINES = {int(status): f"{int(status)} {status.phrase}" for status in HTTPStatus}
 
 
 class DaemonHttp:

@@ -102,6 +102,7 @@ class ThreadedJournal:
         self._lock = threading.Lock()
         self._waiting: list[tuple[list[Alert | Rejected], Future[Journaled]]] = []
         self._scheduled = False
+        self._received_inc: dict[str, Callable[[], None]] = {}
         # open the connection on the writer thread itself: sqlite3 refuses cross-thread use
         self._call(lambda: self._open(path))
 
@@ -226,12 +227,19 @@ class ThreadedJournal:
                 if store.journal_add(item.source, item.event_key, item.external_id, alert_payload(item), now):
                     new += 1
                     if metrics is not None:
-                        effects.append(metrics.alerts_received.labels(item.source).inc)
+                        effects.append(self._received(metrics, item.source))
                 else:
                     repeats += 1
                     said = "%s:%s → skipped because it was already received"
                     effects.append(partial(log.info, said, item.source, item.event_key))
         return Journaled(new=new, repeats=repeats, dead=dead)
+
+    def _received(self, metrics: Metrics, source: str) -> Callable[[], None]:
+        """``alerts_received{source}``'s ``inc``, looked up once per source (on the writer thread)."""
+        inc = self._received_inc.get(source)
+        if inc is None:
+            inc = self._received_inc[source] = metrics.alerts_received.labels(source).inc
+        return inc
 
     def ticket_ref(self, key: str) -> TicketRef | None:
         """The helpdesk ticket of connector key ``key`` once it is created, else ``None``."""

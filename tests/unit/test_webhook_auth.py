@@ -136,3 +136,19 @@ def test_refusals_never_carry_the_secret() -> None:
         door.screen(headers(**{TIMESTAMP_HEADER: "1", SIGNATURE_HEADER: "x"})),
     ):
         assert refused is not None and SECRET not in repr(refused)
+
+
+def test_each_signature_is_forgotten_by_its_own_timestamp_whatever_the_order() -> None:
+    clock = Clock()
+    door = gate(clock, signature="optional", window_seconds=60)
+    stamps = [T, T - 50, T + 40, T - 10, T + 5]  # senders' clocks differ: not in order
+    bodies = [f'{{"n": {n}}}'.encode() for n in range(len(stamps))]
+    for stamp, body in zip(stamps, bodies, strict=True):
+        assert door.verify(signed(body, at=stamp), body) is None
+    for step in (0, 15, 30, 55, 70, 101):
+        clock.now = T + step
+        door.verify(signed(b"{}", at=clock.now), b"{}")  # a request prunes; its own is then remembered
+        kept = {stamp for stamp in stamps if stamp + 60 >= clock.now}
+        for stamp, body in zip(stamps, bodies, strict=True):
+            replay = door.verify(signed(body, at=stamp), body)
+            assert (replay is not None and replay.status == 409) == (stamp in kept), (step, stamp)

@@ -93,6 +93,7 @@ class ZabbixWebhookSource:
         self.alert_source = settings.source_name or name
         self._clock = clock
         self._secret = settings.secret.get_secret_value()
+        self._link_mac = hmac.new(self._secret.encode("utf-8"), digestmod=hashlib.sha256)
         #: authentication and rate limit, asked by the request path before and after the body
         self.gate = WebhookGate(
             self._secret,
@@ -191,8 +192,11 @@ class ZabbixWebhookSource:
         return self.gate.bearer(header)
 
     def ticket_link(self, key: str) -> str:
-        """The link stored on the event: redirects to the ticket once it exists."""
-        return f"{self.public_url}{TICKET_PATH}{quote(key, safe='')}?sig={ticket_signature(self._secret, key)}"
+        """The link stored on the event: redirects to the ticket once it exists (the HMAC's
+        keyed state is made once and copied: ``ticket_signature`` with less work per request)."""
+        mac = self._link_mac.copy()
+        mac.update(key.encode("utf-8"))
+        return f"{self.public_url}{TICKET_PATH}{quote(key, safe='')}?sig={mac.hexdigest()[:32]}"
 
     def accept(self, body: bytes) -> Reply:
         """Journal one request body and say what to answer."""
@@ -210,7 +214,10 @@ class ZabbixWebhookSource:
         if not isinstance(payload, dict):
             reason = f"body is JSON but not an object: {type(payload).__name__}"
             return self._reject(journal, Rejected(self.alert_source, None, reason, {"body": self._sample(body)}), 400)
-        payload = {k: v for k, v in payload.items() if "secret" not in str(k).lower()}
+        # copied only when there is a key to drop: one search of the keys joined ("secret" holds no
+        # newline, so the join cannot make it out of two keys)
+        if "secret" in "\n".join(map(str, payload)).lower():
+            payload = {k: v for k, v in payload.items() if "secret" not in str(k).lower()}
         outcome = classify(
             payload,
             source=self.alert_source,
@@ -237,8 +244,11 @@ class ZabbixWebhookSource:
         except StoreError as exc:
             log.error("%s: event %s not journaled, Zabbix will retry: %s", self.name, alert.external_id, exc)
             return Reply(503, {"status": "retry", "error": "not journaled"}, {"Retry-After": "10"})
+        # DEBUG, like the poll path's per-event lines: at INFO a line per request cost more CPU than
+        # the mapping, and at thousands a second floods (and is dropped by) journald's rate limit;
+        # a repeat is logged at INFO by the journal, every new one counted in alerts_received
         what = "recovery" if alert.recovered_at is not None else "problem"
-        log.info(
+        log.debug(
             "%s: %s of event %s → %s", self.name, what, alert.external_id, "journaled" if done.new else "already had it"
         )
         answer: dict[str, Any] = {"status": "accepted", "key": alert.key, "tags": {}}

@@ -75,6 +75,9 @@ WEBHOOK_FIELDS: dict[str, str] = {
 
 _LITERAL_MACRO = re.compile(r"\{\$?[A-Z][A-Z0-9_.]*(?:\[[^\]]*\])?\}")
 _TRAILING_LOGIN = re.compile(r"\(([^()]+)\)\s*$")
+#: ``{EVENT.DATE}`` and ``{EVENT.TIME}`` as Zabbix writes them (ASCII digits, zero-padded)
+_ZABBIX_DATE = re.compile(r"[0-9]{4}\.[0-9]{2}\.[0-9]{2}")
+_ZABBIX_TIME = re.compile(r"[0-9]{2}:[0-9]{2}:[0-9]{2}")
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,9 @@ class Update:
 def _text(payload: Mapping[str, Any], name: str) -> str:
     """The field as stripped text; missing, null or an unresolved macro is ``""``."""
     value = payload.get(name)
+    if type(value) is str:  # what the media type sends: only a text starting with "{" can be a macro
+        value = value.strip()
+        return "" if value[:1] == "{" and _LITERAL_MACRO.fullmatch(value) else value
     if value is None or isinstance(value, bool):
         return ""
     if isinstance(value, int | float):
@@ -139,10 +145,22 @@ def _when(payload: Mapping[str, Any], date_field: str, time_field: str, tz: Zone
     """``{EVENT.DATE}`` ``{EVENT.TIME}`` (``2026.11.26`` ``10:40:00``, the server's local time)."""
     date, time = _text(payload, date_field), _text(payload, time_field)
     try:
-        local = datetime.strptime(f"{date} {time}", "%Y.%m.%d %H:%M:%S")
+        local = _zabbix_time(date, time) or datetime.strptime(f"{date} {time}", "%Y.%m.%d %H:%M:%S")
     except ValueError:
         raise ValueError(f"{date_field}/{time_field} is not a Zabbix date and time: {date!r} {time!r}") from None
     return local.replace(tzinfo=tz)
+
+
+def _zabbix_time(date: str, time: str) -> datetime | None:
+    """``2026.11.26`` ``10:40:00`` read without ``strptime`` (a tenth of its cost): only the
+    zero-padded form Zabbix sends, each part in range; anything else is ``None`` and goes to
+    ``strptime``, which then decides as it always did."""
+    if not _ZABBIX_DATE.fullmatch(date) or not _ZABBIX_TIME.fullmatch(time):
+        return None
+    try:
+        return datetime(int(date[:4]), int(date[5:7]), int(date[8:10]), int(time[:2]), int(time[3:5]), int(time[6:8]))
+    except ValueError:
+        return None
 
 
 def update_user(fullname: str) -> str:
@@ -197,7 +215,9 @@ def classify(
     :returns: the Alert; an ``Update`` waiting for its ticket id; ``Ignored``; or a ``Rejected``
         naming the field that is wrong.
     """
-    depth = tree_depth(payload, MAX_DEPTH)
+    # a flat object of texts (what the media type posts) is one level deep: no walk needed
+    flat = all(type(value) is str for value in payload.values())
+    depth = 1 if flat else tree_depth(payload, MAX_DEPTH)
     if depth > MAX_DEPTH:  # kept out of raw too: the dead letter must be writable
         reason = f"payload nested deeper than {MAX_DEPTH} levels (at least {depth})"
         return Rejected(source, None, reason, {"webhook": f"<{len(payload)} fields, not kept: {reason}>"})
