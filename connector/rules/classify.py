@@ -15,6 +15,7 @@ from __future__ import annotations
 __all__ = ["TAXONOMY_FIELDS", "Classifier", "FieldRef", "Match", "Rule"]
 
 import fnmatch
+import importlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -75,7 +76,7 @@ class Match:
         wild = [fnmatch.translate(p) for p in patterns if _GLOB.search(p)]
         object.__setattr__(self, "literal_groups", frozenset(p for p in patterns if not _GLOB.search(p)))
         object.__setattr__(self, "_wild_groups", re.compile("|".join(wild)) if wild else None)
-        texts = [(name, getattr(self, name)) for name in _TEXT_FIELDS if getattr(self, name) is not None]
+        texts = [(name, quick_search(getattr(self, name))) for name in _TEXT_FIELDS if getattr(self, name) is not None]
         object.__setattr__(self, "_texts", tuple(texts))
 
     def matches(self, alert: Alert, draft: Ticket) -> bool:
@@ -242,6 +243,88 @@ class Classifier:
                 return
             if depth in from_alert:
                 updates[depth] = None
+
+
+# --- a faster search of the same pattern -------------------------------------------------------
+#
+# A case-insensitive pattern whose alternatives begin with letters gets no first-character scan
+# from ``re`` (it only builds one from characters without case), so it tries every alternative at
+# every position of the text; most of classification's time went there. Put in front of it a
+# lookahead of the characters a match can begin with — as a class under the pattern's own flags,
+# so ``re`` folds case there exactly as it does in the pattern — and a position that cannot begin
+# a match fails after one class test. Where a match can begin and whether there is one are
+# unchanged: the lookahead only refuses positions where the pattern itself fails at once.
+
+_sre_parse: Any
+try:  # ``re``'s own parser (``sre_parse`` warns of its deprecation on import); without it: no rewrite
+    _sre_parse = importlib.import_module("re._parser")
+except ImportError:  # pragma: no cover - every CPython 3.11+ has it
+    _sre_parse = None
+
+
+def quick_search(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """``pattern``, or one that finds a match exactly where it does (``search`` gives the same
+    span), faster when its alternatives begin with cased letters. The pattern is returned as it
+    is whenever the characters a match begins with cannot be told (or ``re`` already scans fast)."""
+    if _sre_parse is None:
+        return pattern
+    try:
+        first = _first_chars(list(_sre_parse.parse(pattern.pattern, pattern.flags)))
+    except Exception:  # anything unexpected from the parser: keep the pattern
+        return pattern
+    if not first or not any(_cased(item) for item in first):
+        return pattern
+    members = "".join(
+        dict.fromkeys(
+            re.escape(chr(av)) if kind == "LITERAL" else f"{re.escape(chr(av[0]))}-{re.escape(chr(av[1]))}"
+            for kind, av in first
+        )
+    )
+    try:
+        return re.compile(f"(?=[{members}])(?:{pattern.pattern})", pattern.flags)
+    except re.error:  # pragma: no cover - the pattern compiled alone, so this cannot happen
+        return pattern
+
+
+def _cased(item: tuple[str, Any]) -> bool:
+    kind, av = item
+    chars = [av] if kind == "LITERAL" else range(av[0], min(av[1], av[0] + 256) + 1)
+    return any(chr(c).lower() != chr(c).upper() for c in chars)
+
+
+def _first_chars(items: list[tuple[Any, Any]]) -> list[tuple[str, Any]] | None:
+    """The characters (``LITERAL`` code points, ``RANGE`` pairs) one of which begins every match of
+    the parsed sequence ``items``; ``None`` when that cannot be told simply (a match may be empty,
+    begin with any character, a negated class, a category, a group with flags, …)."""
+    for op, av in items:
+        name = str(op)
+        if name == "AT":  # \b, ^ …: zero-width, the next item begins the match
+            continue
+        if name == "LITERAL":
+            return [("LITERAL", av)]
+        if name == "IN":
+            out: list[tuple[str, Any]] = []
+            for kind, value in av:
+                if str(kind) not in ("LITERAL", "RANGE"):
+                    return None
+                out.append((str(kind), value))
+            return out
+        if name == "BRANCH":
+            union: list[tuple[str, Any]] = []
+            for alternative in av[1]:
+                found = _first_chars(list(alternative))
+                if found is None:
+                    return None
+                union += found
+            return union
+        if name == "SUBPATTERN":
+            _group, add_flags, del_flags, sub = av
+            return None if add_flags or del_flags else _first_chars(list(sub))
+        if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            least, _most, sub = av
+            return _first_chars(list(sub)) if least >= 1 else None
+        return None
+    return None  # nothing but zero-width items: a match may be empty
 
 
 def _gated_by_groups(rule: Rule) -> bool:
