@@ -9,7 +9,7 @@ from __future__ import annotations
 
 __all__ = ["Pipeline", "draft_ticket"]
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pluggy
@@ -18,7 +18,7 @@ from connector.contracts.plugin_manager import is_traced
 from connector.domain.decision import Decision
 from connector.domain.errors import RuleError
 from connector.domain.ledger import TicketIndex
-from connector.domain.models import Alert, Ticket, TicketSource
+from connector.domain.models import Alert, Impact, Ticket, TicketSource, Urgency
 from connector.rules.book import RuleBook
 
 
@@ -27,23 +27,34 @@ def draft_ticket(alert: Alert, rules: RuleBook, now: datetime) -> Ticket:
     with the impact and urgency it suggests (its own, else its severity's, else the default)."""
     origin = alert.origin or rules.source_kinds.get(alert.source, TicketSource.MONITORING)
     suggested = rules.priority.suggest(alert)
-    return Ticket(
-        key=alert.key,
-        external_id=alert.external_id,
-        title=alert.title,
-        description=alert.description or alert.title,
-        source=origin,
-        ci=alert.ci,
-        service=alert.service,
-        location=alert.location,
-        reporter=alert.reporter,
-        contact=alert.reporter,
-        outage_start=alert.occurred_at,
-        outage_end=alert.recovered_at,
-        registered_at=now,
-        impact=suggested.impact,
-        urgency=suggested.urgency,
-    )
+    values = {
+        "key": alert.key,
+        "external_id": alert.external_id,
+        "title": alert.title,
+        "description": alert.description or alert.title,
+        "source": origin,
+        "ci": alert.ci,
+        "service": alert.service,
+        "location": alert.location,
+        "reporter": alert.reporter,
+        "contact": alert.reporter,
+        "outage_start": alert.occurred_at,
+        "outage_end": alert.recovered_at,
+        "registered_at": now,
+        "impact": suggested.impact,
+        "urgency": suggested.urgency,
+    }
+    # the alert was validated (its times are aware UTC, its title and key not empty): only what
+    # did not come from it is checked here, and anything unusual takes pydantic's way
+    if (
+        type(now) is datetime
+        and now.tzinfo is UTC
+        and type(origin) is TicketSource
+        and type(suggested.impact) is Impact
+        and type(suggested.urgency) is Urgency
+    ):
+        return Ticket.from_checked(values)
+    return Ticket(**values)
 
 
 class Pipeline:
