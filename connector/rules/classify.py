@@ -28,6 +28,7 @@ from connector.rules.taxonomy import Taxonomy
 
 #: fields whose values must be a path of the taxonomy (or a nature of it)
 TAXONOMY_FIELDS = ("category", "area", "subarea", "nature")
+_TAXONOMY_SET = frozenset(TAXONOMY_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -162,17 +163,23 @@ class Classifier:
                     index.setdefault(group, []).append(i)
             self._by_group[origin] = {g: tuple(ix) for g, ix in index.items()}
         # the candidates per (kind of source, host groups): a site has a few dozen combinations,
-        # and working them out per alert was a tenth of the classification's time
-        self._candidates: dict[tuple[TicketSource, tuple[str, ...]], tuple[Rule, ...]] = {}
+        # and working them out per alert was a tenth of the classification's time; each with its
+        # conditions and whether it only sets literal text fields (set at once, first match wins)
+        self._candidates: dict[tuple[TicketSource, tuple[str, ...]], tuple[_Step, ...]] = {}
 
     def candidates(self, alert: Alert, origin: TicketSource) -> tuple[Rule, ...]:
         """The rules that could match this alert, in file order."""
+        return tuple(rule for rule, _match, _plain in self._steps(alert, origin))
+
+    def _steps(self, alert: Alert, origin: TicketSource) -> tuple[_Step, ...]:
         key = (origin, alert.host_groups)
         found = self._candidates.get(key)
         if found is None:
             if len(self._candidates) >= _CANDIDATE_CACHE:  # bounded whatever the sources send
                 self._candidates.clear()
-            found = self._candidates[key] = self._candidates_of(alert.host_groups, origin)
+            found = self._candidates[key] = tuple(
+                (rule, rule.match, _plain(rule)) for rule in self._candidates_of(alert.host_groups, origin)
+            )
         return found
 
     def _candidates_of(self, host_groups: tuple[str, ...], origin: TicketSource) -> tuple[Rule, ...]:
@@ -191,15 +198,20 @@ class Classifier:
         updates: dict[str, Any] = {}
         matched: list[str] = []
         from_alert: set[str] = set()
-        for rule in self.candidates(alert, draft.source):
-            if rule.match is not None and not rule.match.matches(alert, draft):
+        for rule, match, plain in self._steps(alert, draft.source):
+            if match is not None and not match.matches(alert, draft):
                 continue
             matched.append(rule.id)
-            for name, value in rule.sets:
-                self._apply(rule, name, value, alert, draft, updates, from_alert)
+            if plain:
+                for name, value in rule.sets:
+                    if name not in updates:  # an earlier matching rule set it: the first match wins
+                        updates[name] = value
+            else:
+                for name, value in rule.sets:
+                    self._apply(rule, name, value, alert, draft, updates, from_alert)
             if not rule.cont:
                 break
-        if from_alert & set(TAXONOMY_FIELDS):
+        if from_alert and not _TAXONOMY_SET.isdisjoint(from_alert):
             self._drop_unknown_paths(updates, from_alert, draft)
         updates["rule"] = "+".join(matched) if matched else None
         return draft.model_copy(update=updates)
@@ -325,6 +337,16 @@ def _first_chars(items: list[tuple[Any, Any]]) -> list[tuple[str, Any]] | None:
             return _first_chars(list(sub)) if least >= 1 else None
         return None
     return None  # nothing but zero-width items: a match may be empty
+
+
+#: a candidate rule, its conditions, and whether ``_plain``
+_Step = tuple[Rule, Match | None, bool]
+
+
+def _plain(rule: Rule) -> bool:
+    """A rule that only sets literal values of text fields (what ``Classifier._apply`` would store
+    as they are)."""
+    return all(type(value) is str and name not in ("impact", "urgency") for name, value in rule.sets)
 
 
 def _gated_by_groups(rule: Rule) -> bool:

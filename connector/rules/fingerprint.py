@@ -30,7 +30,7 @@ FINGERPRINT_FIELDS = (
     "location",
     "reporter",
 )
-#: how many titles ``SymptomNormaliser`` remembers
+#: how many titles ``SymptomNormaliser`` (and fingerprint texts ``Fingerprinter``) remember
 _SEEN_TITLES = 4096
 
 
@@ -66,6 +66,8 @@ class Fingerprinter:
     by_kind: Mapping[TicketSource, Sequence[str]]
     by_source: Mapping[str, Sequence[str]]
     symptom: SymptomNormaliser
+    #: digests of recent fingerprint texts
+    _digests: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def fields_for(self, source: str, kind: TicketSource) -> Sequence[str]:
         """The fields that identify a report of this source."""
@@ -99,5 +101,10 @@ class Fingerprinter:
         parts = self.parts(alert, ticket)
         if parts is None:
             return None
-        text = "\x1f".join([ticket.source.value, *(f"{k}={v}" for k, v in parts)])
-        return hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
+        text = "\x1f".join([ticket.source.value, *[f"{k}={v}" for k, v in parts]])
+        found = self._digests.get(text)
+        if found is None:  # a problem's repeats and recovery have its fingerprint again
+            if len(self._digests) >= _SEEN_TITLES:
+                self._digests.clear()
+            found = self._digests[text] = hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
+        return found
