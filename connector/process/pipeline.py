@@ -82,38 +82,38 @@ class Pipeline:
         ``assessed``: a person gave the alert's impact and urgency (a ticket the desk opened in the
         helpdesk): they stand, whatever a classification rule would set; the priority is still the
         matrix's (PROCESS §4)."""
-        draft = draft_ticket(alert, self.rules, now)
-        draft = self._stage("rule_classify", alert.key, alert=alert, draft=draft, rules=self.rules)
+        rules = self.rules
+        draft = draft_ticket(alert, rules, now)
+        draft = self._stage("rule_classify", alert, {"alert": alert, "draft": draft, "rules": rules})
         if assessed:
             own = {"impact": alert.impact, "urgency": alert.urgency}
             draft = draft.model_copy(update={k: v for k, v in own.items() if v is not None})
-        draft = self._stage("rule_prioritize", alert.key, alert=alert, draft=draft, rules=self.rules)
+        draft = self._stage("rule_prioritize", alert, {"alert": alert, "draft": draft, "rules": rules})
         decision: Decision = self._stage(
-            "rule_correlate", alert.key, alert=alert, draft=draft, rules=self.rules, index=index, now=now
+            "rule_correlate", alert, {"alert": alert, "draft": draft, "rules": rules, "index": index, "now": now}
         )
-        if decision.new_ticket is not None:
-            with_sla = self._stage("rule_sla", alert.key, draft=decision.new_ticket, rules=self.rules, now=now)
+        ticket = decision.new_ticket
+        if ticket is not None:
+            with_sla = self._stage("rule_sla", alert, {"draft": ticket, "rules": rules, "now": now})
             decision = decision.with_ticket(with_sla)
         return decision
 
-    def _call(self, name: str, kwargs: dict[str, Any]) -> Any:
-        caller = getattr(self._hook, name)
-        if self._direct:
-            impls = caller.get_hookimpls()
-            if len(impls) == 1 and not (impls[0].hookwrapper or impls[0].wrapper):
-                impl = impls[0]
-                return impl.function(*[kwargs[arg] for arg in impl.argnames])
-        return caller(**kwargs)
-
-    def _stage(self, name: str, alert_key: str, /, **kwargs: Any) -> Any:
+    def _stage(self, name: str, alert: Alert, kwargs: dict[str, Any]) -> Any:
+        """One stage's result; a failure (or no result) is a ``RuleError`` naming it and the alert."""
         try:
-            result = self._call(name, kwargs)
+            caller = getattr(self._hook, name)
+            impls = caller.get_hookimpls() if self._direct else None
+            if impls is not None and len(impls) == 1 and not (impls[0].hookwrapper or impls[0].wrapper):
+                impl = impls[0]
+                result = impl.function(*map(kwargs.__getitem__, impl.argnames))
+            else:
+                result = caller(**kwargs)
         except RuleError:
             raise
         except Exception as exc:
-            raise RuleError(f"{type(exc).__name__}: {exc}", rule=name, alert=alert_key) from exc
+            raise RuleError(f"{type(exc).__name__}: {exc}", rule=name, alert=alert.key) from exc
         if result is None:
             raise RuleError(
-                "no plugin returned a result (is the default rules plugin disabled?)", rule=name, alert=alert_key
+                "no plugin returned a result (is the default rules plugin disabled?)", rule=name, alert=alert.key
             )
         return result

@@ -281,21 +281,57 @@ def quick_search(pattern: re.Pattern[str]) -> re.Pattern[str]:
     if _sre_parse is None:
         return pattern
     try:
-        first = _first_chars(list(_sre_parse.parse(pattern.pattern, pattern.flags)))
+        lead = _lead(list(_sre_parse.parse(pattern.pattern, pattern.flags)))
     except Exception:  # anything unexpected from the parser: keep the pattern
         return pattern
-    if not first or not any(_cased(item) for item in first):
+    if lead is None or not any(_cased(item) for item in lead[0]):
         return pattern
-    members = "".join(
-        dict.fromkeys(
-            re.escape(chr(av)) if kind == "LITERAL" else f"{re.escape(chr(av[0]))}-{re.escape(chr(av[1]))}"
-            for kind, av in first
-        )
-    )
+    # the first character, and the second when every match's second character can be told too
+    classes = "".join(f"[{_members(chars)}]" for chars in lead if chars is not None)
     try:
-        return re.compile(f"(?=[{members}])(?:{pattern.pattern})", pattern.flags)
+        return re.compile(f"(?={classes})(?:{pattern.pattern})", pattern.flags)
     except re.error:  # pragma: no cover - the pattern compiled alone, so this cannot happen
         return pattern
+
+
+def _members(chars: list[tuple[str, Any]]) -> str:
+    """The inside of a character class of these ``LITERAL`` and ``RANGE`` items."""
+    return "".join(
+        dict.fromkeys(
+            re.escape(chr(av)) if kind == "LITERAL" else f"{re.escape(chr(av[0]))}-{re.escape(chr(av[1]))}"
+            for kind, av in chars
+        )
+    )
+
+
+def _lead(items: list[tuple[Any, Any]]) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]] | None] | None:
+    """The characters every match of the parsed sequence ``items`` begins with, and those its
+    second character is one of (``None`` when that cannot be told); ``None`` when not even the
+    first can be (see ``_first_chars``)."""
+    for position, (op, av) in enumerate(items):
+        name = str(op)
+        if name == "AT":
+            continue
+        rest = items[position + 1 :]
+        if name in ("LITERAL", "IN"):
+            first = _first_chars([(op, av)])
+            return None if first is None else (first, _first_chars(rest))
+        if name == "BRANCH":
+            firsts: list[tuple[str, Any]] = []
+            seconds: list[tuple[str, Any]] | None = []
+            for alternative in av[1]:
+                found = _lead(list(alternative) + rest)
+                if found is None:
+                    return None
+                firsts += found[0]
+                seconds = None if seconds is None or found[1] is None else seconds + found[1]
+            return firsts, seconds
+        if name == "SUBPATTERN":
+            _group, add_flags, del_flags, sub = av
+            return None if add_flags or del_flags else _lead(list(sub) + rest)
+        first = _first_chars([(op, av)])  # a repeat: its first character only
+        return None if first is None else (first, None)
+    return None
 
 
 def _cased(item: tuple[str, Any]) -> bool:

@@ -215,7 +215,8 @@ _SHIPPED_PATTERNS = [
 _ODD_PATTERNS = [
     re.compile(text, re.IGNORECASE)
     for text in (r"\bOA\b|x", r"(?:ab)+c", r"k|s", r"[a-c]x|\d", r"^foo", r"a|", r"(a)\1", r"(?i)abc", r"ſ|K",
-                 r"[^a]b", r"(?=a)ab", r"a*b", r"é|Σ|ß")
+                 r"[^a]b", r"(?=a)ab", r"a*b", r"é|Σ|ß", r"lag\b|cpu", r"a(b|c)d", r"a\b", r"ab?c", r"s[^k]",
+                 r"(?:k|ſ)(?:s|K)x", r"ab|a", r"[a-z]\d")
 ]
 
 
