@@ -17,7 +17,7 @@ __all__ = ["TAXONOMY_FIELDS", "Classifier", "FieldRef", "Match", "Rule"]
 import fnmatch
 import importlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,9 +82,14 @@ class Match:
 
     def matches(self, alert: Alert, draft: Ticket) -> bool:
         """Whether this alert (and the draft made from it) meets every condition."""
-        if self.source is not None and alert.source not in self.source:
-            return False
         if self.origin is not None and draft.source not in self.origin:
+            return False
+        return self.matches_but_origin(alert, draft)
+
+    def matches_but_origin(self, alert: Alert, draft: Ticket) -> bool:
+        """``matches`` for a draft whose kind of source this match is known to take (the
+        classifier's candidates are found per kind of source)."""
+        if self.source is not None and alert.source not in self.source:
             return False
         if self.severity is not None and alert.severity not in self.severity:
             return False
@@ -97,7 +102,9 @@ class Match:
                     return False
         for name, pattern in self._texts:
             text: str | None
-            if name == "text":
+            if name == "title":
+                text = alert.title
+            elif name == "text":
                 text = f"{alert.title}\n{alert.description}"
             elif name in ("ci", "service"):
                 text = getattr(draft, name)
@@ -169,7 +176,7 @@ class Classifier:
 
     def candidates(self, alert: Alert, origin: TicketSource) -> tuple[Rule, ...]:
         """The rules that could match this alert, in file order."""
-        return tuple(rule for rule, _match, _plain in self._steps(alert, origin))
+        return tuple(rule for rule, _check, _plain in self._steps(alert, origin))
 
     def _steps(self, alert: Alert, origin: TicketSource) -> tuple[_Step, ...]:
         key = (origin, alert.host_groups)
@@ -178,7 +185,8 @@ class Classifier:
             if len(self._candidates) >= _CANDIDATE_CACHE:  # bounded whatever the sources send
                 self._candidates.clear()
             found = self._candidates[key] = tuple(
-                (rule, rule.match, _plain(rule)) for rule in self._candidates_of(alert.host_groups, origin)
+                (rule, rule.match.matches_but_origin if rule.match is not None else None, _plain(rule))
+                for rule in self._candidates_of(alert.host_groups, origin)
             )
         return found
 
@@ -198,8 +206,8 @@ class Classifier:
         updates: dict[str, Any] = {}
         matched: list[str] = []
         from_alert: set[str] = set()
-        for rule, match, plain in self._steps(alert, draft.source):
-            if match is not None and not match.matches(alert, draft):
+        for rule, check, plain in self._steps(alert, draft.source):
+            if check is not None and not check(alert, draft):
                 continue
             matched.append(rule.id)
             if plain:
@@ -375,8 +383,8 @@ def _first_chars(items: list[tuple[Any, Any]]) -> list[tuple[str, Any]] | None:
     return None  # nothing but zero-width items: a match may be empty
 
 
-#: a candidate rule, its conditions, and whether ``_plain``
-_Step = tuple[Rule, Match | None, bool]
+#: a candidate rule, its conditions but the kind of source (``None``: the default), whether ``_plain``
+_Step = tuple[Rule, Callable[[Alert, Ticket], bool] | None, bool]
 
 
 def _plain(rule: Rule) -> bool:
