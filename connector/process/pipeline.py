@@ -84,30 +84,33 @@ class Pipeline:
         matrix's (PROCESS §4)."""
         rules = self.rules
         draft = draft_ticket(alert, rules, now)
-        draft = self._stage("rule_classify", alert, {"alert": alert, "draft": draft, "rules": rules})
+        draft = self._stage("rule_classify", alert, _DRAFT_ARGS, (alert, draft, rules))
         if assessed:
             own = {"impact": alert.impact, "urgency": alert.urgency}
             draft = draft.model_copy(update={k: v for k, v in own.items() if v is not None})
-        draft = self._stage("rule_prioritize", alert, {"alert": alert, "draft": draft, "rules": rules})
-        decision: Decision = self._stage(
-            "rule_correlate", alert, {"alert": alert, "draft": draft, "rules": rules, "index": index, "now": now}
-        )
+        draft = self._stage("rule_prioritize", alert, _DRAFT_ARGS, (alert, draft, rules))
+        decision: Decision = self._stage("rule_correlate", alert, _CORRELATE_ARGS, (alert, draft, rules, index, now))
         ticket = decision.new_ticket
         if ticket is not None:
-            with_sla = self._stage("rule_sla", alert, {"draft": ticket, "rules": rules, "now": now})
+            with_sla = self._stage("rule_sla", alert, _SLA_ARGS, (ticket, rules, now))
             decision = decision.with_ticket(with_sla)
         return decision
 
-    def _stage(self, name: str, alert: Alert, kwargs: dict[str, Any]) -> Any:
-        """One stage's result; a failure (or no result) is a ``RuleError`` naming it and the alert."""
+    def _stage(self, name: str, alert: Alert, names: tuple[str, ...], args: tuple[Any, ...]) -> Any:
+        """One stage's result (``args`` are the hook's arguments ``names``, in the hookspec's
+        order); a failure (or no result) is a ``RuleError`` naming the stage and the alert."""
         try:
             caller = getattr(self._hook, name)
             impls = caller.get_hookimpls() if self._direct else None
             if impls is not None and len(impls) == 1 and not (impls[0].hookwrapper or impls[0].wrapper):
                 impl = impls[0]
-                result = impl.function(*map(kwargs.__getitem__, impl.argnames))
+                if impl.argnames == names:  # the built-in default: every argument, in order
+                    result = impl.function(*args)
+                else:
+                    given = dict(zip(names, args, strict=True))
+                    result = impl.function(*[given[arg] for arg in impl.argnames])
             else:
-                result = caller(**kwargs)
+                result = caller(**dict(zip(names, args, strict=True)))
         except RuleError:
             raise
         except Exception as exc:
@@ -117,3 +120,9 @@ class Pipeline:
                 "no plugin returned a result (is the default rules plugin disabled?)", rule=name, alert=alert.key
             )
         return result
+
+
+#: each stage hook's arguments, in the hookspec's order (``connector.contracts.hookspecs``)
+_DRAFT_ARGS = ("alert", "draft", "rules")
+_CORRELATE_ARGS = ("alert", "draft", "rules", "index", "now")
+_SLA_ARGS = ("draft", "rules", "now")
