@@ -84,16 +84,16 @@ class Match:
         """Whether this alert (and the draft made from it) meets every condition."""
         if self.origin is not None and draft.source not in self.origin:
             return False
-        return self.matches_but_origin(alert, draft)
+        if self.host_groups is not None and not self.groups_match(alert.host_groups):
+            return False
+        return self.matches_the_rest(alert, draft)
 
-    def matches_but_origin(self, alert: Alert, draft: Ticket) -> bool:
-        """``matches`` for a draft whose kind of source this match is known to take (the
-        classifier's candidates are found per kind of source)."""
+    def matches_the_rest(self, alert: Alert, draft: Ticket) -> bool:
+        """``matches`` without its kind of source and host groups (the classifier checks those
+        once per combination of them; every condition is pure, so the order does not matter)."""
         if self.source is not None and alert.source not in self.source:
             return False
         if self.severity is not None and alert.severity not in self.severity:
-            return False
-        if self.host_groups is not None and not self._groups_match(alert.host_groups):
             return False
         if self.tags is not None:
             for name, pattern in self.tags.items():
@@ -116,7 +116,11 @@ class Match:
                 return False
         return True
 
-    def _groups_match(self, groups: tuple[str, ...]) -> bool:
+    def groups_match(self, groups: tuple[str, ...]) -> bool:
+        """Whether one of an alert's host groups ``groups`` is one of this match's (always true
+        without a host-group condition)."""
+        if self.host_groups is None:
+            return True
         if not self.literal_groups.isdisjoint(groups):
             return True
         wild = self._wild_groups
@@ -185,8 +189,9 @@ class Classifier:
             if len(self._candidates) >= _CANDIDATE_CACHE:  # bounded whatever the sources send
                 self._candidates.clear()
             found = self._candidates[key] = tuple(
-                (rule, rule.match.matches_but_origin if rule.match is not None else None, _plain(rule))
+                (rule, rule.match.matches_the_rest if rule.match is not None else None, _plain(rule))
                 for rule in self._candidates_of(alert.host_groups, origin)
+                if rule.match is None or rule.match.groups_match(alert.host_groups)
             )
         return found
 
@@ -383,7 +388,8 @@ def _first_chars(items: list[tuple[Any, Any]]) -> list[tuple[str, Any]] | None:
     return None  # nothing but zero-width items: a match may be empty
 
 
-#: a candidate rule, its conditions but the kind of source (``None``: the default), whether ``_plain``
+#: a candidate rule, its conditions but the kind of source and host groups (``None``: the default),
+#: whether ``_plain``
 _Step = tuple[Rule, Callable[[Alert, Ticket], bool] | None, bool]
 
 
