@@ -19,8 +19,8 @@ from connector.domain.models import Alert, Impact, Priority, Ticket, TicketSourc
 from connector.plugins.local import LocalBackend
 from connector.process.pipeline import Pipeline
 from connector.rules.book import RuleBook
-from connector.rules.classify import quick_search
 from connector.rules.loading import default_rulebook, load_rulebook
+from connector.rules.quick_search import quick_search
 from connector.runtime.engine import Engine
 from tests.state_backend import make_store
 
