@@ -36,15 +36,17 @@ class Action(StrEnum):
     IGNORED = "ignored"  # seen before, or nothing to do
     DEAD_LETTER = "dead_letter"  # could not be processed; kept with the reason
 
-    @property
-    def creates_ticket(self) -> bool:
-        """Whether this outcome makes a new ticket."""
-        return self in (Action.CREATE, Action.DUPLICATE, Action.RECURRENCE, Action.CHILD, Action.STORM)
+    # (plain attributes of each member, set below: the pipeline asks them several times per alert)
+    #: whether this outcome makes a new ticket
+    creates_ticket: bool
+    #: whether the new ticket is counted on another (a duplicate, a child, a storm's member)
+    under_parent: bool
 
-    @property
-    def under_parent(self) -> bool:
-        """Whether the new ticket is counted on another (a duplicate, a child, a storm's member)."""
-        return self in (Action.DUPLICATE, Action.CHILD, Action.STORM)
+
+for _action in Action:
+    _action.creates_ticket = _action in (Action.CREATE, Action.DUPLICATE, Action.RECURRENCE, Action.CHILD, Action.STORM)
+    _action.under_parent = _action in (Action.DUPLICATE, Action.CHILD, Action.STORM)
+del _action
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ class Cause:
     adopts: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Decision:
     """One alert's outcome, with the rule that made it and why (both are written to the ticket).
 
@@ -91,6 +93,40 @@ class Decision:
     hold_until: datetime | None = None
     #: a new ticket's place in the topology (``None``: no topology applied)
     cause: Cause | None = None
+
+    def __init__(
+        self,
+        action: Action,
+        alert: Alert,
+        ticket_key: str | None,
+        rule: str,
+        reason: str,
+        ticket: Ticket | None = None,
+        related_key: str | None = None,
+        fingerprint: str | None = None,
+        updates: tuple[TicketUpdate, ...] = (),
+        hold_until: datetime | None = None,
+        cause: Cause | None = None,
+    ) -> None:
+        # the dataclass's own ``__init__`` of a frozen class sets each field through
+        # ``object.__setattr__``; one or two decisions per alert make that worth one call
+        object.__setattr__(
+            self,
+            "__dict__",
+            {
+                "action": action,
+                "alert": alert,
+                "ticket_key": ticket_key,
+                "rule": rule,
+                "reason": reason,
+                "ticket": ticket,
+                "related_key": related_key,
+                "fingerprint": fingerprint,
+                "updates": updates,
+                "hold_until": hold_until,
+                "cause": cause,
+            },
+        )
 
     def with_ticket(self, ticket: Ticket) -> Decision:
         """The same decision about another version of its ticket (``dataclasses.replace``,

@@ -62,10 +62,14 @@ class TicketStatus(_Labelled, StrEnum):
     RESOLVED = "resolved"
     CLOSED = "closed"
 
-    @property
-    def is_done(self) -> bool:
-        """Resolved or closed: no longer in anyone's queue."""
-        return self in (TicketStatus.RESOLVED, TicketStatus.CLOSED)
+    #: resolved or closed: no longer in anyone's queue (a plain attribute of each member, set
+    #: below: correlation asks it several times per alert)
+    is_done: bool
+
+
+for _status in TicketStatus:
+    _status.is_done = _status in (TicketStatus.RESOLVED, TicketStatus.CLOSED)
+del _status
 
 
 class TicketSource(_Labelled, StrEnum):
@@ -335,18 +339,47 @@ class Ticket(BaseModel):
     def _utc(cls, value: datetime | None) -> datetime | None:
         return None if value is None else ensure_utc(value)
 
+    @classmethod
+    def from_checked(cls, values: Mapping[str, Any]) -> Self:
+        """The ticket ``Ticket(**values)`` would make, without validating: for values already of
+        their fields' types (enums, aware UTC datetimes, non-empty title, description and key), as
+        the pipeline's draft is made from a validated alert. The fields set are those given."""
+        made = cls.__new__(cls)
+        fields = dict(_ticket_template(cls))
+        fields.update(values)
+        _setattr(made, "__dict__", fields)
+        _setattr(made, "__pydantic_extra__", None)
+        _setattr(made, "__pydantic_fields_set__", set(values))
+        _setattr(made, "__pydantic_private__", None)
+        return made
+
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         """Pydantic's copy (``update`` not validated), made directly: the pipeline copies a draft
         four or five times per alert and the generic copy was a seventh of its time. A ticket has
         no extra fields and no private attributes, so a copy is its field dict and fields set."""
         if deep:
             return super().model_copy(update=update, deep=True)
-        copied = self.__class__.__new__(self.__class__)
-        object.__setattr__(copied, "__dict__", {**self.__dict__, **(update or {})})
-        object.__setattr__(copied, "__pydantic_extra__", None)
-        object.__setattr__(copied, "__pydantic_fields_set__", self.__pydantic_fields_set__ | (update or {}).keys())
-        object.__setattr__(copied, "__pydantic_private__", None)
+        cls = self.__class__
+        copied = cls.__new__(cls)
+        if update:
+            _setattr(copied, "__dict__", {**self.__dict__, **update})
+            _setattr(copied, "__pydantic_fields_set__", self.__pydantic_fields_set__ | update.keys())
+        else:
+            _setattr(copied, "__dict__", self.__dict__.copy())
+            _setattr(copied, "__pydantic_fields_set__", self.__pydantic_fields_set__.copy())
+        _setattr(copied, "__pydantic_extra__", None)
+        _setattr(copied, "__pydantic_private__", None)
         return copied
+
+
+#: a frozen model's attributes are set past its own ``__setattr__`` (what pydantic does itself)
+_setattr = object.__setattr__
+
+
+@cache
+def _ticket_template(cls: type[Ticket]) -> dict[str, Any]:
+    """Every field of ``cls`` in its order, with its default (``None`` for a required one)."""
+    return {name: None if info.is_required() else info.get_default() for name, info in cls.model_fields.items()}
 
 
 class TicketRef(BaseModel):

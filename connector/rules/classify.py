@@ -16,17 +16,19 @@ __all__ = ["TAXONOMY_FIELDS", "Classifier", "FieldRef", "Match", "Rule"]
 
 import fnmatch
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from connector.domain.errors import RuleError
 from connector.domain.models import Alert, Impact, Ticket, TicketSource, Urgency
 from connector.rules.priority import Level
+from connector.rules.quick_search import quick_search
 from connector.rules.taxonomy import Taxonomy
 
 #: fields whose values must be a path of the taxonomy (or a nature of it)
 TAXONOMY_FIELDS = ("category", "area", "subarea", "nature")
+_TAXONOMY_SET = frozenset(TAXONOMY_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -75,18 +77,23 @@ class Match:
         wild = [fnmatch.translate(p) for p in patterns if _GLOB.search(p)]
         object.__setattr__(self, "literal_groups", frozenset(p for p in patterns if not _GLOB.search(p)))
         object.__setattr__(self, "_wild_groups", re.compile("|".join(wild)) if wild else None)
-        texts = [(name, getattr(self, name)) for name in _TEXT_FIELDS if getattr(self, name) is not None]
+        texts = [(name, quick_search(getattr(self, name))) for name in _TEXT_FIELDS if getattr(self, name) is not None]
         object.__setattr__(self, "_texts", tuple(texts))
 
     def matches(self, alert: Alert, draft: Ticket) -> bool:
         """Whether this alert (and the draft made from it) meets every condition."""
-        if self.source is not None and alert.source not in self.source:
-            return False
         if self.origin is not None and draft.source not in self.origin:
             return False
-        if self.severity is not None and alert.severity not in self.severity:
+        if self.host_groups is not None and not self.groups_match(alert.host_groups):
             return False
-        if self.host_groups is not None and not self._groups_match(alert.host_groups):
+        return self.matches_the_rest(alert, draft)
+
+    def matches_the_rest(self, alert: Alert, draft: Ticket) -> bool:
+        """``matches`` without its kind of source and host groups (the classifier checks those
+        once per combination of them; every condition is pure, so the order does not matter)."""
+        if self.source is not None and alert.source not in self.source:
+            return False
+        if self.severity is not None and alert.severity not in self.severity:
             return False
         if self.tags is not None:
             for name, pattern in self.tags.items():
@@ -95,7 +102,9 @@ class Match:
                     return False
         for name, pattern in self._texts:
             text: str | None
-            if name == "text":
+            if name == "title":
+                text = alert.title
+            elif name == "text":
                 text = f"{alert.title}\n{alert.description}"
             elif name in ("ci", "service"):
                 text = getattr(draft, name)
@@ -107,7 +116,11 @@ class Match:
                 return False
         return True
 
-    def _groups_match(self, groups: tuple[str, ...]) -> bool:
+    def groups_match(self, groups: tuple[str, ...]) -> bool:
+        """Whether one of an alert's host groups ``groups`` is one of this match's (always true
+        without a host-group condition)."""
+        if self.host_groups is None:
+            return True
         if not self.literal_groups.isdisjoint(groups):
             return True
         wild = self._wild_groups
@@ -161,17 +174,25 @@ class Classifier:
                     index.setdefault(group, []).append(i)
             self._by_group[origin] = {g: tuple(ix) for g, ix in index.items()}
         # the candidates per (kind of source, host groups): a site has a few dozen combinations,
-        # and working them out per alert was a tenth of the classification's time
-        self._candidates: dict[tuple[TicketSource, tuple[str, ...]], tuple[Rule, ...]] = {}
+        # and working them out per alert was a tenth of the classification's time; each with its
+        # conditions and whether it only sets literal text fields (set at once, first match wins)
+        self._candidates: dict[tuple[TicketSource, tuple[str, ...]], tuple[_Step, ...]] = {}
 
     def candidates(self, alert: Alert, origin: TicketSource) -> tuple[Rule, ...]:
         """The rules that could match this alert, in file order."""
+        return tuple(rule for rule, _check, _plain in self._steps(alert, origin))
+
+    def _steps(self, alert: Alert, origin: TicketSource) -> tuple[_Step, ...]:
         key = (origin, alert.host_groups)
         found = self._candidates.get(key)
         if found is None:
             if len(self._candidates) >= _CANDIDATE_CACHE:  # bounded whatever the sources send
                 self._candidates.clear()
-            found = self._candidates[key] = self._candidates_of(alert.host_groups, origin)
+            found = self._candidates[key] = tuple(
+                (rule, rule.match.matches_the_rest if rule.match is not None else None, _plain(rule))
+                for rule in self._candidates_of(alert.host_groups, origin)
+                if rule.match is None or rule.match.groups_match(alert.host_groups)
+            )
         return found
 
     def _candidates_of(self, host_groups: tuple[str, ...], origin: TicketSource) -> tuple[Rule, ...]:
@@ -190,15 +211,20 @@ class Classifier:
         updates: dict[str, Any] = {}
         matched: list[str] = []
         from_alert: set[str] = set()
-        for rule in self.candidates(alert, draft.source):
-            if rule.match is not None and not rule.match.matches(alert, draft):
+        for rule, check, plain in self._steps(alert, draft.source):
+            if check is not None and not check(alert, draft):
                 continue
             matched.append(rule.id)
-            for name, value in rule.sets:
-                self._apply(rule, name, value, alert, draft, updates, from_alert)
+            if plain:
+                for name, value in rule.sets:
+                    if name not in updates:  # an earlier matching rule set it: the first match wins
+                        updates[name] = value
+            else:
+                for name, value in rule.sets:
+                    self._apply(rule, name, value, alert, draft, updates, from_alert)
             if not rule.cont:
                 break
-        if from_alert & set(TAXONOMY_FIELDS):
+        if from_alert and not _TAXONOMY_SET.isdisjoint(from_alert):
             self._drop_unknown_paths(updates, from_alert, draft)
         updates["rule"] = "+".join(matched) if matched else None
         return draft.model_copy(update=updates)
@@ -242,6 +268,17 @@ class Classifier:
                 return
             if depth in from_alert:
                 updates[depth] = None
+
+
+#: a candidate rule, its conditions but the kind of source and host groups (``None``: the default),
+#: whether ``_plain``
+_Step = tuple[Rule, Callable[[Alert, Ticket], bool] | None, bool]
+
+
+def _plain(rule: Rule) -> bool:
+    """A rule that only sets literal values of text fields (what ``Classifier._apply`` would store
+    as they are)."""
+    return all(type(value) is str and name not in ("impact", "urgency") for name, value in rule.sets)
 
 
 def _gated_by_groups(rule: Rule) -> bool:

@@ -73,9 +73,9 @@ def correlate(alert: Alert, draft: Ticket, policy: DedupPolicy, index: TicketInd
     if alert.reply_to is not None:
         return _reply(alert, index)
     fingerprint = policy.fingerprint(alert, draft)
-    draft = draft.model_copy(update={"fingerprint": fingerprint})
-    existing = index.get(alert.key)
-    alias = index.alias_of(alert.key) if existing is None else None
+    key = alert.key
+    existing = index.get(key)
+    alias = index.alias_of(key) if existing is None else None
     if alert.recovered_at is not None and existing is not None:
         if existing.status.is_done:
             return Decision(
@@ -87,7 +87,7 @@ def correlate(alert: Alert, draft: Ticket, policy: DedupPolicy, index: TicketInd
                 fingerprint=fingerprint,
             )
         return _recovery(alert, existing, index, fingerprint)
-    if existing is None and alias is None and index.is_held(alert.key):
+    if existing is None and alias is None and index.is_held(key):
         what = "its recovery came" if alert.recovered_at is not None else "it was seen again"
         return Decision(
             Action.IGNORED,
@@ -146,6 +146,8 @@ def correlate(alert: Alert, draft: Ticket, policy: DedupPolicy, index: TicketInd
         flapping = flap(alert, fingerprint, policy.flapping, index)
         if flapping is not None:
             return flapping
+    # from here on the draft may become the new ticket (the decisions above carry none)
+    draft = draft.model_copy(update={"fingerprint": fingerprint})
     if fingerprint is not None:
         master = index.open_master(fingerprint)
         if master is not None:

@@ -13,7 +13,7 @@ __all__ = ["FINGERPRINT_FIELDS", "Fingerprinter", "SymptomNormaliser"]
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from connector.domain.models import Alert, Ticket, TicketSource
 
@@ -30,7 +30,8 @@ FINGERPRINT_FIELDS = (
     "location",
     "reporter",
 )
-_SPACES = re.compile(r"\s+")
+#: how many titles ``SymptomNormaliser`` (and fingerprint texts ``Fingerprinter``) remember
+_SEEN_TITLES = 4096
 
 
 @dataclass(frozen=True)
@@ -38,12 +39,24 @@ class SymptomNormaliser:
     """Title → symptom: lower-cased, each pattern replaced in order, blanks collapsed."""
 
     replacements: Sequence[tuple[re.Pattern[str], str]] = ()
+    #: titles normalised lately: the pipeline asks twice per alert (fingerprint, storm key) and a
+    #: repeat or recovery has its problem's title again
+    _seen: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __call__(self, title: str) -> str:
+        found = self._seen.get(title)
+        if found is None:
+            if len(self._seen) >= _SEEN_TITLES:  # bounded whatever the sources send
+                self._seen.clear()
+            found = self._seen[title] = self._normalise(title)
+        return found
+
+    def _normalise(self, title: str) -> str:
         text = title.casefold()
         for pattern, replacement in self.replacements:
             text = pattern.sub(replacement, text)
-        return _SPACES.sub(" ", text).strip()
+        # ``\s+`` → " " and strip: str.split() splits on exactly the characters ``\s`` matches
+        return " ".join(text.split())
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,8 @@ class Fingerprinter:
     by_kind: Mapping[TicketSource, Sequence[str]]
     by_source: Mapping[str, Sequence[str]]
     symptom: SymptomNormaliser
+    #: digests of recent fingerprint texts
+    _digests: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def fields_for(self, source: str, kind: TicketSource) -> Sequence[str]:
         """The fields that identify a report of this source."""
@@ -86,5 +101,10 @@ class Fingerprinter:
         parts = self.parts(alert, ticket)
         if parts is None:
             return None
-        text = "\x1f".join([ticket.source.value, *(f"{k}={v}" for k, v in parts)])
-        return hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
+        text = "\x1f".join([ticket.source.value, *[f"{k}={v}" for k, v in parts]])
+        found = self._digests.get(text)
+        if found is None:  # a problem's repeats and recovery have its fingerprint again
+            if len(self._digests) >= _SEEN_TITLES:
+                self._digests.clear()
+            found = self._digests[text] = hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
+        return found

@@ -54,6 +54,9 @@ class PriorityRules:
     _suggestions: dict[tuple[int | None, Impact | None, Urgency | None], Suggestion] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    _priorities: dict[tuple[Impact, Urgency], Priority] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
     #: the reasons written so far: a few dozen combinations, each formatted once (it was a tenth
     #: of the prioritising stage's time per alert)
     _reasons: dict[tuple[Impact, Urgency, str, str], str] = field(
@@ -62,7 +65,11 @@ class PriorityRules:
 
     def priority(self, impact: Impact, urgency: Urgency) -> Priority:
         """The matrix cell for this impact and urgency."""
-        return priority_of(impact, urgency, self.matrix)
+        key = (impact, urgency)
+        found = self._priorities.get(key)
+        if found is None:  # sixteen cells: each looked up once
+            found = self._priorities[key] = priority_of(impact, urgency, self.matrix)
+        return found
 
     def label(self, priority: Priority, lang: str = "zh") -> str:
         """How people read the priority, e.g. ``P1 最高``."""

@@ -3,6 +3,7 @@ the alert, levels; a rule that fails on one alert dead-letters that alert with t
 
 from __future__ import annotations
 
+import re
 import textwrap
 from datetime import datetime
 from pathlib import Path
@@ -10,6 +11,8 @@ from typing import Any
 
 import pluggy
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connector.domain.clock import FakeClock
 from connector.domain.models import Alert, Impact, Priority, Ticket, TicketSource, Urgency
@@ -17,6 +20,7 @@ from connector.plugins.local import LocalBackend
 from connector.process.pipeline import Pipeline
 from connector.rules.book import RuleBook
 from connector.rules.loading import default_rulebook, load_rulebook
+from connector.rules.quick_search import quick_search
 from connector.runtime.engine import Engine
 from tests.state_backend import make_store
 
@@ -196,3 +200,39 @@ def test_shipped_rules(
     assert ticket.priority_reason is not None and ticket.priority_reason.endswith(
         default_rulebook().priority.label(expected[4])
     )
+
+
+# --- the faster search of a rule's pattern finds exactly what the pattern finds ------------------
+
+_SHIPPED_PATTERNS = [
+    pattern
+    for rule in default_rulebook().classifier.rules
+    if rule.match is not None
+    for pattern in (rule.match.ci, rule.match.service, rule.match.title, rule.match.description,
+                    rule.match.text, rule.match.sender)
+    if pattern is not None
+]
+_ODD_PATTERNS = [
+    re.compile(text, re.IGNORECASE)
+    for text in (r"\bOA\b|x", r"(?:ab)+c", r"k|s", r"[a-c]x|\d", r"^foo", r"a|", r"(a)\1", r"(?i)abc", r"ſ|K",
+                 r"[^a]b", r"(?=a)ab", r"a*b", r"é|Σ|ß", r"lag\b|cpu", r"a(b|c)d", r"a\b", r"ab?c", r"s[^k]",
+                 r"(?:k|ſ)(?:s|K)x", r"ab|a", r"[a-z]\d")
+]
+
+
+def test_quick_search_rewrites_the_shipped_case_insensitive_patterns() -> None:
+    rewritten = [quick_search(p) for p in _SHIPPED_PATTERNS]
+    assert all(q is not p for p, q in zip(_SHIPPED_PATTERNS, rewritten, strict=True))
+    # what it cannot tell is left as it is: a negated class, a lookahead, an optional start, global flags
+    for text in (r"[^a]b", r"(?=a)ab", r"a*b", r"(?i)abc", r"a|"):
+        pattern = re.compile(text, re.IGNORECASE)
+        assert quick_search(pattern) is pattern
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCKSſKİıΣσςßé性证登录 \n-./0123456789", max_size=40))
+def test_quick_search_finds_the_same_match_as_the_pattern(text: str) -> None:
+    for pattern in _SHIPPED_PATTERNS + _ODD_PATTERNS:
+        want, got = pattern.search(text), quick_search(pattern).search(text)
+        assert (want is None) == (got is None), (pattern.pattern, text)
+        assert want is None or got is None or want.span() == got.span()
