@@ -13,9 +13,11 @@ from __future__ import annotations
 
 __all__ = ["MemoryLedger"]
 
+import sys
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 from connector.domain.models import Alert, Impact, Priority, TicketStatus, Urgency
@@ -23,6 +25,33 @@ from connector.domain.ticket_state import LIFE_FIELDS, DoneAfter, TicketState
 
 #: both senses of a finished ticket (``TicketState.done_at``)
 _FINISHED: tuple[DoneAfter, ...] = ("resolved", "closed")
+#: a duplicate's content: nothing copies from a duplicate, and one read-only empty mapping
+#: serves them all (a dictionary each was 64 bytes per open duplicate)
+_NO_CONTENT: Mapping[str, Any] = MappingProxyType({})
+#: the fields of a ticket whose values repeat from ticket to ticket (a host's CI, a trigger's
+#: fingerprint, a group): one string each, shared, instead of a copy per ticket
+_SHARED_FIELDS = ("fingerprint", "source", "ci", "storm_key", "assignment_group")
+#: the content fields whose values repeat (not the title and description, new text per problem)
+_SHARED_CONTENT = frozenset({"category", "area", "subarea", "nature", "service", "ci", "assignment_group", "location"})
+
+
+def _shared(value: Any) -> Any:
+    """``value``, interned when it is a string (the same text becomes the same object)."""
+    return sys.intern(value) if type(value) is str else value
+
+
+def _compact_content(content: Mapping[str, Any]) -> dict[str, Any]:
+    """``content`` with its repeated values shared, and a description equal to the title
+    held once (a monitoring ticket's description is often its title)."""
+    title = content.get("title")
+    compact: dict[str, Any] = {}
+    for name, value in content.items():
+        if name in _SHARED_CONTENT:
+            value = _shared(value)
+        elif name == "description" and value == title:
+            value = title
+        compact[name] = value
+    return compact
 
 
 class _KeysByStart:
@@ -191,6 +220,9 @@ class MemoryLedger:
     def ticket_add(self, state: TicketState, backend: str) -> None:
         if state.key in self._tickets:
             return
+        # the ledger's own record from here on (see the class): its repeated strings shared
+        for name in _SHARED_FIELDS:
+            object.__setattr__(state, name, _shared(getattr(state, name)))
         start = state.started_at
         if state.ci is not None:
             _index_add(self._by_ci, (state.ci,), state.key, start)
@@ -200,9 +232,11 @@ class MemoryLedger:
         object.__setattr__(state, "upstreams", ())  # indexed; a state read back has none (as the store's)
         if state.master_key is not None:
             self._duplicates.setdefault(state.master_key, []).append(state.key)
-            object.__setattr__(state, "content", {})  # nothing copies from a duplicate
-        elif state.fingerprint is not None:
-            self._masters_by_fp.setdefault(state.fingerprint, []).append(state.key)
+            object.__setattr__(state, "content", _NO_CONTENT)  # nothing copies from a duplicate
+        else:
+            object.__setattr__(state, "content", _compact_content(state.content))
+            if state.fingerprint is not None:
+                self._masters_by_fp.setdefault(state.fingerprint, []).append(state.key)
         self._tickets[state.key] = state
 
     def _update(self, key: str, **changes: Any) -> None:
