@@ -15,7 +15,7 @@ __all__ = ["MemoryLedger"]
 
 import sys
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
@@ -40,18 +40,54 @@ def _shared(value: Any) -> Any:
     return sys.intern(value) if type(value) is str else value
 
 
-def _compact_content(content: Mapping[str, Any]) -> dict[str, Any]:
-    """``content`` with its repeated values shared, and a description equal to the title
-    held once (a monitoring ticket's description is often its title)."""
-    title = content.get("title")
-    compact: dict[str, Any] = {}
-    for name, value in content.items():
-        if name in _SHARED_CONTENT:
-            value = _shared(value)
-        elif name == "description" and value == title:
-            value = title
-        compact[name] = value
-    return compact
+class _Content(Mapping[str, Any]):
+    """A master's content held as two tuples, its names and its values, read like the mapping
+    it was made from (in the same order).
+
+    Why: a content dictionary took about 270 bytes per master (its table sized for growth); the
+    names come in a few orders only (``CONTENT_FIELDS`` less the empty ones), shared between
+    tickets, so a master pays for its values' tuple and this object. Read-only: nothing writes
+    into a ticket's content (``dict(content)`` makes a copy to change)."""
+
+    __slots__ = ("_names", "_values")
+
+    #: every order of names seen, shared (a handful)
+    _layouts: dict[tuple[str, ...], tuple[str, ...]] = {}  # noqa: RUF012 - a cache, not a field
+
+    def __init__(self, content: Mapping[str, Any]) -> None:
+        names = tuple(content)
+        self._names = self._layouts.setdefault(names, names)
+        title = content.get("title")
+        values = []
+        for name, value in content.items():
+            if name in _SHARED_CONTENT:
+                value = _shared(value)
+            elif name == "description" and value == title:
+                value = title  # a monitoring ticket's description is often its title: held once
+            values.append(value)
+        self._values = tuple(values)
+
+    def __getitem__(self, name: str) -> Any:
+        try:
+            return self._values[self._names.index(name)]
+        except ValueError:
+            raise KeyError(name) from None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        names = self._names
+        return self._values[names.index(name)] if name in names else default
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __repr__(self) -> str:
+        return repr(dict(zip(self._names, self._values, strict=True)))
 
 
 class _KeysByStart:
@@ -234,7 +270,7 @@ class MemoryLedger:
             self._duplicates.setdefault(state.master_key, []).append(state.key)
             object.__setattr__(state, "content", _NO_CONTENT)  # nothing copies from a duplicate
         else:
-            object.__setattr__(state, "content", _compact_content(state.content))
+            object.__setattr__(state, "content", _Content(state.content))
             if state.fingerprint is not None:
                 self._masters_by_fp.setdefault(state.fingerprint, []).append(state.key)
         self._tickets[state.key] = state
