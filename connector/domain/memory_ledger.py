@@ -6,7 +6,8 @@ Why this module is long: it answers every question of ``TicketIndex`` and ``Tick
 way the store's SQL does, and its housekeeping (``prune`` for the benchmark, ``forget`` for
 ``simulate``'s bounded memory) must know every index those answers keep — an index kept in one
 module and forgotten in another would leave a dangling key. Splitting it would scatter one
-set of dictionaries over modules that must change together.
+set of dictionaries over modules that must change together. How a ticket is held compactly
+(shared strings, ``_Content``) is here too: ``ticket_add`` is the one place it is decided.
 """
 
 from __future__ import annotations
