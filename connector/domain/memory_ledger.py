@@ -6,16 +6,19 @@ Why this module is long: it answers every question of ``TicketIndex`` and ``Tick
 way the store's SQL does, and its housekeeping (``prune`` for the benchmark, ``forget`` for
 ``simulate``'s bounded memory) must know every index those answers keep — an index kept in one
 module and forgotten in another would leave a dangling key. Splitting it would scatter one
-set of dictionaries over modules that must change together.
+set of dictionaries over modules that must change together. How a ticket is held compactly
+(shared strings, ``_Content``) is here too: ``ticket_add`` is the one place it is decided.
 """
 
 from __future__ import annotations
 
 __all__ = ["MemoryLedger"]
 
+import sys
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 from connector.domain.models import Alert, Impact, Priority, TicketStatus, Urgency
@@ -23,6 +26,69 @@ from connector.domain.ticket_state import LIFE_FIELDS, DoneAfter, TicketState
 
 #: both senses of a finished ticket (``TicketState.done_at``)
 _FINISHED: tuple[DoneAfter, ...] = ("resolved", "closed")
+#: a duplicate's content: nothing copies from a duplicate, and one read-only empty mapping
+#: serves them all (a dictionary each was 64 bytes per open duplicate)
+_NO_CONTENT: Mapping[str, Any] = MappingProxyType({})
+#: the fields of a ticket whose values repeat from ticket to ticket (a host's CI, a trigger's
+#: fingerprint, a group): one string each, shared, instead of a copy per ticket
+_SHARED_FIELDS = ("fingerprint", "source", "ci", "storm_key", "assignment_group")
+#: the content fields whose values repeat (not the title and description, new text per problem)
+_SHARED_CONTENT = frozenset({"category", "area", "subarea", "nature", "service", "ci", "assignment_group", "location"})
+
+
+def _shared(value: Any) -> Any:
+    """``value``, interned when it is a string (the same text becomes the same object)."""
+    return sys.intern(value) if type(value) is str else value
+
+
+class _Content(Mapping[str, Any]):
+    """A master's content held as two tuples, its names and its values, read like the mapping
+    it was made from (in the same order).
+
+    Why: a content dictionary took about 270 bytes per master (its table sized for growth); the
+    names come in a few orders only (``CONTENT_FIELDS`` less the empty ones), shared between
+    tickets, so a master pays for its values' tuple and this object. Read-only: nothing writes
+    into a ticket's content (``dict(content)`` makes a copy to change)."""
+
+    __slots__ = ("_names", "_values")
+
+    #: every order of names seen, shared (a handful)
+    _layouts: dict[tuple[str, ...], tuple[str, ...]] = {}  # noqa: RUF012 - a cache, not a field
+
+    def __init__(self, content: Mapping[str, Any]) -> None:
+        names = tuple(content)
+        self._names = self._layouts.setdefault(names, names)
+        title = content.get("title")
+        values = []
+        for name, value in content.items():
+            if name in _SHARED_CONTENT:
+                value = _shared(value)
+            elif name == "description" and value == title:
+                value = title  # a monitoring ticket's description is often its title: held once
+            values.append(value)
+        self._values = tuple(values)
+
+    def __getitem__(self, name: str) -> Any:
+        try:
+            return self._values[self._names.index(name)]
+        except ValueError:
+            raise KeyError(name) from None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        names = self._names
+        return self._values[names.index(name)] if name in names else default
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __repr__(self) -> str:
+        return repr(dict(zip(self._names, self._values, strict=True)))
 
 
 class _KeysByStart:
@@ -191,6 +257,9 @@ class MemoryLedger:
     def ticket_add(self, state: TicketState, backend: str) -> None:
         if state.key in self._tickets:
             return
+        # the ledger's own record from here on (see the class): its repeated strings shared
+        for name in _SHARED_FIELDS:
+            object.__setattr__(state, name, _shared(getattr(state, name)))
         start = state.started_at
         if state.ci is not None:
             _index_add(self._by_ci, (state.ci,), state.key, start)
@@ -200,9 +269,11 @@ class MemoryLedger:
         object.__setattr__(state, "upstreams", ())  # indexed; a state read back has none (as the store's)
         if state.master_key is not None:
             self._duplicates.setdefault(state.master_key, []).append(state.key)
-            object.__setattr__(state, "content", {})  # nothing copies from a duplicate
-        elif state.fingerprint is not None:
-            self._masters_by_fp.setdefault(state.fingerprint, []).append(state.key)
+            object.__setattr__(state, "content", _NO_CONTENT)  # nothing copies from a duplicate
+        else:
+            object.__setattr__(state, "content", _Content(state.content))
+            if state.fingerprint is not None:
+                self._masters_by_fp.setdefault(state.fingerprint, []).append(state.key)
         self._tickets[state.key] = state
 
     def _update(self, key: str, **changes: Any) -> None:

@@ -7,8 +7,9 @@ about a gigabyte. A finished ticket older than every window of the rule book tha
 reads it (``forget_horizon``) can no longer take part in a decision and is forgotten by the ledger
 (``MemoryLedger.forget``); event keys move, a batch at a time, from a dictionary (about
 200 bytes an entry) into ``OldEvents``: sorted arrays of a 64-bit digest and the line number,
-16 bytes an entry, still answering "exact repeat of line N" exactly (two event keys sharing a
-64-bit digest is about one chance in 10^7 after a million alerts — documented, not ignored).
+12 bytes an entry (16 past four billion lines), still answering "exact repeat of line N"
+exactly (two event keys sharing a 64-bit digest is about one chance in 10^7 after a million
+alerts — documented, not ignored).
 """
 
 from __future__ import annotations
@@ -56,10 +57,18 @@ def _digest(source: str, event_key: str) -> int:
     return int.from_bytes(raw, "big", signed=True)
 
 
+#: array type codes of the line numbers: 32-bit while they fit, 64-bit past that
+_LINES_SMALL, _LINES_LARGE = "I", "q"
+
+
+def _lines_code(largest: int) -> str:
+    return _LINES_SMALL if largest < 1 << (8 * array(_LINES_SMALL).itemsize) else _LINES_LARGE
+
+
 class OldEvents:
     """Event keys older than the horizon: runs of sorted (digest, line) arrays, merged as they
-    pile up (like a log-structured tree), so a lookup is a few bisections and a key costs 16
-    bytes."""
+    pile up (like a log-structured tree), so a lookup is a few bisections and a key costs 12
+    bytes (a 64-bit digest, a 32-bit line number; 64-bit past four billion lines)."""
 
     __slots__ = ("_runs",)
 
@@ -77,7 +86,8 @@ class OldEvents:
         if not items:
             return
         items.sort()
-        run = (array("q", (d for d, _ in items)), array("q", (n for _, n in items)))
+        code = _lines_code(max(n for _, n in items))
+        run = (array("q", (d for d, _ in items)), array(code, (n for _, n in items)))
         while self._runs and len(self._runs[-1][0]) <= 2 * len(run[0]):
             run = _merge(self._runs.pop(), run)
         self._runs.append(run)
@@ -95,8 +105,10 @@ class OldEvents:
 
 def _merge(a: tuple[array[int], array[int]], b: tuple[array[int], array[int]]) -> tuple[array[int], array[int]]:
     (ad, al), (bd, bl) = a, b
+    if al.typecode != bl.typecode:  # one run went past 32-bit line numbers: both 64-bit
+        al, bl = array(_LINES_LARGE, al), array(_LINES_LARGE, bl)
     digests: array[int] = array("q")
-    lines: array[int] = array("q")
+    lines: array[int] = array(al.typecode)
     i = j = 0
     while i < len(ad) and j < len(bd):
         if bd[j] < ad[i]:
@@ -131,7 +143,7 @@ class SeenEvents:
 
     @property
     def recent(self) -> int:
-        """How many keys are held in full (the rest cost 16 bytes each)."""
+        """How many keys are held in full (the rest cost 12 bytes each)."""
         return len(self._recent)
 
     def first_line(self, source: str, event_key: str) -> int | None:

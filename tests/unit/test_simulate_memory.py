@@ -93,3 +93,16 @@ def test_old_events_merge_runs_and_keep_the_first_line() -> None:
     assert old.line(5) == 2
     assert old.line(1) == 3
     assert old.line(3) is None
+
+
+def test_old_events_hold_line_numbers_past_32_bits() -> None:
+    old = OldEvents()
+    old.add([(7, 1), (3, 2)])  # 32-bit line numbers ...
+    big = 5_000_000_000
+    old.add([(9, big), (4, big + 1)])  # ... merged with a run that needs 64 bits
+    old.add([(1, 3)])
+    assert len(old) == 5
+    assert old.line(9) == big
+    assert old.line(4) == big + 1
+    assert old.line(7) == 1
+    assert old.line(1) == 3
