@@ -346,6 +346,16 @@ class MemoryLedger:
         states = (self._tickets.get(key) for key in self._flapping)
         return [s for s in states if s is not None and s.flapping_since is not None and not s.status.is_done]
 
+    def flapping_quiet_since(self, cutoff: datetime) -> list[TicketState]:
+        found = []
+        for state in self.flapping_tickets():
+            if state.problem_recovered_at is None or state.fingerprint is None or self.open_repeats(state.key):
+                continue
+            last = self.last_change(state.fingerprint)
+            if last is not None and last <= cutoff:
+                found.append(state)
+        return found
+
     def ticket_set_master(self, key: str, master_key: str) -> None:
         state = self._tickets.get(key)
         if state is None or state.master_key == master_key:

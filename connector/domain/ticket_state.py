@@ -213,6 +213,14 @@ class TicketLedger(TicketIndex, Protocol):
         """Every unresolved ticket marked flapping (the clock settles them)."""
         ...
 
+    def flapping_quiet_since(self, cutoff: datetime) -> list[TicketState]:
+        """The unresolved flapping tickets that may have settled by now: their problems (its own
+        and its repeats') recovered and their trigger last changed at or before ``cutoff`` (now
+        less the quiet time), oldest first. It may name a few more (``flapping.settled``
+        decides), never fewer: the clock asks it before every decision, so it must not read
+        every flapping ticket each time."""
+        ...
+
     def ticket_set_master(self, key: str, master_key: str) -> None:
         """Put a ticket under another (a child adopted by its late upstream, a storm's member)."""
         ...

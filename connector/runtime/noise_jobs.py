@@ -40,9 +40,10 @@ def settle_flapping(engine: Engine, at: datetime | None = None) -> list[Decision
     store = engine.store
     now = engine.clock.now()
     decisions = []
-    for state in store.flapping_tickets():
-        reason = settled(state, policy, store, at or now)
-        last = last_change_of(state, store)
+    when = at or now
+    for state in store.flapping_quiet_since(when - policy.quiet):
+        reason = settled(state, policy, store, when)
+        last = last_change_of(state, store) if reason is not None else None
         if reason is None or last is None:
             continue
         alert = Alert(

@@ -256,7 +256,7 @@ class Simulator:
         policy = self.pipeline.rules.dedup.flapping
         if policy is None:
             return
-        for state in self.ledger.flapping_tickets():
+        for state in self.ledger.flapping_quiet_since(now - policy.quiet):
             last = last_change_of(state, self.ledger)
             if last is not None and settled(state, policy, self.ledger, now) is not None:
                 record_status(self.ledger, state.key, TicketStatus.RESOLVED, last)

@@ -13,7 +13,7 @@ from __future__ import annotations
 __all__ = ["NoiseTables"]
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from connector.domain.clock import isoformat
 from connector.domain.ledger import TicketState
@@ -72,6 +72,24 @@ class NoiseTables(Database):
         rows = self._rows(
             f"SELECT {_STATE_COLUMNS} FROM tickets WHERE flapping_since IS NOT NULL"
             " AND status NOT IN ('resolved', 'closed') ORDER BY rowid"
+        )
+        return [_ticket_state(row) for row in rows]
+
+    def flapping_quiet_since(self, cutoff: datetime) -> list[TicketState]:
+        """Unresolved flapping tickets whose problems (its own, its repeats') all recovered and
+        whose trigger last changed at or before ``cutoff``, oldest first: one statement, so a
+        storm's hundreds of flapping tickets cost the decide job an index probe each, not a row
+        and three queries each. The times are ISO text: one second of slack keeps a time of the
+        same second written with and without its fraction on the safe side (the caller checks
+        each exactly)."""
+        rows = self._rows(
+            f"SELECT {_STATE_COLUMNS} FROM tickets WHERE flapping_since IS NOT NULL"
+            " AND status NOT IN ('resolved', 'closed') AND problem_recovered_at IS NOT NULL"
+            " AND NOT EXISTS (SELECT 1 FROM aliases WHERE aliases.ticket_key = tickets.key"
+            " AND aliases.problem IS NOT NULL AND aliases.recovered_at IS NULL)"
+            " AND (SELECT max(at) FROM state_changes WHERE state_changes.fingerprint = tickets.fingerprint) <= ?"
+            " ORDER BY rowid",
+            ((cutoff + timedelta(seconds=1)).isoformat(),),
         )
         return [_ticket_state(row) for row in rows]
 

@@ -111,6 +111,21 @@ def test_a_flapping_ticket_is_not_settled_while_its_problem_is_active(engine: En
     assert [t.key for t in engine.store.flapping_tickets()] == ["zabbix:1"]
 
 
+def test_the_clock_asks_only_for_flapping_tickets_that_may_have_settled(engine: Engine, clock: FakeClock) -> None:
+    """The decide job settles flaps before every entry: it reads the flapping tickets whose
+    problem recovered and whose trigger has been quiet since the cutoff, not all of them."""
+    flaps(engine, clock, 4, timedelta(minutes=2))
+    last = clock.now() - timedelta(minutes=1)  # the last recovery: half a period ago
+    store = engine.store
+    assert [t.key for t in store.flapping_tickets()] == ["zabbix:1"]
+    assert store.flapping_quiet_since(last - timedelta(minutes=5)) == []  # changed after the cutoff
+    assert [t.key for t in store.flapping_quiet_since(last)] == ["zabbix:1"]
+    assert [t.key for t in store.flapping_quiet_since(last + timedelta(hours=1))] == ["zabbix:1"]
+    feed(engine, clock, problem(clock, 50))  # active again: not a candidate at any cutoff
+    assert store.flapping_quiet_since(clock.now() + timedelta(days=1)) == []
+    assert [t.key for t in store.flapping_tickets()] == ["zabbix:1"]
+
+
 def test_slow_changes_are_not_flapping_but_tickets_of_their_own(engine: Engine, clock: FakeClock) -> None:
     """Slow changes follow the normal rules: each problem after a resolved (not closed) ticket is a
     ticket of its own (a recurrence is of a closed incident, PROCESS §10), none is flapping."""
