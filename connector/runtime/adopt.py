@@ -51,7 +51,7 @@ class Adopter:
 
     def since(self) -> datetime | None:
         """Tickets created before this are left alone: the rule's date, else the first pass's
-        moment (remembered, so a restart does not move it)."""
+        moment, to the second (remembered, so a restart does not move it)."""
         if self.rules.since is not None:
             return self.rules.since
         store = self.engine.store
@@ -59,9 +59,12 @@ class Adopter:
         if kept:
             return parse_time(kept)
         now = self.engine.clock.now()
+        # whole seconds: a helpdesk stamps a ticket's creation in seconds (Redmine), so a ticket
+        # made in the same second as this first pass, after it, reads as made before it
+        start = now.replace(microsecond=0)
         with store.transaction():
-            store.set_cursor(self._since_cursor, isoformat(now), now)
-        return now
+            store.set_cursor(self._since_cursor, isoformat(start), now)
+        return start
 
     def start(self) -> None:
         """Called by every sync-back pass: the first one fixes where adoption starts."""

@@ -151,6 +151,31 @@ def test_a_desk_made_ticket_is_adopted_once_with_the_matrix_priority_and_its_sla
     assert [s["key"] for s in engine.store.all_tickets()] == [f"helpdesk:{tid}"]
 
 
+def test_a_ticket_made_in_the_second_of_the_first_pass_is_adopted(
+    engine: Engine, clock: FakeClock, directory: Directory
+) -> None:
+    """Redmine stamps a creation in whole seconds: a ticket the desk made 0.2 s after the first
+    pass reads as made at the start of that second, so the adoption start is a whole second."""
+    clock.set(T0 + timedelta(milliseconds=700))
+    sync = SyncBack(engine, DirectoryRoster(directory))
+    cycle(engine, sync)  # the first pass
+    since = sync.adopter.since()
+    assert since == T0
+    stamped = DeskTicket(ticket_id="9", title="t", created_at=T0, description="", tracker=None, entity=None, fields={})
+    assert skip_reason(stamped, engine.pipeline.rules.lifecycle.adoption, since) is None
+    older = DeskTicket(
+        ticket_id="8",
+        title="t",
+        created_at=T0 - timedelta(seconds=1),
+        description="",
+        tracker=None,
+        entity=None,
+        fields={},
+    )
+    assert skip_reason(older, engine.pipeline.rules.lifecycle.adoption, since) is not None
+    assert SyncBack(engine, DirectoryRoster(directory)).adopter.since() == T0  # kept across a restart
+
+
 def test_an_adopted_ticket_escalates_on_the_clock_like_an_alert(
     engine: Engine, clock: FakeClock, sent: Sent, directory: Directory
 ) -> None:
