@@ -378,8 +378,15 @@ _setattr = object.__setattr__
 
 @cache
 def _ticket_template(cls: type[Ticket]) -> dict[str, Any]:
-    """Every field of ``cls`` in its order, with its default (``None`` for a required one)."""
-    return {name: None if info.is_required() else info.get_default() for name, info in cls.model_fields.items()}
+    """Every field of ``cls`` in its order, with its default (``None`` for a required one). The
+    template is shared by every draft, so a field with a default factory (a fresh list per
+    ticket) cannot be in it: such a field must fail here, in the tests, not be shared."""
+    made = {}
+    for name, info in cls.model_fields.items():
+        if info.default_factory is not None:
+            raise TypeError(f"Ticket.from_checked cannot share {name}'s default_factory: call it per ticket")
+        made[name] = None if info.is_required() else info.get_default()
+    return made
 
 
 class TicketRef(BaseModel):
