@@ -21,7 +21,6 @@ import requests
 
 from connector.contracts.adapters import PushSource
 from connector.domain.clock import FakeClock
-from connector.domain.errors import SourceError
 from connector.domain.models import Alert, TicketStatus
 from connector.integrations.zabbix.push import ZabbixWebhookSource, ticket_signature
 from connector.integrations.zabbix.webhook_settings import ZabbixWebhookSettings
@@ -35,6 +34,7 @@ from connector.runtime.intake import ThreadedJournal
 from connector.util.secrets import SecretSource
 from tests.conftest import T0
 from tests.state_backend import make_store, state_target
+from tests.unit.service_process import bound_port
 from tests.unit.webhook_payloads import problem_payload, recovery_payload, update_payload
 
 SECRET = "s3cret-for-the-webhook-0123456789"
@@ -243,12 +243,7 @@ def test_pushed_events_become_tickets_without_waiting_for_the_poll(
     try:
         assert ready.wait(30)
         deadline = time.monotonic() + 30
-        port = None
-        while port is None and time.monotonic() < deadline:
-            try:
-                port = source.port
-            except SourceError:
-                time.sleep(0.02)
+        port = bound_port(source)
         url = f"http://127.0.0.1:{port}/zabbix"
         assert post(url, problem_payload(), AUTH).status_code == 200
         while not tickets.tickets() and time.monotonic() < deadline:

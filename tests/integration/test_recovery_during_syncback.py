@@ -31,7 +31,6 @@ import requests
 from pydantic import SecretStr
 
 from connector.domain.clock import SystemClock
-from connector.domain.errors import SourceError
 from connector.integrations.redmine import RedmineBackend, RedmineSettings
 from connector.integrations.zabbix.push import ZabbixWebhookSource
 from connector.integrations.zabbix.webhook_settings import ZabbixWebhookSettings
@@ -44,6 +43,7 @@ from connector.util.secrets import SecretSource
 from tests.faults.proxy import Fault, FaultProxy
 from tests.integration.test_zabbix_to_redmine import Redmine
 from tests.state_backend import make_store
+from tests.unit.service_process import bound_port, wait_for
 from tests.unit.webhook_payloads import problem_payload, recovery_payload
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_states]
@@ -102,14 +102,7 @@ def rig(tmp_path: Path, redmine_env: dict[str, str], pm: pluggy.PluginManager) -
     runner = threading.Thread(target=run, daemon=True)
     runner.start()
     assert ready.wait(60)
-    deadline = time.monotonic() + 60
-    port = None
-    while port is None and time.monotonic() < deadline:
-        try:
-            port = source.port
-        except SourceError:
-            time.sleep(0.05)
-    assert port is not None, "the webhook endpoint did not start"
+    port = bound_port(source, 60)
     try:
         yield Rig(built[0], proxy, f"http://127.0.0.1:{port}/zabbix")
     finally:
@@ -124,22 +117,12 @@ def issue_with_key(redmine: Redmine, key: str) -> dict[str, Any] | None:
     return found[0] if found else None
 
 
-def wait_for(what: str, check: Any, limit: float) -> Any:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    pytest.fail(f"{what}: not within {limit} s")
-
-
 def test_a_recovery_during_a_hanging_sync_back_pass_is_written_without_waiting_for_it(
     rig: Rig, redmine_env: dict[str, str]
 ) -> None:
     redmine = Redmine(redmine_env)
-    held_since = wait_for("the sync-back's listing reached the proxy", lambda: rig.proxy.seen(SYNC_LISTING), 60)
-    assert held_since[0].fault is Fault.HANG
+    wait_for(lambda: bool(rig.proxy.seen(SYNC_LISTING)), "the sync-back's listing to reach the proxy", 60)
+    assert rig.proxy.seen(SYNC_LISTING)[0].fault is Fault.HANG
     hold_started = time.monotonic()
     base = random.SystemRandom().randrange(10**11, 10**12)
     events = [str(base + 2 * n) for n in range(RECOVERIES)]
@@ -153,7 +136,7 @@ def test_a_recovery_during_a_hanging_sync_back_pass_is_written_without_waiting_f
         )
         assert requests.post(rig.url, json=payload, headers=AUTH, timeout=30).status_code == 200
     for event in events:
-        wait_for(f"issue of zabbix:{event}", lambda e=event: issue_with_key(redmine, f"zabbix:{e}"), 60)
+        wait_for(lambda e=event: issue_with_key(redmine, f"zabbix:{e}") is not None, f"the issue of zabbix:{event}", 60)
     latencies: list[float] = []
     for n, event in enumerate(events):
         payload = recovery_payload(
@@ -172,7 +155,7 @@ def test_a_recovery_during_a_hanging_sync_back_pass_is_written_without_waiting_f
             issue = issue_with_key(redmine, f"zabbix:{e}")
             return issue is not None and issue["status"]["name"] == "Resolved"
 
-        wait_for(f"zabbix:{event} Resolved", resolved, 30)
+        wait_for(resolved, f"zabbix:{event} Resolved", 30)
         latencies.append(time.monotonic() - received)
     # every write landed while the sync-back's listing was still held: none waited behind the pass
     assert time.monotonic() - hold_started < HOLD

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from connector.domain.errors import SourceError
+
 
 def free_port() -> int:
     """A port nothing listens on now (the kernel's pick, released at once)."""
@@ -50,6 +52,22 @@ def wait_for(check: Callable[[], bool], what: str, seconds: float = 30.0) -> Non
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def bound_port(source: Any, seconds: float = 30.0) -> int:
+    """The port a push source (``ZabbixWebhookSource`` on port 0) listens on, once the daemon
+    started its server on another thread: until then ``source.port`` raises ``SourceError``."""
+    found: list[int] = []
+
+    def bound() -> bool:
+        try:
+            found.append(source.port)
+        except SourceError:
+            return False
+        return True
+
+    wait_for(bound, "the webhook endpoint to listen", seconds)
+    return found[0]
 
 
 class Running:
