@@ -35,7 +35,7 @@ import hmac
 import logging
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -67,9 +67,22 @@ URL_TAG = f"{INTERNAL_TAG_PREFIX}url"
 DEAD_BODY_MAX = 64 * 1024
 
 
+def ticket_signer(secret: str) -> Callable[[str], str]:
+    """``ticket_signature`` with its secret: the HMAC keyed once and copied per key (a link is
+    signed on every accepted request)."""
+    keyed = hmac.new(secret.encode("utf-8"), digestmod=hashlib.sha256)
+
+    def sign(key: str) -> str:
+        mac = keyed.copy()
+        mac.update(key.encode("utf-8"))
+        return mac.hexdigest()[:32]
+
+    return sign
+
+
 def ticket_signature(secret: str, key: str) -> str:
     """The ``sig`` of a ticket link: HMAC-SHA256 of the key, first 32 hex digits."""
-    return hmac.new(secret.encode("utf-8"), key.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+    return ticket_signer(secret)(key)
 
 
 class ZabbixWebhookSource:
@@ -93,7 +106,7 @@ class ZabbixWebhookSource:
         self.alert_source = settings.source_name or name
         self._clock = clock
         self._secret = settings.secret.get_secret_value()
-        self._link_mac = hmac.new(self._secret.encode("utf-8"), digestmod=hashlib.sha256)
+        self._sign = ticket_signer(self._secret)
         #: authentication and rate limit, asked by the request path before and after the body
         self.gate = WebhookGate(
             self._secret,
@@ -192,11 +205,8 @@ class ZabbixWebhookSource:
         return self.gate.bearer(header)
 
     def ticket_link(self, key: str) -> str:
-        """The link stored on the event: redirects to the ticket once it exists (the HMAC's
-        keyed state is made once and copied: ``ticket_signature`` with less work per request)."""
-        mac = self._link_mac.copy()
-        mac.update(key.encode("utf-8"))
-        return f"{self.public_url}{TICKET_PATH}{quote(key, safe='')}?sig={mac.hexdigest()[:32]}"
+        """The link stored on the event: redirects to the ticket once it exists."""
+        return f"{self.public_url}{TICKET_PATH}{quote(key, safe='')}?sig={self._sign(key)}"
 
     def accept(self, body: bytes) -> Reply:
         """Journal one request body and say what to answer."""
@@ -286,7 +296,7 @@ class ZabbixWebhookSource:
 
     def ticket_page(self, key: str, sig: str) -> Reply:
         """Where the event's ticket link leads: the ticket, or "being created" until it exists."""
-        if not key or not hmac.compare_digest(sig.encode("utf-8"), ticket_signature(self._secret, key).encode()):
+        if not key or not hmac.compare_digest(sig.encode("utf-8"), self._sign(key).encode()):
             return Reply(404, page("Not found", "There is no such ticket link."))
         journal = self._journal
         try:
